@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Starts a single-node Apache Kafka (KRaft, broker+controller) on loopback for the tests.
+#
+#   scripts/kafka/start.sh VERSION PORT [WATCH_PID]
+#
+# Resolves org.apache.kafka:kafka_2.13:VERSION and its dependencies with Maven into
+# target/kafka/VERSION/libs (cached), formats a fresh log dir, starts kafka.Kafka in the
+# background, waits until it answers on 127.0.0.1:PORT and exits 0. The controller listens on
+# PORT+1. With WATCH_PID, the broker is stopped as soon as that process is gone (a test binary
+# starts brokers once and cannot run code at exit). The broker's log is in the run dir.
+set -euo pipefail
+version=${1:?usage: start.sh VERSION PORT [WATCH_PID]}
+port=${2:?usage: start.sh VERSION PORT [WATCH_PID]}
+watch_pid=${3:-}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+libs=$root/target/kafka/$version/libs
+
+if [ ! -f "$libs/.complete" ]; then
+  mkdir -p "$libs"
+  # One download at a time: test binaries may start in parallel.
+  exec 9>"$root/target/kafka/.mvn-lock"
+  flock 9
+  if [ ! -f "$libs/.complete" ]; then
+    mvn -q -B -f "$here/pom.xml" -Dkafka.version="$version" dependency:copy-dependencies \
+      -DoutputDirectory="$libs" -DincludeScope=runtime >&2
+    touch "$libs/.complete"
+  fi
+  flock -u 9
+fi
+
+run=$root/target/kafka/run-$version-$port
+rm -rf "$run"
+mkdir -p "$run/data"
+cport=$((port + 1))
+cat > "$run/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$run/data
+num.partitions=1
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.flush.interval.messages=100000000
+PROPS
+
+java_opts=(-Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true)
+java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format \
+  -t "$(python3 -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')" \
+  -c "$run/server.properties" > "$run/format.log" 2>&1 || { cat "$run/format.log" >&2; exit 1; }
+
+setsid java "${java_opts[@]}" -cp "$libs/*" kafka.Kafka "$run/server.properties" \
+  > "$run/broker.log" 2>&1 < /dev/null &
+broker=$!
+echo "$broker" > "$run/pid"
+
+if [ -n "$watch_pid" ]; then
+  setsid bash -c "while kill -0 $watch_pid 2>/dev/null && kill -0 $broker 2>/dev/null; do sleep 1; done; kill $broker 2>/dev/null; sleep 5; kill -9 $broker 2>/dev/null" \
+    > /dev/null 2>&1 < /dev/null &
+fi
+
+for _ in $(seq 1 600); do
+  if ! kill -0 "$broker" 2>/dev/null; then
+    echo "kafka $version exited during start-up; log follows" >&2
+    tail -50 "$run/broker.log" >&2
+    exit 1
+  fi
+  if grep -q "Kafka Server started\|\[KafkaRaftServer nodeId=1\] Kafka Server started" "$run/broker.log" 2>/dev/null; then
+    echo "kafka $version ready on 127.0.0.1:$port (pid $broker)"
+    exit 0
+  fi
+  sleep 0.2
+done
+echo "kafka $version did not start within 120 s; log follows" >&2
+tail -50 "$run/broker.log" >&2
+exit 1

@@ -1,0 +1,272 @@
+//! plainkafka's one public error type, and how each error should be retried.
+
+use crate::protocol::codec::DecodeError;
+use crate::protocol::error_code::ErrorCode;
+use crate::protocol::records::RecordsError;
+use crate::protocol::{ApiKey, VersionRange};
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+/// Everything that can go wrong. Each variant carries the context needed to act on it: the
+/// broker, the API and version, the topic, partition and offset.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A socket error talking to `broker`.
+    Io {
+        /// The broker address.
+        broker: String,
+        /// The API being sent, if any.
+        api: Option<ApiKey>,
+        /// The cause.
+        source: io::Error,
+    },
+    /// A deadline passed.
+    Timeout {
+        /// The broker address.
+        broker: String,
+        /// The API being sent, if any (connecting otherwise).
+        api: Option<ApiKey>,
+        /// The time allowed.
+        after: Duration,
+    },
+    /// A broker's bytes did not parse.
+    Decode {
+        /// The broker address.
+        broker: String,
+        /// The API.
+        api: ApiKey,
+        /// The version.
+        version: i16,
+        /// The cause.
+        source: DecodeError,
+    },
+    /// A response answered a different request: the stream is out of step.
+    CorrelationMismatch {
+        /// The broker address.
+        broker: String,
+        /// The id sent.
+        expected: i32,
+        /// The id received.
+        received: i32,
+    },
+    /// The broker and plainkafka share no version of an API.
+    NoCommonVersion {
+        /// The broker address.
+        broker: String,
+        /// The API.
+        api: ApiKey,
+        /// What plainkafka speaks (after the KIP-896 floor).
+        ours: VersionRange,
+        /// What the broker advertises; `None` if it doesn't list the API.
+        broker_range: Option<VersionRange>,
+    },
+    /// The broker answered with an error code.
+    Broker {
+        /// The API.
+        api: ApiKey,
+        /// The code.
+        code: ErrorCode,
+        /// What the request was about: a topic-partition, a group.
+        context: String,
+        /// The broker's message, when it sent one.
+        message: Option<String>,
+    },
+    /// Record data in a fetch response could not be read.
+    Records {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// The cause, with the offset.
+        source: RecordsError,
+    },
+    /// The fetch position is outside the partition's log and `reset_offset_on_fetch` is off.
+    OffsetOutOfRange {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// The position that was out of range.
+        offset: i64,
+    },
+    /// A single record batch is larger than the largest fetch size allowed.
+    RecordTooLarge {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// The offset of the batch.
+        offset: i64,
+        /// The batch's size.
+        size: usize,
+        /// The largest fetch size allowed.
+        max: usize,
+    },
+    /// The topic does not exist, or has no such partition.
+    UnknownTopicOrPartition {
+        /// Topic.
+        topic: String,
+        /// The partition, when one was named.
+        partition: Option<i32>,
+    },
+    /// None of the bootstrap brokers could be reached.
+    NoBrokerReachable {
+        /// The addresses tried.
+        tried: Vec<String>,
+        /// The last error seen.
+        last: Box<Error>,
+    },
+    /// A configuration value is invalid.
+    Config(String),
+    /// The consumer was stopped.
+    Stopped,
+}
+
+/// What a caller should do before trying a failed request again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Drop the connection and open a new one, then retry.
+    Reconnect,
+    /// Refresh metadata (leaders or coordinator moved), then retry.
+    RefreshMetadata,
+    /// Wait and retry as is.
+    Backoff,
+    /// Do not retry: the same request will fail the same way.
+    Never,
+}
+
+impl Error {
+    /// How to retry this error. Kept in one place so every retry loop agrees.
+    pub fn retry(&self) -> Retry {
+        match self {
+            // A broken or out-of-step connection is never reused.
+            Error::Io { .. } | Error::Timeout { .. } | Error::CorrelationMismatch { .. } | Error::Decode { .. } => {
+                Retry::Reconnect
+            }
+            Error::NoBrokerReachable { .. } => Retry::Backoff,
+            Error::Broker { code, .. } => match *code {
+                ErrorCode::NOT_LEADER_OR_FOLLOWER
+                | ErrorCode::LEADER_NOT_AVAILABLE
+                | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+                | ErrorCode::NOT_COORDINATOR
+                | ErrorCode::COORDINATOR_NOT_AVAILABLE
+                | ErrorCode::FENCED_LEADER_EPOCH
+                | ErrorCode::UNKNOWN_LEADER_EPOCH
+                | ErrorCode::REPLICA_NOT_AVAILABLE
+                | ErrorCode::KAFKA_STORAGE_ERROR
+                | ErrorCode::UNKNOWN_TOPIC_ID
+                | ErrorCode::INCONSISTENT_TOPIC_ID
+                | ErrorCode::LISTENER_NOT_FOUND => Retry::RefreshMetadata,
+                c if c.is_retriable() => Retry::Backoff,
+                _ => Retry::Never,
+            },
+            Error::UnknownTopicOrPartition { .. } => Retry::RefreshMetadata,
+            _ => Retry::Never,
+        }
+    }
+
+    /// True if retrying may succeed.
+    pub fn is_retriable(&self) -> bool {
+        self.retry() != Retry::Never
+    }
+
+    /// The broker error code, if this is a broker error.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Error::Broker { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let api = |a: &Option<ApiKey>| a.map_or_else(|| "connect".to_string(), |a| a.to_string());
+        match self {
+            Error::Io { broker, api: a, source } => write!(f, "{} to broker {broker}: {source}", api(a)),
+            Error::Timeout { broker, api: a, after } => {
+                write!(f, "{} to broker {broker} timed out after {after:?}", api(a))
+            }
+            Error::Decode { broker, api, version, source } => {
+                write!(f, "could not decode {api} v{version} response from broker {broker}: {source}")
+            }
+            Error::CorrelationMismatch { broker, expected, received } => write!(
+                f,
+                "broker {broker} answered correlation id {received} where {expected} was expected"
+            ),
+            Error::NoCommonVersion { broker, api, ours, broker_range } => match broker_range {
+                Some(r) => write!(f, "broker {broker} speaks {api} {r}, plainkafka speaks {ours}: no common version"),
+                None => write!(f, "broker {broker} does not offer {api} (plainkafka speaks {ours})"),
+            },
+            Error::Broker { api, code, context, message } => {
+                write!(f, "{api} for {context}: {code}")?;
+                if let Some(m) = message {
+                    write!(f, " ({m})")?;
+                }
+                Ok(())
+            }
+            Error::Records { topic, partition, source } => write!(f, "{topic}/{partition}: {source}"),
+            Error::OffsetOutOfRange { topic, partition, offset } => write!(
+                f,
+                "{topic}/{partition}: offset {offset} is out of range and reset_offset_on_fetch is off"
+            ),
+            Error::RecordTooLarge { topic, partition, offset, size, max } => write!(
+                f,
+                "{topic}/{partition}: the batch at offset {offset} is {size} bytes, more than the largest fetch size {max}"
+            ),
+            Error::UnknownTopicOrPartition { topic, partition: Some(p) } => {
+                write!(f, "topic {topic} has no partition {p}")
+            }
+            Error::UnknownTopicOrPartition { topic, partition: None } => write!(f, "topic {topic} does not exist"),
+            Error::NoBrokerReachable { tried, last } => {
+                write!(f, "no bootstrap broker reachable (tried {}): {last}", tried.join(", "))
+            }
+            Error::Config(m) => write!(f, "invalid configuration: {m}"),
+            Error::Stopped => write!(f, "the consumer was stopped"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            Error::Decode { source, .. } => Some(source),
+            Error::Records { source, .. } => Some(source),
+            Error::NoBrokerReachable { last, .. } => Some(last.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+/// plainkafka's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broker(code: ErrorCode) -> Error {
+        Error::Broker { api: ApiKey::Fetch, code, context: "t/0".into(), message: None }
+    }
+
+    #[test]
+    fn retry_classification() {
+        assert_eq!(broker(ErrorCode::NOT_LEADER_OR_FOLLOWER).retry(), Retry::RefreshMetadata);
+        assert_eq!(broker(ErrorCode::NOT_COORDINATOR).retry(), Retry::RefreshMetadata);
+        assert_eq!(broker(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS).retry(), Retry::Backoff);
+        assert_eq!(broker(ErrorCode::REQUEST_TIMED_OUT).retry(), Retry::Backoff);
+        assert_eq!(broker(ErrorCode::TOPIC_AUTHORIZATION_FAILED).retry(), Retry::Never);
+        let io = Error::Io { broker: "b".into(), api: None, source: io::ErrorKind::ConnectionReset.into() };
+        assert_eq!(io.retry(), Retry::Reconnect);
+        assert_eq!(Error::Config("x".into()).retry(), Retry::Never);
+    }
+
+    #[test]
+    fn display_names_the_context() {
+        let s = broker(ErrorCode::OFFSET_OUT_OF_RANGE).to_string();
+        assert!(s.contains("Fetch") && s.contains("t/0") && s.contains("OFFSET_OUT_OF_RANGE"), "{s}");
+    }
+}

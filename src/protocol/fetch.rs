@@ -1,0 +1,342 @@
+//! Fetch (key 1), v4–v12: read record batches from partition leaders.
+//!
+//! plainkafka sends full fetches without an incremental fetch session (session id 0, epoch -1,
+//! KIP-227's "no session"), so every request names every partition it wants: simpler, and it
+//! never hits FETCH_SESSION_ID_NOT_FOUND after a broker restart. v13+ name topics by id, which
+//! is left for later.
+
+use super::codec::{DecodeResult, Decoder, Encoder};
+use super::{ApiKey, Request, Response};
+
+/// Fetch request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchRequest {
+    /// -1 for a consumer.
+    pub replica_id: i32,
+    /// How long the broker may wait for `min_bytes`.
+    pub max_wait_ms: i32,
+    /// The least data the broker should gather before answering.
+    pub min_bytes: i32,
+    /// v3+: the most data in the whole response.
+    pub max_bytes: i32,
+    /// v4+: 0 = read uncommitted, 1 = read committed.
+    pub isolation_level: i8,
+    /// v7+: fetch session id (0: none).
+    pub session_id: i32,
+    /// v7+: fetch session epoch (-1: no session).
+    pub session_epoch: i32,
+    /// Topics.
+    pub topics: Vec<FetchTopic>,
+    /// v11+: the client's rack.
+    pub rack_id: String,
+}
+
+/// A topic in a Fetch request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchTopic {
+    /// Topic name.
+    pub topic: String,
+    /// Partitions.
+    pub partitions: Vec<FetchPartition>,
+}
+
+/// A partition in a Fetch request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchPartition {
+    /// Partition id.
+    pub partition: i32,
+    /// v9+: the leader epoch the client knows, -1 for none.
+    pub current_leader_epoch: i32,
+    /// The offset to read from.
+    pub fetch_offset: i64,
+    /// v12+: the epoch of the last fetched record, -1 for none.
+    pub last_fetched_epoch: i32,
+    /// v5+: the follower's log start offset (-1 for a consumer).
+    pub log_start_offset: i64,
+    /// The most data to return for this partition.
+    pub partition_max_bytes: i32,
+}
+
+/// Fetch response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchResponse {
+    /// Throttle time.
+    pub throttle_time_ms: i32,
+    /// v7+: top-level error.
+    pub error_code: i16,
+    /// v7+: fetch session id.
+    pub session_id: i32,
+    /// Topics.
+    pub responses: Vec<FetchTopicResponse>,
+}
+
+/// A topic in a Fetch response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchTopicResponse {
+    /// Topic name.
+    pub topic: String,
+    /// Partitions.
+    pub partitions: Vec<FetchPartitionResponse>,
+}
+
+/// An aborted transaction in a Fetch response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AbortedTransaction {
+    /// Producer id.
+    pub producer_id: i64,
+    /// First offset of the aborted transaction.
+    pub first_offset: i64,
+}
+
+/// A partition in a Fetch response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchPartitionResponse {
+    /// Partition id.
+    pub partition_index: i32,
+    /// Error.
+    pub error_code: i16,
+    /// The high watermark.
+    pub high_watermark: i64,
+    /// v4+: the last stable offset.
+    pub last_stable_offset: i64,
+    /// v5+: the log start offset.
+    pub log_start_offset: i64,
+    /// v4+: aborted transactions in the returned range (null when none).
+    pub aborted_transactions: Option<Vec<AbortedTransaction>>,
+    /// v11+: the preferred read replica, -1 for the leader.
+    pub preferred_read_replica: i32,
+    /// The record data: record batches or legacy message sets, possibly ending in a partial one.
+    pub records: Option<Vec<u8>>,
+}
+
+impl Request for FetchRequest {
+    const KEY: ApiKey = ApiKey::Fetch;
+    const MIN_VERSION: i16 = 4;
+    const MAX_VERSION: i16 = 12;
+    const FIRST_FLEXIBLE: i16 = 12;
+    type Response = FetchResponse;
+
+    fn encode(&self, e: &mut Encoder, version: i16) {
+        let flex = Self::flexible(version);
+        e.i32(self.replica_id);
+        e.i32(self.max_wait_ms);
+        e.i32(self.min_bytes);
+        e.i32(self.max_bytes);
+        e.i8(self.isolation_level);
+        if version >= 7 {
+            e.i32(self.session_id);
+            e.i32(self.session_epoch);
+        }
+        e.array(&self.topics, flex, |e, t| {
+            e.string(&t.topic, flex);
+            e.array(&t.partitions, flex, |e, p| {
+                e.i32(p.partition);
+                if version >= 9 {
+                    e.i32(p.current_leader_epoch);
+                }
+                e.i64(p.fetch_offset);
+                if version >= 12 {
+                    e.i32(p.last_fetched_epoch);
+                }
+                if version >= 5 {
+                    e.i64(p.log_start_offset);
+                }
+                e.i32(p.partition_max_bytes);
+                e.tagged_fields(flex);
+            });
+            e.tagged_fields(flex);
+        });
+        if version >= 7 {
+            // No fetch session, so nothing is ever forgotten.
+            e.array_len(Some(0), flex);
+        }
+        if version >= 11 {
+            e.string(&self.rack_id, flex);
+        }
+        e.tagged_fields(flex);
+    }
+
+    fn decode(d: &mut Decoder<'_>, version: i16) -> DecodeResult<Self> {
+        let flex = Self::flexible(version);
+        let replica_id = d.i32()?;
+        let max_wait_ms = d.i32()?;
+        let min_bytes = d.i32()?;
+        let max_bytes = d.i32()?;
+        let isolation_level = d.i8()?;
+        let (session_id, session_epoch) = if version >= 7 { (d.i32()?, d.i32()?) } else { (0, -1) };
+        let topics = d.array(flex, 2, |d| {
+            let topic = d.string(flex)?;
+            let partitions = d.array(flex, 16, |d| {
+                let p = FetchPartition {
+                    partition: d.i32()?,
+                    current_leader_epoch: if version >= 9 { d.i32()? } else { -1 },
+                    fetch_offset: d.i64()?,
+                    last_fetched_epoch: if version >= 12 { d.i32()? } else { -1 },
+                    log_start_offset: if version >= 5 { d.i64()? } else { -1 },
+                    partition_max_bytes: d.i32()?,
+                };
+                d.skip_tagged_fields(flex)?;
+                Ok(p)
+            })?;
+            d.skip_tagged_fields(flex)?;
+            Ok(FetchTopic { topic, partitions })
+        })?;
+        if version >= 7 {
+            d.array(flex, 2, |d| {
+                d.string(flex)?;
+                d.i32_array(flex)?;
+                d.skip_tagged_fields(flex)
+            })?;
+        }
+        let rack_id = if version >= 11 { d.string(flex)? } else { String::new() };
+        d.skip_tagged_fields(flex)?;
+        Ok(FetchRequest {
+            replica_id,
+            max_wait_ms,
+            min_bytes,
+            max_bytes,
+            isolation_level,
+            session_id,
+            session_epoch,
+            topics,
+            rack_id,
+        })
+    }
+}
+
+impl Response for FetchResponse {
+    fn encode(&self, e: &mut Encoder, version: i16) {
+        let flex = FetchRequest::flexible(version);
+        e.i32(self.throttle_time_ms);
+        if version >= 7 {
+            e.i16(self.error_code);
+            e.i32(self.session_id);
+        }
+        e.array(&self.responses, flex, |e, t| {
+            e.string(&t.topic, flex);
+            e.array(&t.partitions, flex, |e, p| {
+                e.i32(p.partition_index);
+                e.i16(p.error_code);
+                e.i64(p.high_watermark);
+                e.i64(p.last_stable_offset);
+                if version >= 5 {
+                    e.i64(p.log_start_offset);
+                }
+                match &p.aborted_transactions {
+                    None => e.array_len(None, flex),
+                    Some(a) => e.array(a, flex, |e, a| {
+                        e.i64(a.producer_id);
+                        e.i64(a.first_offset);
+                        e.tagged_fields(flex);
+                    }),
+                }
+                if version >= 11 {
+                    e.i32(p.preferred_read_replica);
+                }
+                e.nullable_bytes(p.records.as_deref(), flex);
+                e.tagged_fields(flex);
+            });
+            e.tagged_fields(flex);
+        });
+        e.tagged_fields(flex);
+    }
+
+    fn decode(d: &mut Decoder<'_>, version: i16) -> DecodeResult<Self> {
+        let flex = FetchRequest::flexible(version);
+        let throttle_time_ms = d.i32()?;
+        let (error_code, session_id) = if version >= 7 { (d.i16()?, d.i32()?) } else { (0, 0) };
+        let responses = d.array(flex, 2, |d| {
+            let topic = d.string(flex)?;
+            let partitions = d.array(flex, 30, |d| {
+                let partition_index = d.i32()?;
+                let error_code = d.i16()?;
+                let high_watermark = d.i64()?;
+                let last_stable_offset = d.i64()?;
+                let log_start_offset = if version >= 5 { d.i64()? } else { -1 };
+                let aborted_transactions = match d.array_len(flex, 16)? {
+                    None => None,
+                    Some(n) => {
+                        let mut v = Vec::with_capacity(n);
+                        for _ in 0..n {
+                            v.push(AbortedTransaction { producer_id: d.i64()?, first_offset: d.i64()? });
+                            d.skip_tagged_fields(flex)?;
+                        }
+                        Some(v)
+                    }
+                };
+                let preferred_read_replica = if version >= 11 { d.i32()? } else { -1 };
+                let records = d.nullable_bytes(flex)?.map(<[u8]>::to_vec);
+                d.skip_tagged_fields(flex)?;
+                Ok(FetchPartitionResponse {
+                    partition_index,
+                    error_code,
+                    high_watermark,
+                    last_stable_offset,
+                    log_start_offset,
+                    aborted_transactions,
+                    preferred_read_replica,
+                    records,
+                })
+            })?;
+            d.skip_tagged_fields(flex)?;
+            Ok(FetchTopicResponse { topic, partitions })
+        })?;
+        d.skip_tagged_fields(flex)?;
+        Ok(FetchResponse { throttle_time_ms, error_code, session_id, responses })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::test_util::*;
+
+    #[test]
+    fn round_trips_every_version_and_rejects_every_truncation() {
+        for v in 4..=12 {
+            let req = FetchRequest {
+                replica_id: -1,
+                max_wait_ms: 100,
+                min_bytes: 1,
+                max_bytes: 1 << 20,
+                isolation_level: 0,
+                session_id: 0,
+                session_epoch: -1,
+                topics: vec![FetchTopic {
+                    topic: "t".into(),
+                    partitions: vec![FetchPartition {
+                        partition: 1,
+                        current_leader_epoch: if v >= 9 { 5 } else { -1 },
+                        fetch_offset: 10,
+                        last_fetched_epoch: -1,
+                        log_start_offset: -1,
+                        partition_max_bytes: 1000,
+                    }],
+                }],
+                rack_id: if v >= 11 { "rack".into() } else { String::new() },
+            };
+            let bytes = round_trip_request(&req, v);
+            assert_every_request_prefix_fails::<FetchRequest>(&bytes, v);
+            let resp = FetchResponse {
+                throttle_time_ms: 0,
+                error_code: 0,
+                session_id: 0,
+                responses: vec![FetchTopicResponse {
+                    topic: "t".into(),
+                    partitions: vec![FetchPartitionResponse {
+                        partition_index: 1,
+                        error_code: 0,
+                        high_watermark: 20,
+                        last_stable_offset: 20,
+                        log_start_offset: if v >= 5 { 0 } else { -1 },
+                        aborted_transactions: Some(vec![AbortedTransaction { producer_id: 9, first_offset: 3 }]),
+                        preferred_read_replica: -1,
+                        records: Some(vec![1, 2, 3]),
+                    }],
+                }],
+            };
+            let bytes = round_trip_response::<FetchRequest>(&resp, v);
+            assert_every_prefix_fails::<FetchRequest>(&bytes, v);
+        }
+    }
+}

@@ -1,0 +1,621 @@
+//! Record data: RecordBatch v2 (magic 2, CRC-32C, KIP-98) and the legacy message sets v0/v1
+//! (magic 0 and 1, CRC-32), as found in a Fetch response's `records` field.
+//!
+//! Decoding is zero-copy: records point into the shared buffer the fetch response arrived in.
+//! A fetch may end in a partial batch (the broker cuts at the byte limit); that is the end of
+//! the data, not an error. Offsets may have gaps (compaction, transaction markers), so the next
+//! offset to fetch is taken from the batch's last offset delta, never by counting records.
+
+use super::codec::{DecodeError, Decoder, Encoder};
+use std::fmt;
+use std::sync::Arc;
+
+/// Compression codec ids (attributes bits 0–2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// No compression.
+    None,
+    /// gzip (1)
+    Gzip,
+    /// snappy (2)
+    Snappy,
+    /// lz4 (3)
+    Lz4,
+    /// zstd (4)
+    Zstd,
+    /// An id no Kafka version defines.
+    Unknown(u8),
+}
+
+impl Compression {
+    fn from_attributes(attributes: i16) -> Compression {
+        match attributes & 0x07 {
+            0 => Compression::None,
+            1 => Compression::Gzip,
+            2 => Compression::Snappy,
+            3 => Compression::Lz4,
+            4 => Compression::Zstd,
+            n => Compression::Unknown(n as u8),
+        }
+    }
+}
+
+/// How a record's timestamp was assigned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampType {
+    /// Set by the producer.
+    CreateTime,
+    /// Set by the broker when it appended the batch.
+    LogAppendTime,
+}
+
+/// A record header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// Header name.
+    pub key: String,
+    /// Header value; `None` is a null value.
+    pub value: Option<Vec<u8>>,
+}
+
+/// A decoded record. Key and value are ranges into `buf`.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// The buffer key and value point into.
+    pub buf: Arc<Vec<u8>>,
+    /// Offset in the partition.
+    pub offset: i64,
+    /// Timestamp in ms since the epoch; -1 when the message format has none (magic 0).
+    pub timestamp: i64,
+    /// How the timestamp was assigned.
+    pub timestamp_type: TimestampType,
+    /// Key range in `buf`.
+    pub key: Option<(u32, u32)>,
+    /// Value range in `buf`.
+    pub value: Option<(u32, u32)>,
+    /// Headers (v2 only).
+    pub headers: Vec<Header>,
+    /// Leader epoch of the batch (v2), -1 when unknown.
+    pub leader_epoch: i32,
+}
+
+impl Record {
+    fn slice(&self, r: Option<(u32, u32)>) -> Option<&[u8]> {
+        r.map(|(a, b)| &self.buf[a as usize..b as usize])
+    }
+    /// The key bytes.
+    pub fn key(&self) -> Option<&[u8]> {
+        self.slice(self.key)
+    }
+    /// The value bytes.
+    pub fn value(&self) -> Option<&[u8]> {
+        self.slice(self.value)
+    }
+}
+
+/// Why record data could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordsErrorKind {
+    /// A checksum did not match: the data is corrupt.
+    CrcMismatch {
+        /// The checksum stored in the data.
+        stored: u32,
+        /// The checksum computed over the data.
+        computed: u32,
+    },
+    /// The data is compressed with a codec this build cannot read.
+    UnsupportedCompression(Compression),
+    /// A magic byte other than 0, 1 or 2.
+    UnknownMagic(i8),
+    /// The bytes do not parse.
+    Malformed(DecodeError),
+}
+
+/// An error in record data, with the offset of the batch or message it was found in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordsError {
+    /// Base offset of the batch (or offset of the message).
+    pub offset: i64,
+    /// What went wrong.
+    pub kind: RecordsErrorKind,
+}
+
+impl fmt::Display for RecordsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            RecordsErrorKind::CrcMismatch { stored, computed } => write!(
+                f,
+                "batch at offset {} failed its checksum (stored {stored:#010x}, computed {computed:#010x})",
+                self.offset
+            ),
+            RecordsErrorKind::UnsupportedCompression(c) => {
+                write!(f, "batch at offset {} is compressed with {c:?}, which this build cannot decompress", self.offset)
+            }
+            RecordsErrorKind::UnknownMagic(m) => write!(f, "batch at offset {} has unknown magic {m}", self.offset),
+            RecordsErrorKind::Malformed(e) => write!(f, "batch at offset {} is malformed: {e}", self.offset),
+        }
+    }
+}
+
+impl std::error::Error for RecordsError {}
+
+/// What a decode pass saw besides the records it produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecordsSummary {
+    /// The offset after the last complete batch (including control batches and batches whose
+    /// records were all below the fetch offset); `None` when no batch was complete.
+    pub next_offset: Option<i64>,
+    /// When no batch was complete: the size of the first, partial one (the fetch size needed).
+    pub first_batch_size: Option<usize>,
+}
+
+const V2_HEADER: usize = 61;
+const LOG_OVERHEAD: usize = 12; // offset + size
+const ATTR_TIMESTAMP_TYPE: i16 = 0x08;
+const ATTR_CONTROL: i16 = 0x20;
+
+/// Decodes every complete batch in `buf`, appending records at or after `fetch_offset` to `out`.
+pub fn decode(buf: &Arc<Vec<u8>>, fetch_offset: i64, out: &mut Vec<Record>) -> Result<RecordsSummary, RecordsError> {
+    let data: &[u8] = buf;
+    let mut summary = RecordsSummary::default();
+    let mut pos = 0usize;
+    while data.len() - pos >= LOG_OVERHEAD + 5 {
+        let base_offset = i64::from_be_bytes(data[pos..pos + 8].try_into().expect("8 bytes"));
+        let size = i32::from_be_bytes(data[pos + 8..pos + 12].try_into().expect("4 bytes"));
+        let malformed = |at: usize, kind| RecordsError {
+            offset: base_offset,
+            kind: RecordsErrorKind::Malformed(DecodeError { what: "record batch", at, kind }),
+        };
+        if size < 0 {
+            return Err(malformed(pos + 8, super::codec::DecodeErrorKind::BadLength(i64::from(size))));
+        }
+        let total = LOG_OVERHEAD + size as usize;
+        if data.len() - pos < total {
+            if summary.next_offset.is_none() {
+                summary.first_batch_size = Some(total);
+            }
+            break;
+        }
+        let batch = &data[pos..pos + total];
+        let magic = batch[16] as i8;
+        let next = match magic {
+            2 => decode_v2(buf, pos, batch, fetch_offset, out)?,
+            0 | 1 => decode_legacy(buf, pos, batch, magic, fetch_offset, out)?,
+            m => return Err(RecordsError { offset: base_offset, kind: RecordsErrorKind::UnknownMagic(m) }),
+        };
+        summary.next_offset = Some(next);
+        pos += total;
+    }
+    if summary.next_offset.is_none() && summary.first_batch_size.is_none() && pos < data.len() {
+        // Fewer bytes than a batch header: the whole batch is still to come.
+        summary.first_batch_size = Some(LOG_OVERHEAD + 5);
+    }
+    Ok(summary)
+}
+
+/// A v2 batch at `start` in `buf`; returns the offset after it.
+fn decode_v2(
+    buf: &Arc<Vec<u8>>,
+    start: usize,
+    batch: &[u8],
+    fetch_offset: i64,
+    out: &mut Vec<Record>,
+) -> Result<i64, RecordsError> {
+    let mut d = Decoder::new(batch);
+    let err = |e: DecodeError, base| RecordsError { offset: base, kind: RecordsErrorKind::Malformed(e) };
+    let base_offset = d.i64().map_err(|e| err(e, -1))?;
+    let header = (|| {
+        d.i32()?; // batch length, already checked
+        let leader_epoch = d.i32()?;
+        d.i8()?; // magic
+        let crc = d.u32()?;
+        Ok((leader_epoch, crc))
+    })();
+    let (leader_epoch, crc) = header.map_err(|e| err(e, base_offset))?;
+    if batch.len() < V2_HEADER {
+        return Err(err(d.error("record batch header", super::codec::DecodeErrorKind::Truncated), base_offset));
+    }
+    let computed = crc32c::crc32c(&batch[21..]);
+    if computed != crc {
+        return Err(RecordsError { offset: base_offset, kind: RecordsErrorKind::CrcMismatch { stored: crc, computed } });
+    }
+    let mut fields = || -> Result<_, DecodeError> {
+        let attributes = d.i16()?;
+        let last_offset_delta = d.i32()?;
+        let base_timestamp = d.i64()?;
+        let max_timestamp = d.i64()?;
+        d.i64()?; // producer id
+        d.i16()?; // producer epoch
+        d.i32()?; // base sequence
+        let count = d.i32()?;
+        Ok((attributes, last_offset_delta, base_timestamp, max_timestamp, count))
+    };
+    let (attributes, last_offset_delta, base_timestamp, max_timestamp, count) =
+        fields().map_err(|e| err(e, base_offset))?;
+    let next = base_offset + i64::from(last_offset_delta) + 1;
+    if attributes & ATTR_CONTROL != 0 || next <= fetch_offset {
+        return Ok(next);
+    }
+    let compression = Compression::from_attributes(attributes);
+    if compression != Compression::None {
+        return Err(RecordsError { offset: base_offset, kind: RecordsErrorKind::UnsupportedCompression(compression) });
+    }
+    let log_append = attributes & ATTR_TIMESTAMP_TYPE != 0;
+    let timestamp_type = if log_append { TimestampType::LogAppendTime } else { TimestampType::CreateTime };
+    // Each record takes at least 7 bytes, so a huge count fails here instead of looping.
+    if count < 0 || (count as usize).saturating_mul(7) > d.remaining() {
+        return Err(err(
+            d.error("record count", super::codec::DecodeErrorKind::BadLength(i64::from(count))),
+            base_offset,
+        ));
+    }
+    let body_start = start + d.position();
+    let mut rd = Decoder::new(d.rest());
+    for _ in 0..count {
+        let rec = read_v2_record(&mut rd, body_start).map_err(|e| err(e, base_offset))?;
+        let offset = base_offset + i64::from(rec.offset_delta);
+        if offset < fetch_offset {
+            continue;
+        }
+        out.push(Record {
+            buf: Arc::clone(buf),
+            offset,
+            timestamp: if log_append { max_timestamp } else { base_timestamp + rec.timestamp_delta },
+            timestamp_type,
+            key: rec.key,
+            value: rec.value,
+            headers: rec.headers,
+            leader_epoch,
+        });
+    }
+    Ok(next)
+}
+
+struct V2Record {
+    offset_delta: i32,
+    timestamp_delta: i64,
+    key: Option<(u32, u32)>,
+    value: Option<(u32, u32)>,
+    headers: Vec<Header>,
+}
+
+fn read_v2_record(d: &mut Decoder<'_>, base: usize) -> Result<V2Record, DecodeError> {
+    let len = d.varint()?;
+    if len < 0 {
+        return Err(d.error("record length", super::codec::DecodeErrorKind::BadLength(i64::from(len))));
+    }
+    let start = d.position();
+    let body = d.take(len as usize, "record")?;
+    let mut r = Decoder::new(body);
+    r.i8()?; // attributes (unused)
+    let timestamp_delta = r.varlong()?;
+    let offset_delta = r.varint()?;
+    let range = |r: &Decoder<'_>, s: Option<&[u8]>| {
+        s.map(|s| {
+            let end = base + start + r.position();
+            ((end - s.len()) as u32, end as u32)
+        })
+    };
+    let k = r.varint_bytes()?;
+    let key = range(&r, k);
+    let v = r.varint_bytes()?;
+    let value = range(&r, v);
+    let n = r.varint()?;
+    if n < 0 || (n as usize).saturating_mul(2) > r.remaining() {
+        return Err(r.error("header count", super::codec::DecodeErrorKind::BadLength(i64::from(n))));
+    }
+    let mut headers = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let key = r.varint_bytes()?.ok_or_else(|| {
+            r.error("header key", super::codec::DecodeErrorKind::Invalid("null header key".into()))
+        })?;
+        let key = String::from_utf8_lossy(key).into_owned();
+        let value = r.varint_bytes()?.map(<[u8]>::to_vec);
+        headers.push(Header { key, value });
+    }
+    r.finish("record")?;
+    Ok(V2Record { offset_delta, timestamp_delta, key, value, headers })
+}
+
+/// A legacy message (magic 0 or 1) at `start` in `buf`; returns the offset after it.
+fn decode_legacy(
+    buf: &Arc<Vec<u8>>,
+    start: usize,
+    msg: &[u8],
+    magic: i8,
+    fetch_offset: i64,
+    out: &mut Vec<Record>,
+) -> Result<i64, RecordsError> {
+    let offset = i64::from_be_bytes(msg[0..8].try_into().expect("8 bytes"));
+    let err = |e: DecodeError| RecordsError { offset, kind: RecordsErrorKind::Malformed(e) };
+    let mut d = Decoder::new(&msg[LOG_OVERHEAD..]);
+    let crc = d.u32().map_err(err)?;
+    let computed = crc32fast::hash(d.rest());
+    if computed != crc {
+        return Err(RecordsError { offset, kind: RecordsErrorKind::CrcMismatch { stored: crc, computed } });
+    }
+    d.i8().map_err(err)?; // magic
+    let attributes = i16::from(d.i8().map_err(err)?);
+    let timestamp = if magic == 1 { d.i64().map_err(err)? } else { -1 };
+    let base = start + LOG_OVERHEAD;
+    let range = |d: &Decoder<'_>, s: Option<&[u8]>| {
+        s.map(|s| {
+            let end = base + d.position();
+            ((end - s.len()) as u32, end as u32)
+        })
+    };
+    let k = d.nullable_bytes(false).map_err(err)?;
+    let key = range(&d, k);
+    let v = d.nullable_bytes(false).map_err(err)?;
+    let value = range(&d, v);
+    d.finish("message").map_err(err)?;
+    let compression = Compression::from_attributes(attributes);
+    if compression != Compression::None {
+        // A wrapper message: its value is a compressed inner message set.
+        return Err(RecordsError { offset, kind: RecordsErrorKind::UnsupportedCompression(compression) });
+    }
+    if offset >= fetch_offset {
+        let log_append = magic == 1 && attributes & ATTR_TIMESTAMP_TYPE != 0;
+        out.push(Record {
+            buf: Arc::clone(buf),
+            offset,
+            timestamp,
+            timestamp_type: if log_append { TimestampType::LogAppendTime } else { TimestampType::CreateTime },
+            key,
+            value,
+            headers: Vec::new(),
+            leader_epoch: -1,
+        });
+    }
+    Ok(offset + 1)
+}
+
+/// A record to be written into a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordSpec<'a> {
+    /// Key.
+    pub key: Option<&'a [u8]>,
+    /// Value.
+    pub value: Option<&'a [u8]>,
+    /// Headers.
+    pub headers: Vec<(&'a str, Option<&'a [u8]>)>,
+    /// Timestamp in ms.
+    pub timestamp: i64,
+}
+
+/// Appends an uncompressed RecordBatch v2 holding `records` (non-empty) with consecutive offsets
+/// from `base_offset` and no producer id.
+pub fn encode_batch_v2(e: &mut Encoder, base_offset: i64, records: &[RecordSpec<'_>]) {
+    let start = e.len();
+    let base_ts = records.first().map_or(0, |r| r.timestamp);
+    let max_ts = records.iter().map(|r| r.timestamp).max().unwrap_or(base_ts);
+    e.i64(base_offset);
+    let len_at = e.reserve_i32();
+    e.i32(-1); // partition leader epoch
+    e.i8(2);
+    let crc_at = e.reserve_i32();
+    e.i16(0); // attributes: no compression, create time
+    e.i32(records.len() as i32 - 1);
+    e.i64(base_ts);
+    e.i64(max_ts);
+    e.i64(-1); // producer id
+    e.i16(-1); // producer epoch
+    e.i32(-1); // base sequence
+    e.i32(records.len() as i32);
+    let mut body = Encoder::new();
+    for (i, r) in records.iter().enumerate() {
+        body.i8(0);
+        body.varlong(r.timestamp - base_ts);
+        body.varint(i as i32);
+        for b in [r.key, r.value] {
+            match b {
+                Some(b) => {
+                    body.varint(b.len() as i32);
+                    body.raw(b);
+                }
+                None => body.varint(-1),
+            }
+        }
+        body.varint(r.headers.len() as i32);
+        for (k, v) in &r.headers {
+            body.varint(k.len() as i32);
+            body.raw(k.as_bytes());
+            match v {
+                Some(v) => {
+                    body.varint(v.len() as i32);
+                    body.raw(v);
+                }
+                None => body.varint(-1),
+            }
+        }
+        let rec = body.into_inner();
+        e.varint(rec.len() as i32);
+        e.raw(&rec);
+        body = Encoder::from_vec({
+            let mut v = rec;
+            v.clear();
+            v
+        });
+    }
+    let end = e.len();
+    e.patch_i32(len_at, (end - start - LOG_OVERHEAD) as i32);
+    let crc = crc32c::crc32c(&e.as_mut_slice()[crc_at + 4..end]);
+    e.patch_u32(crc_at, crc);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(i: usize) -> (Vec<u8>, Vec<u8>) {
+        (format!("k{i}").into_bytes(), format!("value-{i}").into_bytes())
+    }
+
+    fn batch(base: i64, n: usize) -> Vec<u8> {
+        let data: Vec<_> = (0..n).map(spec).collect();
+        let recs: Vec<_> = data
+            .iter()
+            .enumerate()
+            .map(|(i, (k, v))| RecordSpec {
+                key: Some(k),
+                value: Some(v),
+                headers: if i == 0 { vec![("h", Some(&b"x"[..])), ("n", None)] } else { vec![] },
+                timestamp: 1_000 + i as i64,
+            })
+            .collect();
+        let mut e = Encoder::new();
+        encode_batch_v2(&mut e, base, &recs);
+        e.into_inner()
+    }
+
+    /// A legacy message with magic 0 or 1 (CRC-32 over magic..end).
+    fn legacy(offset: i64, magic: i8, key: Option<&[u8]>, value: &[u8]) -> Vec<u8> {
+        let mut m = Encoder::new();
+        m.i8(magic);
+        m.i8(0);
+        if magic == 1 {
+            m.i64(5_000);
+        }
+        m.nullable_bytes(key, false);
+        m.nullable_bytes(Some(value), false);
+        let body = m.into_inner();
+        let mut e = Encoder::new();
+        e.i64(offset);
+        e.i32(body.len() as i32 + 4);
+        e.u32(crc32fast::hash(&body));
+        e.raw(&body);
+        e.into_inner()
+    }
+
+    fn decode_all(bytes: Vec<u8>, from: i64) -> (Vec<Record>, Result<RecordsSummary, RecordsError>) {
+        let buf = Arc::new(bytes);
+        let mut out = Vec::new();
+        let r = decode(&buf, from, &mut out);
+        (out, r)
+    }
+
+    #[test]
+    fn v2_batch_round_trips_with_headers_and_timestamps() {
+        let (recs, s) = decode_all(batch(100, 3), 0);
+        assert_eq!(s.unwrap().next_offset, Some(103));
+        assert_eq!(recs.len(), 3);
+        assert_eq!(recs[1].offset, 101);
+        assert_eq!(recs[1].key(), Some(&b"k1"[..]));
+        assert_eq!(recs[1].value(), Some(&b"value-1"[..]));
+        assert_eq!(recs[2].timestamp, 1_002);
+        assert_eq!(recs[0].headers, vec![
+            Header { key: "h".into(), value: Some(b"x".to_vec()) },
+            Header { key: "n".into(), value: None }
+        ]);
+    }
+
+    #[test]
+    fn records_below_the_fetch_offset_are_dropped() {
+        let (recs, s) = decode_all(batch(100, 5), 103);
+        assert_eq!(recs.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![103, 104]);
+        assert_eq!(s.unwrap().next_offset, Some(105));
+    }
+
+    #[test]
+    fn a_partial_trailing_batch_ends_the_data() {
+        let mut bytes = batch(0, 2);
+        let second = batch(2, 2);
+        bytes.extend_from_slice(&second[..second.len() - 3]);
+        let (recs, s) = decode_all(bytes, 0);
+        assert_eq!(recs.len(), 2);
+        assert_eq!(s.unwrap(), RecordsSummary { next_offset: Some(2), first_batch_size: None });
+    }
+
+    #[test]
+    fn a_lone_partial_batch_reports_the_size_it_needs() {
+        let full = batch(0, 2);
+        for cut in 1..full.len() {
+            let (recs, s) = decode_all(full[..cut].to_vec(), 0);
+            assert!(recs.is_empty());
+            let s = s.unwrap();
+            assert_eq!(s.next_offset, None);
+            let need = s.first_batch_size.unwrap();
+            assert!(need > cut, "cut {cut} needs {need}");
+        }
+    }
+
+    #[test]
+    fn corrupt_checksum_is_an_error_with_the_offset() {
+        let mut bytes = batch(7, 2);
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        let (_, r) = decode_all(bytes, 0);
+        let e = r.unwrap_err();
+        assert_eq!(e.offset, 7);
+        assert!(matches!(e.kind, RecordsErrorKind::CrcMismatch { .. }));
+    }
+
+    #[test]
+    fn control_batches_are_skipped_but_advance_the_offset() {
+        let mut bytes = batch(10, 1);
+        // Set the control bit and recompute the CRC.
+        bytes[22] |= 0x20;
+        let crc = crc32c::crc32c(&bytes[21..]);
+        bytes[17..21].copy_from_slice(&crc.to_be_bytes());
+        bytes.extend_from_slice(&batch(12, 1)); // a gap at 11
+        let (recs, s) = decode_all(bytes, 0);
+        assert_eq!(recs.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![12]);
+        assert_eq!(s.unwrap().next_offset, Some(13));
+    }
+
+    #[test]
+    fn compressed_batches_are_reported_not_misread() {
+        let mut bytes = batch(0, 1);
+        bytes[22] |= 0x01; // gzip
+        let crc = crc32c::crc32c(&bytes[21..]);
+        bytes[17..21].copy_from_slice(&crc.to_be_bytes());
+        let (_, r) = decode_all(bytes, 0);
+        assert_eq!(r.unwrap_err().kind, RecordsErrorKind::UnsupportedCompression(Compression::Gzip));
+    }
+
+    #[test]
+    fn legacy_v0_and_v1_messages_decode() {
+        let mut bytes = legacy(5, 0, None, b"zero");
+        bytes.extend_from_slice(&legacy(6, 1, Some(b"k"), b"one"));
+        let (recs, s) = decode_all(bytes, 0);
+        assert_eq!(s.unwrap().next_offset, Some(7));
+        assert_eq!(recs[0].value(), Some(&b"zero"[..]));
+        assert_eq!(recs[0].timestamp, -1);
+        assert_eq!(recs[1].key(), Some(&b"k"[..]));
+        assert_eq!(recs[1].timestamp, 5_000);
+    }
+
+    #[test]
+    fn legacy_crc_mismatch_is_an_error() {
+        let mut bytes = legacy(5, 1, None, b"v");
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        assert!(matches!(decode_all(bytes, 0).1.unwrap_err().kind, RecordsErrorKind::CrcMismatch { .. }));
+    }
+
+    #[test]
+    fn absurd_record_counts_and_lengths_fail_cleanly() {
+        // A batch whose record count claims 2^31-1.
+        let mut bytes = batch(0, 1);
+        bytes[57..61].copy_from_slice(&i32::MAX.to_be_bytes());
+        let crc = crc32c::crc32c(&bytes[21..]);
+        bytes[17..21].copy_from_slice(&crc.to_be_bytes());
+        assert!(matches!(decode_all(bytes, 0).1.unwrap_err().kind, RecordsErrorKind::Malformed(_)));
+        // A negative batch length.
+        let mut bytes = batch(0, 1);
+        bytes[8..12].copy_from_slice(&(-5i32).to_be_bytes());
+        assert!(decode_all(bytes, 0).1.is_err());
+    }
+
+    #[test]
+    fn every_single_byte_corruption_is_caught_or_harmless() {
+        // Flipping any byte either fails the CRC, changes only the header fields outside the
+        // CRC (offset, length, epoch), or makes the batch partial; it never panics.
+        let good = batch(0, 3);
+        for i in 0..good.len() {
+            let mut bytes = good.clone();
+            bytes[i] ^= 0x55;
+            let _ = decode_all(bytes, 0);
+        }
+    }
+}
