@@ -241,6 +241,54 @@ impl std::error::Error for Error {
     }
 }
 
+impl Clone for Error {
+    /// io::Error can't be cloned; the copy keeps its kind and message. Used where one failure
+    /// concerns several partitions, each of which reports it.
+    fn clone(&self) -> Error {
+        match self {
+            Error::Io { broker, api, source } => Error::Io {
+                broker: broker.clone(),
+                api: *api,
+                source: io::Error::new(source.kind(), source.to_string()),
+            },
+            Error::Timeout { broker, api, after } => Error::Timeout { broker: broker.clone(), api: *api, after: *after },
+            Error::Decode { broker, api, version, source } => {
+                Error::Decode { broker: broker.clone(), api: *api, version: *version, source: source.clone() }
+            }
+            Error::CorrelationMismatch { broker, expected, received } => {
+                Error::CorrelationMismatch { broker: broker.clone(), expected: *expected, received: *received }
+            }
+            Error::NoCommonVersion { broker, api, ours, broker_range } => {
+                Error::NoCommonVersion { broker: broker.clone(), api: *api, ours: *ours, broker_range: *broker_range }
+            }
+            Error::Broker { api, code, context, message } => {
+                Error::Broker { api: *api, code: *code, context: context.clone(), message: message.clone() }
+            }
+            Error::Records { topic, partition, source } => {
+                Error::Records { topic: topic.clone(), partition: *partition, source: source.clone() }
+            }
+            Error::OffsetOutOfRange { topic, partition, offset } => {
+                Error::OffsetOutOfRange { topic: topic.clone(), partition: *partition, offset: *offset }
+            }
+            Error::RecordTooLarge { topic, partition, offset, size, max } => Error::RecordTooLarge {
+                topic: topic.clone(),
+                partition: *partition,
+                offset: *offset,
+                size: *size,
+                max: *max,
+            },
+            Error::UnknownTopicOrPartition { topic, partition } => {
+                Error::UnknownTopicOrPartition { topic: topic.clone(), partition: *partition }
+            }
+            Error::NoBrokerReachable { tried, last } => {
+                Error::NoBrokerReachable { tried: tried.clone(), last: last.clone() }
+            }
+            Error::Config(m) => Error::Config(m.clone()),
+            Error::Stopped => Error::Stopped,
+        }
+    }
+}
+
 /// plainkafka's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

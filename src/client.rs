@@ -1,0 +1,165 @@
+//! The entry point: a [`KafkaClient`] connected to a cluster, and the [`Topic`]s it hands out.
+
+use crate::cluster::{Cluster, PartitionInfo};
+use crate::consumer::SimpleConsumerBuilder;
+use crate::error::{Error, Result};
+use crate::net::ConnectionConfig;
+use crate::offset_requests;
+use crate::protocol::list_offsets::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Settings for [`KafkaClient`].
+#[derive(Debug, Clone)]
+pub struct KafkaClientBuilder {
+    hosts: Vec<String>,
+    conn: ConnectionConfig,
+    retry_backoff: Duration,
+}
+
+impl KafkaClientBuilder {
+    /// Starts from a comma-separated list of bootstrap brokers, `"host:port,host:port"`
+    /// (PyKafka's `hosts`).
+    pub fn new(hosts: &str) -> KafkaClientBuilder {
+        KafkaClientBuilder {
+            hosts: hosts.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_string).collect(),
+            conn: ConnectionConfig::default(),
+            retry_backoff: Duration::from_millis(100),
+        }
+    }
+
+    /// The client id sent with every request. Default `"plainkafka"`.
+    pub fn client_id(mut self, id: &str) -> Self {
+        self.conn.client_id = id.to_string();
+        self
+    }
+
+    /// Time allowed to open a connection. Default 10 s.
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.conn.connect_timeout = d;
+        self
+    }
+
+    /// Time allowed for a request and its response (beyond a fetch's own wait). Default 30 s
+    /// (PyKafka's `socket_timeout_ms`).
+    pub fn request_timeout(mut self, d: Duration) -> Self {
+        self.conn.request_timeout = d;
+        self
+    }
+
+    /// The largest response accepted from a broker. Default 256 MiB.
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.conn.max_response_size = bytes;
+        self
+    }
+
+    /// The first pause between retries of a failed request; it doubles per attempt, up to a few
+    /// seconds. Default 100 ms.
+    pub fn retry_backoff(mut self, d: Duration) -> Self {
+        self.retry_backoff = d;
+        self
+    }
+
+    /// Connects to the first bootstrap broker that answers.
+    pub fn build(self) -> Result<KafkaClient> {
+        if self.conn.connect_timeout.is_zero() || self.conn.request_timeout.is_zero() {
+            return Err(Error::Config("timeouts must be greater than zero".into()));
+        }
+        let cluster = Cluster::connect(&self.hosts, self.conn, self.retry_backoff)?;
+        Ok(KafkaClient { cluster })
+    }
+}
+
+/// A connection to a Kafka cluster (PyKafka's `KafkaClient`). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct KafkaClient {
+    cluster: Arc<Cluster>,
+}
+
+impl KafkaClient {
+    /// Connects with default settings to `hosts`, `"host:port[,host:port...]"`.
+    pub fn new(hosts: &str) -> Result<KafkaClient> {
+        KafkaClientBuilder::new(hosts).build()
+    }
+
+    /// Settings for a client.
+    pub fn builder(hosts: &str) -> KafkaClientBuilder {
+        KafkaClientBuilder::new(hosts)
+    }
+
+    /// A topic. Loads its metadata, waiting up to the request timeout for leaders if the broker
+    /// is still creating it.
+    pub fn topic(&self, name: &str) -> Result<Topic> {
+        let partitions = self.cluster.partitions(name, self.cluster.connection_config().request_timeout)?;
+        Ok(Topic { cluster: Arc::clone(&self.cluster), name: Arc::from(name), partitions })
+    }
+
+    /// Broker ids and addresses.
+    pub fn brokers(&self) -> BTreeMap<i32, String> {
+        self.cluster.brokers()
+    }
+}
+
+/// A topic (PyKafka's `Topic`): offsets, and the consumers that read it.
+#[derive(Debug, Clone)]
+pub struct Topic {
+    cluster: Arc<Cluster>,
+    name: Arc<str>,
+    partitions: Vec<PartitionInfo>,
+}
+
+impl Topic {
+    /// The topic's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The partitions, with their leaders when the topic was loaded.
+    pub fn partitions(&self) -> &[PartitionInfo] {
+        &self.partitions
+    }
+
+    fn offsets_at(&self, timestamp: i64) -> Result<BTreeMap<i32, i64>> {
+        let parts: Vec<(i32, i64)> = self.partitions.iter().map(|p| (p.partition, timestamp)).collect();
+        offset_requests::list_offsets(&self.cluster, &self.name, &parts, offset_requests::DEFAULT_ATTEMPTS)
+    }
+
+    /// The oldest offset still held, per partition (PyKafka's `earliest_available_offsets`).
+    pub fn earliest_available_offsets(&self) -> Result<BTreeMap<i32, i64>> {
+        self.offsets_at(EARLIEST_TIMESTAMP)
+    }
+
+    /// The next offset to be written, per partition (PyKafka's `latest_available_offsets`).
+    pub fn latest_available_offsets(&self) -> Result<BTreeMap<i32, i64>> {
+        self.offsets_at(LATEST_TIMESTAMP)
+    }
+
+    /// Per partition, the first offset whose timestamp is at or after `millis`; `None` where no
+    /// message is that recent.
+    pub fn offsets_for_timestamp(&self, millis: i64) -> Result<BTreeMap<i32, Option<i64>>> {
+        if millis < 0 {
+            return Err(Error::Config(format!("timestamp {millis} is negative")));
+        }
+        Ok(self.offsets_at(millis)?.into_iter().map(|(p, o)| (p, (o >= 0).then_some(o))).collect())
+    }
+
+    /// The offsets `group` has committed, per partition; `None` where it has none.
+    pub fn committed_offsets(&self, group: &str) -> Result<BTreeMap<i32, Option<i64>>> {
+        let parts: Vec<i32> = self.partitions.iter().map(|p| p.partition).collect();
+        offset_requests::fetch_committed(&self.cluster, group, &self.name, &parts, offset_requests::DEFAULT_ATTEMPTS)
+    }
+
+    /// A [`crate::SimpleConsumer`] builder for this topic (PyKafka's `get_simple_consumer`).
+    pub fn simple_consumer(&self) -> SimpleConsumerBuilder {
+        SimpleConsumerBuilder::new(self.clone())
+    }
+
+    pub(crate) fn cluster(&self) -> &Arc<Cluster> {
+        &self.cluster
+    }
+
+    pub(crate) fn name_arc(&self) -> Arc<str> {
+        Arc::clone(&self.name)
+    }
+}

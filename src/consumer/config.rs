@@ -1,0 +1,209 @@
+//! The consumer's settings, with PyKafka's names and defaults.
+
+use crate::client::Topic;
+use crate::error::{Error, Result};
+use crate::offsets::OffsetReset;
+use std::time::Duration;
+
+/// Settings every consumer takes.
+#[derive(Debug, Clone)]
+pub(crate) struct ConsumerConfig {
+    pub consumer_group: Option<String>,
+    pub partitions: Option<Vec<i32>>,
+    pub fetch_message_max_bytes: usize,
+    pub fetch_message_max_bytes_limit: usize,
+    pub num_consumer_fetchers: usize,
+    pub auto_commit_enable: bool,
+    pub auto_commit_interval: Duration,
+    pub queued_max_messages: usize,
+    pub fetch_min_bytes: usize,
+    pub fetch_wait_max: Duration,
+    pub offsets_channel_backoff: Duration,
+    pub offsets_commit_max_retries: u32,
+    pub auto_offset_reset: OffsetReset,
+    pub consumer_timeout: Option<Duration>,
+    pub reset_offset_on_start: bool,
+    pub reset_offset_on_fetch: bool,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        ConsumerConfig {
+            consumer_group: None,
+            partitions: None,
+            fetch_message_max_bytes: 1024 * 1024,
+            fetch_message_max_bytes_limit: 64 * 1024 * 1024,
+            num_consumer_fetchers: 1,
+            auto_commit_enable: false,
+            auto_commit_interval: Duration::from_secs(60),
+            queued_max_messages: 2000,
+            fetch_min_bytes: 1,
+            fetch_wait_max: Duration::from_millis(100),
+            offsets_channel_backoff: Duration::from_millis(1000),
+            offsets_commit_max_retries: 5,
+            auto_offset_reset: OffsetReset::Earliest,
+            consumer_timeout: None,
+            reset_offset_on_start: false,
+            reset_offset_on_fetch: true,
+        }
+    }
+}
+
+/// Builds a [`crate::SimpleConsumer`]; get one from [`Topic::simple_consumer`]. Every setter
+/// names the PyKafka parameter it mirrors and its default.
+#[derive(Debug, Clone)]
+pub struct SimpleConsumerBuilder {
+    pub(crate) topic: Topic,
+    pub(crate) cfg: ConsumerConfig,
+}
+
+impl SimpleConsumerBuilder {
+    pub(crate) fn new(topic: Topic) -> Self {
+        SimpleConsumerBuilder { topic, cfg: ConsumerConfig::default() }
+    }
+
+    /// The group whose committed offsets are read and written (`consumer_group`). Default none:
+    /// no offsets are read or committed.
+    pub fn consumer_group(mut self, group: &str) -> Self {
+        self.cfg.consumer_group = Some(group.to_string());
+        self
+    }
+
+    /// Read only these partitions (`partitions`). Default: every partition of the topic.
+    pub fn partitions(mut self, partitions: &[i32]) -> Self {
+        self.cfg.partitions = Some(partitions.to_vec());
+        self
+    }
+
+    /// Bytes fetched per partition per request (`fetch_message_max_bytes`). Default 1 MiB. A
+    /// batch larger than this makes the fetch size grow, up to
+    /// [`SimpleConsumerBuilder::fetch_message_max_bytes_limit`].
+    pub fn fetch_message_max_bytes(mut self, bytes: usize) -> Self {
+        self.cfg.fetch_message_max_bytes = bytes;
+        self
+    }
+
+    /// The most the per-partition fetch size may grow to when a single batch does not fit
+    /// (plainkafka's own). Default 64 MiB; past it, the partition yields
+    /// [`Error::RecordTooLarge`].
+    pub fn fetch_message_max_bytes_limit(mut self, bytes: usize) -> Self {
+        self.cfg.fetch_message_max_bytes_limit = bytes;
+        self
+    }
+
+    /// Number of fetcher threads (`num_consumer_fetchers`). Default 1. Brokers are divided
+    /// between them; each thread sends its Fetch requests to all its brokers before reading
+    /// the answers, so one thread already fetches from every broker at once.
+    pub fn num_consumer_fetchers(mut self, n: usize) -> Self {
+        self.cfg.num_consumer_fetchers = n;
+        self
+    }
+
+    /// Commit consumed offsets periodically from `consume` and on stop (`auto_commit_enable`).
+    /// Default false. Needs a consumer group.
+    pub fn auto_commit_enable(mut self, on: bool) -> Self {
+        self.cfg.auto_commit_enable = on;
+        self
+    }
+
+    /// Time between automatic commits (`auto_commit_interval_ms`). Default 60 s.
+    pub fn auto_commit_interval(mut self, d: Duration) -> Self {
+        self.cfg.auto_commit_interval = d;
+        self
+    }
+
+    /// Messages buffered per partition before fetching pauses (`queued_max_messages`).
+    /// Default 2000.
+    pub fn queued_max_messages(mut self, n: usize) -> Self {
+        self.cfg.queued_max_messages = n;
+        self
+    }
+
+    /// Bytes the broker should gather before answering a fetch (`fetch_min_bytes`). Default 1.
+    pub fn fetch_min_bytes(mut self, bytes: usize) -> Self {
+        self.cfg.fetch_min_bytes = bytes;
+        self
+    }
+
+    /// How long the broker may wait for `fetch_min_bytes` (`fetch_wait_max_ms`). Default 100 ms.
+    pub fn fetch_wait_max(mut self, d: Duration) -> Self {
+        self.cfg.fetch_wait_max = d;
+        self
+    }
+
+    /// Pause before retrying a failed offset request (`offsets_channel_backoff_ms`); it doubles
+    /// per attempt. Default 1 s.
+    pub fn offsets_channel_backoff(mut self, d: Duration) -> Self {
+        self.cfg.offsets_channel_backoff = d;
+        self
+    }
+
+    /// Attempts for an offset commit or fetch before it fails (`offsets_commit_max_retries`).
+    /// Default 5.
+    pub fn offsets_commit_max_retries(mut self, n: u32) -> Self {
+        self.cfg.offsets_commit_max_retries = n;
+        self
+    }
+
+    /// Where to start without a usable committed offset, and after the position falls out of
+    /// range (`auto_offset_reset`). Default [`OffsetReset::Earliest`].
+    pub fn auto_offset_reset(mut self, reset: OffsetReset) -> Self {
+        self.cfg.auto_offset_reset = reset;
+        self
+    }
+
+    /// Ignore committed offsets and start at `auto_offset_reset` (`reset_offset_on_start`).
+    /// Default false.
+    pub fn reset_offset_on_start(mut self, on: bool) -> Self {
+        self.cfg.reset_offset_on_start = on;
+        self
+    }
+
+    /// How long `consume` waits for a message before returning `None` and ending `iter`
+    /// (`consumer_timeout_ms`). Default `None`: wait until a message arrives or the consumer
+    /// is stopped.
+    pub fn consumer_timeout(mut self, d: Option<Duration>) -> Self {
+        self.cfg.consumer_timeout = d;
+        self
+    }
+
+    /// On OFFSET_OUT_OF_RANGE, move to `auto_offset_reset` and go on (`reset_offset_on_fetch`).
+    /// Default true. When false, the partition yields [`Error::OffsetOutOfRange`] once and
+    /// pauses until [`crate::SimpleConsumer::reset_offsets`].
+    pub fn reset_offset_on_fetch(mut self, on: bool) -> Self {
+        self.cfg.reset_offset_on_fetch = on;
+        self
+    }
+
+    /// Validates the settings and creates the consumer. No offsets are looked up and no
+    /// threads start until the first `consume` (or `iter().next()`).
+    pub fn build(self) -> Result<crate::SimpleConsumer> {
+        let c = &self.cfg;
+        if c.num_consumer_fetchers == 0 {
+            return Err(Error::Config("num_consumer_fetchers must be at least 1".into()));
+        }
+        if c.queued_max_messages == 0 {
+            return Err(Error::Config("queued_max_messages must be at least 1".into()));
+        }
+        if c.fetch_message_max_bytes == 0 || c.fetch_message_max_bytes > i32::MAX as usize {
+            return Err(Error::Config(format!("fetch_message_max_bytes {} is out of range", c.fetch_message_max_bytes)));
+        }
+        if c.fetch_message_max_bytes_limit < c.fetch_message_max_bytes || c.fetch_message_max_bytes_limit > i32::MAX as usize {
+            return Err(Error::Config("fetch_message_max_bytes_limit must be at least fetch_message_max_bytes".into()));
+        }
+        if c.fetch_wait_max > Duration::from_millis(i32::MAX as u64) || c.fetch_min_bytes > i32::MAX as usize {
+            return Err(Error::Config("fetch_wait_max or fetch_min_bytes out of range".into()));
+        }
+        if c.auto_commit_enable && c.consumer_group.is_none() {
+            return Err(Error::Config("auto_commit_enable needs a consumer_group".into()));
+        }
+        if let Some(parts) = &c.partitions {
+            for p in parts {
+                if !self.topic.partitions().iter().any(|q| q.partition == *p) {
+                    return Err(Error::UnknownTopicOrPartition { topic: self.topic.name().to_string(), partition: Some(*p) });
+                }
+            }
+        }
+        Ok(crate::SimpleConsumer::new(self.topic, self.cfg))
+    }
+}

@@ -1,0 +1,385 @@
+//! A fetcher thread: resolves start offsets for its partitions, then long-polls their leaders.
+//!
+//! Thread `i` of `n` serves the partitions whose leader's id is `i` modulo `n` (leaderless
+//! partitions go by partition id, to decide who refreshes metadata). Each round it writes one
+//! Fetch per broker, covering all that broker's partitions with room in their queues, and only
+//! then reads the answers, so one thread fetches from every broker at once. Each thread owns
+//! its connections: a Fetch waiting out `fetch_wait_max` never holds up anyone else's request.
+
+use super::state::{Part, Position, Shared};
+use crate::error::{Error, Retry};
+use crate::net::Connection;
+use crate::offset_requests;
+use crate::offsets::{decide_out_of_range, decide_start, LogBounds};
+use crate::protocol::error_code::ErrorCode;
+use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse, FetchRequest, FetchTopic};
+use crate::protocol::list_offsets::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
+use crate::protocol::records::{self, Record};
+use crate::protocol::ApiKey;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The most a whole Fetch response may carry (the Java client's `fetch.max.bytes` default).
+const FETCH_MAX_BYTES: i32 = 50 * 1024 * 1024;
+/// How long an idle fetcher sleeps before looking for work again, when nothing wakes it.
+const IDLE_WAIT: Duration = Duration::from_millis(100);
+
+/// Starts fetcher `idx` of `n`; it sends on `exited` when it ends, however it ends.
+pub(crate) fn spawn(shared: Arc<Shared>, idx: usize, n: usize, exited: Sender<()>) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(format!("plainkafka-fetch-{idx}")).spawn(move || {
+        struct Signal(Sender<()>);
+        impl Drop for Signal {
+            fn drop(&mut self) {
+                let _ = self.0.send(());
+            }
+        }
+        let _signal = Signal(exited);
+        let mut f = Fetcher { shared, idx, n, conns: HashMap::new(), refresh: false, refresh_failures: 0 };
+        while !f.shared.is_stopped() {
+            f.step();
+        }
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Planned {
+    partition: i32,
+    epoch: u64,
+    offset: i64,
+    size: usize,
+}
+
+#[derive(Debug, Default)]
+struct Plan {
+    resolve: Vec<(i32, u64, bool)>,
+    fetch: BTreeMap<i32, Vec<Planned>>,
+    leaderless: bool,
+    next_wake: Option<Instant>,
+}
+
+struct Fetcher {
+    shared: Arc<Shared>,
+    idx: usize,
+    n: usize,
+    conns: HashMap<i32, Connection>,
+    refresh: bool,
+    refresh_failures: u32,
+}
+
+fn find(parts: &mut [Part], partition: i32) -> Option<&mut Part> {
+    parts.iter_mut().find(|p| p.partition == partition)
+}
+
+impl Fetcher {
+    fn cfg(&self) -> &super::config::ConsumerConfig {
+        &self.shared.cfg
+    }
+
+    fn step(&mut self) {
+        if self.refresh {
+            self.refresh_metadata();
+            return;
+        }
+        let plan = self.plan();
+        if plan.leaderless {
+            self.refresh = true;
+        }
+        if !plan.resolve.is_empty() {
+            self.resolve(&plan.resolve);
+        }
+        if !plan.fetch.is_empty() {
+            self.fetch(plan.fetch);
+        } else if plan.resolve.is_empty() && !self.refresh {
+            let wait = plan.next_wake.map_or(IDLE_WAIT, |t| t.saturating_duration_since(Instant::now()).min(IDLE_WAIT));
+            self.shared.wait_for_work(wait);
+        }
+    }
+
+    fn refresh_metadata(&mut self) {
+        let wait = crate::retry::backoff(self.shared.cluster.retry_backoff(), Duration::from_secs(5), self.refresh_failures, crate::retry::seed());
+        // Waits out the backoff, but wakes at once on stop.
+        self.shared.wait_for_work(wait);
+        if self.shared.is_stopped() {
+            return;
+        }
+        match self.shared.cluster.refresh_metadata(&[&self.shared.topic]) {
+            Ok(()) => {
+                self.refresh = false;
+                self.refresh_failures = 0;
+            }
+            Err(e) => {
+                self.refresh_failures = self.refresh_failures.saturating_add(1);
+                log::warn!("{}: metadata refresh failed: {e}", self.shared.topic);
+            }
+        }
+    }
+
+    fn plan(&self) -> Plan {
+        let now = Instant::now();
+        let ids: Vec<i32> = self.shared.lock().iter().map(|p| p.partition).collect();
+        let leaders = self.shared.cluster.leaders(&self.shared.topic, &ids);
+        let parts = self.shared.lock();
+        let mut plan = Plan::default();
+        for (p, leader) in parts.iter().zip(leaders) {
+            let owner = leader.unwrap_or(p.partition).rem_euclid(self.n as i32) as usize;
+            if owner != self.idx || p.position == Position::Failed {
+                continue;
+            }
+            if p.backing_off(now) {
+                plan.next_wake = Some(plan.next_wake.map_or(p.retry_at.unwrap_or(now), |w| w.min(p.retry_at.unwrap_or(now))));
+                continue;
+            }
+            let Some(leader) = leader else {
+                plan.leaderless = true;
+                continue;
+            };
+            match p.position {
+                Position::Unresolved => plan.resolve.push((p.partition, p.epoch, false)),
+                Position::OutOfRange => plan.resolve.push((p.partition, p.epoch, true)),
+                Position::At(offset) if p.queue.len() < self.cfg().queued_max_messages => {
+                    plan.fetch.entry(leader).or_default().push(Planned { partition: p.partition, epoch: p.epoch, offset, size: p.fetch_size })
+                }
+                _ => {}
+            }
+        }
+        plan
+    }
+
+    /// Applies `f` to each partition of `list` whose epoch hasn't moved since it was planned.
+    fn with_current(&self, list: impl IntoIterator<Item = (i32, u64)>, mut f: impl FnMut(&mut Part)) {
+        let mut parts = self.shared.lock();
+        for (partition, epoch) in list {
+            if let Some(p) = find(&mut parts, partition).filter(|p| p.epoch == epoch) {
+                f(p);
+            }
+        }
+    }
+
+    /// A failure that concerns every partition in `list`: back off if it may pass, otherwise
+    /// hand it to the application and stop those partitions.
+    fn fail(&mut self, list: &[(i32, u64)], e: &Error) {
+        match e.retry() {
+            Retry::Never => {
+                log::error!("{}: {e}", self.shared.topic);
+                self.with_current(list.iter().copied(), |p| {
+                    p.position = Position::Failed;
+                    p.error = Some(e.clone());
+                });
+                self.shared.data_ready.notify_all();
+            }
+            how => {
+                log::debug!("{}: {e} ({how:?})", self.shared.topic);
+                if how != Retry::Backoff {
+                    self.refresh = true;
+                }
+                let base = self.shared.cluster.retry_backoff();
+                self.with_current(list.iter().copied(), |p| p.back_off(base));
+            }
+        }
+    }
+
+    /// Runs the start-offset rules (or the out-of-range reset) for `list`.
+    fn resolve(&mut self, list: &[(i32, u64, bool)]) {
+        let shared = Arc::clone(&self.shared);
+        let cfg = &shared.cfg;
+        let topic = &*shared.topic;
+        let cluster = &shared.cluster;
+        let ids: Vec<i32> = list.iter().map(|r| r.0).collect();
+        let keys: Vec<(i32, u64)> = list.iter().map(|r| (r.0, r.1)).collect();
+        let attempts = cfg.offsets_commit_max_retries.max(1);
+        let ask_group: Vec<i32> = list.iter().filter(|r| !r.2 && !cfg.reset_offset_on_start).map(|r| r.0).collect();
+        let result = (|| {
+            let committed = match &cfg.consumer_group {
+                Some(g) if !ask_group.is_empty() => offset_requests::fetch_committed(cluster, g, topic, &ask_group, attempts)?,
+                _ => BTreeMap::new(),
+            };
+            let earliest: Vec<(i32, i64)> = ids.iter().map(|p| (*p, EARLIEST_TIMESTAMP)).collect();
+            let latest: Vec<(i32, i64)> = ids.iter().map(|p| (*p, LATEST_TIMESTAMP)).collect();
+            let lo = offset_requests::list_offsets(cluster, topic, &earliest, attempts)?;
+            let hi = offset_requests::list_offsets(cluster, topic, &latest, attempts)?;
+            Ok::<_, Error>((committed, lo, hi))
+        })();
+        let (committed, lo, hi) = match result {
+            Ok(r) => r,
+            Err(e) => return self.fail(&keys, &e),
+        };
+        let mut parts = shared.lock();
+        for &(partition, epoch, out_of_range) in list {
+            let Some(p) = find(&mut parts, partition).filter(|p| p.epoch == epoch) else { continue };
+            let (Some(&log_start), Some(&high_watermark)) = (lo.get(&partition), hi.get(&partition)) else { continue };
+            let bounds = LogBounds { log_start, high_watermark };
+            let d = if out_of_range {
+                decide_out_of_range(bounds, cfg.auto_offset_reset)
+            } else {
+                let c = committed.get(&partition).copied().flatten();
+                decide_start(c, bounds, cfg.auto_offset_reset, cfg.reset_offset_on_start, cfg.consumer_group.is_some())
+            };
+            log::info!("{topic}/{partition}: start at {} ({d})", d.offset);
+            p.position = Position::At(d.offset);
+            p.decision = Some(d);
+            p.high_watermark = high_watermark;
+            p.succeeded();
+        }
+        shared.data_ready.notify_all();
+    }
+
+    fn connection(&mut self, leader: i32) -> Result<&mut Connection, Error> {
+        if self.conns.get(&leader).is_some_and(Connection::is_broken) {
+            self.conns.remove(&leader);
+        }
+        if !self.conns.contains_key(&leader) {
+            let c = self.shared.cluster.open(leader)?;
+            self.conns.insert(leader, c);
+        }
+        Ok(self.conns.get_mut(&leader).expect("inserted above"))
+    }
+
+    fn fetch(&mut self, plan: BTreeMap<i32, Vec<Planned>>) {
+        let cfg = self.shared.cfg.clone();
+        let wait = cfg.fetch_wait_max;
+        let deadline = Instant::now() + wait + self.shared.cluster.connection_config().request_timeout;
+        let mut inflight = Vec::new();
+        for (leader, planned) in plan {
+            let keys: Vec<(i32, u64)> = planned.iter().map(|p| (p.partition, p.epoch)).collect();
+            let req = FetchRequest {
+                replica_id: -1,
+                max_wait_ms: wait.as_millis() as i32,
+                min_bytes: cfg.fetch_min_bytes as i32,
+                max_bytes: FETCH_MAX_BYTES,
+                isolation_level: 0,
+                session_id: 0,
+                session_epoch: -1,
+                topics: vec![FetchTopic {
+                    topic: self.shared.topic.to_string(),
+                    partitions: planned
+                        .iter()
+                        .map(|p| FetchPartition {
+                            partition: p.partition,
+                            current_leader_epoch: -1,
+                            fetch_offset: p.offset,
+                            last_fetched_epoch: -1,
+                            log_start_offset: -1,
+                            partition_max_bytes: p.size as i32,
+                        })
+                        .collect(),
+                }],
+                rack_id: String::new(),
+            };
+            let sent = self.connection(leader).and_then(|c| {
+                let v = c.version_for::<FetchRequest>()?;
+                Ok((v, c.write_request(&req, v, deadline)?))
+            });
+            match sent {
+                Ok((version, corr)) => inflight.push((leader, version, corr, planned, keys)),
+                Err(e) => self.fail(&keys, &e),
+            }
+        }
+        for (leader, version, corr, planned, keys) in inflight {
+            let resp = match self.conns.get_mut(&leader) {
+                Some(c) => c.read_response::<FetchRequest>(corr, version, deadline),
+                None => continue,
+            };
+            let resp = match resp {
+                Ok(r) => r,
+                Err(e) => {
+                    self.fail(&keys, &e);
+                    continue;
+                }
+            };
+            let top = ErrorCode::from_i16(resp.error_code);
+            if !top.is_ok() {
+                let e = Error::Broker { api: ApiKey::Fetch, code: top, context: format!("broker {leader}"), message: None };
+                self.fail(&keys, &e);
+                continue;
+            }
+            let topic = Arc::clone(&self.shared.topic);
+            for t in resp.responses.into_iter().filter(|t| *t.topic == *topic) {
+                for pr in t.partitions {
+                    if let Some(p) = planned.iter().find(|p| p.partition == pr.partition_index) {
+                        self.apply(*p, pr);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies one partition's fetch result.
+    fn apply(&mut self, planned: Planned, pr: FetchPartitionResponse) {
+        let topic = Arc::clone(&self.shared.topic);
+        let partition = planned.partition;
+        let code = ErrorCode::from_i16(pr.error_code);
+        if !code.is_ok() {
+            return self.apply_error(planned, code);
+        }
+        // Decode before taking the lock: the application keeps consuming meanwhile.
+        let buf = Arc::new(pr.records.unwrap_or_default());
+        let mut recs: Vec<Record> = Vec::new();
+        let decoded = records::decode(&buf, planned.offset, &mut recs);
+        let cfg = &self.shared.cfg;
+        let mut parts = self.shared.lock();
+        let Some(p) = find(&mut parts, partition) else { return };
+        if p.epoch != planned.epoch || p.position != Position::At(planned.offset) {
+            return; // reset while the request was in flight
+        }
+        p.high_watermark = pr.high_watermark;
+        p.succeeded();
+        let delivered = recs.last().map(|r| r.offset + 1);
+        let had_records = !recs.is_empty();
+        p.queue.extend(recs);
+        match decoded {
+            Ok(summary) => {
+                if let Some(next) = summary.next_offset.or(delivered) {
+                    p.position = Position::At(next.max(planned.offset));
+                } else if let Some(need) = summary.first_batch_size {
+                    if p.fetch_size >= cfg.fetch_message_max_bytes_limit {
+                        p.position = Position::Failed;
+                        p.error = Some(Error::RecordTooLarge {
+                            topic: topic.to_string(),
+                            partition,
+                            offset: planned.offset,
+                            size: need,
+                            max: cfg.fetch_message_max_bytes_limit,
+                        });
+                    } else {
+                        let grown = need.max(p.fetch_size.saturating_mul(2)).min(cfg.fetch_message_max_bytes_limit);
+                        log::info!("{topic}/{partition}: batch at {} needs {need} bytes; fetch size {} -> {grown}", planned.offset, p.fetch_size);
+                        p.fetch_size = grown;
+                    }
+                }
+            }
+            Err(e) => {
+                log::error!("{topic}/{partition}: {e}");
+                p.position = Position::Failed;
+                p.error = Some(Error::Records { topic: topic.to_string(), partition, source: e });
+            }
+        }
+        if had_records || p.error.is_some() {
+            self.shared.data_ready.notify_all();
+        }
+    }
+
+    fn apply_error(&mut self, planned: Planned, code: ErrorCode) {
+        let topic = Arc::clone(&self.shared.topic);
+        let partition = planned.partition;
+        let key = [(partition, planned.epoch)];
+        if code == ErrorCode::OFFSET_OUT_OF_RANGE {
+            let reset = self.shared.cfg.reset_offset_on_fetch;
+            self.with_current(key, |p| {
+                if reset {
+                    log::warn!("{topic}/{partition}: offset {} is out of range; applying auto_offset_reset", planned.offset);
+                    p.position = Position::OutOfRange;
+                } else {
+                    p.position = Position::Failed;
+                    p.error = Some(Error::OffsetOutOfRange { topic: topic.to_string(), partition, offset: planned.offset });
+                }
+            });
+            self.shared.data_ready.notify_all();
+            return;
+        }
+        let e = Error::Broker { api: ApiKey::Fetch, code, context: format!("{topic}/{partition}"), message: None };
+        self.fail(&key, &e);
+    }
+}

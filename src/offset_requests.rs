@@ -1,0 +1,156 @@
+//! ListOffsets, OffsetFetch and OffsetCommit over the cluster, with retries for moved leaders
+//! and coordinators.
+
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+use crate::protocol::error_code::ErrorCode;
+use crate::protocol::list_offsets::{ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic};
+use crate::protocol::offset_commit::{OffsetCommitPartition, OffsetCommitRequest, OffsetCommitTopic};
+use crate::protocol::offset_fetch::{OffsetFetchRequest, OffsetFetchRequestTopic};
+use crate::protocol::ApiKey;
+use std::collections::{BTreeMap, HashMap};
+
+/// How many times the helpers here try a request before giving up.
+pub(crate) const DEFAULT_ATTEMPTS: u32 = 5;
+
+fn broker_err(api: ApiKey, code: ErrorCode, context: String) -> Error {
+    Error::Broker { api, code, context, message: None }
+}
+
+/// The offsets at `timestamp` (or the -1 / -2 sentinels) for `partitions` of `topic`, asking
+/// each partition's leader.
+pub(crate) fn list_offsets(
+    cluster: &Cluster,
+    topic: &str,
+    partitions: &[(i32, i64)],
+    attempts: u32,
+) -> Result<BTreeMap<i32, i64>> {
+    let mut out = BTreeMap::new();
+    let mut todo: Vec<(i32, i64)> = partitions.to_vec();
+    cluster.with_retries(attempts, &[topic], None, || {
+        let mut by_leader: HashMap<i32, Vec<(i32, i64)>> = HashMap::new();
+        for &(p, ts) in &todo {
+            let leader = cluster.leader(topic, p).ok_or_else(|| broker_err(ApiKey::ListOffsets, ErrorCode::LEADER_NOT_AVAILABLE, format!("{topic}/{p}")))?;
+            by_leader.entry(leader).or_default().push((p, ts));
+        }
+        let mut failed = None;
+        for (leader, parts) in by_leader {
+            let req = ListOffsetsRequest {
+                replica_id: -1,
+                isolation_level: 0,
+                topics: vec![ListOffsetsTopic {
+                    name: topic.to_string(),
+                    partitions: parts
+                        .iter()
+                        .map(|&(p, ts)| ListOffsetsPartition { partition_index: p, current_leader_epoch: -1, timestamp: ts })
+                        .collect(),
+                }],
+            };
+            let resp = match cluster.send_to(leader, &req) {
+                Ok(r) => r,
+                Err(e) => {
+                    failed = Some(e);
+                    continue;
+                }
+            };
+            for t in resp.topics.into_iter().filter(|t| t.name == topic) {
+                for p in t.partitions {
+                    let code = ErrorCode::from_i16(p.error_code);
+                    if code.is_ok() {
+                        out.insert(p.partition_index, p.offset);
+                        todo.retain(|(q, _)| *q != p.partition_index);
+                    } else {
+                        failed = Some(broker_err(ApiKey::ListOffsets, code, format!("{topic}/{}", p.partition_index)));
+                    }
+                }
+            }
+        }
+        match (failed, todo.is_empty()) {
+            (Some(e), _) => Err(e),
+            (None, true) => Ok(()),
+            (None, false) => Err(broker_err(
+                ApiKey::ListOffsets,
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                format!("{topic}/{:?}: missing from the response", todo.iter().map(|t| t.0).collect::<Vec<_>>()),
+            )),
+        }
+    })?;
+    Ok(out)
+}
+
+/// The committed offsets of `group` for `partitions` of `topic`; `None` where nothing is
+/// committed.
+pub(crate) fn fetch_committed(
+    cluster: &Cluster,
+    group: &str,
+    topic: &str,
+    partitions: &[i32],
+    attempts: u32,
+) -> Result<BTreeMap<i32, Option<i64>>> {
+    cluster.with_retries(attempts, &[topic], Some(group), || {
+        let node = cluster.coordinator(group)?;
+        let req = OffsetFetchRequest {
+            group_id: group.to_string(),
+            topics: Some(vec![OffsetFetchRequestTopic { name: topic.to_string(), partition_indexes: partitions.to_vec() }]),
+            require_stable: true,
+        };
+        let resp = cluster.send_to(node, &req)?;
+        let code = ErrorCode::from_i16(resp.error_code);
+        if !code.is_ok() {
+            return Err(broker_err(ApiKey::OffsetFetch, code, format!("group {group}")));
+        }
+        let mut out: BTreeMap<i32, Option<i64>> = partitions.iter().map(|p| (*p, None)).collect();
+        for t in resp.topics.into_iter().filter(|t| t.name == topic) {
+            for p in t.partitions {
+                let code = ErrorCode::from_i16(p.error_code);
+                if !code.is_ok() {
+                    return Err(broker_err(ApiKey::OffsetFetch, code, format!("group {group} {topic}/{}", p.partition_index)));
+                }
+                if out.contains_key(&p.partition_index) {
+                    out.insert(p.partition_index, (p.committed_offset >= 0).then_some(p.committed_offset));
+                }
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// Commits `offsets` (partition, next offset to read) for `group` on `topic`, outside any group
+/// membership (generation -1).
+pub(crate) fn commit(cluster: &Cluster, group: &str, topic: &str, offsets: &[(i32, i64)], attempts: u32) -> Result<()> {
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    cluster.with_retries(attempts, &[topic], Some(group), || {
+        let node = cluster.coordinator(group)?;
+        let req = OffsetCommitRequest {
+            group_id: group.to_string(),
+            generation_id: -1,
+            member_id: String::new(),
+            group_instance_id: None,
+            retention_time_ms: -1,
+            topics: vec![OffsetCommitTopic {
+                name: topic.to_string(),
+                partitions: offsets
+                    .iter()
+                    .map(|&(p, o)| OffsetCommitPartition {
+                        partition_index: p,
+                        committed_offset: o,
+                        committed_leader_epoch: -1,
+                        committed_metadata: None,
+                    })
+                    .collect(),
+            }],
+        };
+        let resp = cluster.send_to(node, &req)?;
+        for t in resp.topics {
+            for (p, code) in t.partitions {
+                let code = ErrorCode::from_i16(code);
+                if !code.is_ok() {
+                    return Err(broker_err(ApiKey::OffsetCommit, code, format!("group {group} {topic}/{p}")));
+                }
+            }
+        }
+        Ok(())
+    })
+}
