@@ -22,7 +22,11 @@ if [ ! -f "$libs/.complete" ]; then
   exec 9>"$root/target/kafka/.mvn-lock"
   flock 9
   if [ ! -f "$libs/.complete" ]; then
-    mvn -q -B -f "$here/pom.xml" -Dkafka.version="$version" dependency:copy-dependencies \
+    case "$version" in
+      3.*) profile=() ;;
+      *) profile=(-Dlog4j2.binding) ;;
+    esac
+    mvn -q -B -f "$here/pom.xml" -Dkafka.version="$version" "${profile[@]}" dependency:copy-dependencies \
       -DoutputDirectory="$libs" -DincludeScope=runtime >&2
     touch "$libs/.complete"
   fi
@@ -53,7 +57,7 @@ group.initial.rebalance.delay.ms=0
 log.flush.interval.messages=100000000
 PROPS
 
-java_opts=(-Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true)
+java_opts=(-Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true "-Dlog4j.configuration=file:$here/log4j.properties" "-Dlog4j2.configurationFile=$here/log4j2.properties")
 java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format \
   -t "$(python3 -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')" \
   -c "$run/server.properties" > "$run/format.log" 2>&1 || { cat "$run/format.log" >&2; exit 1; }

@@ -1,0 +1,239 @@
+//! Shared test support: real brokers started once per test binary, an independent producer
+//! (librdkafka through the rdkafka crate) to write test data, and waiting helpers.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+pub mod scenarios;
+
+use rdkafka::config::ClientConfig;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::ClientContext;
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Which implementation a broker is: tests adapt to known quirks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Kafka,
+    Tansu,
+    RdkafkaMock,
+}
+
+/// A running broker.
+#[derive(Debug, Clone)]
+pub struct Broker {
+    pub kind: Kind,
+    pub version: String,
+    pub bootstrap: String,
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn init_logging() {
+    let _ = env_logger::builder().is_test(true).try_init();
+}
+
+/// A loopback port with the next one free too (Kafka's controller listens on port + 1).
+fn free_port_pair() -> u16 {
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        if port < 65000 && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+}
+
+fn run_start_script(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("bash").args(args).current_dir(root()).output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(format!("{args:?} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// An Apache Kafka broker of `version`, started on first use and stopped when this test binary
+/// exits. A failed start is remembered: every test that needs the broker fails with its log.
+pub fn kafka(version: &str) -> Broker {
+    static STARTED: OnceLock<Mutex<HashMap<String, Result<Broker, String>>>> = OnceLock::new();
+    let mut map = STARTED.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    map.entry(version.to_string())
+        .or_insert_with(|| {
+            let port = free_port_pair();
+            let pid = std::process::id().to_string();
+            run_start_script(&["scripts/kafka/start.sh", version, &port.to_string(), &pid])?;
+            Ok(Broker { kind: Kind::Kafka, version: version.to_string(), bootstrap: format!("127.0.0.1:{port}") })
+        })
+        .clone()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A tansu broker, started on first use and stopped when this test binary exits.
+pub fn tansu() -> Broker {
+    static STARTED: OnceLock<Result<Broker, String>> = OnceLock::new();
+    STARTED
+        .get_or_init(|| {
+            let port = free_port_pair();
+            let pid = std::process::id().to_string();
+            run_start_script(&["scripts/tansu/start.sh", &port.to_string(), &pid])?;
+            Ok(Broker { kind: Kind::Tansu, version: "0.6.0".into(), bootstrap: format!("127.0.0.1:{port}") })
+        })
+        .clone()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A topic name no other test uses.
+pub fn unique_topic(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Classpath of a Kafka version's jars (for its own tools).
+pub fn kafka_classpath(version: &str) -> String {
+    format!("{}/target/kafka/{version}/libs/*", root().display())
+}
+
+/// Runs one of Kafka's own tools (a main class) and returns its stdout.
+pub fn kafka_tool(version: &str, class: &str, args: &[&str], stdin: Option<&str>) -> String {
+    use std::io::Write;
+    let mut cmd = Command::new("java");
+    cmd.args(["-Xmx256m", "-cp", &kafka_classpath(version), class]).args(args);
+    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn java");
+    if let Some(input) = stdin {
+        child.stdin.as_mut().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().expect("java tool");
+    assert!(out.status.success(), "{class} {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Creates a topic. Kafka: with its own TopicCommand; the librdkafka mock: through its API;
+/// tansu: by producing (it creates every topic with 4 partitions), so `partitions` must be 4.
+pub fn create_topic(broker: &Broker, topic: &str, partitions: i32) {
+    match broker.kind {
+        Kind::Kafka => {
+            kafka_tool(
+                &broker.version,
+                "org.apache.kafka.tools.TopicCommand",
+                &["--bootstrap-server", &broker.bootstrap, "--create", "--topic", topic, "--partitions", &partitions.to_string(), "--replication-factor", "1"],
+                None,
+            );
+        }
+        Kind::Tansu => assert_eq!(partitions, 4, "tansu creates topics with 4 partitions"),
+        Kind::RdkafkaMock => panic!("create mock topics through MockCluster::create_topic"),
+    }
+}
+
+/// A message for the rdkafka producer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestMsg {
+    pub partition: i32,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    pub timestamp: Option<i64>,
+}
+
+impl TestMsg {
+    pub fn value(partition: i32, v: impl Into<Vec<u8>>) -> TestMsg {
+        TestMsg { partition, key: None, value: Some(v.into()), headers: vec![], timestamp: None }
+    }
+}
+
+struct Counting {
+    failed: AtomicUsize,
+    first_error: Mutex<Option<String>>,
+}
+
+impl ClientContext for Counting {}
+impl ProducerContext for Counting {
+    type DeliveryOpaque = ();
+    fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
+        if let Err((e, _)) = r {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+            self.first_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| e.to_string());
+        }
+    }
+}
+
+/// Writes `msgs` with librdkafka and waits until every one is acknowledged. With
+/// `one_per_batch`, each message goes in its own batch (tansu's ListOffsets(latest) is only
+/// right for single-record batches).
+pub fn produce(bootstrap: &str, topic: &str, msgs: impl IntoIterator<Item = TestMsg>, one_per_batch: bool) {
+    let ctx = Counting { failed: AtomicUsize::new(0), first_error: Mutex::new(None) };
+    let mut cfg = ClientConfig::new();
+    cfg.set("bootstrap.servers", bootstrap)
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "60000")
+        .set("queue.buffering.max.messages", "1000000");
+    if one_per_batch {
+        cfg.set("batch.num.messages", "1").set("max.in.flight", "1");
+    }
+    let producer: BaseProducer<Counting> = cfg.create_with_context(ctx).expect("producer");
+    let mut sent = 0usize;
+    for m in msgs {
+        let mut headers = OwnedHeaders::new();
+        for (k, v) in &m.headers {
+            headers = headers.insert(Header { key: k, value: v.as_deref() });
+        }
+        let mut rec: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).partition(m.partition).headers(headers);
+        if let Some(k) = &m.key {
+            rec = rec.key(k.as_slice());
+        }
+        if let Some(v) = &m.value {
+            rec = rec.payload(v.as_slice());
+        }
+        if let Some(ts) = m.timestamp {
+            rec = rec.timestamp(ts);
+        }
+        let mut rec = rec;
+        loop {
+            match producer.send(rec) {
+                Ok(()) => break,
+                Err((e, back)) => {
+                    assert!(matches!(e, rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull)), "{e}");
+                    producer.poll(Duration::from_millis(10));
+                    rec = back;
+                }
+            }
+        }
+        sent += 1;
+        if one_per_batch && sent % 100 == 0 {
+            producer.poll(Duration::ZERO);
+        }
+    }
+    producer.flush(Duration::from_secs(120)).expect("flush");
+    let ctx = producer.context();
+    assert_eq!(
+        ctx.failed.load(Ordering::Relaxed),
+        0,
+        "rdkafka failed to deliver: {:?}",
+        ctx.first_error.lock().unwrap_or_else(|e| e.into_inner())
+    );
+}
+
+/// Produces `n` values `"{prefix}-{i}"` spread over `partitions` round-robin.
+/// With `exact_watermark`, tansu gets one record per batch so its high watermark is right.
+pub fn produce_numbered(broker: &Broker, topic: &str, partitions: i32, prefix: &str, range: std::ops::Range<usize>, exact_watermark: bool) {
+    let msgs = range.map(|i| TestMsg::value((i % partitions as usize) as i32, format!("{prefix}-{i}")));
+    produce(&broker.bootstrap, topic, msgs, exact_watermark && broker.kind == Kind::Tansu);
+}
+
+/// Waits until `f` holds, polling; fails the test after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
