@@ -291,7 +291,9 @@ impl Fetcher {
             };
             let top = ErrorCode::from_i16(resp.error_code);
             if !top.is_ok() {
-                let e = Error::Broker { api: ApiKey::Fetch, code: top, context: format!("broker {leader}"), message: None };
+                let ids: Vec<String> = keys.iter().map(|k| k.0.to_string()).collect();
+                let context = format!("{}/{} on broker {leader}", self.shared.topic, ids.join(","));
+                let e = Error::Broker { api: ApiKey::Fetch, code: top, context, message: None };
                 self.fail(&keys, &e);
                 continue;
             }

@@ -192,7 +192,11 @@ impl Connection {
     pub fn read_response<R: Request>(&mut self, corr: i32, version: i16, deadline: Instant) -> Result<R::Response> {
         let frame = self.read_frame(corr, deadline).map_err(|e| with_api(e, R::KEY))?;
         let (_, d) = decode_response_header::<R>(&frame, version).map_err(|e| self.decode_err(R::KEY, version, e))?;
-        decode_response_body::<R>(d, version).map_err(|e| self.decode_err(R::KEY, version, e))
+        let (resp, trailing) = decode_response_body::<R>(d, version).map_err(|e| self.decode_err(R::KEY, version, e))?;
+        if trailing > 0 {
+            log::debug!("broker {}: {trailing} bytes after a complete {} v{version} response", self.addr, R::KEY);
+        }
+        Ok(resp)
     }
 
     fn write_all(&mut self, mut bytes: &[u8], deadline: Instant, api: Option<ApiKey>) -> Result<()> {

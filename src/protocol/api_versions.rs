@@ -116,12 +116,21 @@ impl ApiVersionsResponse {
                 return Ok(r);
             }
         }
-        // A lenient v0 read: some brokers append bytes after the list.
+        // librdkafka's mock refuses v3+ with a one-byte plain count and entries without tagged
+        // fields, then the throttle time.
         let mut d = Decoder::new(body);
-        if let Ok(r) = ApiVersionsResponse::decode(&mut d, 0) {
-            return Ok(r);
-        }
-        first
+        let mock = (|| -> DecodeResult<ApiVersionsResponse> {
+            let error_code = d.i16()?;
+            let n = d.i8()? as u8 as usize;
+            let mut api_keys = Vec::with_capacity(n.min(d.remaining() / 6));
+            for _ in 0..n {
+                api_keys.push(ApiVersion { api_key: d.i16()?, min_version: d.i16()?, max_version: d.i16()? });
+            }
+            let throttle_time_ms = d.i32()?;
+            d.finish("ApiVersions response")?;
+            Ok(ApiVersionsResponse { error_code, api_keys, throttle_time_ms })
+        })();
+        mock.or(first)
     }
 
     /// The error.
@@ -172,5 +181,20 @@ mod tests {
         let r = ApiVersionsResponse::decode_any(&body, 3).unwrap();
         assert_eq!(r.error(), ErrorCode::UNSUPPORTED_VERSION);
         assert_eq!(r.range(ApiKey::ApiVersions), Some(VersionRange { min: 0, max: 4 }));
+    }
+
+    #[test]
+    fn librdkafka_mock_refusal_is_understood() {
+        // Captured from librdkafka 2.12's mock cluster answering ApiVersions v3.
+        let body = [0x00, 0x23, 0x01, 0x00, 0x12, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00];
+        let r = ApiVersionsResponse::decode_any(&body, 3).unwrap();
+        assert_eq!(r.error(), ErrorCode::UNSUPPORTED_VERSION);
+        assert_eq!(r.range(ApiKey::ApiVersions), Some(VersionRange { min: 0, max: 2 }));
+        // The refusal layouts overlap (a prefix can be a valid empty v3 refusal), so a prefix
+        // may decode; it must never panic nor yield the full answer.
+        for n in 0..body.len() {
+            let r = ApiVersionsResponse::decode_any(&body[..n], 3);
+            assert!(r.map_or(true, |r| r.range(ApiKey::ApiVersions).is_none()), "prefix {n}");
+        }
     }
 }

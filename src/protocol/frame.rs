@@ -102,11 +102,12 @@ pub fn decode_response_header<R: Request>(frame: &[u8], version: i16) -> DecodeR
     Ok((correlation_id, d))
 }
 
-/// Decodes a complete response body of `version`, insisting that every byte is used.
-pub fn decode_response_body<R: Request>(mut d: Decoder<'_>, version: i16) -> DecodeResult<R::Response> {
+/// Decodes a response body of `version`. Bytes after a complete body are ignored, as the Java
+/// client and librdkafka do: librdkafka's mock, for one, ends flexible Metadata responses with a
+/// second tagged-field section. The count of ignored bytes is returned for logging.
+pub fn decode_response_body<R: Request>(mut d: Decoder<'_>, version: i16) -> DecodeResult<(R::Response, usize)> {
     let resp = R::Response::decode(&mut d, version)?;
-    d.finish("response")?;
-    Ok(resp)
+    Ok((resp, d.remaining()))
 }
 
 #[cfg(test)]

@@ -11,19 +11,17 @@ pub fn client(b: &Broker) -> KafkaClient {
 
 /// Partitions a fresh test topic gets on this broker.
 pub fn partitions_for(b: &Broker) -> i32 {
-    if b.kind == Kind::Tansu {
-        4
-    } else {
-        1
+    match b.kind {
+        Kind::Kafka => 1,
+        // Auto-created on first use, with 4 partitions.
+        Kind::Tansu | Kind::RdkafkaMock => 4,
     }
 }
 
 /// A new topic with `partitions`, ready for use.
 pub fn new_topic(b: &Broker, prefix: &str, partitions: i32) -> String {
     let name = unique_topic(prefix);
-    if b.kind != Kind::Tansu {
-        create_topic(b, &name, partitions);
-    }
+    create_topic(b, &name, partitions);
     name
 }
 
@@ -181,8 +179,12 @@ pub fn start_rules(b: &Broker) {
     assert_eq!(read_n(&mut c, 1, Duration::from_secs(30))[0].offset(), 0);
     c.reset_offsets(&[(0, OffsetSpec::Latest)]).expect("reset");
     assert!(drain(&mut c).is_empty());
-    c.reset_offsets(&[(0, OffsetSpec::Timestamp(0))]).expect("reset");
-    assert_eq!(read_n(&mut c, 1, Duration::from_secs(30))[0].offset(), 0);
+    if b.kind == Kind::Kafka {
+        // Only Kafka looks offsets up by timestamp: librdkafka's mock answers -1 and tansu 0 to
+        // every such query (both seen here).
+        c.reset_offsets(&[(0, OffsetSpec::Timestamp(0))]).expect("reset");
+        assert_eq!(read_n(&mut c, 1, Duration::from_secs(30))[0].offset(), 0);
+    }
     assert_eq!(c.fetch_offsets().expect("fetch")[&0], Some(3), "a reset commits nothing by itself");
     drop(c);
 
