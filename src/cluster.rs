@@ -241,7 +241,12 @@ impl Cluster {
         })?;
         let code = ErrorCode::from_i16(c.error_code);
         if !code.is_ok() {
-            return Err(Error::Broker { api: ApiKey::FindCoordinator, code, context: format!("group {group}"), message: c.error_message });
+            return Err(Error::Broker {
+                api: ApiKey::FindCoordinator,
+                code,
+                context: format!("group {group}"),
+                message: c.error_message,
+            });
         }
         let mut k = lock(&self.known);
         k.brokers.entry(c.node_id).or_insert_with(|| format!("{}:{}", c.host, c.port));

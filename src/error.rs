@@ -251,7 +251,9 @@ impl Clone for Error {
                 api: *api,
                 source: io::Error::new(source.kind(), source.to_string()),
             },
-            Error::Timeout { broker, api, after } => Error::Timeout { broker: broker.clone(), api: *api, after: *after },
+            Error::Timeout { broker, api, after } => {
+                Error::Timeout { broker: broker.clone(), api: *api, after: *after }
+            }
             Error::Decode { broker, api, version, source } => {
                 Error::Decode { broker: broker.clone(), api: *api, version: *version, source: source.clone() }
             }

@@ -1,4 +1,54 @@
-//! plainkafka
+//! plainkafka: a synchronous Kafka client. Plain `std::net` sockets and threads, no async
+//! runtime, no C library; PyKafka's consumer model; Kafka 0.11 through 4.x.
+//!
+//! ```no_run
+//! use plainkafka::{KafkaClient, OffsetReset};
+//! use std::time::Duration;
+//!
+//! fn main() -> plainkafka::Result<()> {
+//!     let client = KafkaClient::new("127.0.0.1:9092")?;
+//!     let topic = client.topic("orders")?;
+//!     let mut consumer = topic
+//!         .simple_consumer()
+//!         .consumer_group("billing")
+//!         .auto_offset_reset(OffsetReset::Earliest)
+//!         .consumer_timeout(Some(Duration::from_secs(5)))
+//!         .build()?;
+//!     for msg in consumer.iter() {
+//!         let msg = msg?;
+//!         println!("{}/{} @{}: {:?}", msg.topic(), msg.partition(), msg.offset(), msg.value());
+//!     }
+//!     consumer.commit_offsets()?; // commits last consumed + 1 per partition
+//!     Ok(())
+//! }
+//! ```
+//!
+//! (The example needs a broker, so the doctest only compiles it; `scripts/quickstart.sh` runs
+//! the full walk-through against a local Kafka.)
+//!
+//! # Where a consumer starts
+//!
+//! Each partition's start is decided lazily, when the consumer is first polled, by PyKafka's
+//! rules ([`offsets`]): with `reset_offset_on_start` it starts at `auto_offset_reset`; otherwise
+//! at the group's committed offset if there is one; otherwise at `auto_offset_reset`. Kafka
+//! stores the next offset to read, so a consumer that read offset 4 commits 5 and the next one
+//! starts at 5 — the usage guide's "last committed offset 4 → starts at 5". Each partition keeps
+//! the [`StartDecision`] that placed it: [`SimpleConsumer::start_decisions`].
+//!
+//! If the position later falls outside the log (retention, truncation), the partition moves to
+//! `auto_offset_reset` again and logs a warning; with `reset_offset_on_fetch(false)` the
+//! iterator yields [`Error::OffsetOutOfRange`] once instead and the partition pauses.
+//!
+//! # Layout
+//!
+//! - [`protocol`]: the wire protocol, sans-io (bytes in, bytes out), every message able to
+//!   encode and decode.
+//! - [`net`]: blocking connections with deadlines; [`cluster`]: metadata, leaders, coordinators.
+//! - [`offsets`]: the start-offset rules as pure functions.
+//! - [`consumer`]: [`SimpleConsumer`] and its fetcher threads.
+//!
+//! Every blocking call has a deadline, network input never panics, and errors are one type,
+//! [`Error`], carrying the broker, API, topic, partition and offset they concern.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -59,7 +59,8 @@ impl Message {
 
     /// The timestamp; `None` for messages in the oldest format (magic 0), which have none.
     pub fn timestamp(&self) -> Option<Timestamp> {
-        (self.record.timestamp >= 0).then_some(Timestamp { millis: self.record.timestamp, kind: self.record.timestamp_type })
+        (self.record.timestamp >= 0)
+            .then_some(Timestamp { millis: self.record.timestamp, kind: self.record.timestamp_type })
     }
 }
 

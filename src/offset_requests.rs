@@ -30,7 +30,9 @@ pub(crate) fn list_offsets(
     cluster.with_retries(attempts, &[topic], None, || {
         let mut by_leader: HashMap<i32, Vec<(i32, i64)>> = HashMap::new();
         for &(p, ts) in &todo {
-            let leader = cluster.leader(topic, p).ok_or_else(|| broker_err(ApiKey::ListOffsets, ErrorCode::LEADER_NOT_AVAILABLE, format!("{topic}/{p}")))?;
+            let leader = cluster.leader(topic, p).ok_or_else(|| {
+                broker_err(ApiKey::ListOffsets, ErrorCode::LEADER_NOT_AVAILABLE, format!("{topic}/{p}"))
+            })?;
             by_leader.entry(leader).or_default().push((p, ts));
         }
         let mut failed = None;
@@ -42,7 +44,11 @@ pub(crate) fn list_offsets(
                     name: topic.to_string(),
                     partitions: parts
                         .iter()
-                        .map(|&(p, ts)| ListOffsetsPartition { partition_index: p, current_leader_epoch: -1, timestamp: ts })
+                        .map(|&(p, ts)| ListOffsetsPartition {
+                            partition_index: p,
+                            current_leader_epoch: -1,
+                            timestamp: ts,
+                        })
                         .collect(),
                 }],
             };
@@ -91,7 +97,10 @@ pub(crate) fn fetch_committed(
         let node = cluster.coordinator(group)?;
         let req = OffsetFetchRequest {
             group_id: group.to_string(),
-            topics: Some(vec![OffsetFetchRequestTopic { name: topic.to_string(), partition_indexes: partitions.to_vec() }]),
+            topics: Some(vec![OffsetFetchRequestTopic {
+                name: topic.to_string(),
+                partition_indexes: partitions.to_vec(),
+            }]),
             require_stable: true,
         };
         let resp = cluster.send_to(node, &req)?;
@@ -104,10 +113,14 @@ pub(crate) fn fetch_committed(
             for p in t.partitions {
                 let code = ErrorCode::from_i16(p.error_code);
                 if !code.is_ok() {
-                    return Err(broker_err(ApiKey::OffsetFetch, code, format!("group {group} {topic}/{}", p.partition_index)));
+                    return Err(broker_err(
+                        ApiKey::OffsetFetch,
+                        code,
+                        format!("group {group} {topic}/{}", p.partition_index),
+                    ));
                 }
-                if out.contains_key(&p.partition_index) {
-                    out.insert(p.partition_index, (p.committed_offset >= 0).then_some(p.committed_offset));
+                if let Some(slot) = out.get_mut(&p.partition_index) {
+                    *slot = (p.committed_offset >= 0).then_some(p.committed_offset);
                 }
             }
         }

@@ -120,14 +120,7 @@ pub fn decide_start(
     } else {
         (StartRule::NoGroup, bounds.at(reset))
     };
-    StartDecision {
-        rule,
-        reset,
-        committed,
-        log_start: bounds.log_start,
-        high_watermark: bounds.high_watermark,
-        offset,
-    }
+    StartDecision { rule, reset, committed, log_start: bounds.log_start, high_watermark: bounds.high_watermark, offset }
 }
 
 /// The decision after the position fell out of range while fetching.
@@ -181,7 +174,8 @@ mod tests {
     #[test]
     fn the_rules_as_a_table() {
         // (committed, reset, reset_on_start, has_group) -> (rule, offset)
-        let table: &[(Option<i64>, OffsetReset, bool, bool, StartRule, i64)] = &[
+        type Row = (Option<i64>, OffsetReset, bool, bool, StartRule, i64);
+        let table: &[Row] = &[
             // New group: auto_offset_reset, whatever reset_offset_on_start says.
             (None, Earliest, false, true, NoCommittedOffset, 10),
             (None, Latest, false, true, NoCommittedOffset, 50),

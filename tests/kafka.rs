@@ -6,7 +6,6 @@ mod common;
 
 // The newest 4.x and a 3.9.x.
 
-
 macro_rules! kafka_suite {
     ($modname:ident, $version:expr) => {
         mod $modname {
@@ -72,7 +71,11 @@ fn console_producer_data_read_exactly(b: &Broker) {
     let name = new_topic(b, "console", 1);
     let lines: Vec<String> = (0..200).map(|i| format!("key-{i}\tvalue {i} with spaces, ünïcode")).collect();
     // The console producer moved from core to the tools module in Kafka 4.
-    let class = if b.version.starts_with("3.") { "kafka.tools.ConsoleProducer" } else { "org.apache.kafka.tools.ConsoleProducer" };
+    let class = if b.version.starts_with("3.") {
+        "kafka.tools.ConsoleProducer"
+    } else {
+        "org.apache.kafka.tools.ConsoleProducer"
+    };
     kafka_tool(
         &b.version,
         class,

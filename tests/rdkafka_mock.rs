@@ -72,7 +72,13 @@ fn committed_offset_out_of_range_applies_auto_offset_reset() {
     assert!(log_start > 5, "log start {log_start} must have moved past the commit");
 
     // reset_offset_on_fetch off: the error is yielded once and the partition pauses.
-    let mut c = t.simple_consumer().consumer_group("g").reset_offset_on_fetch(false).consumer_timeout(SHORT).build().expect("build");
+    let mut c = t
+        .simple_consumer()
+        .consumer_group("g")
+        .reset_offset_on_fetch(false)
+        .consumer_timeout(SHORT)
+        .build()
+        .expect("build");
     let first = c.consume();
     assert!(matches!(first, Err(Error::OffsetOutOfRange { partition: 0, offset: 5, .. })), "{first:?}");
     assert!(c.is_paused(0));
@@ -82,7 +88,13 @@ fn committed_offset_out_of_range_applies_auto_offset_reset() {
     drop(c);
 
     // reset_offset_on_fetch on (the default): auto_offset_reset applies, logged and recorded.
-    let mut c = t.simple_consumer().consumer_group("g").auto_offset_reset(OffsetReset::Earliest).consumer_timeout(SHORT).build().expect("build");
+    let mut c = t
+        .simple_consumer()
+        .consumer_group("g")
+        .auto_offset_reset(OffsetReset::Earliest)
+        .consumer_timeout(SHORT)
+        .build()
+        .expect("build");
     let got = read_n(&mut c, 1, Duration::from_secs(30));
     assert_eq!(got[0].offset(), log_start);
     let d = c.start_decisions()[&0].expect("resolved");
@@ -146,14 +158,44 @@ fn retriable_errors_on_every_api_are_retried() {
     m.create_topic("errs", 1, 1).expect("topic");
     produce(&b.bootstrap, "errs", (0..100).map(|i| TestMsg::value(0, format!("{i}"))), false);
     let t = client(&b).topic("errs").expect("topic");
-    m.request_errors(RDKafkaApiKey::Metadata, &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE, RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT]);
-    m.request_errors(RDKafkaApiKey::OffsetFetch, &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS, RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_COORDINATOR]);
-    m.request_errors(RDKafkaApiKey::ListOffsets, &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RDKafkaRespErr::RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE]);
-    m.request_errors(RDKafkaApiKey::Fetch, &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RDKafkaRespErr::RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE]);
+    m.request_errors(
+        RDKafkaApiKey::Metadata,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE, RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT],
+    );
+    m.request_errors(
+        RDKafkaApiKey::OffsetFetch,
+        &[
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS,
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+        ],
+    );
+    m.request_errors(
+        RDKafkaApiKey::ListOffsets,
+        &[
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+        ],
+    );
+    m.request_errors(
+        RDKafkaApiKey::Fetch,
+        &[
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+        ],
+    );
     let mut c = t.simple_consumer().consumer_group("g").consumer_timeout(SHORT).build().expect("build");
     let got = read_n(&mut c, 100, Duration::from_secs(60));
     assert_eq!(got.iter().map(|m| m.offset()).collect::<Vec<_>>(), (0..100).collect::<Vec<i64>>());
-    m.request_errors(RDKafkaApiKey::OffsetCommit, &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS, RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_COORDINATOR, RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT]);
+    m.request_errors(
+        RDKafkaApiKey::OffsetCommit,
+        &[
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS,
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+        ],
+    );
     c.commit_offsets().expect("commit retried through the errors");
     m.request_errors(RDKafkaApiKey::OffsetFetch, &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE]);
     assert_eq!(c.fetch_offsets().expect("fetch")[&0], Some(100));
@@ -173,7 +215,10 @@ fn non_retriable_fetch_error_is_reported_with_context() {
     let mut c = t.simple_consumer().consumer_timeout(SHORT).build().expect("build");
     let e = c.consume().expect_err("authorization failure");
     let text = e.to_string();
-    assert!(text.contains("TOPIC_AUTHORIZATION_FAILED") && text.contains("denied/0") && text.contains("Fetch"), "{text}");
+    assert!(
+        text.contains("TOPIC_AUTHORIZATION_FAILED") && text.contains("denied/0") && text.contains("Fetch"),
+        "{text}"
+    );
     assert!(c.is_paused(0));
 }
 

@@ -186,9 +186,14 @@ impl SimpleConsumerBuilder {
             return Err(Error::Config("queued_max_messages must be at least 1".into()));
         }
         if c.fetch_message_max_bytes == 0 || c.fetch_message_max_bytes > i32::MAX as usize {
-            return Err(Error::Config(format!("fetch_message_max_bytes {} is out of range", c.fetch_message_max_bytes)));
+            return Err(Error::Config(format!(
+                "fetch_message_max_bytes {} is out of range",
+                c.fetch_message_max_bytes
+            )));
         }
-        if c.fetch_message_max_bytes_limit < c.fetch_message_max_bytes || c.fetch_message_max_bytes_limit > i32::MAX as usize {
+        if c.fetch_message_max_bytes_limit < c.fetch_message_max_bytes
+            || c.fetch_message_max_bytes_limit > i32::MAX as usize
+        {
             return Err(Error::Config("fetch_message_max_bytes_limit must be at least fetch_message_max_bytes".into()));
         }
         if c.fetch_wait_max > Duration::from_millis(i32::MAX as u64) || c.fetch_min_bytes > i32::MAX as usize {
@@ -200,7 +205,10 @@ impl SimpleConsumerBuilder {
         if let Some(parts) = &c.partitions {
             for p in parts {
                 if !self.topic.partitions().iter().any(|q| q.partition == *p) {
-                    return Err(Error::UnknownTopicOrPartition { topic: self.topic.name().to_string(), partition: Some(*p) });
+                    return Err(Error::UnknownTopicOrPartition {
+                        topic: self.topic.name().to_string(),
+                        partition: Some(*p),
+                    });
                 }
             }
         }

@@ -99,7 +99,12 @@ impl Fetcher {
     }
 
     fn refresh_metadata(&mut self) {
-        let wait = crate::retry::backoff(self.shared.cluster.retry_backoff(), Duration::from_secs(5), self.refresh_failures, crate::retry::seed());
+        let wait = crate::retry::backoff(
+            self.shared.cluster.retry_backoff(),
+            Duration::from_secs(5),
+            self.refresh_failures,
+            crate::retry::seed(),
+        );
         // Waits out the backoff, but wakes at once on stop.
         self.shared.wait_for_work(wait);
         if self.shared.is_stopped() {
@@ -129,7 +134,8 @@ impl Fetcher {
                 continue;
             }
             if p.backing_off(now) {
-                plan.next_wake = Some(plan.next_wake.map_or(p.retry_at.unwrap_or(now), |w| w.min(p.retry_at.unwrap_or(now))));
+                plan.next_wake =
+                    Some(plan.next_wake.map_or(p.retry_at.unwrap_or(now), |w| w.min(p.retry_at.unwrap_or(now))));
                 continue;
             }
             let Some(leader) = leader else {
@@ -139,9 +145,11 @@ impl Fetcher {
             match p.position {
                 Position::Unresolved => plan.resolve.push((p.partition, p.epoch, false)),
                 Position::OutOfRange => plan.resolve.push((p.partition, p.epoch, true)),
-                Position::At(offset) if p.queue.len() < self.cfg().queued_max_messages => {
-                    plan.fetch.entry(leader).or_default().push(Planned { partition: p.partition, epoch: p.epoch, offset, size: p.fetch_size })
-                }
+                Position::At(offset) if p.queue.len() < self.cfg().queued_max_messages => plan
+                    .fetch
+                    .entry(leader)
+                    .or_default()
+                    .push(Planned { partition: p.partition, epoch: p.epoch, offset, size: p.fetch_size }),
                 _ => {}
             }
         }
@@ -193,7 +201,9 @@ impl Fetcher {
         let ask_group: Vec<i32> = list.iter().filter(|r| !r.2 && !cfg.reset_offset_on_start).map(|r| r.0).collect();
         let result = (|| {
             let committed = match &cfg.consumer_group {
-                Some(g) if !ask_group.is_empty() => offset_requests::fetch_committed(cluster, g, topic, &ask_group, attempts)?,
+                Some(g) if !ask_group.is_empty() => {
+                    offset_requests::fetch_committed(cluster, g, topic, &ask_group, attempts)?
+                }
                 _ => BTreeMap::new(),
             };
             let earliest: Vec<(i32, i64)> = ids.iter().map(|p| (*p, EARLIEST_TIMESTAMP)).collect();
@@ -347,7 +357,11 @@ impl Fetcher {
                         });
                     } else {
                         let grown = need.max(p.fetch_size.saturating_mul(2)).min(cfg.fetch_message_max_bytes_limit);
-                        log::info!("{topic}/{partition}: batch at {} needs {need} bytes; fetch size {} -> {grown}", planned.offset, p.fetch_size);
+                        log::info!(
+                            "{topic}/{partition}: batch at {} needs {need} bytes; fetch size {} -> {grown}",
+                            planned.offset,
+                            p.fetch_size
+                        );
                         p.fetch_size = grown;
                     }
                 }
@@ -371,11 +385,15 @@ impl Fetcher {
             let reset = self.shared.cfg.reset_offset_on_fetch;
             self.with_current(key, |p| {
                 if reset {
-                    log::warn!("{topic}/{partition}: offset {} is out of range; applying auto_offset_reset", planned.offset);
+                    log::warn!(
+                        "{topic}/{partition}: offset {} is out of range; applying auto_offset_reset",
+                        planned.offset
+                    );
                     p.position = Position::OutOfRange;
                 } else {
                     p.position = Position::Failed;
-                    p.error = Some(Error::OffsetOutOfRange { topic: topic.to_string(), partition, offset: planned.offset });
+                    p.error =
+                        Some(Error::OffsetOutOfRange { topic: topic.to_string(), partition, offset: planned.offset });
                 }
             });
             self.shared.data_ready.notify_all();

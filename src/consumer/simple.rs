@@ -136,8 +136,11 @@ impl SimpleConsumer {
         let (tx, rx) = channel();
         let n = self.shared.cfg.num_consumer_fetchers;
         for i in 0..n {
-            let t = fetcher::spawn(Arc::clone(&self.shared), i, n, tx.clone())
-                .map_err(|e| Error::Io { broker: String::new(), api: None, source: e })?;
+            let t = fetcher::spawn(Arc::clone(&self.shared), i, n, tx.clone()).map_err(|e| Error::Io {
+                broker: String::new(),
+                api: None,
+                source: e,
+            })?;
             self.threads.push(t);
         }
         self.exited = Some(rx);
@@ -223,7 +226,12 @@ impl SimpleConsumer {
     /// message consumed (the next to read). Partitions with nothing new consumed are left
     /// alone. Needs a consumer group.
     pub fn commit_offsets(&mut self) -> Result<()> {
-        let group = self.shared.cfg.consumer_group.clone().ok_or_else(|| Error::Config("commit_offsets needs a consumer_group".into()))?;
+        let group = self
+            .shared
+            .cfg
+            .consumer_group
+            .clone()
+            .ok_or_else(|| Error::Config("commit_offsets needs a consumer_group".into()))?;
         let ids = self.partitions();
         let todo: Vec<(usize, i32, i64)> = ids
             .iter()
@@ -235,7 +243,13 @@ impl SimpleConsumer {
             .collect();
         let offsets: Vec<(i32, i64)> = todo.iter().map(|t| (t.1, t.2)).collect();
         let cfg = &self.shared.cfg;
-        offset_requests::commit(&self.shared.cluster, &group, &self.shared.topic, &offsets, cfg.offsets_commit_max_retries.max(1))?;
+        offset_requests::commit(
+            &self.shared.cluster,
+            &group,
+            &self.shared.topic,
+            &offsets,
+            cfg.offsets_commit_max_retries.max(1),
+        )?;
         for (s, _, next) in todo {
             self.committed[s] = Some(next);
         }
@@ -245,9 +259,20 @@ impl SimpleConsumer {
 
     /// The group's committed offsets on the broker, per partition (`None`: nothing committed).
     pub fn fetch_offsets(&self) -> Result<BTreeMap<i32, Option<i64>>> {
-        let group = self.shared.cfg.consumer_group.as_deref().ok_or_else(|| Error::Config("fetch_offsets needs a consumer_group".into()))?;
+        let group = self
+            .shared
+            .cfg
+            .consumer_group
+            .as_deref()
+            .ok_or_else(|| Error::Config("fetch_offsets needs a consumer_group".into()))?;
         let cfg = &self.shared.cfg;
-        offset_requests::fetch_committed(&self.shared.cluster, group, &self.shared.topic, &self.partitions(), cfg.offsets_commit_max_retries.max(1))
+        offset_requests::fetch_committed(
+            &self.shared.cluster,
+            group,
+            &self.shared.topic,
+            &self.partitions(),
+            cfg.offsets_commit_max_retries.max(1),
+        )
     }
 
     /// Per partition, the next offset this consumer will hand out: one past the last message
@@ -277,14 +302,27 @@ impl SimpleConsumer {
         let ids = self.partitions();
         for (p, _) in specs {
             if !ids.contains(p) {
-                return Err(Error::UnknownTopicOrPartition { topic: self.shared.topic.to_string(), partition: Some(*p) });
+                return Err(Error::UnknownTopicOrPartition {
+                    topic: self.shared.topic.to_string(),
+                    partition: Some(*p),
+                });
             }
         }
         let attempts = self.shared.cfg.offsets_commit_max_retries.max(1);
         let (cluster, topic) = (&self.shared.cluster, &*self.shared.topic);
         let all: Vec<i32> = specs.iter().map(|s| s.0).collect();
-        let lo = offset_requests::list_offsets(cluster, topic, &all.iter().map(|p| (*p, EARLIEST_TIMESTAMP)).collect::<Vec<_>>(), attempts)?;
-        let hi = offset_requests::list_offsets(cluster, topic, &all.iter().map(|p| (*p, LATEST_TIMESTAMP)).collect::<Vec<_>>(), attempts)?;
+        let lo = offset_requests::list_offsets(
+            cluster,
+            topic,
+            &all.iter().map(|p| (*p, EARLIEST_TIMESTAMP)).collect::<Vec<_>>(),
+            attempts,
+        )?;
+        let hi = offset_requests::list_offsets(
+            cluster,
+            topic,
+            &all.iter().map(|p| (*p, LATEST_TIMESTAMP)).collect::<Vec<_>>(),
+            attempts,
+        )?;
         let by_time: Vec<(i32, i64)> = specs
             .iter()
             .filter_map(|(p, s)| match s {
@@ -292,7 +330,11 @@ impl SimpleConsumer {
                 _ => None,
             })
             .collect();
-        let at_time = if by_time.is_empty() { BTreeMap::new() } else { offset_requests::list_offsets(cluster, topic, &by_time, attempts)? };
+        let at_time = if by_time.is_empty() {
+            BTreeMap::new()
+        } else {
+            offset_requests::list_offsets(cluster, topic, &by_time, attempts)?
+        };
         let mut parts = self.shared.lock();
         for &(partition, spec) in specs {
             let bounds = LogBounds { log_start: lo[&partition], high_watermark: hi[&partition] };

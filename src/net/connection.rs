@@ -96,7 +96,8 @@ impl Connection {
             let deadline = Instant::now() + self.request_timeout;
             let corr = self.write_request(&req, version, deadline)?;
             let frame = self.read_frame(corr, deadline)?;
-            let (_, d) = decode_response_header::<ApiVersionsRequest>(&frame, version).map_err(|e| self.decode_err(ApiKey::ApiVersions, version, e))?;
+            let (_, d) = decode_response_header::<ApiVersionsRequest>(&frame, version)
+                .map_err(|e| self.decode_err(ApiKey::ApiVersions, version, e))?;
             let resp = ApiVersionsResponse::decode_any(d.rest(), version)
                 .map_err(|e| self.decode_err(ApiKey::ApiVersions, version, e))?;
             match resp.error() {
@@ -107,7 +108,7 @@ impl Connection {
                 }
                 ErrorCode::UNSUPPORTED_VERSION => {
                     let theirs = resp.range(ApiKey::ApiVersions).map_or(0, |r| r.max);
-                    let next = theirs.min(ApiVersionsRequest::MAX_VERSION).max(0);
+                    let next = theirs.clamp(0, ApiVersionsRequest::MAX_VERSION);
                     if next >= version {
                         break;
                     }
@@ -123,7 +124,11 @@ impl Connection {
                 }
             }
         }
-        Err(self.no_common_version(ApiKey::ApiVersions, ApiVersionsRequest::MIN_VERSION, ApiVersionsRequest::MAX_VERSION))
+        Err(self.no_common_version(
+            ApiKey::ApiVersions,
+            ApiVersionsRequest::MIN_VERSION,
+            ApiVersionsRequest::MAX_VERSION,
+        ))
     }
 
     fn no_common_version(&self, api: ApiKey, min: i16, max: i16) -> Error {
@@ -192,7 +197,8 @@ impl Connection {
     pub fn read_response<R: Request>(&mut self, corr: i32, version: i16, deadline: Instant) -> Result<R::Response> {
         let frame = self.read_frame(corr, deadline).map_err(|e| with_api(e, R::KEY))?;
         let (_, d) = decode_response_header::<R>(&frame, version).map_err(|e| self.decode_err(R::KEY, version, e))?;
-        let (resp, trailing) = decode_response_body::<R>(d, version).map_err(|e| self.decode_err(R::KEY, version, e))?;
+        let (resp, trailing) =
+            decode_response_body::<R>(d, version).map_err(|e| self.decode_err(R::KEY, version, e))?;
         if trailing > 0 {
             log::debug!("broker {}: {trailing} bytes after a complete {} v{version} response", self.addr, R::KEY);
         }
@@ -268,7 +274,9 @@ impl Connection {
             }
             match self.stream.read(buf) {
                 Ok(0) => {
-                    return Err(self.io_err(None, io::Error::new(io::ErrorKind::UnexpectedEof, "broker closed the connection")))
+                    return Err(
+                        self.io_err(None, io::Error::new(io::ErrorKind::UnexpectedEof, "broker closed the connection"))
+                    )
                 }
                 Ok(n) => buf = &mut buf[n..],
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

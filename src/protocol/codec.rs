@@ -366,18 +366,16 @@ impl<'a> Decoder<'a> {
     fn str_of(&mut self, len: usize, what: &'static str) -> DecodeResult<String> {
         let at = self.pos;
         let bytes = self.take(len, what)?;
-        std::str::from_utf8(bytes)
-            .map(str::to_owned)
-            .map_err(|_| DecodeError { what, at, kind: DecodeErrorKind::NotUtf8 })
+        std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| DecodeError {
+            what,
+            at,
+            kind: DecodeErrorKind::NotUtf8,
+        })
     }
 
     /// A nullable string with the prefix its version calls for.
     pub fn nullable_string(&mut self, flexible: bool) -> DecodeResult<Option<String>> {
-        let raw = if flexible {
-            i64::from(self.uvarint()?) - 1
-        } else {
-            i64::from(self.i16()?)
-        };
+        let raw = if flexible { i64::from(self.uvarint()?) - 1 } else { i64::from(self.i16()?) };
         match self.checked_len(raw, "string")? {
             None => Ok(None),
             Some(n) => self.str_of(n, "string").map(Some),
@@ -392,11 +390,7 @@ impl<'a> Decoder<'a> {
 
     /// Nullable bytes with the prefix its version calls for, borrowed from the buffer.
     pub fn nullable_bytes(&mut self, flexible: bool) -> DecodeResult<Option<&'a [u8]>> {
-        let raw = if flexible {
-            i64::from(self.uvarint()?) - 1
-        } else {
-            i64::from(self.i32()?)
-        };
+        let raw = if flexible { i64::from(self.uvarint()?) - 1 } else { i64::from(self.i32()?) };
         match self.checked_len(raw, "bytes")? {
             None => Ok(None),
             Some(n) => self.take(n, "bytes").map(Some),
@@ -416,11 +410,7 @@ impl<'a> Decoder<'a> {
     /// (every element takes at least `min_elem` bytes), so a huge count never drives a big
     /// allocation or a long loop.
     pub fn array_len(&mut self, flexible: bool, min_elem: usize) -> DecodeResult<Option<usize>> {
-        let raw = if flexible {
-            i64::from(self.uvarint()?) - 1
-        } else {
-            i64::from(self.i32()?)
-        };
+        let raw = if flexible { i64::from(self.uvarint()?) - 1 } else { i64::from(self.i32()?) };
         if raw == -1 {
             return Ok(None);
         }
@@ -468,10 +458,9 @@ impl<'a> Decoder<'a> {
     /// Fails unless every byte was read: trailing garbage means we misread the version.
     pub fn finish(&self, what: &'static str) -> DecodeResult<()> {
         if self.remaining() != 0 {
-            return Err(self.error(
-                what,
-                DecodeErrorKind::Invalid(format!("{} unexpected trailing bytes", self.remaining())),
-            ));
+            return Err(
+                self.error(what, DecodeErrorKind::Invalid(format!("{} unexpected trailing bytes", self.remaining())))
+            );
         }
         Ok(())
     }

@@ -233,7 +233,14 @@ impl Response for MetadataResponse {
         })?;
         let cluster_authorized_operations = if (8..=10).contains(&version) { d.i32()? } else { i32::MIN };
         d.skip_tagged_fields(flex)?;
-        Ok(MetadataResponse { throttle_time_ms, brokers, cluster_id, controller_id, topics, cluster_authorized_operations })
+        Ok(MetadataResponse {
+            throttle_time_ms,
+            brokers,
+            cluster_id,
+            controller_id,
+            topics,
+            cluster_authorized_operations,
+        })
     }
 }
 

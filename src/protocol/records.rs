@@ -129,7 +129,11 @@ impl fmt::Display for RecordsError {
                 self.offset
             ),
             RecordsErrorKind::UnsupportedCompression(c) => {
-                write!(f, "batch at offset {} is compressed with {c:?}, which this build cannot decompress", self.offset)
+                write!(
+                    f,
+                    "batch at offset {} is compressed with {c:?}, which this build cannot decompress",
+                    self.offset
+                )
             }
             RecordsErrorKind::UnknownMagic(m) => write!(f, "batch at offset {} has unknown magic {m}", self.offset),
             RecordsErrorKind::Malformed(e) => write!(f, "batch at offset {} is malformed: {e}", self.offset),
@@ -217,7 +221,10 @@ fn decode_v2(
     }
     let computed = crc32c::crc32c(&batch[21..]);
     if computed != crc {
-        return Err(RecordsError { offset: base_offset, kind: RecordsErrorKind::CrcMismatch { stored: crc, computed } });
+        return Err(RecordsError {
+            offset: base_offset,
+            kind: RecordsErrorKind::CrcMismatch { stored: crc, computed },
+        });
     }
     let mut fields = || -> Result<_, DecodeError> {
         let attributes = d.i16()?;
@@ -306,9 +313,9 @@ fn read_v2_record(d: &mut Decoder<'_>, base: usize) -> Result<V2Record, DecodeEr
     }
     let mut headers = Vec::with_capacity(n as usize);
     for _ in 0..n {
-        let key = r.varint_bytes()?.ok_or_else(|| {
-            r.error("header key", super::codec::DecodeErrorKind::Invalid("null header key".into()))
-        })?;
+        let key = r
+            .varint_bytes()?
+            .ok_or_else(|| r.error("header key", super::codec::DecodeErrorKind::Invalid("null header key".into())))?;
         let key = String::from_utf8_lossy(key).into_owned();
         let value = r.varint_bytes()?.map(<[u8]>::to_vec);
         headers.push(Header { key, value });
@@ -503,10 +510,10 @@ mod tests {
         assert_eq!(recs[1].key(), Some(&b"k1"[..]));
         assert_eq!(recs[1].value(), Some(&b"value-1"[..]));
         assert_eq!(recs[2].timestamp, 1_002);
-        assert_eq!(recs[0].headers, vec![
-            Header { key: "h".into(), value: Some(b"x".to_vec()) },
-            Header { key: "n".into(), value: None }
-        ]);
+        assert_eq!(
+            recs[0].headers,
+            vec![Header { key: "h".into(), value: Some(b"x".to_vec()) }, Header { key: "n".into(), value: None }]
+        );
     }
 
     #[test]

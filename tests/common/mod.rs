@@ -124,7 +124,17 @@ pub fn create_topic(broker: &Broker, topic: &str, partitions: i32) {
             kafka_tool(
                 &broker.version,
                 "org.apache.kafka.tools.TopicCommand",
-                &["--bootstrap-server", &broker.bootstrap, "--create", "--topic", topic, "--partitions", &partitions.to_string(), "--replication-factor", "1"],
+                &[
+                    "--bootstrap-server",
+                    &broker.bootstrap,
+                    "--create",
+                    "--topic",
+                    topic,
+                    "--partitions",
+                    &partitions.to_string(),
+                    "--replication-factor",
+                    "1",
+                ],
                 None,
             );
         }
@@ -201,7 +211,13 @@ pub fn produce(bootstrap: &str, topic: &str, msgs: impl IntoIterator<Item = Test
             match producer.send(rec) {
                 Ok(()) => break,
                 Err((e, back)) => {
-                    assert!(matches!(e, rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull)), "{e}");
+                    assert!(
+                        matches!(
+                            e,
+                            rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull)
+                        ),
+                        "{e}"
+                    );
                     producer.poll(Duration::from_millis(10));
                     rec = back;
                 }
@@ -224,7 +240,14 @@ pub fn produce(bootstrap: &str, topic: &str, msgs: impl IntoIterator<Item = Test
 
 /// Produces `n` values `"{prefix}-{i}"` spread over `partitions` round-robin.
 /// With `exact_watermark`, tansu gets one record per batch so its high watermark is right.
-pub fn produce_numbered(broker: &Broker, topic: &str, partitions: i32, prefix: &str, range: std::ops::Range<usize>, exact_watermark: bool) {
+pub fn produce_numbered(
+    broker: &Broker,
+    topic: &str,
+    partitions: i32,
+    prefix: &str,
+    range: std::ops::Range<usize>,
+    exact_watermark: bool,
+) {
     let msgs = range.map(|i| TestMsg::value((i % partitions as usize) as i32, format!("{prefix}-{i}")));
     produce(&broker.bootstrap, topic, msgs, exact_watermark && broker.kind == Kind::Tansu);
 }

@@ -83,7 +83,13 @@ pub fn guide_three_consumers(b: &Broker) {
     let hw = t.latest_available_offsets().expect("latest");
 
     // consumer: new group, LATEST → starts at the end; reads only what comes after.
-    let mut c1 = t.simple_consumer().consumer_group(&group).auto_offset_reset(OffsetReset::Latest).consumer_timeout(SHORT).build().expect("c1");
+    let mut c1 = t
+        .simple_consumer()
+        .consumer_group(&group)
+        .auto_offset_reset(OffsetReset::Latest)
+        .consumer_timeout(SHORT)
+        .build()
+        .expect("c1");
     assert!(until_resolved(&mut c1).is_empty(), "LATEST must not read old messages");
     for (p, d) in c1.start_decisions() {
         let d = d.expect("resolved");
@@ -165,7 +171,8 @@ pub fn start_rules(b: &Broker) {
     drop(c);
 
     // The same group resumes at 3, whatever auto_offset_reset says.
-    let mut c = on(t.simple_consumer()).consumer_group(&group).auto_offset_reset(OffsetReset::Latest).build().expect("build");
+    let mut c =
+        on(t.simple_consumer()).consumer_group(&group).auto_offset_reset(OffsetReset::Latest).build().expect("build");
     let rest = drain(&mut c);
     assert_eq!(rest.first().map(Message::offset), Some(3));
     assert_eq!(rest.len(), 7);
@@ -206,7 +213,8 @@ pub fn round_trip_100k(b: &Broker) {
     let n = 100_000;
     produce(&b.bootstrap, &name, (0..n).map(|i| TestMsg::value(0, format!("{i:08}"))), false);
     let t = topic(b, &name);
-    let mut c = t.simple_consumer().partitions(&[0]).consumer_timeout(Some(Duration::from_secs(2))).build().expect("build");
+    let mut c =
+        t.simple_consumer().partitions(&[0]).consumer_timeout(Some(Duration::from_secs(2))).build().expect("build");
     let got = read_n(&mut c, n, Duration::from_secs(120));
     for (i, m) in got.iter().enumerate() {
         assert_eq!(m.value(), Some(format!("{i:08}").as_bytes()), "message {i}");
@@ -222,10 +230,28 @@ pub fn round_trip_100k(b: &Broker) {
 pub fn rdkafka_data_exact(b: &Broker) {
     let name = new_topic(b, "exact", partitions_for(b));
     let msgs = vec![
-        TestMsg { partition: 0, key: Some(b"k1".to_vec()), value: Some(b"v1".to_vec()), headers: vec![("h".into(), Some(b"x".to_vec()))], timestamp: Some(1_600_000_000_000) },
+        TestMsg {
+            partition: 0,
+            key: Some(b"k1".to_vec()),
+            value: Some(b"v1".to_vec()),
+            headers: vec![("h".into(), Some(b"x".to_vec()))],
+            timestamp: Some(1_600_000_000_000),
+        },
         TestMsg { partition: 0, key: None, value: None, headers: vec![], timestamp: Some(1_600_000_000_001) },
-        TestMsg { partition: 0, key: Some(vec![]), value: Some(vec![]), headers: vec![("a".into(), None), ("b".into(), Some(vec![0, 255]))], timestamp: Some(1_600_000_000_002) },
-        TestMsg { partition: 0, key: Some(vec![0xff; 3]), value: Some(vec![7; 100_000]), headers: vec![], timestamp: Some(1_600_000_000_003) },
+        TestMsg {
+            partition: 0,
+            key: Some(vec![]),
+            value: Some(vec![]),
+            headers: vec![("a".into(), None), ("b".into(), Some(vec![0, 255]))],
+            timestamp: Some(1_600_000_000_002),
+        },
+        TestMsg {
+            partition: 0,
+            key: Some(vec![0xff; 3]),
+            value: Some(vec![7; 100_000]),
+            headers: vec![],
+            timestamp: Some(1_600_000_000_003),
+        },
     ];
     produce(&b.bootstrap, &name, msgs.clone(), false);
     let t = topic(b, &name);
@@ -234,7 +260,8 @@ pub fn rdkafka_data_exact(b: &Broker) {
     for (m, want) in got.iter().zip(&msgs) {
         assert_eq!(m.key(), want.key.as_deref());
         assert_eq!(m.value(), want.value.as_deref());
-        let headers: Vec<(String, Option<Vec<u8>>)> = m.headers().iter().map(|h| (h.key.clone(), h.value.clone())).collect();
+        let headers: Vec<(String, Option<Vec<u8>>)> =
+            m.headers().iter().map(|h| (h.key.clone(), h.value.clone())).collect();
         assert_eq!(headers, want.headers);
         assert_eq!(m.timestamp().map(|t| t.millis), want.timestamp);
         assert_eq!(m.topic(), name);
@@ -244,7 +271,8 @@ pub fn rdkafka_data_exact(b: &Broker) {
 /// Topic helpers: earliest, latest, and offsets for a timestamp.
 pub fn topic_offsets(b: &Broker) {
     let name = new_topic(b, "offsets", partitions_for(b));
-    let msgs = (0..5).map(|i| TestMsg { timestamp: Some(1_700_000_000_000 + i * 1000), ..TestMsg::value(0, format!("t-{i}")) });
+    let msgs = (0..5)
+        .map(|i| TestMsg { timestamp: Some(1_700_000_000_000 + i * 1000), ..TestMsg::value(0, format!("t-{i}")) });
     produce(&b.bootstrap, &name, msgs, b.kind == Kind::Tansu);
     let t = topic(b, &name);
     assert_eq!(t.earliest_available_offsets().expect("earliest")[&0], 0);

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Consume benchmark: 1,000,000 x 100 B in one partition of a local Apache Kafka 4.x, read from
+# offset 0 by plainkafka, by rdkafka's BaseConsumer (librdkafka) and by Kafka's own
+# ConsumerPerformance (the Java client), RUNS times each, interleaved, in one run. Prints the
+# median messages/s, MB/s, client CPU seconds and peak RSS of each, and plainkafka's ratios.
+#
+#   scripts/bench.sh [RUNS]        (default 5; uses $KAFKA_BROKERS if set)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-5}
+count=1000000
+size=100
+version=4.4.0
+if [ ! -x /usr/bin/time ]; then
+  echo "installing GNU time (CPU and peak RSS per client)" >&2
+  apt-get install -y -qq time >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+fi
+if [ -z "${KAFKA_BROKERS:-}" ]; then
+  port=39192
+  scripts/kafka/start.sh "$version" "$port" $$ >&2
+  KAFKA_BROKERS=127.0.0.1:$port
+fi
+cargo build --quiet --release --example consume_bench
+bin=target/release/examples/consume_bench
+topic=bench-$(date +%s)
+"$bin" produce "$KAFKA_BROKERS" "$topic" "$count" "$size"
+echo "topic $topic: $count x $size B in partition 0 on Kafka $version ($KAFKA_BROKERS)" >&2
+
+results=$(mktemp)
+measure() { # name, command...: one line "name seconds cpu rss_kb"
+  local name=$1; shift
+  local out t
+  t=$(mktemp)
+  out=$(/usr/bin/time -f "%U %S %M" -o "$t" "$@" 2>/dev/null)
+  read -r user sys rss < "$t"
+  rm -f "$t"
+  local secs
+  case "$name" in
+    java) # ConsumerPerformance CSV: start, end, MB, MB/s, nMsg, nMsg/s, rebalance ms, fetch ms (col 8), ...
+      secs=$(echo "$out" | awk -F', *' 'NF>=10 && $5 ~ /^[0-9]+$/ {printf "%.3f", $8/1000}') ;;
+    *) secs=$(echo "$out" | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p') ;;
+  esac
+  echo "$name $secs $(awk "BEGIN{print $user + $sys}") $rss" >> "$results"
+}
+cp="target/kafka/$version/libs/*"
+for i in $(seq 1 "$runs"); do
+  measure plainkafka "$bin" plainkafka "$KAFKA_BROKERS" "$topic" "$count"
+  measure rdkafka "$bin" rdkafka "$KAFKA_BROKERS" "$topic" "$count"
+  measure java java -Xmx1g -cp "$cp" org.apache.kafka.tools.ConsumerPerformance \
+    --bootstrap-server "$KAFKA_BROKERS" --topic "$topic" --messages "$count" --group "bench-$i-$RANDOM" --hide-header
+  echo "run $i done" >&2
+done
+python3 - "$results" "$count" "$size" "$runs" <<'PY'
+import statistics, sys
+path, count, size, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+rows = {}
+for line in open(path):
+    name, secs, cpu, rss = line.split()
+    rows.setdefault(name, []).append((float(secs), float(cpu), int(rss)))
+med = {n: tuple(statistics.median(x[i] for x in v) for i in range(3)) for n, v in rows.items()}
+label = {"plainkafka": "plainkafka", "rdkafka": "rdkafka BaseConsumer", "java": "Kafka ConsumerPerformance"}
+print(f"{count:,} x {size} B from offset 0, one partition, median of {runs} runs")
+print(f"{'client':<27}{'msgs/s':>12}{'MB/s':>9}{'wall s':>9}{'CPU s':>8}{'peak RSS MB':>13}")
+for n in ("plainkafka", "rdkafka", "java"):
+    if n not in med:
+        continue
+    s, c, r = med[n]
+    print(f"{label[n]:<27}{count/s:>12,.0f}{count*size/s/1e6:>9.1f}{s:>9.3f}{c:>8.2f}{r/1024:>13.1f}")
+if "rdkafka" in med and "plainkafka" in med:
+    p, k = med["plainkafka"], med["rdkafka"]
+    print(f"plainkafka vs rdkafka: {k[0]/p[0]:.2f}x the rate, {p[1]/k[1]:.2f}x the CPU, {p[2]/k[2]:.2f}x the RSS")
+PY
+rm -f "$results"

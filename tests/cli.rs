@@ -1,0 +1,95 @@
+//! The `plainkafka` command-line tool, run as a real process against Apache Kafka 4.x.
+#![cfg(feature = "cli")]
+
+mod common;
+
+use common::scenarios::new_topic;
+use common::{init_logging, kafka, produce, unique_topic, Broker, TestMsg};
+use std::process::{Command, Output};
+
+fn plainkafka(b: &Broker, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_plainkafka"))
+        .env_remove("KAFKA_BROKERS")
+        .args(["-b", &b.bootstrap])
+        .args(args)
+        .output()
+        .expect("run plainkafka")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn broker() -> Broker {
+    init_logging();
+    kafka("4.4.0")
+}
+
+#[test]
+fn consume_commits_what_it_printed_and_offsets_reports_it() {
+    let b = broker();
+    let topic = new_topic(&b, "cli", 1);
+    let msgs = (0..10).map(|i| TestMsg {
+        key: Some(format!("k{i}").into_bytes()),
+        headers: vec![("h".into(), Some(b"v".to_vec()))],
+        timestamp: Some(1_700_000_000_000 + i),
+        ..TestMsg::value(0, format!("v{i}"))
+    });
+    produce(&b.bootstrap, &topic, msgs, false);
+    let group = unique_topic("cli-group");
+
+    let out = plainkafka(&b, &["consume", &topic, "-g", &group, "-c", "4", "-f", "%t %p:%o %k=%s %T [%h]\\n", "--explain"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0], format!("{topic} 0:0 k0=v0 1700000000000 [h=v]"));
+    assert_eq!(lines[3], format!("{topic} 0:3 k3=v3 1700000000003 [h=v]"));
+    let err = text(&out.stderr);
+    assert!(err.contains("partition 0: start at 0 (no committed offset → auto_offset_reset=earliest"), "{err}");
+    assert!(err.contains("4 messages"), "{err}");
+
+    let out = plainkafka(&b, &["offsets", &topic, "-g", &group]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "PARTITION EARLIEST LATEST COMMITTED LAG\n0 0 10 4 6\n");
+
+    // Resumes from the commit and stops when idle; --no-commit leaves the commit alone.
+    let out = plainkafka(&b, &["consume", &topic, "-g", &group, "--idle-timeout-ms", "1000", "--no-commit"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "v4\nv5\nv6\nv7\nv8\nv9\n");
+    let out = plainkafka(&b, &["offsets", &topic, "-g", &group]);
+    assert_eq!(text(&out.stdout), "PARTITION EARLIEST LATEST COMMITTED LAG\n0 0 10 4 6\n");
+
+    let out = plainkafka(&b, &["consume", &topic, "-g", &group, "--idle-timeout-ms", "1000"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 6);
+    let out = plainkafka(&b, &["offsets", &topic]);
+    assert_eq!(text(&out.stdout), "PARTITION EARLIEST LATEST COMMITTED LAG\n0 0 10 - -\n");
+    let out = plainkafka(&b, &["offsets", &topic, "-g", &group]);
+    assert_eq!(text(&out.stdout), "PARTITION EARLIEST LATEST COMMITTED LAG\n0 0 10 10 0\n");
+
+    // LATEST on a new group with reset-offset-on-start prints nothing old.
+    let out = plainkafka(&b, &["consume", &topic, "-g", &unique_topic("g"), "--offset-reset", "latest", "--idle-timeout-ms", "500", "--explain"]);
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    assert!(text(&out.stderr).contains("partition 0: start at 10"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn errors_are_one_line_and_exit_1() {
+    let b = Broker { bootstrap: "127.0.0.1:1".into(), ..broker() };
+    let out = plainkafka(&b, &["offsets", "nothing"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("plainkafka: no bootstrap broker reachable (tried 127.0.0.1:1)"), "{err}");
+}
+
+#[test]
+fn every_command_shows_an_example_in_help() {
+    let b = broker();
+    for cmd in ["consume", "offsets"] {
+        let out = plainkafka(&b, &[cmd, "--help"]);
+        assert!(out.status.success());
+        assert!(text(&out.stdout).contains("Example:"), "{cmd}");
+    }
+}
