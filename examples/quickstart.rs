@@ -57,7 +57,12 @@ fn main() -> plainkafka::Result<()> {
     let timeout = Some(Duration::from_millis(1500));
 
     println!("\nconsumer: auto_offset_reset=LATEST on a new group -> starts at the latest offset");
-    let mut c1 = topic.simple_consumer().consumer_group(&group).auto_offset_reset(OffsetReset::Latest).consumer_timeout(timeout).build()?;
+    let mut c1 = topic
+        .simple_consumer()
+        .consumer_group(&group)
+        .auto_offset_reset(OffsetReset::Latest)
+        .consumer_timeout(timeout)
+        .build()?;
     println!("  read {:?} (nothing old)", read_all(&mut c1)?);
     explain(&c1);
     write(&brokers, &topic_name, &batch(5, 3));

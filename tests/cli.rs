@@ -38,7 +38,8 @@ fn consume_commits_what_it_printed_and_offsets_reports_it() {
     produce(&b.bootstrap, &topic, msgs, false);
     let group = unique_topic("cli-group");
 
-    let out = plainkafka(&b, &["consume", &topic, "-g", &group, "-c", "4", "-f", "%t %p:%o %k=%s %T [%h]\\n", "--explain"]);
+    let out =
+        plainkafka(&b, &["consume", &topic, "-g", &group, "-c", "4", "-f", "%t %p:%o %k=%s %T [%h]\\n", "--explain"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let lines: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
     assert_eq!(lines.len(), 4);
@@ -67,8 +68,21 @@ fn consume_commits_what_it_printed_and_offsets_reports_it() {
     let out = plainkafka(&b, &["offsets", &topic, "-g", &group]);
     assert_eq!(text(&out.stdout), "PARTITION EARLIEST LATEST COMMITTED LAG\n0 0 10 10 0\n");
 
-    // LATEST on a new group with reset-offset-on-start prints nothing old.
-    let out = plainkafka(&b, &["consume", &topic, "-g", &unique_topic("g"), "--offset-reset", "latest", "--idle-timeout-ms", "500", "--explain"]);
+    // LATEST on a new group prints nothing old.
+    let out = plainkafka(
+        &b,
+        &[
+            "consume",
+            &topic,
+            "-g",
+            &unique_topic("g"),
+            "--offset-reset",
+            "latest",
+            "--idle-timeout-ms",
+            "500",
+            "--explain",
+        ],
+    );
     assert!(out.status.success());
     assert!(out.stdout.is_empty());
     assert!(text(&out.stderr).contains("partition 0: start at 10"), "{}", text(&out.stderr));
