@@ -52,6 +52,11 @@ macro_rules! kafka_suite {
             }
 
             #[test]
+            fn batches_larger_than_the_fetch_size() {
+                scenarios::batches_larger_than_the_fetch_size(&broker());
+            }
+
+            #[test]
             fn consumer_groups_tool_reports_our_commits() {
                 super::consumer_groups_tool_reports_our_commits(&broker());
             }

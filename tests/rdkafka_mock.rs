@@ -47,6 +47,12 @@ fn rdkafka_data_exact() {
 }
 
 #[test]
+fn batches_larger_than_the_fetch_size() {
+    let (_m, b) = mock();
+    scenarios::batches_larger_than_the_fetch_size(&b);
+}
+
+#[test]
 fn round_trip_100k() {
     let (_m, b) = mock();
     scenarios::round_trip_100k(&b);
@@ -266,4 +272,56 @@ fn kafka_1_0_maximum_versions() {
     }
     scenarios::guide_three_consumers(&b);
     scenarios::rdkafka_data_exact(&b);
+}
+
+/// Partitions led by three brokers, read by one fetcher thread and by several: everything
+/// arrives once, in order per partition.
+#[test]
+fn fetchers_across_brokers() {
+    let (m, b) = mock();
+    m.create_topic("spread", 6, 3).expect("topic");
+    for p in 0..6 {
+        m.partition_leader("spread", p, Some(p % 3 + 1)).expect("leader");
+    }
+    produce(&b.bootstrap, "spread", (0..3000).map(|i| TestMsg::value(i % 6, format!("{i}"))), false);
+    let t = client(&b).topic("spread").expect("topic");
+    for fetchers in [1, 2, 3] {
+        let mut c = t.simple_consumer().num_consumer_fetchers(fetchers).consumer_timeout(SHORT).build().expect("build");
+        let got = read_n(&mut c, 3000, Duration::from_secs(60));
+        assert!(drain(&mut c).is_empty());
+        for p in 0..6 {
+            let offsets: Vec<i64> = got.iter().filter(|m| m.partition() == p).map(|m| m.offset()).collect();
+            assert_eq!(offsets, (0..500).collect::<Vec<i64>>(), "partition {p} with {fetchers} fetchers");
+        }
+    }
+}
+
+/// Auto-commit commits while consuming (once the interval passes) and when the consumer stops.
+#[test]
+fn auto_commit_commits_periodically_and_on_stop() {
+    let (m, b) = mock();
+    m.create_topic("auto", 1, 1).expect("topic");
+    produce(&b.bootstrap, "auto", (0..100).map(|i| TestMsg::value(0, format!("{i}"))), false);
+    let t = client(&b).topic("auto").expect("topic");
+    let mut c = t
+        .simple_consumer()
+        .consumer_group("auto-g")
+        .auto_commit_enable(true)
+        .auto_commit_interval(Duration::from_millis(200))
+        .consumer_timeout(SHORT)
+        .build()
+        .expect("build");
+    let mut consumed = read_n(&mut c, 40, Duration::from_secs(30)).len() as i64;
+    // A consume after the interval commits what was consumed before it.
+    common::wait_until("an auto-commit", Duration::from_secs(10), || {
+        if c.consume().expect("consume").is_some() {
+            consumed += 1;
+        }
+        t.committed_offsets("auto-g").expect("committed")[&0].is_some()
+    });
+    let first = t.committed_offsets("auto-g").expect("committed")[&0].expect("committed");
+    assert!((40..=consumed).contains(&first), "committed {first} after consuming {consumed}");
+    read_n(&mut c, (100 - consumed) as usize, Duration::from_secs(30));
+    drop(c);
+    assert_eq!(t.committed_offsets("auto-g").expect("committed")[&0], Some(100), "committed on stop");
 }

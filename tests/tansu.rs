@@ -38,3 +38,9 @@ fn stop_handle_unblocks() {
     init_logging();
     scenarios::stop_handle_unblocks(&tansu());
 }
+
+#[test]
+fn batches_larger_than_the_fetch_size() {
+    init_logging();
+    scenarios::batches_larger_than_the_fetch_size(&tansu());
+}

@@ -44,6 +44,13 @@ pub(crate) fn spawn(shared: Arc<Shared>, idx: usize, n: usize, exited: Sender<()
     })
 }
 
+/// The next per-partition fetch size when a fetch brought only part of a batch of `needed`
+/// bytes: at least double, at least `needed`, at most `limit`; `None` once `limit` is reached.
+/// (Brokers that honour KIP-74 return whole batches; this covers those that cut them.)
+fn grow_fetch_size(current: usize, needed: usize, limit: usize) -> Option<usize> {
+    (current < limit).then(|| needed.max(current.saturating_mul(2)).min(limit))
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Planned {
     partition: i32,
@@ -346,23 +353,25 @@ impl Fetcher {
                 if let Some(next) = summary.next_offset.or(delivered) {
                     p.position = Position::At(next.max(planned.offset));
                 } else if let Some(need) = summary.first_batch_size {
-                    if p.fetch_size >= cfg.fetch_message_max_bytes_limit {
-                        p.position = Position::Failed;
-                        p.error = Some(Error::RecordTooLarge {
-                            topic: topic.to_string(),
-                            partition,
-                            offset: planned.offset,
-                            size: need,
-                            max: cfg.fetch_message_max_bytes_limit,
-                        });
-                    } else {
-                        let grown = need.max(p.fetch_size.saturating_mul(2)).min(cfg.fetch_message_max_bytes_limit);
-                        log::info!(
-                            "{topic}/{partition}: batch at {} needs {need} bytes; fetch size {} -> {grown}",
-                            planned.offset,
-                            p.fetch_size
-                        );
-                        p.fetch_size = grown;
+                    match grow_fetch_size(p.fetch_size, need, cfg.fetch_message_max_bytes_limit) {
+                        Some(grown) => {
+                            log::info!(
+                                "{topic}/{partition}: batch at {} needs {need} bytes; fetch size {} -> {grown}",
+                                planned.offset,
+                                p.fetch_size
+                            );
+                            p.fetch_size = grown;
+                        }
+                        None => {
+                            p.position = Position::Failed;
+                            p.error = Some(Error::RecordTooLarge {
+                                topic: topic.to_string(),
+                                partition,
+                                offset: planned.offset,
+                                size: need,
+                                max: cfg.fetch_message_max_bytes_limit,
+                            });
+                        }
                     }
                 }
             }
@@ -401,5 +410,25 @@ impl Fetcher {
         }
         let e = Error::Broker { api: ApiKey::Fetch, code, context: format!("{topic}/{partition}"), message: None };
         self.fail(&key, &e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grow_fetch_size;
+
+    #[test]
+    fn fetch_size_grows_to_the_batch_then_stops_at_the_limit() {
+        // (current, needed, limit) -> next
+        let table = [
+            (1000, 50_000, 1 << 20, Some(50_000)), // straight to what the batch needs
+            (1000, 1500, 1 << 20, Some(2000)),     // at least double, to avoid creeping
+            (1000, 50_000, 10_000, Some(10_000)),  // capped at the limit...
+            (10_000, 50_000, 10_000, None),        // ...and past it the batch can't be read
+            (usize::MAX / 2 + 1, usize::MAX, usize::MAX, Some(usize::MAX)),
+        ];
+        for (current, needed, limit, next) in table {
+            assert_eq!(grow_fetch_size(current, needed, limit), next, "{current} {needed} {limit}");
+        }
     }
 }

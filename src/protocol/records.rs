@@ -170,7 +170,8 @@ pub fn decode(buf: &Arc<Vec<u8>>, fetch_offset: i64, out: &mut Vec<Record>) -> R
             offset: base_offset,
             kind: RecordsErrorKind::Malformed(DecodeError { what: "record batch", at, kind }),
         };
-        if size < 0 {
+        // The magic byte sits 5 bytes into the batch, past the leader epoch.
+        if size < 5 {
             return Err(malformed(pos + 8, super::codec::DecodeErrorKind::BadLength(i64::from(size))));
         }
         let total = LOG_OVERHEAD + size as usize;
@@ -615,14 +616,30 @@ mod tests {
     }
 
     #[test]
-    fn every_single_byte_corruption_is_caught_or_harmless() {
-        // Flipping any byte either fails the CRC, changes only the header fields outside the
-        // CRC (offset, length, epoch), or makes the batch partial; it never panics.
-        let good = batch(0, 3);
-        for i in 0..good.len() {
-            let mut bytes = good.clone();
-            bytes[i] ^= 0x55;
-            let _ = decode_all(bytes, 0);
+    fn every_byte_set_to_every_boundary_value_never_panics() {
+        // Any byte of a valid v2 batch or legacy message set, set to a boundary value, either
+        // fails the checksum, changes only fields outside it (offset, length, epoch), or makes
+        // the data partial: an error or fewer records, never a panic.
+        let mut legacy_set = legacy(5, 0, Some(b"k"), b"zero");
+        legacy_set.extend_from_slice(&legacy(6, 1, None, b"one"));
+        for good in [batch(0, 3), legacy_set] {
+            for i in 0..good.len() {
+                for v in [0x00, 0x01, 0x04, 0x05, 0x7f, 0x80, 0xfe, 0xff] {
+                    let mut bytes = good.clone();
+                    bytes[i] = v;
+                    let _ = decode_all(bytes, 0);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_batch_too_short_for_its_magic_byte_is_malformed() {
+        for size in 0i32..5 {
+            let mut bytes = batch(0, 1);
+            bytes[8..12].copy_from_slice(&size.to_be_bytes());
+            let (_, r) = decode_all(bytes, 0);
+            assert!(matches!(r.unwrap_err().kind, RecordsErrorKind::Malformed(_)), "size {size}");
         }
     }
 }

@@ -317,3 +317,30 @@ pub fn stop_handle_unblocks(b: &Broker) {
 pub fn committed(t: &Topic, group: &str) -> BTreeMap<i32, Option<i64>> {
     t.committed_offsets(group).expect("committed offsets")
 }
+
+/// Batches far larger than the per-partition fetch size, in two partitions fetched together, are
+/// read exactly. (Kafka, tansu and librdkafka's mock all return whole batches here, KIP-74; the
+/// consumer's fetch-size growth for brokers that cut batches is checked in its unit tests.)
+pub fn batches_larger_than_the_fetch_size(b: &Broker) {
+    let name = new_topic(b, "large", partitions_for(b).max(2));
+    let value = |p: i32, i: usize| vec![b'a' + (i % 26) as u8 + p as u8; 50_000];
+    produce(
+        &b.bootstrap,
+        &name,
+        (0..20).map(|i| TestMsg { value: Some(value((i % 2) as i32, i)), ..TestMsg::value((i % 2) as i32, "") }),
+        true,
+    );
+    let t = topic(b, &name);
+    let mut c = t
+        .simple_consumer()
+        .fetch_message_max_bytes(1000)
+        .consumer_timeout(Some(Duration::from_millis(500)))
+        .build()
+        .expect("build");
+    let got = read_n(&mut c, 20, Duration::from_secs(60));
+    for m in &got {
+        let i = m.offset() as usize * 2 + m.partition() as usize;
+        assert_eq!(m.value(), Some(&value(m.partition(), i)[..]), "{}/{}", m.partition(), m.offset());
+    }
+    assert!(drain(&mut c).is_empty());
+}
