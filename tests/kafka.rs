@@ -2,6 +2,7 @@
 //! by scripts/kafka/start.sh (once for this test binary), and Kafka's own tools as the Java
 //! client to interoperate with.
 
+#[macro_use]
 mod common;
 
 // The newest 4.x and a 3.9.x.
@@ -16,44 +17,11 @@ macro_rules! kafka_suite {
                 kafka($version)
             }
 
-            #[test]
-            fn guide_three_consumers() {
-                scenarios::guide_three_consumers(&broker());
-            }
-
-            #[test]
-            fn start_rules() {
-                scenarios::start_rules(&broker());
-            }
-
-            #[test]
-            fn round_trip_100k() {
-                scenarios::round_trip_100k(&broker());
-            }
-
-            #[test]
-            fn rdkafka_data_exact() {
-                scenarios::rdkafka_data_exact(&broker());
-            }
-
-            #[test]
-            fn topic_offsets() {
-                scenarios::topic_offsets(&broker());
-            }
-
-            #[test]
-            fn stop_handle_unblocks() {
-                scenarios::stop_handle_unblocks(&broker());
-            }
+            every_broker_scenario!(let b = broker(); b);
 
             #[test]
             fn console_producer_data_read_exactly() {
                 super::console_producer_data_read_exactly(&broker());
-            }
-
-            #[test]
-            fn batches_larger_than_the_fetch_size() {
-                scenarios::batches_larger_than_the_fetch_size(&broker());
             }
 
             #[test]

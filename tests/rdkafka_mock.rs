@@ -2,6 +2,7 @@
 //! to do on cue. Faults are injected through rdkafka's MockCluster API; librdkafka's producer
 //! writes the data.
 
+#[macro_use]
 mod common;
 
 use common::scenarios::{self, drain, read_n, until_resolved};
@@ -28,35 +29,8 @@ fn client(b: &Broker) -> KafkaClient {
 
 const SHORT: Option<Duration> = Some(Duration::from_millis(300));
 
-#[test]
-fn guide_three_consumers() {
-    let (_m, b) = mock();
-    scenarios::guide_three_consumers(&b);
-}
-
-#[test]
-fn start_rules() {
-    let (_m, b) = mock();
-    scenarios::start_rules(&b);
-}
-
-#[test]
-fn rdkafka_data_exact() {
-    let (_m, b) = mock();
-    scenarios::rdkafka_data_exact(&b);
-}
-
-#[test]
-fn batches_larger_than_the_fetch_size() {
-    let (_m, b) = mock();
-    scenarios::batches_larger_than_the_fetch_size(&b);
-}
-
-#[test]
-fn round_trip_100k() {
-    let (_m, b) = mock();
-    scenarios::round_trip_100k(&b);
-}
+// The mock must outlive the scenario: `_m` keeps it until the test ends.
+every_broker_scenario!(let (_m, b) = mock(); b);
 
 /// The committed offset fell out of the log (the mock keeps ~5 MiB per partition): the
 /// consumer starts at the commit, gets OFFSET_OUT_OF_RANGE and applies auto_offset_reset.

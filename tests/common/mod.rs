@@ -4,6 +4,37 @@
 
 pub mod scenarios;
 
+/// One `#[test]` per named scenario in [`scenarios`], each running `let $pat = $setup;` and then
+/// the scenario against `$broker`. The invoking module must have `scenarios` in scope.
+#[allow(unused_macros)] // not every test binary runs scenarios
+macro_rules! scenario_tests {
+    (let $pat:pat = $setup:expr; $broker:ident; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let $pat = $setup;
+                scenarios::$name(&$broker);
+            }
+        )*
+    };
+}
+
+/// The scenarios every broker runs.
+#[allow(unused_macros)]
+macro_rules! every_broker_scenario {
+    (let $pat:pat = $setup:expr; $broker:ident) => {
+        scenario_tests!(let $pat = $setup; $broker;
+            guide_three_consumers,
+            start_rules,
+            round_trip_100k,
+            rdkafka_data_exact,
+            topic_offsets,
+            stop_handle_unblocks,
+            batches_larger_than_the_fetch_size,
+        );
+    };
+}
+
 use rdkafka::config::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
