@@ -299,3 +299,19 @@ fn auto_commit_commits_periodically_and_on_stop() {
     drop(c);
     assert_eq!(t.committed_offsets("auto-g").expect("committed")[&0], Some(100), "committed on stop");
 }
+
+/// A broker whose Fetch range doesn't meet ours: a clear error naming the API and both ranges.
+#[test]
+fn no_common_fetch_version_is_a_clear_error() {
+    let (m, b) = mock();
+    m.create_topic("old", 1, 1).expect("topic");
+    produce(&b.bootstrap, "old", (0..3).map(|i| TestMsg::value(0, format!("{i}"))), false);
+    m.apiversion(RDKafkaApiKey::Fetch, Some(0), Some(3)).expect("restrict");
+    let t = client(&b).topic("old").expect("topic");
+    let mut c = t.simple_consumer().consumer_timeout(SHORT).build().expect("build");
+    let e = c.consume().expect_err("no common Fetch version");
+    assert!(matches!(e, Error::NoCommonVersion { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(text.contains("Fetch v0–v3") && text.contains("plainkafka speaks v4–v12"), "{text}");
+    assert!(c.is_paused(0));
+}

@@ -215,7 +215,7 @@ impl Connection {
                 Ok(0) => return Err(self.io_err(api, io::ErrorKind::WriteZero.into())),
                 Ok(n) => bytes = &bytes[n..],
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if is_timeout(&e) => return Err(self.timeout(api, deadline)),
+                Err(e) if is_timeout(&e) => return Err(self.timeout(api)),
                 Err(e) => return Err(self.io_err(api, e)),
             }
         }
@@ -280,7 +280,7 @@ impl Connection {
                 }
                 Ok(n) => buf = &mut buf[n..],
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if is_timeout(&e) => return Err(self.timeout(None, deadline)),
+                Err(e) if is_timeout(&e) => return Err(self.timeout(None)),
                 Err(e) => return Err(self.io_err(None, e)),
             }
         }
@@ -290,11 +290,11 @@ impl Connection {
     fn time_left(&mut self, deadline: Instant, api: Option<ApiKey>) -> Result<Duration> {
         match remaining(deadline) {
             Some(d) => Ok(d),
-            None => Err(self.timeout(api, deadline)),
+            None => Err(self.timeout(api)),
         }
     }
 
-    fn timeout(&mut self, api: Option<ApiKey>, _deadline: Instant) -> Error {
+    fn timeout(&mut self, api: Option<ApiKey>) -> Error {
         self.broken = true;
         Error::Timeout { broker: self.addr.clone(), api, after: self.request_timeout }
     }
@@ -336,4 +336,135 @@ fn tcp_connect(addr: &str, timeout: Duration) -> Result<TcpStream> {
         }
     }
     Err(io_err(last))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The connection's guards, against a scripted peer on loopback: it answers the handshake
+    //! correctly, then misbehaves in one way per test.
+    use super::*;
+    use crate::protocol::api_versions::ApiVersion;
+    use crate::protocol::codec::Encoder;
+    use crate::protocol::metadata::MetadataRequest;
+    use std::net::TcpListener;
+
+    /// Reads one request frame and returns its correlation id.
+    fn read_request(s: &mut TcpStream) -> i32 {
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).unwrap();
+        let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
+        s.read_exact(&mut body).unwrap();
+        i32::from_be_bytes(body[4..8].try_into().unwrap())
+    }
+
+    fn handshake_reply(s: &mut TcpStream, corr: i32) {
+        let resp = ApiVersionsResponse {
+            error_code: 0,
+            api_keys: vec![
+                ApiVersion { api_key: 3, min_version: 0, max_version: 12 },
+                ApiVersion { api_key: 18, min_version: 0, max_version: 3 },
+            ],
+            throttle_time_ms: 0,
+        };
+        s.write_all(&frame::encode_response::<ApiVersionsRequest>(&resp, 3, corr)).unwrap();
+    }
+
+    /// A peer that completes the handshake, then runs `then` on the next request.
+    fn peer(then: impl FnOnce(&mut TcpStream, i32) + Send + 'static) -> (String, std::thread::JoinHandle<()>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let t = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let corr = read_request(&mut s);
+            handshake_reply(&mut s, corr);
+            let corr = read_request(&mut s);
+            then(&mut s, corr);
+        });
+        (addr, t)
+    }
+
+    fn cfg(timeout_ms: u64) -> ConnectionConfig {
+        ConnectionConfig {
+            request_timeout: Duration::from_millis(timeout_ms),
+            max_response_size: 1024,
+            ..ConnectionConfig::default()
+        }
+    }
+
+    fn metadata() -> MetadataRequest {
+        MetadataRequest { topics: None, allow_auto_topic_creation: false }
+    }
+
+    #[test]
+    fn a_mismatched_correlation_id_breaks_the_connection() {
+        let (addr, t) = peer(|s, corr| {
+            let mut e = Encoder::new();
+            e.i32(4);
+            e.i32(corr + 1);
+            s.write_all(&e.into_inner()).unwrap();
+        });
+        let mut c = Connection::connect(&addr, &cfg(5000)).unwrap();
+        let err = c.send(&metadata(), Duration::ZERO).unwrap_err();
+        assert!(matches!(err, Error::CorrelationMismatch { .. }), "{err}");
+        assert!(c.is_broken());
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn a_silent_broker_times_out_at_the_deadline() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (addr, t) = peer(move |_, _| {
+            // Hold the connection open, answering nothing, until the client gave up.
+            let _ = rx.recv();
+        });
+        let mut c = Connection::connect(&addr, &cfg(200)).unwrap();
+        let start = Instant::now();
+        let err = c.send(&metadata(), Duration::ZERO).unwrap_err();
+        let took = start.elapsed();
+        assert!(matches!(err, Error::Timeout { api: Some(ApiKey::Metadata), .. }), "{err}");
+        assert!(took >= Duration::from_millis(200) && took < Duration::from_secs(5), "{took:?}");
+        assert!(c.is_broken());
+        tx.send(()).unwrap();
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn an_oversized_frame_is_refused_before_reading_it() {
+        let (addr, t) = peer(|s, _| {
+            s.write_all(&i32::MAX.to_be_bytes()).unwrap();
+        });
+        let mut c = Connection::connect(&addr, &cfg(5000)).unwrap();
+        let err = c.send(&metadata(), Duration::ZERO).unwrap_err();
+        assert!(matches!(err, Error::Decode { api: ApiKey::Metadata, .. }), "{err}");
+        assert!(c.is_broken());
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn a_connection_closed_mid_frame_is_an_io_error() {
+        let (addr, t) = peer(|s, corr| {
+            let mut e = Encoder::new();
+            e.i32(100);
+            e.i32(corr);
+            s.write_all(&e.into_inner()).unwrap();
+            // Dropping the stream closes it 96 bytes short.
+        });
+        let mut c = Connection::connect(&addr, &cfg(5000)).unwrap();
+        let err = c.send(&metadata(), Duration::ZERO).unwrap_err();
+        assert!(
+            matches!(&err, Error::Io { api: Some(ApiKey::Metadata), source, .. } if source.kind() == io::ErrorKind::UnexpectedEof),
+            "{err}"
+        );
+        assert!(c.is_broken());
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn connecting_to_nothing_fails_fast() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        drop(l);
+        let err = Connection::connect(&addr, &cfg(5000)).unwrap_err();
+        assert!(matches!(&err, Error::Io { api: None, .. }), "{err}");
+    }
 }
