@@ -8,6 +8,7 @@
 
 pub mod api_versions;
 pub mod codec;
+pub mod compression;
 pub mod error_code;
 pub mod fetch;
 pub mod find_coordinator;

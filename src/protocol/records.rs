@@ -6,7 +6,8 @@
 //! the data, not an error. Offsets may have gaps (compaction, transaction markers), so the next
 //! offset to fetch is taken from the batch's last offset delta, never by counting records.
 
-use super::codec::{DecodeError, Decoder, Encoder};
+use super::codec::{DecodeError, DecodeErrorKind, Decoder, Encoder};
+use super::compression::{self, CodecError};
 use std::fmt;
 use std::sync::Arc;
 
@@ -28,6 +29,18 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// The attributes bits of this codec.
+    pub fn id(self) -> i16 {
+        match self {
+            Compression::None => 0,
+            Compression::Gzip => 1,
+            Compression::Snappy => 2,
+            Compression::Lz4 => 3,
+            Compression::Zstd => 4,
+            Compression::Unknown(n) => i16::from(n),
+        }
+    }
+
     fn from_attributes(attributes: i16) -> Compression {
         match attributes & 0x07 {
             0 => Compression::None,
@@ -105,6 +118,8 @@ pub enum RecordsErrorKind {
     },
     /// The data is compressed with a codec this build cannot read.
     UnsupportedCompression(Compression),
+    /// Compressed data did not decompress (corrupt, or larger than the cap).
+    Decompress(CodecError),
     /// A magic byte other than 0, 1 or 2.
     UnknownMagic(i8),
     /// The bytes do not parse.
@@ -135,6 +150,7 @@ impl fmt::Display for RecordsError {
                     self.offset
                 )
             }
+            RecordsErrorKind::Decompress(e) => write!(f, "batch at offset {}: {e}", self.offset),
             RecordsErrorKind::UnknownMagic(m) => write!(f, "batch at offset {} has unknown magic {m}", self.offset),
             RecordsErrorKind::Malformed(e) => write!(f, "batch at offset {} is malformed: {e}", self.offset),
         }
@@ -172,7 +188,7 @@ pub fn decode(buf: &Arc<Vec<u8>>, fetch_offset: i64, out: &mut Vec<Record>) -> R
         };
         // The magic byte sits 5 bytes into the batch, past the leader epoch.
         if size < 5 {
-            return Err(malformed(pos + 8, super::codec::DecodeErrorKind::BadLength(i64::from(size))));
+            return Err(malformed(pos + 8, DecodeErrorKind::BadLength(i64::from(size))));
         }
         let total = LOG_OVERHEAD + size as usize;
         if data.len() - pos < total {
@@ -218,7 +234,7 @@ fn decode_v2(
     })();
     let (leader_epoch, crc) = header.map_err(|e| err(e, base_offset))?;
     if batch.len() < V2_HEADER {
-        return Err(err(d.error("record batch header", super::codec::DecodeErrorKind::Truncated), base_offset));
+        return Err(err(d.error("record batch header", DecodeErrorKind::Truncated), base_offset));
     }
     let computed = crc32c::crc32c(&batch[21..]);
     if computed != crc {
@@ -245,20 +261,22 @@ fn decode_v2(
         return Ok(next);
     }
     let compression = Compression::from_attributes(attributes);
-    if compression != Compression::None {
-        return Err(RecordsError { offset: base_offset, kind: RecordsErrorKind::UnsupportedCompression(compression) });
-    }
+    // Compressed records live in a buffer of their own; uncompressed ones stay in the fetch buffer.
+    let (buf, body_start) = if compression == Compression::None {
+        (Arc::clone(buf), start + d.position())
+    } else {
+        let plain = compression::decompress(compression, d.rest(), compression::MAX_DECOMPRESSED)
+            .map_err(|e| codec_error(base_offset, e))?;
+        (Arc::new(plain), 0)
+    };
+    let body = &buf[body_start..];
     let log_append = attributes & ATTR_TIMESTAMP_TYPE != 0;
     let timestamp_type = if log_append { TimestampType::LogAppendTime } else { TimestampType::CreateTime };
     // Each record takes at least 7 bytes, so a huge count fails here instead of looping.
-    if count < 0 || (count as usize).saturating_mul(7) > d.remaining() {
-        return Err(err(
-            d.error("record count", super::codec::DecodeErrorKind::BadLength(i64::from(count))),
-            base_offset,
-        ));
+    if count < 0 || (count as usize).saturating_mul(7) > body.len() {
+        return Err(err(d.error("record count", DecodeErrorKind::BadLength(i64::from(count))), base_offset));
     }
-    let body_start = start + d.position();
-    let mut rd = Decoder::new(d.rest());
+    let mut rd = Decoder::new(body);
     for _ in 0..count {
         let rec = read_v2_record(&mut rd, body_start).map_err(|e| err(e, base_offset))?;
         let offset = base_offset + i64::from(rec.offset_delta);
@@ -266,7 +284,7 @@ fn decode_v2(
             continue;
         }
         out.push(Record {
-            buf: Arc::clone(buf),
+            buf: Arc::clone(&buf),
             offset,
             timestamp: if log_append { max_timestamp } else { base_timestamp + rec.timestamp_delta },
             timestamp_type,
@@ -290,7 +308,7 @@ struct V2Record {
 fn read_v2_record(d: &mut Decoder<'_>, base: usize) -> Result<V2Record, DecodeError> {
     let len = d.varint()?;
     if len < 0 {
-        return Err(d.error("record length", super::codec::DecodeErrorKind::BadLength(i64::from(len))));
+        return Err(d.error("record length", DecodeErrorKind::BadLength(i64::from(len))));
     }
     let start = d.position();
     let body = d.take(len as usize, "record")?;
@@ -310,13 +328,13 @@ fn read_v2_record(d: &mut Decoder<'_>, base: usize) -> Result<V2Record, DecodeEr
     let value = range(&r, v);
     let n = r.varint()?;
     if n < 0 || (n as usize).saturating_mul(2) > r.remaining() {
-        return Err(r.error("header count", super::codec::DecodeErrorKind::BadLength(i64::from(n))));
+        return Err(r.error("header count", DecodeErrorKind::BadLength(i64::from(n))));
     }
     let mut headers = Vec::with_capacity(n as usize);
     for _ in 0..n {
         let key = r
             .varint_bytes()?
-            .ok_or_else(|| r.error("header key", super::codec::DecodeErrorKind::Invalid("null header key".into())))?;
+            .ok_or_else(|| r.error("header key", DecodeErrorKind::Invalid("null header key".into())))?;
         let key = String::from_utf8_lossy(key).into_owned();
         let value = r.varint_bytes()?.map(<[u8]>::to_vec);
         headers.push(Header { key, value });
@@ -325,7 +343,16 @@ fn read_v2_record(d: &mut Decoder<'_>, base: usize) -> Result<V2Record, DecodeEr
     Ok(V2Record { offset_delta, timestamp_delta, key, value, headers })
 }
 
-/// A legacy message (magic 0 or 1) at `start` in `buf`; returns the offset after it.
+fn codec_error(offset: i64, e: CodecError) -> RecordsError {
+    let kind = match e {
+        CodecError::Unsupported(c) => RecordsErrorKind::UnsupportedCompression(c),
+        other => RecordsErrorKind::Decompress(other),
+    };
+    RecordsError { offset, kind }
+}
+
+/// A legacy message (magic 0 or 1) at `start` in `buf`; returns the offset after it. A
+/// compressed one is a wrapper whose value is a message set of its own.
 fn decode_legacy(
     buf: &Arc<Vec<u8>>,
     start: usize,
@@ -334,6 +361,55 @@ fn decode_legacy(
     fetch_offset: i64,
     out: &mut Vec<Record>,
 ) -> Result<i64, RecordsError> {
+    let m = read_legacy(buf, start, msg)?;
+    if m.compression == Compression::None {
+        if m.offset >= fetch_offset {
+            out.push(m.record);
+        }
+        return Ok(m.offset + 1);
+    }
+    let (a, b) = m.record.value.unwrap_or((0, 0));
+    let inner = compression::decompress(m.compression, &buf[a as usize..b as usize], compression::MAX_DECOMPRESSED)
+        .map_err(|e| codec_error(m.offset, e))?;
+    let inner = Arc::new(inner);
+    let mut inner_msgs = Vec::new();
+    let mut pos = 0;
+    while inner.len() - pos >= LOG_OVERHEAD {
+        let size = i32::from_be_bytes(inner[pos + 8..pos + 12].try_into().expect("4 bytes"));
+        let total = usize::try_from(size).ok().map(|n| n + LOG_OVERHEAD).filter(|t| *t <= inner.len() - pos);
+        let Some(total) = total else {
+            let e = DecodeError { what: "inner message", at: pos, kind: DecodeErrorKind::BadLength(i64::from(size)) };
+            return Err(RecordsError { offset: m.offset, kind: RecordsErrorKind::Malformed(e) });
+        };
+        inner_msgs.push(read_legacy(&inner, pos, &inner[pos..pos + total])?);
+        pos += total;
+    }
+    // Magic 1 wrappers number their inner messages from 0 and carry the last one's absolute
+    // offset; magic 0 inner messages carry absolute offsets.
+    let last_relative = inner_msgs.last().map_or(0, |i| i.offset);
+    for mut i in inner_msgs {
+        if magic == 1 {
+            i.record.offset = m.offset - last_relative + i.offset;
+            if m.record.timestamp_type == TimestampType::LogAppendTime {
+                i.record.timestamp = m.record.timestamp;
+                i.record.timestamp_type = TimestampType::LogAppendTime;
+            }
+        }
+        if i.record.offset >= fetch_offset {
+            out.push(i.record);
+        }
+    }
+    Ok(m.offset + 1)
+}
+
+struct Legacy {
+    offset: i64,
+    compression: Compression,
+    record: Record,
+}
+
+/// One legacy message, checksum verified; key and value as ranges into `buf`.
+fn read_legacy(buf: &Arc<Vec<u8>>, start: usize, msg: &[u8]) -> Result<Legacy, RecordsError> {
     let offset = i64::from_be_bytes(msg[0..8].try_into().expect("8 bytes"));
     let err = |e: DecodeError| RecordsError { offset, kind: RecordsErrorKind::Malformed(e) };
     let mut d = Decoder::new(&msg[LOG_OVERHEAD..]);
@@ -342,7 +418,10 @@ fn decode_legacy(
     if computed != crc {
         return Err(RecordsError { offset, kind: RecordsErrorKind::CrcMismatch { stored: crc, computed } });
     }
-    d.i8().map_err(err)?; // magic
+    let magic = d.i8().map_err(err)?;
+    if magic > 1 {
+        return Err(RecordsError { offset, kind: RecordsErrorKind::UnknownMagic(magic) });
+    }
     let attributes = i16::from(d.i8().map_err(err)?);
     let timestamp = if magic == 1 { d.i64().map_err(err)? } else { -1 };
     let base = start + LOG_OVERHEAD;
@@ -357,14 +436,11 @@ fn decode_legacy(
     let v = d.nullable_bytes(false).map_err(err)?;
     let value = range(&d, v);
     d.finish("message").map_err(err)?;
-    let compression = Compression::from_attributes(attributes);
-    if compression != Compression::None {
-        // A wrapper message: its value is a compressed inner message set.
-        return Err(RecordsError { offset, kind: RecordsErrorKind::UnsupportedCompression(compression) });
-    }
-    if offset >= fetch_offset {
-        let log_append = magic == 1 && attributes & ATTR_TIMESTAMP_TYPE != 0;
-        out.push(Record {
+    let log_append = magic == 1 && attributes & ATTR_TIMESTAMP_TYPE != 0;
+    Ok(Legacy {
+        offset,
+        compression: Compression::from_attributes(attributes),
+        record: Record {
             buf: Arc::clone(buf),
             offset,
             timestamp,
@@ -373,9 +449,8 @@ fn decode_legacy(
             value,
             headers: Vec::new(),
             leader_epoch: -1,
-        });
-    }
-    Ok(offset + 1)
+        },
+    })
 }
 
 /// A record to be written into a batch.
@@ -391,64 +466,102 @@ pub struct RecordSpec<'a> {
     pub timestamp: i64,
 }
 
-/// Appends an uncompressed RecordBatch v2 holding `records` (non-empty) with consecutive offsets
-/// from `base_offset` and no producer id.
-pub fn encode_batch_v2(e: &mut Encoder, base_offset: i64, records: &[RecordSpec<'_>]) {
-    let start = e.len();
-    let base_ts = records.first().map_or(0, |r| r.timestamp);
-    let max_ts = records.iter().map(|r| r.timestamp).max().unwrap_or(base_ts);
-    e.i64(base_offset);
-    let len_at = e.reserve_i32();
-    e.i32(-1); // partition leader epoch
-    e.i8(2);
-    let crc_at = e.reserve_i32();
-    e.i16(0); // attributes: no compression, create time
-    e.i32(records.len() as i32 - 1);
-    e.i64(base_ts);
-    e.i64(max_ts);
-    e.i64(-1); // producer id
-    e.i16(-1); // producer epoch
-    e.i32(-1); // base sequence
-    e.i32(records.len() as i32);
-    let mut body = Encoder::new();
+/// The batch-level fields of a RecordBatch v2 being written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchSpec {
+    /// Offset of the first record (0 when producing: the broker assigns offsets).
+    pub base_offset: i64,
+    /// Codec for the records section.
+    pub compression: Compression,
+    /// Idempotent producer id, -1 for none.
+    pub producer_id: i64,
+    /// Idempotent producer epoch, -1 for none.
+    pub producer_epoch: i16,
+    /// Sequence number of the first record, -1 for none.
+    pub base_sequence: i32,
+}
+
+impl Default for BatchSpec {
+    fn default() -> Self {
+        BatchSpec {
+            base_offset: 0,
+            compression: Compression::None,
+            producer_id: -1,
+            producer_epoch: -1,
+            base_sequence: -1,
+        }
+    }
+}
+
+/// Appends the records section of a v2 batch (uncompressed) to `body`.
+fn encode_records(body: &mut Encoder, base_ts: i64, records: &[RecordSpec<'_>]) {
+    let mut rec = Encoder::new();
     for (i, r) in records.iter().enumerate() {
-        body.i8(0);
-        body.varlong(r.timestamp - base_ts);
-        body.varint(i as i32);
+        rec.i8(0);
+        rec.varlong(r.timestamp - base_ts);
+        rec.varint(i as i32);
         for b in [r.key, r.value] {
             match b {
                 Some(b) => {
-                    body.varint(b.len() as i32);
-                    body.raw(b);
+                    rec.varint(b.len() as i32);
+                    rec.raw(b);
                 }
-                None => body.varint(-1),
+                None => rec.varint(-1),
             }
         }
-        body.varint(r.headers.len() as i32);
+        rec.varint(r.headers.len() as i32);
         for (k, v) in &r.headers {
-            body.varint(k.len() as i32);
-            body.raw(k.as_bytes());
+            rec.varint(k.len() as i32);
+            rec.raw(k.as_bytes());
             match v {
                 Some(v) => {
-                    body.varint(v.len() as i32);
-                    body.raw(v);
+                    rec.varint(v.len() as i32);
+                    rec.raw(v);
                 }
-                None => body.varint(-1),
+                None => rec.varint(-1),
             }
         }
-        let rec = body.into_inner();
-        e.varint(rec.len() as i32);
-        e.raw(&rec);
-        body = Encoder::from_vec({
-            let mut v = rec;
+        body.varint(rec.len() as i32);
+        body.raw(rec.as_mut_slice());
+        rec = Encoder::from_vec({
+            let mut v = rec.into_inner();
             v.clear();
             v
         });
+    }
+}
+
+/// Appends a RecordBatch v2 holding `records` (non-empty), with consecutive offset deltas and
+/// create-time timestamps. Only magic 2 is ever written (Kafka 4 rejects older formats).
+pub fn encode_batch_v2(e: &mut Encoder, spec: BatchSpec, records: &[RecordSpec<'_>]) -> Result<(), CodecError> {
+    let start = e.len();
+    let base_ts = records.first().map_or(0, |r| r.timestamp);
+    let max_ts = records.iter().map(|r| r.timestamp).max().unwrap_or(base_ts);
+    e.i64(spec.base_offset);
+    let len_at = e.reserve_i32();
+    e.i32(-1); // partition leader epoch: set by the broker
+    e.i8(2);
+    let crc_at = e.reserve_i32();
+    e.i16(spec.compression.id());
+    e.i32(records.len() as i32 - 1);
+    e.i64(base_ts);
+    e.i64(max_ts);
+    e.i64(spec.producer_id);
+    e.i16(spec.producer_epoch);
+    e.i32(spec.base_sequence);
+    e.i32(records.len() as i32);
+    if spec.compression == Compression::None {
+        encode_records(e, base_ts, records);
+    } else {
+        let mut body = Encoder::new();
+        encode_records(&mut body, base_ts, records);
+        e.raw(&compression::compress(spec.compression, &body.into_inner())?);
     }
     let end = e.len();
     e.patch_i32(len_at, (end - start - LOG_OVERHEAD) as i32);
     let crc = crc32c::crc32c(&e.as_mut_slice()[crc_at + 4..end]);
     e.patch_u32(crc_at, crc);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -472,7 +585,7 @@ mod tests {
             })
             .collect();
         let mut e = Encoder::new();
-        encode_batch_v2(&mut e, base, &recs);
+        encode_batch_v2(&mut e, BatchSpec { base_offset: base, ..BatchSpec::default() }, &recs).unwrap();
         e.into_inner()
     }
 
@@ -572,13 +685,61 @@ mod tests {
     }
 
     #[test]
-    fn compressed_batches_are_reported_not_misread() {
+    fn compressed_v2_batches_decode_with_every_codec() {
+        let data: Vec<(Vec<u8>, Vec<u8>)> = (0..50).map(spec).collect();
+        let recs: Vec<_> = data
+            .iter()
+            .map(|(k, v)| RecordSpec { key: Some(k), value: Some(v), headers: vec![("h", None)], timestamp: 7 })
+            .collect();
+        for c in [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+            let mut e = Encoder::new();
+            let spec =
+                BatchSpec { base_offset: 100, compression: c, producer_id: 9, producer_epoch: 1, base_sequence: 0 };
+            encode_batch_v2(&mut e, spec, &recs).unwrap();
+            let (got, s) = decode_all(e.into_inner(), 110);
+            assert_eq!(s.unwrap().next_offset, Some(150), "{c:?}");
+            assert_eq!(got.len(), 40, "{c:?}: records before the fetch offset are dropped");
+            assert_eq!(got[0].offset, 110);
+            assert_eq!(got[0].value(), Some(&b"value-10"[..]), "{c:?}");
+            assert_eq!(got[0].headers, vec![Header { key: "h".into(), value: None }]);
+        }
+    }
+
+    #[test]
+    fn unknown_codecs_are_reported_not_misread() {
         let mut bytes = batch(0, 1);
-        bytes[22] |= 0x01; // gzip
+        bytes[22] |= 0x07; // codec 7: defined by no Kafka
         let crc = crc32c::crc32c(&bytes[21..]);
         bytes[17..21].copy_from_slice(&crc.to_be_bytes());
         let (_, r) = decode_all(bytes, 0);
-        assert_eq!(r.unwrap_err().kind, RecordsErrorKind::UnsupportedCompression(Compression::Gzip));
+        assert_eq!(r.unwrap_err().kind, RecordsErrorKind::UnsupportedCompression(Compression::Unknown(7)));
+    }
+
+    /// A magic-1 gzip wrapper: inner offsets relative, the wrapper carrying the last one's.
+    #[test]
+    fn legacy_compressed_wrappers_unpack_with_absolute_offsets() {
+        let mut inner = legacy(0, 1, None, b"a");
+        inner.extend_from_slice(&legacy(1, 1, None, b"b"));
+        inner.extend_from_slice(&legacy(2, 1, None, b"c"));
+        let z = compression::compress(Compression::Gzip, &inner).unwrap();
+        let mut m = Encoder::new();
+        m.i8(1);
+        m.i8(1); // gzip
+        m.i64(5_000);
+        m.nullable_bytes(None, false);
+        m.nullable_bytes(Some(&z), false);
+        let body = m.into_inner();
+        let mut e = Encoder::new();
+        e.i64(42); // the last inner message's absolute offset
+        e.i32(body.len() as i32 + 4);
+        e.u32(crc32fast::hash(&body));
+        e.raw(&body);
+        let (got, s) = decode_all(e.into_inner(), 41);
+        assert_eq!(s.unwrap().next_offset, Some(43));
+        assert_eq!(
+            got.iter().map(|r| (r.offset, r.value().unwrap().to_vec())).collect::<Vec<_>>(),
+            vec![(41, b"b".to_vec()), (42, b"c".to_vec())]
+        );
     }
 
     #[test]

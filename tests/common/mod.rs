@@ -31,6 +31,7 @@ macro_rules! every_broker_scenario {
             topic_offsets,
             stop_handle_unblocks,
             batches_larger_than_the_fetch_size,
+            compressed_data_from_rdkafka,
         );
     };
 }
@@ -210,8 +211,22 @@ impl ProducerContext for Counting {
 /// `one_per_batch`, each message goes in its own batch (tansu's ListOffsets(latest) is only
 /// right for single-record batches).
 pub fn produce(bootstrap: &str, topic: &str, msgs: impl IntoIterator<Item = TestMsg>, one_per_batch: bool) {
+    produce_with(bootstrap, topic, msgs, one_per_batch, &[]);
+}
+
+/// [`produce`] with extra librdkafka settings, such as `compression.codec`.
+pub fn produce_with(
+    bootstrap: &str,
+    topic: &str,
+    msgs: impl IntoIterator<Item = TestMsg>,
+    one_per_batch: bool,
+    settings: &[(&str, &str)],
+) {
     let ctx = Counting { failed: AtomicUsize::new(0), first_error: Mutex::new(None) };
     let mut cfg = ClientConfig::new();
+    for (k, v) in settings {
+        cfg.set(*k, *v);
+    }
     cfg.set("bootstrap.servers", bootstrap)
         .set("acks", "all")
         .set("linger.ms", "5")

@@ -345,3 +345,30 @@ pub fn batches_larger_than_the_fetch_size(b: &Broker) {
     }
     assert!(drain(&mut c).is_empty());
 }
+
+/// What librdkafka writes with each codec (keys, values, headers, timestamps), plainkafka reads
+/// exactly.
+pub fn compressed_data_from_rdkafka(b: &Broker) {
+    for codec in ["gzip", "snappy", "lz4", "zstd"] {
+        let name = new_topic(b, codec, partitions_for(b));
+        let msgs: Vec<TestMsg> = (0..500)
+            .map(|i| TestMsg {
+                key: Some(format!("key-{i}").into_bytes()),
+                headers: vec![("codec".into(), Some(codec.as_bytes().to_vec()))],
+                timestamp: Some(1_650_000_000_000 + i),
+                ..TestMsg::value(0, format!("{codec} value {i} {}", "x".repeat(i as usize % 50)))
+            })
+            .collect();
+        super::produce_with(&b.bootstrap, &name, msgs.clone(), false, &[("compression.codec", codec)]);
+        let t = topic(b, &name);
+        let mut c = t.simple_consumer().partitions(&[0]).consumer_timeout(SHORT).build().expect("build");
+        let got = read_n(&mut c, msgs.len(), Duration::from_secs(30));
+        for (m, want) in got.iter().zip(&msgs) {
+            assert_eq!((m.key(), m.value()), (want.key.as_deref(), want.value.as_deref()), "{codec}");
+            assert_eq!(m.headers()[0].value.as_deref(), Some(codec.as_bytes()));
+            assert_eq!(m.timestamp().map(|t| t.millis), want.timestamp);
+        }
+        assert_eq!(got.last().map(Message::offset), Some(msgs.len() as i64 - 1), "{codec}");
+        assert!(drain(&mut c).is_empty());
+    }
+}

@@ -1,0 +1,214 @@
+//! The record codecs: gzip, snappy, lz4, zstd, each behind a cargo feature of the same name.
+//!
+//! Kafka's framing of each: gzip is a gzip stream; snappy is the xerial "snappy-java" stream
+//! (magic `\x82SNAPPY\0`, then length-prefixed raw blocks) as the Java client writes it, though
+//! raw snappy is read too; lz4 is the LZ4 frame format with independent 64 KiB blocks; zstd is a
+//! zstd frame. Decompression stops at a size cap, so a small hostile batch can't make us
+//! allocate without bound.
+
+use super::records::Compression;
+
+/// Why data could not be compressed or decompressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodecError {
+    /// This build has no such codec (its cargo feature is off), or no Kafka defines it.
+    Unsupported(Compression),
+    /// The codec failed: corrupt data.
+    Corrupt(Compression, String),
+    /// Decompressed data would exceed the cap.
+    TooLarge(Compression, usize),
+}
+
+impl std::fmt::Display for CodecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CodecError::Unsupported(c) => write!(f, "{c:?} compression is not supported by this build"),
+            CodecError::Corrupt(c, why) => write!(f, "{c:?} data is corrupt: {why}"),
+            CodecError::TooLarge(c, cap) => write!(f, "{c:?} data decompresses to more than {cap} bytes"),
+        }
+    }
+}
+
+/// The most one batch may decompress to.
+pub const MAX_DECOMPRESSED: usize = 256 * 1024 * 1024;
+
+#[cfg(any(feature = "gzip", feature = "lz4", feature = "zstd"))]
+fn read_capped(codec: Compression, r: impl std::io::Read, cap: usize) -> Result<Vec<u8>, CodecError> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    r.take(cap as u64 + 1).read_to_end(&mut out).map_err(|e| CodecError::Corrupt(codec, e.to_string()))?;
+    if out.len() > cap {
+        return Err(CodecError::TooLarge(codec, cap));
+    }
+    Ok(out)
+}
+
+/// Decompresses `data`, producing at most `cap` bytes.
+#[allow(unused_variables)] // `cap` goes unused in a build with every codec off
+pub fn decompress(codec: Compression, data: &[u8], cap: usize) -> Result<Vec<u8>, CodecError> {
+    match codec {
+        Compression::None => Ok(data.to_vec()),
+        #[cfg(feature = "gzip")]
+        Compression::Gzip => read_capped(codec, flate2::read::MultiGzDecoder::new(data), cap),
+        #[cfg(feature = "snappy")]
+        Compression::Snappy => snappy::decompress(data, cap),
+        #[cfg(feature = "lz4")]
+        Compression::Lz4 => read_capped(codec, lz4_flex::frame::FrameDecoder::new(data), cap),
+        #[cfg(feature = "zstd")]
+        Compression::Zstd => {
+            let d = zstd::stream::read::Decoder::new(data).map_err(|e| CodecError::Corrupt(codec, e.to_string()))?;
+            read_capped(codec, d, cap)
+        }
+        #[allow(unreachable_patterns)] // reached when a codec's feature is off
+        other => Err(CodecError::Unsupported(other)),
+    }
+}
+
+/// Compresses `data` as Kafka expects for `codec`.
+pub fn compress(codec: Compression, data: &[u8]) -> Result<Vec<u8>, CodecError> {
+    #[allow(unused)]
+    let io = |e: std::io::Error| CodecError::Corrupt(codec, e.to_string());
+    match codec {
+        Compression::None => Ok(data.to_vec()),
+        #[cfg(feature = "gzip")]
+        Compression::Gzip => {
+            use std::io::Write;
+            let mut w = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            w.write_all(data).map_err(io)?;
+            w.finish().map_err(io)
+        }
+        #[cfg(feature = "snappy")]
+        Compression::Snappy => snappy::compress(data),
+        #[cfg(feature = "lz4")]
+        Compression::Lz4 => {
+            use lz4_flex::frame::{BlockMode, BlockSize, FrameEncoder, FrameInfo};
+            use std::io::Write;
+            // Kafka's reader (KafkaLZ4BlockInputStream) wants independent blocks, no content size.
+            let info = FrameInfo::new().block_size(BlockSize::Max64KB).block_mode(BlockMode::Independent);
+            let mut w = FrameEncoder::with_frame_info(info, Vec::new());
+            w.write_all(data).map_err(io)?;
+            w.finish().map_err(|e| CodecError::Corrupt(codec, e.to_string()))
+        }
+        #[cfg(feature = "zstd")]
+        Compression::Zstd => zstd::bulk::compress(data, 3).map_err(io),
+        #[allow(unreachable_patterns)]
+        other => Err(CodecError::Unsupported(other)),
+    }
+}
+
+#[cfg(feature = "snappy")]
+mod snappy {
+    use super::{CodecError, Compression};
+
+    const XERIAL_MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
+    const XERIAL_HEADER: usize = 16; // magic, version, compatible version
+    const BLOCK: usize = 32 * 1024; // snappy-java's default block size
+
+    fn corrupt(why: impl std::fmt::Display) -> CodecError {
+        CodecError::Corrupt(Compression::Snappy, why.to_string())
+    }
+
+    fn raw_block(block: &[u8], out: &mut Vec<u8>, cap: usize) -> Result<(), CodecError> {
+        let n = snap::raw::decompress_len(block).map_err(corrupt)?;
+        if out.len() + n > cap {
+            return Err(CodecError::TooLarge(Compression::Snappy, cap));
+        }
+        let at = out.len();
+        out.resize(at + n, 0);
+        snap::raw::Decoder::new().decompress(block, &mut out[at..]).map_err(corrupt)?;
+        Ok(())
+    }
+
+    pub fn decompress(data: &[u8], cap: usize) -> Result<Vec<u8>, CodecError> {
+        let mut out = Vec::new();
+        if !data.starts_with(&XERIAL_MAGIC) {
+            raw_block(data, &mut out, cap)?;
+            return Ok(out);
+        }
+        let mut rest = data.get(XERIAL_HEADER..).ok_or_else(|| corrupt("truncated xerial header"))?;
+        while !rest.is_empty() {
+            let len = rest.get(..4).ok_or_else(|| corrupt("truncated block length"))?;
+            let len = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+            let block = usize::try_from(len)
+                .ok()
+                .and_then(|n| rest.get(4..4 + n))
+                .ok_or_else(|| corrupt(format!("block length {len} past the end")))?;
+            raw_block(block, &mut out, cap)?;
+            rest = &rest[4 + block.len()..];
+        }
+        Ok(out)
+    }
+
+    pub fn compress(data: &[u8]) -> Result<Vec<u8>, CodecError> {
+        let mut out = Vec::with_capacity(data.len() / 2 + XERIAL_HEADER);
+        out.extend_from_slice(&XERIAL_MAGIC);
+        out.extend_from_slice(&1i32.to_be_bytes());
+        out.extend_from_slice(&1i32.to_be_bytes());
+        let mut enc = snap::raw::Encoder::new();
+        for chunk in data.chunks(BLOCK) {
+            let block = enc.compress_vec(chunk).map_err(corrupt)?;
+            out.extend_from_slice(&(block.len() as i32).to_be_bytes());
+            out.extend_from_slice(&block);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Compression; 4] = [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd];
+
+    fn sample() -> Vec<u8> {
+        (0..200_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn every_codec_round_trips() {
+        let data = sample();
+        for c in ALL {
+            let z = compress(c, &data).unwrap();
+            assert!(z.len() < data.len(), "{c:?} compresses");
+            assert_eq!(decompress(c, &z, MAX_DECOMPRESSED).unwrap(), data, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn decompression_stops_at_the_cap() {
+        let data = vec![0u8; 1_000_000];
+        for c in ALL {
+            let z = compress(c, &data).unwrap();
+            assert_eq!(decompress(c, &z, 999_999).unwrap_err(), CodecError::TooLarge(c, 999_999), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn corrupt_and_truncated_input_is_an_error_not_a_panic() {
+        let data = sample();
+        for c in ALL {
+            let z = compress(c, &data[..5000]).unwrap();
+            // A prefix may be a valid shorter stream (a bare xerial header is an empty one); it
+            // must never panic nor yield the original data.
+            for n in 0..z.len() {
+                if c == Compression::Lz4 && n >= z.len() - 4 {
+                    // lz4_flex reads a frame missing only its end mark; all the data is there.
+                    continue;
+                }
+                let r = decompress(c, &z[..n], MAX_DECOMPRESSED);
+                assert!(r.map_or(true, |d| d != data[..5000]), "{c:?} prefix {n}");
+            }
+            let mut bad = z.clone();
+            for i in (0..bad.len()).step_by(7) {
+                bad[i] ^= 0xa5;
+            }
+            let _ = decompress(c, &bad, MAX_DECOMPRESSED);
+        }
+    }
+
+    #[test]
+    fn raw_snappy_blocks_are_read_too() {
+        let block = snap::raw::Encoder::new().compress_vec(b"hello hello hello").unwrap();
+        assert_eq!(decompress(Compression::Snappy, &block, 100).unwrap(), b"hello hello hello");
+    }
+}
