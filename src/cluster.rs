@@ -259,7 +259,8 @@ impl Cluster {
         lock(&self.known).coordinators.remove(group);
     }
 
-    fn any_broker(&self) -> Result<i32> {
+    /// A known broker, varying between calls.
+    pub(crate) fn any_broker(&self) -> Result<i32> {
         let k = lock(&self.known);
         let mut ids: Vec<i32> = k.brokers.keys().copied().collect();
         ids.sort_unstable();

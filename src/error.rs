@@ -118,9 +118,35 @@ pub enum Error {
         /// The last error seen.
         last: Box<Error>,
     },
+    /// A message is larger than a batch may be (`max_request_size`).
+    MessageTooLarge {
+        /// Topic.
+        topic: String,
+        /// The message's size in a batch.
+        size: usize,
+        /// The most a batch may hold.
+        max: usize,
+    },
+    /// The producer's queue is full and `block_on_queue_full` is off (or `pending_timeout`
+    /// passed).
+    QueueFull {
+        /// Topic.
+        topic: String,
+        /// Messages outstanding.
+        queued: usize,
+    },
+    /// Messages were not acknowledged in time (`flush`, `close`, `send`).
+    DeliveryTimeout {
+        /// Topic.
+        topic: String,
+        /// Messages still outstanding.
+        outstanding: usize,
+        /// The time allowed.
+        after: Duration,
+    },
     /// A configuration value is invalid.
     Config(String),
-    /// The consumer was stopped.
+    /// The consumer or producer was stopped.
     Stopped,
 }
 
@@ -223,8 +249,15 @@ impl fmt::Display for Error {
             Error::NoBrokerReachable { tried, last } => {
                 write!(f, "no bootstrap broker reachable (tried {}): {last}", tried.join(", "))
             }
+            Error::MessageTooLarge { topic, size, max } => {
+                write!(f, "{topic}: a message of {size} bytes exceeds the largest batch ({max} bytes, max_request_size)")
+            }
+            Error::QueueFull { topic, queued } => write!(f, "{topic}: the producer queue is full ({queued} messages)"),
+            Error::DeliveryTimeout { topic, outstanding, after } => {
+                write!(f, "{topic}: {outstanding} messages not acknowledged within {after:?}")
+            }
             Error::Config(m) => write!(f, "invalid configuration: {m}"),
-            Error::Stopped => write!(f, "the consumer was stopped"),
+            Error::Stopped => write!(f, "stopped"),
         }
     }
 }
@@ -284,6 +317,13 @@ impl Clone for Error {
             }
             Error::NoBrokerReachable { tried, last } => {
                 Error::NoBrokerReachable { tried: tried.clone(), last: last.clone() }
+            }
+            Error::MessageTooLarge { topic, size, max } => {
+                Error::MessageTooLarge { topic: topic.clone(), size: *size, max: *max }
+            }
+            Error::QueueFull { topic, queued } => Error::QueueFull { topic: topic.clone(), queued: *queued },
+            Error::DeliveryTimeout { topic, outstanding, after } => {
+                Error::DeliveryTimeout { topic: topic.clone(), outstanding: *outstanding, after: *after }
             }
             Error::Config(m) => Error::Config(m.clone()),
             Error::Stopped => Error::Stopped,

@@ -60,6 +60,7 @@ pub mod message;
 pub mod net;
 mod offset_requests;
 pub mod offsets;
+pub mod producer;
 pub mod protocol;
 mod retry;
 
@@ -68,3 +69,5 @@ pub use consumer::{SimpleConsumer, SimpleConsumerBuilder, StopHandle};
 pub use error::{Error, Result, Retry};
 pub use message::{Message, Timestamp};
 pub use offsets::{OffsetReset, OffsetSpec, StartDecision, StartRule};
+pub use producer::{Acks, Delivery, DeliveryReport, Partitioner, Producer, ProducerBuilder, ProducerRecord};
+pub use protocol::records::Compression;

@@ -30,6 +30,16 @@ macro_rules! kafka_suite {
             }
 
             #[test]
+            fn java_console_consumer_reads_what_plainkafka_writes() {
+                super::java_console_consumer_reads_what_plainkafka_writes(&broker());
+            }
+
+            #[test]
+            fn murmur2_partitions_agree_with_java_and_librdkafka() {
+                super::murmur2_partitions_agree_with_java_and_librdkafka(&broker());
+            }
+
+            #[test]
             fn consumer_groups_tool_reports_our_commits() {
                 super::consumer_groups_tool_reports_our_commits(&broker());
             }
@@ -120,4 +130,104 @@ fn console_producer_compressed_data_read_exactly(b: &Broker) {
         }
         assert!(drain(&mut c).is_empty());
     }
+}
+
+/// What plainkafka's producer writes with each codec, Kafka's console consumer (the Java client)
+/// prints exactly: keys, values, headers, timestamps.
+fn java_console_consumer_reads_what_plainkafka_writes(b: &Broker) {
+    use plainkafka::{Compression, ProducerRecord};
+    let class = "org.apache.kafka.tools.consumer.ConsoleConsumer";
+    for codec in [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+        let name = new_topic(b, &format!("to-java-{codec:?}").to_lowercase(), 1);
+        let t = topic(b, &name);
+        let mut p = t.producer().compression(codec).build().expect("producer");
+        for i in 0..100 {
+            let r = ProducerRecord::new(format!("value {i}"))
+                .key(format!("k{i}"))
+                .header("h", format!("x{i}"))
+                .timestamp(1_700_000_000_000 + i);
+            p.produce(r).expect("produce");
+        }
+        p.close(Duration::from_secs(30)).expect("close");
+        let out = kafka_tool(
+            &b.version,
+            class,
+            &[
+                "--bootstrap-server",
+                &b.bootstrap,
+                "--topic",
+                &name,
+                "--from-beginning",
+                "--max-messages",
+                "100",
+                "--property",
+                "print.key=true",
+                "--property",
+                "print.headers=true",
+                "--property",
+                "print.timestamp=true",
+            ],
+            None,
+        );
+        let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("CreateTime:")).collect();
+        assert_eq!(lines.len(), 100, "{codec:?}: {out}");
+        for (i, l) in lines.iter().enumerate() {
+            assert_eq!(
+                *l,
+                format!("CreateTime:{}\th:x{i}\tk{i}\tvalue {i}", 1_700_000_000_000 + i as i64),
+                "{codec:?}"
+            );
+        }
+    }
+}
+
+/// For 1,000 keys, plainkafka's default partitioner picks the partition the Java client's
+/// default partitioner and librdkafka's `murmur2_random` pick.
+fn murmur2_partitions_agree_with_java_and_librdkafka(b: &Broker) {
+    use plainkafka::producer::partitioner::murmur2_partition;
+    let keys: Vec<String> = (0..1000).map(|i| format!("user-{i}-{}", i * 7919)).collect();
+    let check = |name: &str, who: &str| {
+        let t = topic(b, name);
+        let mut c = t.simple_consumer().consumer_timeout(Some(Duration::from_millis(500))).build().expect("build");
+        let got = read_n(&mut c, keys.len(), Duration::from_secs(60));
+        for m in &got {
+            let key = m.key().expect("keyed");
+            assert_eq!(
+                m.partition(),
+                murmur2_partition(key, 6),
+                "{who} put {} elsewhere",
+                String::from_utf8_lossy(key)
+            );
+        }
+    };
+    // The Java client.
+    let java = new_topic(b, "murmur-java", 6);
+    let class = if b.version.starts_with("3.") {
+        "kafka.tools.ConsoleProducer"
+    } else {
+        "org.apache.kafka.tools.ConsoleProducer"
+    };
+    let input: String = keys.iter().map(|k| format!("{k}\tv\n")).collect();
+    kafka_tool(
+        &b.version,
+        class,
+        &["--bootstrap-server", &b.bootstrap, "--topic", &java, "--property", "parse.key=true"],
+        Some(&input),
+    );
+    check(&java, "the Java client");
+    // librdkafka.
+    let rd = new_topic(b, "murmur-rdkafka", 6);
+    let msgs =
+        keys.iter().map(|k| TestMsg { partition: -1, key: Some(k.clone().into_bytes()), ..TestMsg::value(-1, "v") });
+    common::produce_with(&b.bootstrap, &rd, msgs, false, &[("partitioner", "murmur2_random")]);
+    check(&rd, "librdkafka");
+    // plainkafka itself.
+    let ours = new_topic(b, "murmur-plainkafka", 6);
+    let t = topic(b, &ours);
+    let mut p = t.producer().build().expect("producer");
+    for k in &keys {
+        p.produce(plainkafka::ProducerRecord::new("v").key(k.as_str())).expect("produce");
+    }
+    p.close(Duration::from_secs(30)).expect("close");
+    check(&ours, "plainkafka");
 }

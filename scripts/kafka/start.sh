@@ -55,6 +55,9 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.flush.interval.messages=100000000
+# Tests write messages with fixed timestamps from years ago; time-based retention would delete
+# them at the next retention check.
+log.retention.ms=-1
 PROPS
 
 java_opts=(-Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true "-Dlog4j.configuration=file:$here/log4j.properties" "-Dlog4j2.configurationFile=$here/log4j2.properties")

@@ -8,7 +8,7 @@
 
 use super::state::{Part, Position, Shared};
 use crate::error::{Error, Retry};
-use crate::net::Connection;
+use crate::net::Dedicated;
 use crate::offset_requests;
 use crate::offsets::{decide_out_of_range, decide_start, LogBounds};
 use crate::protocol::error_code::ErrorCode;
@@ -16,7 +16,7 @@ use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse, FetchReques
 use crate::protocol::list_offsets::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
 use crate::protocol::records::{self, Record};
 use crate::protocol::ApiKey;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -37,7 +37,7 @@ pub(crate) fn spawn(shared: Arc<Shared>, idx: usize, n: usize, exited: Sender<()
             }
         }
         let _signal = Signal(exited);
-        let mut f = Fetcher { shared, idx, n, conns: HashMap::new(), refresh: false, refresh_failures: 0 };
+        let mut f = Fetcher { shared, idx, n, conns: Dedicated::default(), refresh: false, refresh_failures: 0 };
         while !f.shared.is_stopped() {
             f.step();
         }
@@ -71,7 +71,7 @@ struct Fetcher {
     shared: Arc<Shared>,
     idx: usize,
     n: usize,
-    conns: HashMap<i32, Connection>,
+    conns: Dedicated,
     refresh: bool,
     refresh_failures: u32,
 }
@@ -243,17 +243,6 @@ impl Fetcher {
         shared.data_ready.notify_all();
     }
 
-    fn connection(&mut self, leader: i32) -> Result<&mut Connection, Error> {
-        if self.conns.get(&leader).is_some_and(Connection::is_broken) {
-            self.conns.remove(&leader);
-        }
-        if !self.conns.contains_key(&leader) {
-            let c = self.shared.cluster.open(leader)?;
-            self.conns.insert(leader, c);
-        }
-        Ok(self.conns.get_mut(&leader).expect("inserted above"))
-    }
-
     fn fetch(&mut self, plan: BTreeMap<i32, Vec<Planned>>) {
         let cfg = self.shared.cfg.clone();
         let wait = cfg.fetch_wait_max;
@@ -285,7 +274,7 @@ impl Fetcher {
                 }],
                 rack_id: String::new(),
             };
-            let sent = self.connection(leader).and_then(|c| {
+            let sent = self.conns.get(&self.shared.cluster, leader).and_then(|c| {
                 let v = c.version_for::<FetchRequest>()?;
                 Ok((v, c.write_request(&req, v, deadline)?))
             });
@@ -295,7 +284,7 @@ impl Fetcher {
             }
         }
         for (leader, version, corr, planned, keys) in inflight {
-            let resp = match self.conns.get_mut(&leader) {
+            let resp = match self.conns.existing(leader) {
                 Some(c) => c.read_response::<FetchRequest>(corr, version, deadline),
                 None => continue,
             };

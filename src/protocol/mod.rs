@@ -13,10 +13,12 @@ pub mod error_code;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod frame;
+pub mod init_producer_id;
 pub mod list_offsets;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_fetch;
+pub mod produce;
 pub mod records;
 #[cfg(test)]
 mod test_util;
@@ -44,6 +46,8 @@ pub enum ApiKey {
     FindCoordinator,
     /// ApiVersions (18)
     ApiVersions,
+    /// InitProducerId (22)
+    InitProducerId,
 }
 
 impl ApiKey {
@@ -58,6 +62,7 @@ impl ApiKey {
             ApiKey::OffsetFetch => 9,
             ApiKey::FindCoordinator => 10,
             ApiKey::ApiVersions => 18,
+            ApiKey::InitProducerId => 22,
         }
     }
 
@@ -72,6 +77,7 @@ impl ApiKey {
             9 => ApiKey::OffsetFetch,
             10 => ApiKey::FindCoordinator,
             18 => ApiKey::ApiVersions,
+            22 => ApiKey::InitProducerId,
             _ => return None,
         })
     }
@@ -123,7 +129,14 @@ pub use versions::{negotiate, VersionRange};
 macro_rules! with_request_type {
     ($key:expr, $t:ident => $body:expr) => {
         match $key {
-            ApiKey::Produce => None,
+            ApiKey::Produce => {
+                type $t = produce::ProduceRequest;
+                Some($body)
+            }
+            ApiKey::InitProducerId => {
+                type $t = init_producer_id::InitProducerIdRequest;
+                Some($body)
+            }
             ApiKey::Fetch => {
                 type $t = fetch::FetchRequest;
                 Some($body)
@@ -182,7 +195,7 @@ pub fn check_request(key: ApiKey, version: i16, body: &[u8]) -> Option<codec::De
 }
 
 /// Every API key plainkafka knows.
-pub const ALL_KEYS: [ApiKey; 8] = [
+pub const ALL_KEYS: [ApiKey; 9] = [
     ApiKey::Produce,
     ApiKey::Fetch,
     ApiKey::ListOffsets,
@@ -191,6 +204,7 @@ pub const ALL_KEYS: [ApiKey; 8] = [
     ApiKey::OffsetFetch,
     ApiKey::FindCoordinator,
     ApiKey::ApiVersions,
+    ApiKey::InitProducerId,
 ];
 
 #[cfg(test)]
@@ -242,7 +256,7 @@ mod tests {
     #[test]
     fn dispatch_knows_what_is_implemented() {
         assert_eq!(implemented(ApiKey::Fetch), Some(VersionRange { min: 4, max: 12 }));
-        assert_eq!(implemented(ApiKey::Produce), None);
+        assert_eq!(implemented(ApiKey::Produce), Some(VersionRange { min: 3, max: 11 }));
         assert!(check_response(ApiKey::Fetch, 3, &[]).is_none());
         assert!(check_response(ApiKey::Fetch, 4, &[]).expect("implemented").is_err());
     }

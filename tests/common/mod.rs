@@ -32,6 +32,8 @@ macro_rules! every_broker_scenario {
             stop_handle_unblocks,
             batches_larger_than_the_fetch_size,
             compressed_data_from_rdkafka,
+            producer_round_trip_every_codec,
+            sync_send_returns_offsets,
         );
     };
 }
@@ -143,8 +145,23 @@ pub fn kafka_tool(version: &str, class: &str, args: &[&str], stdin: Option<&str>
         child.stdin.as_mut().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
     }
     drop(child.stdin.take());
+    // A tool waiting for data that never comes must not hang the test run.
+    let pid = child.id();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if done_rx.recv_timeout(Duration::from_secs(120)).is_err() {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    });
     let out = child.wait_with_output().expect("java tool");
-    assert!(out.status.success(), "{class} {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let _ = done_tx.send(());
+    let _ = watchdog.join();
+    assert!(
+        out.status.success(),
+        "{class} {args:?} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

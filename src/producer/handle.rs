@@ -1,0 +1,287 @@
+//! The producer as the application sees it.
+
+use super::config::{ProducerBuilder, ProducerConfig};
+use super::record::{Delivery, DeliveryReport, ProducerRecord};
+use super::sender::{self, Shared};
+use super::state::{Pending, State};
+use crate::client::Topic;
+use crate::error::{Error, Result};
+use crate::protocol::error_code::ErrorCode;
+use crate::protocol::init_producer_id::InitProducerIdRequest;
+use crate::protocol::ApiKey;
+use std::sync::atomic::AtomicUsize;
+use std::sync::mpsc::{channel, sync_channel, Receiver};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long dropping a producer waits for its messages before giving up on them.
+const DROP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Writes messages to a topic (PyKafka's Producer). Create one with [`Topic::producer`].
+///
+/// `produce` queues a message and returns; a sender thread batches per partition (by
+/// `min_queued_messages`, `max_request_size` and `linger`) and writes one Produce request per
+/// broker. [`Producer::send`] waits for the acknowledgement and returns where the message went.
+/// Within a partition, messages are written in the order produced: one batch per partition is
+/// in flight, and a retried batch keeps its place.
+///
+/// Nothing is dropped silently: each failure reaches `send`'s caller, the delivery reports, or
+/// (with neither) the next [`Producer::flush`] or [`Producer::close`]. Dropping the producer
+/// flushes for up to 30 s.
+#[derive(Debug)]
+pub struct Producer {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    exited: Receiver<()>,
+    reports: Option<Mutex<Receiver<DeliveryReport>>>,
+    partitions: i32,
+    counter: AtomicUsize,
+    closed: bool,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Producer {
+    pub(crate) fn start(topic: Topic, cfg: ProducerConfig) -> Result<Producer> {
+        let cluster = Arc::clone(topic.cluster());
+        let (producer_id, producer_epoch) = if cfg.enable_idempotence { init_producer_id(&topic)? } else { (-1, -1) };
+        let partitions = topic.partitions().len();
+        let (reports_tx, reports) = if cfg.delivery_reports {
+            let (tx, rx) = channel();
+            (Some(tx), Some(Mutex::new(rx)))
+        } else {
+            (None, None)
+        };
+        let shared = Arc::new(Shared {
+            topic: topic.name_arc(),
+            cfg,
+            cluster,
+            state: Mutex::new(State::new(partitions, reports_tx)),
+            work: Condvar::new(),
+            progress: Condvar::new(),
+            producer_id,
+            producer_epoch,
+        });
+        let (tx, exited) = channel();
+        let thread = sender::spawn(Arc::clone(&shared), tx).map_err(|e| Error::Io {
+            broker: String::new(),
+            api: None,
+            source: e,
+        })?;
+        Ok(Producer {
+            shared,
+            thread: Some(thread),
+            exited,
+            reports,
+            partitions: partitions as i32,
+            counter: AtomicUsize::new(0),
+            closed: false,
+        })
+    }
+
+    /// The topic.
+    pub fn topic(&self) -> &str {
+        &self.shared.topic
+    }
+
+    /// Queues a message (or, with `sync(true)`, writes it and waits). Blocks while the queue is
+    /// full, for up to `pending_timeout` (with `block_on_queue_full`).
+    pub fn produce(&self, rec: ProducerRecord) -> Result<()> {
+        if self.shared.cfg.sync {
+            return self.send(rec).map(drop);
+        }
+        self.enqueue(rec, None)
+    }
+
+    /// Writes a message and waits for its acknowledgement: the partition and offset it got.
+    pub fn send(&self, rec: ProducerRecord) -> Result<Delivery> {
+        let (tx, rx) = sync_channel(1);
+        self.enqueue(rec, Some(tx))?;
+        let cfg = &self.shared.cfg;
+        let per_try =
+            cfg.ack_timeout + self.shared.cluster.connection_config().request_timeout + Duration::from_secs(5);
+        let limit = cfg.linger + per_try * (cfg.max_retries + 1);
+        rx.recv_timeout(limit).map_err(|_| Error::DeliveryTimeout {
+            topic: self.shared.topic.to_string(),
+            outstanding: 1,
+            after: limit,
+        })?
+    }
+
+    fn enqueue(
+        &self,
+        mut rec: ProducerRecord,
+        reply: Option<std::sync::mpsc::SyncSender<Result<Delivery>>>,
+    ) -> Result<()> {
+        let topic = &*self.shared.topic;
+        let cfg = &self.shared.cfg;
+        if self.closed {
+            return Err(Error::Stopped);
+        }
+        let p = match rec.partition {
+            Some(p) => p,
+            None => cfg.partitioner.partition(rec.key.as_deref(), self.partitions, &self.counter),
+        };
+        if !(0..self.partitions).contains(&p) {
+            return Err(Error::UnknownTopicOrPartition { topic: topic.to_string(), partition: Some(p) });
+        }
+        rec.partition = Some(p);
+        let size = rec.size_estimate();
+        if size > self.shared.batch_budget() {
+            return Err(Error::MessageTooLarge { topic: topic.to_string(), size, max: self.shared.batch_budget() });
+        }
+        rec.timestamp.get_or_insert_with(now_ms);
+        let now = Instant::now();
+        let deadline = now + cfg.pending_timeout;
+        let mut st = self.shared.lock();
+        while st.outstanding >= cfg.max_queued_messages {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !cfg.block_on_queue_full || left.is_zero() {
+                return Err(Error::QueueFull { topic: topic.to_string(), queued: st.outstanding });
+            }
+            st = self.shared.progress.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        if st.closing {
+            return Err(Error::Stopped);
+        }
+        let q = &mut st.parts[p as usize];
+        let wake = q.queue.is_empty() || reply.is_some() || q.queue.len() + 1 >= cfg.min_queued_messages;
+        if reply.is_some() {
+            q.waiting += 1;
+        }
+        q.queue.push_back(Pending { rec, reply, enqueued: now });
+        st.outstanding += 1;
+        drop(st);
+        if wake {
+            self.shared.work.notify_one();
+        }
+        Ok(())
+    }
+
+    /// The next delivery report (with `delivery_reports(true)`): waits up to `timeout` (`None`:
+    /// don't wait). `None` if there is none yet, or reports are off.
+    pub fn get_delivery_report(&self, timeout: Option<Duration>) -> Option<DeliveryReport> {
+        let rx = self.reports.as_ref()?.lock().unwrap_or_else(|e| e.into_inner());
+        match timeout {
+            None => rx.try_recv().ok(),
+            Some(t) => rx.recv_timeout(t).ok(),
+        }
+    }
+
+    /// Sends everything queued now and waits up to `timeout` for it to finish. Returns the first
+    /// failure since the last flush when delivery reports are off.
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.shared.lock();
+        st.flushing += 1;
+        self.shared.work.notify_one();
+        while st.outstanding > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                st.flushing -= 1;
+                return Err(Error::DeliveryTimeout {
+                    topic: self.shared.topic.to_string(),
+                    outstanding: st.outstanding,
+                    after: timeout,
+                });
+            }
+            st = self.shared.progress.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        st.flushing -= 1;
+        match st.first_error.take() {
+            Some(e) => {
+                let n = std::mem::take(&mut st.failed);
+                log::error!("{}: {n} messages failed since the last flush; the first: {e}", self.shared.topic);
+                Err(e)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Flushes for up to `timeout`, then stops the sender. Messages still unsent then are
+    /// failed (reported as such). Calling it again does nothing.
+    pub fn close(&mut self, timeout: Duration) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let deadline = Instant::now() + timeout;
+        let flushed = self.flush(timeout);
+        self.closed = true;
+        {
+            let mut st = self.shared.lock();
+            st.closing = true;
+            // What the flush could not finish fails now rather than vanishing.
+            let stopped = Error::Stopped;
+            for q in st.parts.iter_mut() {
+                q.retry_at = None;
+            }
+            let leftovers: Vec<_> = st.parts.iter_mut().flat_map(|q| q.queue.drain(..).collect::<Vec<_>>()).collect();
+            let n = leftovers.len();
+            if n > 0 {
+                let batch = super::state::Batch { partition: -1, msgs: leftovers, attempts: 0, base_sequence: -1 };
+                st.finish(batch, |_| Err(stopped.clone()));
+            }
+        }
+        self.shared.work.notify_all();
+        let _ =
+            self.exited.recv_timeout(deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1)));
+        if let Some(t) = self.thread.take() {
+            if t.is_finished() {
+                let _ = t.join();
+            } else {
+                log::warn!("{}: the sender did not stop in time; leaving it to finish", self.shared.topic);
+            }
+        }
+        flushed
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        if let Err(e) = self.close(DROP_TIMEOUT) {
+            log::error!("{}: closing on drop: {e}", self.shared.topic);
+        }
+    }
+}
+
+/// Gets an idempotent producer id and epoch from any broker.
+fn init_producer_id(topic: &Topic) -> Result<(i64, i16)> {
+    let cluster = topic.cluster();
+    let req = InitProducerIdRequest {
+        transactional_id: None,
+        transaction_timeout_ms: 60_000,
+        producer_id: -1,
+        producer_epoch: -1,
+    };
+    cluster.with_retries(8, &[], None, || {
+        let node = cluster.any_broker()?;
+        let r = cluster.send_to(node, &req)?;
+        let code = ErrorCode::from_i16(r.error_code);
+        if !code.is_ok() {
+            return Err(Error::Broker {
+                api: ApiKey::InitProducerId,
+                code,
+                context: format!("broker {node}"),
+                message: None,
+            });
+        }
+        log::info!("{}: idempotent producer id {} epoch {}", topic.name(), r.producer_id, r.producer_epoch);
+        Ok((r.producer_id, r.producer_epoch))
+    })
+}
+
+impl Topic {
+    /// A [`Producer`] builder for this topic (PyKafka's `get_producer`).
+    pub fn producer(&self) -> ProducerBuilder {
+        ProducerBuilder::new(self.clone())
+    }
+
+    /// A builder for a producer whose `produce` waits for each acknowledgement (PyKafka's
+    /// `get_sync_producer`).
+    pub fn sync_producer(&self) -> ProducerBuilder {
+        ProducerBuilder::new(self.clone()).sync(true)
+    }
+}

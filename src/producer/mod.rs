@@ -1,0 +1,15 @@
+//! The producer (PyKafka's Producer, done the way a Kafka 4 broker expects): RecordBatch v2,
+//! batching per partition, the four codecs, delivery reports, murmur2 partitioning like the
+//! Java client, and idempotence.
+
+mod config;
+mod handle;
+pub mod partitioner;
+mod record;
+mod sender;
+mod state;
+
+pub use config::{Acks, ProducerBuilder};
+pub use handle::Producer;
+pub use partitioner::Partitioner;
+pub use record::{Delivery, DeliveryReport, ProducerRecord};

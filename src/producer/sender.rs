@@ -1,0 +1,306 @@
+//! The sender thread: forms batches from the queues, writes one Produce request per leader
+//! (every request written before any answer is read), and settles each batch: acknowledged,
+//! retried with backoff (at the front of its partition, same sequence numbers), or failed.
+
+use super::config::{Acks, ProducerConfig};
+use super::record::Delivery;
+use super::state::{Batch, State};
+use crate::cluster::Cluster;
+use crate::error::{Error, Retry};
+use crate::net::Dedicated;
+use crate::protocol::codec::Encoder;
+use crate::protocol::error_code::ErrorCode;
+use crate::protocol::produce::{ProduceRequest, ProduceTopic};
+use crate::protocol::records::{encode_batch_v2, BatchSpec, Compression, RecordSpec};
+use crate::protocol::ApiKey;
+use std::collections::BTreeMap;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Bytes of a v2 batch outside its records, with room for the request around it.
+const BATCH_OVERHEAD: usize = 61 + 128;
+/// How long an idle sender sleeps when nothing wakes it.
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+
+/// Everything the producer handle and its sender share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub topic: Arc<str>,
+    pub cfg: ProducerConfig,
+    pub cluster: Arc<Cluster>,
+    pub state: Mutex<State>,
+    /// Signalled when there may be a batch to send (new messages, flush, close).
+    pub work: Condvar,
+    /// Signalled when messages finish: room in the queue, progress for `flush`.
+    pub progress: Condvar,
+    /// Idempotent producer id and epoch; -1 without idempotence.
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        // State updates are plain field writes; a panic elsewhere leaves it consistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The most bytes of records one batch may carry.
+    pub fn batch_budget(&self) -> usize {
+        self.cfg.max_request_size - BATCH_OVERHEAD
+    }
+}
+
+/// Starts the sender; it sends on `exited` when it ends.
+pub(crate) fn spawn(shared: Arc<Shared>, exited: Sender<()>) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name("plainkafka-produce".into()).spawn(move || {
+        struct Signal(Sender<()>);
+        impl Drop for Signal {
+            fn drop(&mut self) {
+                let _ = self.0.send(());
+            }
+        }
+        let _signal = Signal(exited);
+        let mut conns = Dedicated::default();
+        while let Some(batches) = take_ready(&shared) {
+            send_round(&shared, &mut conns, batches);
+        }
+    })
+}
+
+/// Waits until some partition has a batch to send; `None` once closing with nothing left.
+fn take_ready(shared: &Shared) -> Option<Vec<Batch>> {
+    let cfg = &shared.cfg;
+    let mut st = shared.lock();
+    loop {
+        let now = Instant::now();
+        let urgent = st.flushing > 0 || st.closing;
+        let mut wake: Option<Instant> = None;
+        let mut out = Vec::new();
+        for (p, q) in st.parts.iter_mut().enumerate() {
+            if let Some(at) = q.retry_at.filter(|at| *at > now) {
+                wake = Some(wake.map_or(at, |w| w.min(at)));
+                continue;
+            }
+            if let Some(b) = q.retry.take() {
+                q.retry_at = None;
+                out.push(b);
+                continue;
+            }
+            let Some(front) = q.queue.front() else { continue };
+            let due = front.enqueued + cfg.linger;
+            if !(urgent || q.waiting > 0 || q.queue.len() >= cfg.min_queued_messages || due <= now) {
+                wake = Some(wake.map_or(due, |w| w.min(due)));
+                continue;
+            }
+            let mut size = 0;
+            let mut msgs = Vec::new();
+            while let Some(m) = q.queue.front() {
+                let s = m.rec.size_estimate();
+                if !msgs.is_empty() && (size + s > shared.batch_budget() || msgs.len() >= cfg.min_queued_messages) {
+                    break;
+                }
+                size += s;
+                let m = q.queue.pop_front().expect("front exists");
+                if m.reply.is_some() {
+                    q.waiting -= 1;
+                }
+                msgs.push(m);
+            }
+            let base_sequence = q.next_sequence;
+            // Sequence numbers wrap to 0 after i32::MAX (KIP-98).
+            q.next_sequence = ((i64::from(q.next_sequence) + msgs.len() as i64) % (i64::from(i32::MAX) + 1)) as i32;
+            out.push(Batch { partition: p as i32, msgs, attempts: 0, base_sequence });
+        }
+        if !out.is_empty() {
+            return Some(out);
+        }
+        if st.closing && st.outstanding == 0 {
+            return None;
+        }
+        let wait = wake.map_or(IDLE_WAIT, |w| w.saturating_duration_since(now));
+        st = shared.work.wait_timeout(st, wait).unwrap_or_else(|e| e.into_inner()).0;
+    }
+}
+
+/// Encodes a batch's messages as one RecordBatch v2.
+fn encode(shared: &Shared, batch: &Batch) -> Result<Vec<u8>, Error> {
+    let recs: Vec<RecordSpec<'_>> = batch
+        .msgs
+        .iter()
+        .map(|m| RecordSpec {
+            key: m.rec.key.as_deref(),
+            value: m.rec.value.as_deref(),
+            headers: m.rec.headers.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect(),
+            timestamp: m.rec.timestamp.unwrap_or(0),
+        })
+        .collect();
+    let idempotent = shared.producer_id >= 0;
+    let spec = BatchSpec {
+        base_offset: 0,
+        compression: shared.cfg.compression,
+        producer_id: shared.producer_id,
+        producer_epoch: shared.producer_epoch,
+        base_sequence: if idempotent { batch.base_sequence } else { -1 },
+    };
+    let mut e = Encoder::new();
+    encode_batch_v2(&mut e, spec, &recs).map_err(|c| Error::Config(format!("{}: {c}", shared.topic)))?;
+    Ok(e.into_inner())
+}
+
+struct InFlight {
+    leader: i32,
+    version: i16,
+    correlation: i32,
+    batches: Vec<Batch>,
+}
+
+fn send_round(shared: &Shared, conns: &mut Dedicated, batches: Vec<Batch>) {
+    let cfg = &shared.cfg;
+    let topic = &*shared.topic;
+    let mut refresh = false;
+    let mut by_leader: BTreeMap<i32, Vec<Batch>> = BTreeMap::new();
+    for b in batches {
+        match shared.cluster.leader(topic, b.partition) {
+            Some(l) => by_leader.entry(l).or_default().push(b),
+            None => {
+                let e = Error::Broker {
+                    api: ApiKey::Produce,
+                    code: ErrorCode::LEADER_NOT_AVAILABLE,
+                    context: format!("{topic}/{}", b.partition),
+                    message: None,
+                };
+                refresh |= settle_error(shared, b, &e);
+            }
+        }
+    }
+    let deadline = Instant::now() + cfg.ack_timeout + shared.cluster.connection_config().request_timeout;
+    let mut inflight = Vec::new();
+    for (leader, batches) in by_leader {
+        let mut parts = Vec::with_capacity(batches.len());
+        let mut ok = Vec::with_capacity(batches.len());
+        for b in batches {
+            match encode(shared, &b) {
+                Ok(bytes) => {
+                    parts.push((b.partition, bytes));
+                    ok.push(b);
+                }
+                Err(e) => refresh |= settle_error(shared, b, &e),
+            }
+        }
+        if ok.is_empty() {
+            continue;
+        }
+        let req = ProduceRequest {
+            transactional_id: None,
+            acks: cfg.required_acks.wire(),
+            timeout_ms: cfg.ack_timeout.as_millis() as i32,
+            topics: vec![ProduceTopic { name: topic.to_string(), partitions: parts }],
+        };
+        let sent = conns.get(&shared.cluster, leader).and_then(|c| {
+            let v = c.version_for::<ProduceRequest>()?;
+            if cfg.compression == Compression::Zstd && v < 7 {
+                return Err(Error::Config(format!(
+                    "broker {} speaks Produce up to v{v}; zstd needs v7 (Kafka 2.1)",
+                    c.addr()
+                )));
+            }
+            Ok((v, c.write_request(&req, v, deadline)?))
+        });
+        match sent {
+            // With acks=0 the broker never answers: written is as good as it gets.
+            Ok(_) if cfg.required_acks == Acks::None => {
+                let mut st = shared.lock();
+                for b in ok {
+                    let p = b.partition;
+                    st.finish(b, |_| Ok(Delivery { partition: p, offset: None }));
+                }
+            }
+            Ok((version, correlation)) => inflight.push(InFlight { leader, version, correlation, batches: ok }),
+            Err(e) => {
+                for b in ok {
+                    refresh |= settle_error(shared, b, &e);
+                }
+            }
+        }
+    }
+    for f in inflight {
+        let resp = match conns.existing(f.leader) {
+            Some(c) => c.read_response::<ProduceRequest>(f.correlation, f.version, deadline),
+            None => continue,
+        };
+        let mut results: BTreeMap<i32, (ErrorCode, i64, Option<String>)> = BTreeMap::new();
+        match resp {
+            Ok(r) => {
+                for t in r.responses.into_iter().filter(|t| *t.name == *topic) {
+                    for p in t.partitions {
+                        results.insert(p.index, (ErrorCode::from_i16(p.error_code), p.base_offset, p.error_message));
+                    }
+                }
+            }
+            Err(e) => {
+                for b in f.batches {
+                    refresh |= settle_error(shared, b, &e);
+                }
+                continue;
+            }
+        }
+        for b in f.batches {
+            let p = b.partition;
+            match results.remove(&p) {
+                Some((ErrorCode::NONE, base, _)) => {
+                    shared.lock().finish(b, |i| Ok(Delivery { partition: p, offset: Some(base + i as i64) }));
+                }
+                // A retry of a batch the broker had already written (idempotence at work).
+                Some((ErrorCode::DUPLICATE_SEQUENCE_NUMBER, _, _)) => {
+                    shared.lock().finish(b, |_| Ok(Delivery { partition: p, offset: None }));
+                }
+                Some((code, _, message)) => {
+                    let e = Error::Broker { api: ApiKey::Produce, code, context: format!("{topic}/{p}"), message };
+                    refresh |= settle_error(shared, b, &e);
+                }
+                None => {
+                    let e = Error::Broker {
+                        api: ApiKey::Produce,
+                        code: ErrorCode::UNKNOWN_SERVER_ERROR,
+                        context: format!("{topic}/{p}"),
+                        message: Some("partition missing from the Produce response".into()),
+                    };
+                    refresh |= settle_error(shared, b, &e);
+                }
+            }
+        }
+    }
+    shared.progress.notify_all();
+    if refresh {
+        if let Err(e) = shared.cluster.refresh_metadata(&[topic]) {
+            log::warn!("{topic}: metadata refresh failed: {e}");
+        }
+    }
+}
+
+/// Retries `batch` after a backoff if `e` may pass and attempts remain, else fails its messages.
+/// Returns whether metadata should be refreshed.
+fn settle_error(shared: &Shared, mut batch: Batch, e: &Error) -> bool {
+    let how = e.retry();
+    let mut st = shared.lock();
+    if how != Retry::Never && batch.attempts < shared.cfg.max_retries {
+        let wait = crate::retry::backoff(
+            shared.cfg.retry_backoff,
+            Duration::from_secs(5),
+            batch.attempts,
+            crate::retry::seed(),
+        );
+        batch.attempts += 1;
+        log::debug!("{}/{}: {e}; retry {} in {wait:?}", shared.topic, batch.partition, batch.attempts);
+        let q = &mut st.parts[batch.partition as usize];
+        q.retry_at = Some(Instant::now() + wait);
+        q.retry = Some(batch);
+        return how != Retry::Backoff;
+    }
+    log::error!("{}/{}: {} messages failed: {e}", shared.topic, batch.partition, batch.msgs.len());
+    st.finish(batch, |_| Err(e.clone()));
+    shared.progress.notify_all();
+    false
+}
