@@ -394,8 +394,11 @@ pub fn producer_records(tag: &str, n: usize) -> Vec<plainkafka::ProducerRecord> 
         .collect()
 }
 
-/// Reads partition 0 of `topic` with librdkafka and returns (key, value, headers, timestamp).
-pub fn rdkafka_read(b: &Broker, topic: &str, n: usize) -> Vec<(Vec<u8>, Vec<u8>, Vec<(String, Vec<u8>)>, i64)> {
+/// A message as librdkafka read it: key, value, headers, timestamp.
+pub type Read = (Vec<u8>, Vec<u8>, Vec<(String, Vec<u8>)>, i64);
+
+/// Reads partition 0 of `topic` with librdkafka.
+pub fn rdkafka_read(b: &Broker, topic: &str, n: usize) -> Vec<Read> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::message::Headers;
     use rdkafka::Message as _;
