@@ -8,12 +8,22 @@ use common::{init_logging, kafka, produce, unique_topic, Broker, TestMsg};
 use std::process::{Command, Output};
 
 fn plainkafka(b: &Broker, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plainkafka"))
+    plainkafka_with_input(b, args, "")
+}
+
+fn plainkafka_with_input(b: &Broker, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_plainkafka"))
         .env_remove("KAFKA_BROKERS")
         .args(["-b", &b.bootstrap])
         .args(args)
-        .output()
-        .expect("run plainkafka")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run plainkafka");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    child.wait_with_output().expect("plainkafka output")
 }
 
 fn text(b: &[u8]) -> String {
@@ -101,9 +111,35 @@ fn errors_are_one_line_and_exit_1() {
 #[test]
 fn every_command_shows_an_example_in_help() {
     let b = broker();
-    for cmd in ["consume", "offsets"] {
+    for cmd in ["consume", "offsets", "produce"] {
         let out = plainkafka(&b, &[cmd, "--help"]);
         assert!(out.status.success());
         assert!(text(&out.stdout).contains("Example:"), "{cmd}");
     }
+}
+
+#[test]
+fn produce_writes_one_message_per_line_with_keys_headers_and_codec() {
+    let b = broker();
+    let topic = new_topic(&b, "cli-produce", 3);
+    for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
+        let input = "u1:first\nno delimiter here\nu2:a:b\n";
+        let out = plainkafka_with_input(
+            &b,
+            &["produce", &topic, "-p", "1", "-K", ":", "-z", codec, "-H", "src=cli", "--acks", "1"],
+            input,
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stderr), "3 messages\n");
+    }
+    let out = plainkafka(&b, &["consume", &topic, "-p", "1", "-c", "15", "-f", "%k|%s|%h\\n"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 15);
+    for chunk in lines.chunks(3) {
+        assert_eq!(chunk, ["u1|first|src=cli", "|no delimiter here|src=cli", "u2|a:b|src=cli"]);
+    }
+    let out = plainkafka_with_input(&b, &["produce", &topic, "-H", "novalue"], "x\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr).lines().count(), 1, "{}", text(&out.stderr));
 }

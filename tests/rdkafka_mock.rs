@@ -315,3 +315,69 @@ fn no_common_fetch_version_is_a_clear_error() {
     assert!(text.contains("Fetch v0–v3") && text.contains("plainkafka speaks v4–v12"), "{text}");
     assert!(c.is_paused(0));
 }
+
+/// An idempotent producer while the leader moves and Produce fails with retriable errors:
+/// every message is acknowledged, and the partition holds each exactly once, in order.
+#[test]
+fn idempotent_producer_through_leader_moves_and_errors() {
+    use plainkafka::ProducerRecord;
+    let (m, b) = mock();
+    m.create_topic("faulty", 1, 3).expect("topic");
+    m.partition_leader("faulty", 0, Some(1)).expect("leader");
+    let t = client(&b).topic("faulty").expect("topic");
+    let p = t
+        .producer()
+        .enable_idempotence(true)
+        .delivery_reports(true)
+        .max_retries(30)
+        .retry_backoff(Duration::from_millis(20))
+        .min_queued_messages(100)
+        .build()
+        .expect("producer");
+    let errors = [
+        RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+        RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+    ];
+    for i in 0..3000 {
+        if i == 1000 {
+            m.request_errors(RDKafkaApiKey::Produce, &errors);
+            m.partition_leader("faulty", 0, Some(2)).expect("move leader");
+        }
+        if i == 2000 {
+            m.partition_leader("faulty", 0, Some(3)).expect("move leader");
+            m.request_errors(RDKafkaApiKey::Produce, &errors);
+        }
+        p.produce(ProducerRecord::new(format!("{i}"))).expect("produce");
+    }
+    p.flush(Duration::from_secs(60)).expect("flush");
+    let mut acked = 0;
+    while let Some(r) = p.get_delivery_report(None) {
+        r.result.expect("every message acknowledged");
+        acked += 1;
+    }
+    assert_eq!(acked, 3000);
+    drop(p);
+    let mut c = t.simple_consumer().consumer_timeout(SHORT).build().expect("build");
+    let got = read_n(&mut c, 3000, Duration::from_secs(60));
+    assert!(drain(&mut c).is_empty(), "nothing written twice");
+    let values: Vec<String> =
+        got.iter().map(|m| String::from_utf8_lossy(m.value().unwrap_or_default()).into_owned()).collect();
+    assert_eq!(values, (0..3000).map(|i| i.to_string()).collect::<Vec<_>>(), "each once, in order");
+}
+
+/// A non-retriable Produce error reaches `send` and the delivery reports with its context.
+#[test]
+fn producer_reports_non_retriable_errors() {
+    use plainkafka::ProducerRecord;
+    let (m, b) = mock();
+    m.create_topic("rejects", 1, 1).expect("topic");
+    let t = client(&b).topic("rejects").expect("topic");
+    let p = t.producer().delivery_reports(true).build().expect("producer");
+    m.request_errors(RDKafkaApiKey::Produce, &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE]);
+    let e = p.send(ProducerRecord::new("x")).expect_err("rejected");
+    let text = e.to_string();
+    assert!(text.contains("MESSAGE_TOO_LARGE") && text.contains("rejects/0") && text.contains("Produce"), "{text}");
+    // The next one goes through.
+    assert_eq!(p.send(ProducerRecord::new("y")).expect("send").offset, Some(0));
+}

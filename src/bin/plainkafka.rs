@@ -5,26 +5,46 @@
 //!            [--reset-offset-on-start] [-p PARTITION]... [-c COUNT] [--idle-timeout-ms MS]
 //!            [-f FORMAT] [--no-commit] [--explain]
 //! plainkafka [-b BROKERS] offsets TOPIC [-g GROUP]
+//! plainkafka [-b BROKERS] produce TOPIC [-p PARTITION] [-k KEY] [-K DELIM]
+//!            [-z none|gzip|snappy|lz4|zstd] [--acks 0|1|all] [-H name=value]...
 //! ```
 //!
 //! BROKERS defaults to `$KAFKA_BROKERS`, then `127.0.0.1:9092`. Any error prints one line on
 //! stderr and exits 1.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use plainkafka::{KafkaClient, Message, OffsetReset, SimpleConsumer};
+use plainkafka::{Acks, Compression, KafkaClient, Message, OffsetReset, ProducerRecord, SimpleConsumer};
 use std::collections::BTreeSet;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(name = "plainkafka", version, about = "A synchronous Kafka client: consume topics, inspect offsets.")]
+#[command(name = "plainkafka", version, about = "A synchronous Kafka client: produce, consume, inspect offsets.")]
 struct Cli {
     /// Bootstrap brokers, host:port[,host:port...].
     #[arg(short = 'b', long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092", global = true)]
     brokers: String,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Codec {
+    None,
+    Gzip,
+    Snappy,
+    Lz4,
+    Zstd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AcksArg {
+    #[value(name = "0")]
+    Zero,
+    #[value(name = "1")]
+    One,
+    All,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -71,6 +91,32 @@ enum Command {
         #[arg(long)]
         explain: bool,
     },
+    /// Write one message per line of standard input.
+    #[command(
+        after_help = "Example:\n  printf 'u1:hello\\nu2:world\\n' | plainkafka -b 127.0.0.1:9092 produce greetings -K : -z zstd"
+    )]
+    Produce {
+        /// The topic.
+        topic: String,
+        /// Write every message to this partition (default: by key, else round-robin).
+        #[arg(short = 'p', long)]
+        partition: Option<i32>,
+        /// The key of every message.
+        #[arg(short = 'k', long, conflicts_with = "key_delimiter")]
+        key: Option<String>,
+        /// Split each line at the first DELIM: key before it, value after.
+        #[arg(short = 'K', long = "key-delimiter")]
+        key_delimiter: Option<String>,
+        /// Compression codec.
+        #[arg(short = 'z', long, value_enum, default_value = "none")]
+        compression: Codec,
+        /// Acknowledgements to wait for.
+        #[arg(long, value_enum, default_value = "all")]
+        acks: AcksArg,
+        /// A header for every message, name=value (repeatable).
+        #[arg(short = 'H', long = "header")]
+        headers: Vec<String>,
+    },
     /// One line per partition: PARTITION EARLIEST LATEST COMMITTED LAG.
     #[command(after_help = "Example:\n  plainkafka -b 127.0.0.1:9092 offsets orders -g billing")]
     Offsets {
@@ -115,6 +161,10 @@ fn main() -> ExitCode {
             consume(&cli.brokers, &topic, opts)
         }
         Command::Offsets { topic, group } => offsets(&cli.brokers, &topic, group.as_deref()),
+        Command::Produce { topic, partition, key, key_delimiter, compression, acks, headers } => {
+            let opts = ProduceOpts { partition, key, key_delimiter, compression, acks, headers };
+            produce(&cli.brokers, &topic, opts)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -194,6 +244,73 @@ fn consume(brokers: &str, topic: &str, o: ConsumeOpts) -> AnyResult<()> {
     }
     eprintln!("{printed} messages");
     result.map_err(Into::into)
+}
+
+struct ProduceOpts {
+    partition: Option<i32>,
+    key: Option<String>,
+    key_delimiter: Option<String>,
+    compression: Codec,
+    acks: AcksArg,
+    headers: Vec<String>,
+}
+
+fn produce(brokers: &str, topic: &str, o: ProduceOpts) -> AnyResult<()> {
+    use io::BufRead;
+    let mut headers = Vec::new();
+    for h in &o.headers {
+        let (name, value) = h.split_once('=').ok_or_else(|| format!("header {h:?} is not name=value"))?;
+        headers.push((name.to_string(), Some(value.as_bytes().to_vec())));
+    }
+    let topic = KafkaClient::new(brokers)?.topic(topic)?;
+    let mut p = topic
+        .producer()
+        .compression(match o.compression {
+            Codec::None => Compression::None,
+            Codec::Gzip => Compression::Gzip,
+            Codec::Snappy => Compression::Snappy,
+            Codec::Lz4 => Compression::Lz4,
+            Codec::Zstd => Compression::Zstd,
+        })
+        .required_acks(match o.acks {
+            AcksArg::Zero => Acks::None,
+            AcksArg::One => Acks::Leader,
+            AcksArg::All => Acks::All,
+        })
+        .build()?;
+    let mut count = 0u64;
+    for line in io::stdin().lock().split(b'\n') {
+        let mut line = line?;
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        let (key, value) = match &o.key_delimiter {
+            Some(d) => match find(&line, d.as_bytes()) {
+                Some(at) => (Some(line[..at].to_vec()), line[at + d.len()..].to_vec()),
+                None => (None, line),
+            },
+            None => (o.key.as_ref().map(|k| k.as_bytes().to_vec()), line),
+        };
+        let rec = ProducerRecord {
+            value: Some(value),
+            key,
+            headers: headers.clone(),
+            timestamp: None,
+            partition: o.partition,
+        };
+        p.produce(rec)?;
+        count += 1;
+    }
+    p.close(Duration::from_secs(60))?;
+    eprintln!("{count} messages");
+    Ok(())
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 fn explain(c: &SimpleConsumer, done: &mut BTreeSet<i32>) {

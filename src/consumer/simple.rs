@@ -381,16 +381,18 @@ impl SimpleConsumer {
         }
         self.shared.stop();
         let deadline = Instant::now() + self.shared.cfg.fetch_wait_max + STOP_GRACE;
+        let mut exited = 0;
         if let Some(rx) = self.exited.take() {
-            for _ in 0..self.threads.len() {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if rx.recv_timeout(left).is_err() {
-                    break;
-                }
+            while exited < self.threads.len()
+                && rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_ok()
+            {
+                exited += 1;
             }
         }
+        let all_exited = exited == self.threads.len();
         for t in self.threads.drain(..) {
-            if t.is_finished() {
+            // A thread signals in its last moments: once all have, joining waits no longer.
+            if all_exited || t.is_finished() {
                 let _ = t.join();
             } else {
                 log::warn!("{}: a fetcher thread did not stop in time; leaving it to finish", self.shared.topic);

@@ -226,10 +226,11 @@ impl Producer {
             }
         }
         self.shared.work.notify_all();
-        let _ =
-            self.exited.recv_timeout(deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1)));
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
+        let exited = self.exited.recv_timeout(left).is_ok();
         if let Some(t) = self.thread.take() {
-            if t.is_finished() {
+            // The signal comes from the thread's last moments: joining then waits no longer.
+            if exited {
                 let _ = t.join();
             } else {
                 log::warn!("{}: the sender did not stop in time; leaving it to finish", self.shared.topic);
