@@ -4,21 +4,18 @@
 //! cargo run --example quickstart -- [BROKERS]      # default $KAFKA_BROKERS, then 127.0.0.1:9092
 //! ```
 //!
-//! `scripts/quickstart.sh` starts a local Apache Kafka and runs this against it. Until
-//! plainkafka's own producer lands, the messages are written with librdkafka (rdkafka).
+//! `scripts/quickstart.sh` starts a local Apache Kafka and runs this against it.
 
-use plainkafka::{KafkaClient, OffsetReset, SimpleConsumer};
-use rdkafka::config::ClientConfig;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use plainkafka::{KafkaClient, OffsetReset, Producer, ProducerRecord, SimpleConsumer};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-fn write(brokers: &str, topic: &str, values: &[String]) {
-    let p: BaseProducer = ClientConfig::new().set("bootstrap.servers", brokers).create().expect("producer");
+fn write(producer: &Producer, values: &[String]) -> plainkafka::Result<()> {
     for v in values {
-        p.send(BaseRecord::<(), str>::to(topic).partition(0).payload(v)).expect("queue");
+        let d = producer.send(ProducerRecord::new(v.as_str()).partition(0))?;
+        debug_assert_eq!(d.partition, 0);
     }
-    p.flush(Duration::from_secs(30)).expect("flush");
     println!("  wrote {values:?}");
+    Ok(())
 }
 
 fn read_all(c: &mut SimpleConsumer) -> plainkafka::Result<Vec<String>> {
@@ -51,9 +48,10 @@ fn main() -> plainkafka::Result<()> {
     let batch = |from: usize, n: usize| (from..from + n).map(|i| format!("message {i}")).collect::<Vec<_>>();
 
     println!("topic {topic_name} on {brokers}; group {group} has no committed offsets");
-    write(&brokers, &topic_name, &batch(0, 5));
     let client = KafkaClient::new(&brokers)?;
     let topic = client.topic(&topic_name)?;
+    let producer = topic.producer().build()?;
+    write(&producer, &batch(0, 5))?;
     let timeout = Some(Duration::from_millis(1500));
 
     println!("\nconsumer: auto_offset_reset=LATEST on a new group -> starts at the latest offset");
@@ -65,7 +63,7 @@ fn main() -> plainkafka::Result<()> {
         .build()?;
     println!("  read {:?} (nothing old)", read_all(&mut c1)?);
     explain(&c1);
-    write(&brokers, &topic_name, &batch(5, 3));
+    write(&producer, &batch(5, 3))?;
     println!("  read {:?}", read_all(&mut c1)?);
     c1.commit_offsets()?;
     println!("  committed {:?}", c1.fetch_offsets()?);
@@ -73,7 +71,7 @@ fn main() -> plainkafka::Result<()> {
 
     println!("\nconsumer_2: same group, defaults -> starts from the committed offset");
     let mut c2 = topic.simple_consumer().consumer_group(&group).consumer_timeout(timeout).build()?;
-    write(&brokers, &topic_name, &batch(8, 2));
+    write(&producer, &batch(8, 2))?;
     println!("  read {:?}", read_all(&mut c2)?);
     explain(&c2);
     drop(c2);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Consume benchmark: 1,000,000 x 100 B in one partition of a local Apache Kafka 4.x, read from
-# offset 0 by plainkafka, by rdkafka's BaseConsumer (librdkafka) and by Kafka's own
-# ConsumerPerformance (the Java client), RUNS times each, interleaved, in one run. Prints the
-# median messages/s, MB/s, client CPU seconds and peak RSS of each, and plainkafka's ratios.
+# Benchmarks against a local Apache Kafka 4.x, RUNS times each client, interleaved, in one run:
+#  - consume: 1,000,000 x 100 B in one partition, read from offset 0 by plainkafka, rdkafka's
+#    BaseConsumer (librdkafka) and Kafka's ConsumerPerformance (the Java client);
+#  - produce: 1,000,000 x 100 B into one partition, acks=1, linger 5 ms, 1 MB batches, by
+#    plainkafka, rdkafka's producer and Kafka's ProducerPerformance.
+# Prints the median messages/s, MB/s, client CPU seconds and peak RSS of each, and ratios.
 #
 #   scripts/bench.sh [RUNS]        (default 5; uses $KAFKA_BROKERS if set)
 set -euo pipefail
@@ -20,8 +22,8 @@ if [ -z "${KAFKA_BROKERS:-}" ]; then
   scripts/kafka/start.sh "$version" "$port" $$ >&2
   KAFKA_BROKERS=127.0.0.1:$port
 fi
-cargo build --quiet --release --example consume_bench
-bin=target/release/examples/consume_bench
+cargo build --quiet --release --example bench
+bin=target/release/examples/bench
 topic=bench-$(date +%s)
 "$bin" produce "$KAFKA_BROKERS" "$topic" "$count" "$size"
 echo "topic $topic: $count x $size B in partition 0 on Kafka $version ($KAFKA_BROKERS)" >&2
@@ -36,6 +38,8 @@ measure() { # name, command...: one line "name seconds cpu rss_kb"
   rm -f "$t"
   local secs
   case "$name" in
+    javaprod) # ProducerPerformance's last line: N records sent, R records/sec (M MB/sec), ...
+      secs=$(echo "$out" | awk -v n="$count" '/records sent/ {r=$4} END {printf "%.3f", n/r}') ;;
     java) # ConsumerPerformance CSV: start, end, MB, MB/s, nMsg, nMsg/s, rebalance ms, fetch ms (col 8), ...
       secs=$(echo "$out" | awk -F', *' 'NF>=10 && $5 ~ /^[0-9]+$/ {printf "%.3f", $8/1000}') ;;
     *) secs=$(echo "$out" | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p') ;;
@@ -48,6 +52,11 @@ for i in $(seq 1 "$runs"); do
   measure rdkafka "$bin" rdkafka "$KAFKA_BROKERS" "$topic" "$count"
   measure java java -Xmx1g -cp "$cp" org.apache.kafka.tools.ConsumerPerformance \
     --bootstrap-server "$KAFKA_BROKERS" --topic "$topic" --messages "$count" --group "bench-$i-$RANDOM" --hide-header
+  measure produce-plainkafka "$bin" produce-plainkafka "$KAFKA_BROKERS" "$topic-pp-$i" "$count" "$size"
+  measure produce-rdkafka "$bin" produce-rdkafka "$KAFKA_BROKERS" "$topic-pr-$i" "$count" "$size"
+  measure javaprod java -Xmx1g -cp "$cp" org.apache.kafka.tools.ProducerPerformance \
+    --topic "$topic-pj-$i" --num-records "$count" --record-size "$size" --throughput -1 \
+    --producer-props bootstrap.servers="$KAFKA_BROKERS" acks=1 linger.ms=5 batch.size=1000000
   echo "run $i done" >&2
 done
 python3 - "$results" "$count" "$size" "$runs" <<'PY'
@@ -58,16 +67,23 @@ for line in open(path):
     name, secs, cpu, rss = line.split()
     rows.setdefault(name, []).append((float(secs), float(cpu), int(rss)))
 med = {n: tuple(statistics.median(x[i] for x in v) for i in range(3)) for n, v in rows.items()}
-label = {"plainkafka": "plainkafka", "rdkafka": "rdkafka BaseConsumer", "java": "Kafka ConsumerPerformance"}
-print(f"{count:,} x {size} B from offset 0, one partition, median of {runs} runs")
-print(f"{'client':<27}{'msgs/s':>12}{'MB/s':>9}{'wall s':>9}{'CPU s':>8}{'peak RSS MB':>13}")
-for n in ("plainkafka", "rdkafka", "java"):
-    if n not in med:
-        continue
-    s, c, r = med[n]
-    print(f"{label[n]:<27}{count/s:>12,.0f}{count*size/s/1e6:>9.1f}{s:>9.3f}{c:>8.2f}{r/1024:>13.1f}")
-if "rdkafka" in med and "plainkafka" in med:
-    p, k = med["plainkafka"], med["rdkafka"]
-    print(f"plainkafka vs rdkafka: {k[0]/p[0]:.2f}x the rate, {p[1]/k[1]:.2f}x the CPU, {p[2]/k[2]:.2f}x the RSS")
+label = {"plainkafka": "plainkafka", "rdkafka": "rdkafka BaseConsumer", "java": "Kafka ConsumerPerformance",
+         "produce-plainkafka": "plainkafka", "produce-rdkafka": "rdkafka producer", "javaprod": "Kafka ProducerPerformance"}
+def table(title, names):
+    print(title)
+    print(f"{'client':<27}{'msgs/s':>12}{'MB/s':>9}{'wall s':>9}{'CPU s':>8}{'peak RSS MB':>13}")
+    for n in names:
+        if n not in med:
+            continue
+        s, c, r = med[n]
+        print(f"{label[n]:<27}{count/s:>12,.0f}{count*size/s/1e6:>9.1f}{s:>9.3f}{c:>8.2f}{r/1024:>13.1f}")
+    ours, peer = names[0], names[1]
+    if ours in med and peer in med:
+        p, k = med[ours], med[peer]
+        print(f"plainkafka vs {label[peer]}: {k[0]/p[0]:.2f}x the rate, {p[1]/k[1]:.2f}x the CPU, {p[2]/k[2]:.2f}x the RSS")
+    print()
+table(f"consume: {count:,} x {size} B from offset 0, one partition, median of {runs} runs", ["plainkafka", "rdkafka", "java"])
+table(f"produce: {count:,} x {size} B to one partition, acks=1, linger 5 ms, 1 MB batches, median of {runs} runs",
+      ["produce-plainkafka", "produce-rdkafka", "javaprod"])
 PY
 rm -f "$results"

@@ -1,0 +1,154 @@
+//! The benchmark clients; `scripts/bench.sh` runs them next to Kafka's own perf tools and
+//! prints the comparison.
+//!
+//! ```text
+//! bench produce            BROKERS TOPIC COUNT SIZE   # fill one partition (librdkafka)
+//! bench plainkafka         BROKERS TOPIC COUNT        # read COUNT messages from offset 0
+//! bench rdkafka            BROKERS TOPIC COUNT        # the same with rdkafka's BaseConsumer
+//! bench produce-plainkafka BROKERS TOPIC COUNT SIZE   # write COUNT x SIZE B, acks=1, linger 5 ms
+//! bench produce-rdkafka    BROKERS TOPIC COUNT SIZE   # the same with rdkafka's producer
+//! ```
+//!
+//! Each mode but `produce` prints `messages=N bytes=B seconds=S`: from the first request to the
+//! last message read or acknowledged, without process start-up. CPU and memory are measured by
+//! the caller.
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Message as _, Offset, TopicPartitionList};
+use std::time::{Duration, Instant};
+
+fn produce(brokers: &str, topic: &str, count: usize, size: usize) {
+    let p: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "20")
+        .set("batch.size", "1000000")
+        .set("queue.buffering.max.messages", "2000000")
+        .create()
+        .expect("producer");
+    let value = vec![b'x'; size];
+    for _ in 0..count {
+        let mut rec = BaseRecord::<(), [u8]>::to(topic).partition(0).payload(&value);
+        loop {
+            match p.send(rec) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    p.poll(Duration::from_millis(5));
+                    rec = back;
+                }
+            }
+        }
+    }
+    p.flush(Duration::from_secs(120)).expect("flush");
+}
+
+fn report(count: usize, bytes: usize, start: Instant) {
+    println!("messages={count} bytes={bytes} seconds={:.3}", start.elapsed().as_secs_f64());
+}
+
+fn plainkafka(brokers: &str, topic: &str, count: usize) {
+    let client = plainkafka::KafkaClient::new(brokers).expect("client");
+    let topic = client.topic(topic).expect("topic");
+    let mut c = topic.simple_consumer().partitions(&[0]).build().expect("consumer");
+    let start = Instant::now();
+    let (mut n, mut bytes) = (0, 0);
+    while n < count {
+        let m = c.consume().expect("consume").expect("message");
+        bytes += m.value().map_or(0, <[u8]>::len);
+        n += 1;
+    }
+    report(n, bytes, start);
+}
+
+fn rdkafka(brokers: &str, topic: &str, count: usize) {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "consume-bench")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Beginning).expect("partition");
+    c.assign(&tpl).expect("assign");
+    let start = Instant::now();
+    let (mut n, mut bytes) = (0, 0);
+    while n < count {
+        if let Some(m) = c.poll(Duration::from_secs(10)) {
+            let m = m.expect("message");
+            bytes += m.payload().map_or(0, <[u8]>::len);
+            n += 1;
+        }
+    }
+    report(n, bytes, start);
+}
+
+/// Batch size shared by the producers: 1 MB, acks=1, linger 5 ms.
+const BATCH_BYTES: usize = 1_000_000;
+
+fn produce_plainkafka(brokers: &str, topic: &str, count: usize, size: usize) {
+    let t = plainkafka::KafkaClient::new(brokers).expect("client").topic(topic).expect("topic");
+    let mut p = t
+        .producer()
+        .required_acks(plainkafka::Acks::Leader)
+        .linger(Duration::from_millis(5))
+        .max_request_size(BATCH_BYTES + 1024)
+        .min_queued_messages(count)
+        .max_queued_messages(200_000)
+        .build()
+        .expect("producer");
+    let value = vec![b'x'; size];
+    let start = Instant::now();
+    for _ in 0..count {
+        p.produce(plainkafka::ProducerRecord::new(value.clone()).partition(0)).expect("produce");
+    }
+    p.close(Duration::from_secs(120)).expect("every message acknowledged");
+    report(count, count * size, start);
+}
+
+fn produce_rdkafka(brokers: &str, topic: &str, count: usize, size: usize) {
+    let p: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("acks", "1")
+        .set("linger.ms", "5")
+        .set("batch.size", BATCH_BYTES.to_string())
+        .set("queue.buffering.max.messages", "200000")
+        .create()
+        .expect("producer");
+    let value = vec![b'x'; size];
+    let start = Instant::now();
+    for _ in 0..count {
+        let mut rec = BaseRecord::<(), [u8]>::to(topic).partition(0).payload(&value);
+        loop {
+            match p.send(rec) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    p.poll(Duration::from_millis(1));
+                    rec = back;
+                }
+            }
+        }
+        p.poll(Duration::ZERO);
+    }
+    p.flush(Duration::from_secs(120)).expect("flush");
+    report(count, count * size, start);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let usage = "usage: bench produce|plainkafka|rdkafka|produce-plainkafka|produce-rdkafka BROKERS TOPIC COUNT [SIZE]";
+    let (mode, brokers, topic) = match args.get(1..4) {
+        Some([m, b, t]) => (m.as_str(), b.as_str(), t.as_str()),
+        _ => panic!("{usage}"),
+    };
+    let count: usize = args.get(4).and_then(|c| c.parse().ok()).expect(usage);
+    let size = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(100);
+    match mode {
+        "produce" => produce(brokers, topic, count, size),
+        "produce-plainkafka" => produce_plainkafka(brokers, topic, count, size),
+        "produce-rdkafka" => produce_rdkafka(brokers, topic, count, size),
+        "plainkafka" => plainkafka(brokers, topic, count),
+        "rdkafka" => rdkafka(brokers, topic, count),
+        _ => panic!("{usage}"),
+    }
+}
