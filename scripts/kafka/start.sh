@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Starts a single-node Apache Kafka (KRaft, broker+controller) on loopback for the tests.
 #
-#   scripts/kafka/start.sh VERSION PORT [WATCH_PID]
+#   scripts/kafka/start.sh VERSION PORT [WATCH_PID [restart]]
 #
 # Resolves org.apache.kafka:kafka_2.13:VERSION and its dependencies with Maven into
 # target/kafka/VERSION/libs (cached), formats a fresh log dir, starts kafka.Kafka in the
 # background, waits until it answers on 127.0.0.1:PORT and exits 0. The controller listens on
 # PORT+1. With WATCH_PID, the broker is stopped as soon as that process is gone (a test binary
-# starts brokers once and cannot run code at exit). The broker's log is in the run dir.
+# starts brokers once and cannot run code at exit). With `restart`, the existing log dir of
+# that version and port is kept (a broker restarted after a crash). The broker's log is in the
+# run dir.
 set -euo pipefail
 version=${1:?usage: start.sh VERSION PORT [WATCH_PID]}
 port=${2:?usage: start.sh VERSION PORT [WATCH_PID]}
 watch_pid=${3:-}
+mode=${4:-fresh}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 libs=$root/target/kafka/$version/libs
@@ -34,10 +37,12 @@ if [ ! -f "$libs/.complete" ]; then
 fi
 
 run=$root/target/kafka/run-$version-$port
-rm -rf "$run"
+if [ "$mode" != restart ]; then
+  rm -rf "$run"
+fi
 mkdir -p "$run/data"
 cport=$((port + 1))
-cat > "$run/server.properties" <<PROPS
+[ "$mode" = restart ] || cat > "$run/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
@@ -61,12 +66,14 @@ log.retention.ms=-1
 PROPS
 
 java_opts=(-Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true "-Dlog4j.configuration=file:$here/log4j.properties" "-Dlog4j2.configurationFile=$here/log4j2.properties")
-java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format \
+[ "$mode" = restart ] || java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format \
   -t "$(python3 -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')" \
   -c "$run/server.properties" > "$run/format.log" 2>&1 || { cat "$run/format.log" >&2; exit 1; }
 
+# Readiness is read from what this start appends to the log.
+seen=$( (wc -l < "$run/broker.log") 2>/dev/null || echo 0)
 setsid java "${java_opts[@]}" -cp "$libs/*" kafka.Kafka "$run/server.properties" \
-  > "$run/broker.log" 2>&1 < /dev/null &
+  >> "$run/broker.log" 2>&1 < /dev/null &
 broker=$!
 echo "$broker" > "$run/pid"
 
@@ -81,7 +88,7 @@ for _ in $(seq 1 600); do
     tail -50 "$run/broker.log" >&2
     exit 1
   fi
-  if grep -q "Kafka Server started\|\[KafkaRaftServer nodeId=1\] Kafka Server started" "$run/broker.log" 2>/dev/null; then
+  if tail -n +"$((seen + 1))" "$run/broker.log" 2>/dev/null | grep -q "Kafka Server started"; then
     echo "kafka $version ready on 127.0.0.1:$port (pid $broker)"
     exit 0
   fi

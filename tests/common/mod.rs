@@ -75,7 +75,7 @@ pub fn init_logging() {
 }
 
 /// A loopback port with the next one free too (Kafka's controller listens on port + 1).
-fn free_port_pair() -> u16 {
+pub fn free_port_pair() -> u16 {
     loop {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = l.local_addr().expect("addr").port();
