@@ -64,6 +64,34 @@ pub fn decompress(codec: Compression, data: &[u8], cap: usize) -> Result<Vec<u8>
     }
 }
 
+/// Decompresses the value of a legacy wrapper message of `magic`. Kafka wrote the LZ4 frame
+/// header checksum of magic-0 messages over the wrong bytes (KAFKA-3160) and its own reader skips
+/// the check for them; the checksum is recomputed here so the frame decoder accepts it.
+pub fn decompress_legacy(codec: Compression, data: &[u8], magic: i8, cap: usize) -> Result<Vec<u8>, CodecError> {
+    #[cfg(feature = "lz4")]
+    if codec == Compression::Lz4 && magic == 0 {
+        return decompress(codec, &lz4_repair_header_checksum(data), cap);
+    }
+    let _ = magic;
+    decompress(codec, data, cap)
+}
+
+/// The frame with its header checksum byte recomputed (xxHash32 of the descriptor, second byte).
+#[cfg(feature = "lz4")]
+fn lz4_repair_header_checksum(data: &[u8]) -> Vec<u8> {
+    use std::hash::Hasher;
+    let mut out = data.to_vec();
+    let Some(&flg) = data.get(4) else { return out };
+    // FLG, BD, then an 8-byte content size and a 4-byte dictionary id when flagged.
+    let descriptor = 2 + if flg & 0x08 != 0 { 8 } else { 0 } + if flg & 0x01 != 0 { 4 } else { 0 };
+    if data.len() > 4 + descriptor {
+        let mut h = twox_hash::XxHash32::with_seed(0);
+        h.write(&data[4..4 + descriptor]);
+        out[4 + descriptor] = (h.finish() >> 8) as u8;
+    }
+    out
+}
+
 /// Compresses `data` as Kafka expects for `codec`.
 pub fn compress(codec: Compression, data: &[u8]) -> Result<Vec<u8>, CodecError> {
     #[allow(unused)]
@@ -155,6 +183,7 @@ mod snappy {
 }
 
 #[cfg(test)]
+#[cfg(all(feature = "gzip", feature = "snappy", feature = "lz4", feature = "zstd"))]
 mod tests {
     use super::*;
 
@@ -207,8 +236,36 @@ mod tests {
     }
 
     #[test]
+    fn magic_0_lz4_with_kafkas_broken_header_checksum_is_read() {
+        use std::hash::Hasher;
+        let data = sample();
+        let mut z = compress(Compression::Lz4, &data[..3000]).unwrap();
+        // What old Kafka wrote: the checksum over the magic number and the descriptor.
+        let mut h = twox_hash::XxHash32::with_seed(0);
+        h.write(&z[0..6]);
+        z[6] = (h.finish() >> 8) as u8;
+        assert!(decompress(Compression::Lz4, &z, MAX_DECOMPRESSED).is_err(), "a standard reader refuses it");
+        assert_eq!(decompress_legacy(Compression::Lz4, &z, 0, MAX_DECOMPRESSED).unwrap(), data[..3000]);
+        assert!(decompress_legacy(Compression::Lz4, &z, 1, MAX_DECOMPRESSED).is_err(), "magic 1 was written right");
+    }
+
+    #[test]
     fn raw_snappy_blocks_are_read_too() {
         let block = snap::raw::Encoder::new().compress_vec(b"hello hello hello").unwrap();
         assert_eq!(decompress(Compression::Snappy, &block, 100).unwrap(), b"hello hello hello");
+    }
+}
+
+#[cfg(test)]
+#[cfg(not(any(feature = "gzip", feature = "snappy", feature = "lz4", feature = "zstd")))]
+mod without_codecs {
+    use super::*;
+
+    #[test]
+    fn a_build_without_codecs_reports_them_unsupported() {
+        for c in [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+            assert_eq!(decompress(c, b"anything", MAX_DECOMPRESSED).unwrap_err(), CodecError::Unsupported(c));
+            assert_eq!(compress(c, b"anything").unwrap_err(), CodecError::Unsupported(c));
+        }
     }
 }
