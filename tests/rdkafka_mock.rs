@@ -381,3 +381,40 @@ fn producer_reports_non_retriable_errors() {
     // The next one goes through.
     assert_eq!(p.send(ProducerRecord::new("y")).expect("send").offset, Some(0));
 }
+
+/// Partitions led by three brokers, one sender thread each: every keyed message lands where
+/// murmur2 puts it, each once, in order per partition.
+#[test]
+fn producer_across_brokers() {
+    use plainkafka::producer::partitioner::murmur2_partition;
+    use plainkafka::ProducerRecord;
+    let (m, b) = mock();
+    m.create_topic("fanout", 6, 3).expect("topic");
+    for p in 0..6 {
+        m.partition_leader("fanout", p, Some(p % 3 + 1)).expect("leader");
+    }
+    let t = client(&b).topic("fanout").expect("topic");
+    let mut p = t.producer().delivery_reports(true).build().expect("producer");
+    for i in 0..6000 {
+        p.produce(ProducerRecord::new(format!("{i}")).key(format!("k{}", i % 600))).expect("produce");
+    }
+    p.close(Duration::from_secs(60)).expect("close");
+    let mut reports = 0;
+    while let Some(r) = p.get_delivery_report(None) {
+        let d = r.result.expect("acknowledged");
+        assert_eq!(d.partition, murmur2_partition(r.record.key.as_deref().expect("key"), 6));
+        reports += 1;
+    }
+    assert_eq!(reports, 6000);
+    let mut c = t.simple_consumer().consumer_timeout(SHORT).build().expect("build");
+    let got = read_n(&mut c, 6000, Duration::from_secs(60));
+    assert!(drain(&mut c).is_empty());
+    for part in 0..6 {
+        let vals: Vec<i64> = got
+            .iter()
+            .filter(|m| m.partition() == part)
+            .map(|m| String::from_utf8_lossy(m.value().unwrap_or_default()).parse().expect("number"))
+            .collect();
+        assert!(vals.windows(2).all(|w| w[0] < w[1]), "partition {part} in produce order");
+    }
+}

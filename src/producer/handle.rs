@@ -32,7 +32,7 @@ const DROP_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct Producer {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
     exited: Receiver<()>,
     reports: Option<Mutex<Receiver<DeliveryReport>>>,
     partitions: i32,
@@ -66,14 +66,23 @@ impl Producer {
             producer_epoch,
         });
         let (tx, exited) = channel();
-        let thread = sender::spawn(Arc::clone(&shared), tx).map_err(|e| Error::Io {
-            broker: String::new(),
-            api: None,
-            source: e,
-        })?;
+        let owners: Arc<Vec<i32>> = Arc::new(shared.cluster.brokers().keys().copied().collect());
+        let mut threads = Vec::with_capacity(owners.len());
+        for &broker in owners.iter() {
+            let role = sender::Role { broker, owners: Arc::clone(&owners) };
+            match sender::spawn(Arc::clone(&shared), role, tx.clone()) {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    // Stop the ones already running before reporting.
+                    shared.lock().closing = true;
+                    shared.work.notify_all();
+                    return Err(Error::Io { broker: String::new(), api: None, source: e });
+                }
+            }
+        }
         Ok(Producer {
             shared,
-            thread: Some(thread),
+            threads,
             exited,
             reports,
             partitions: partitions as i32,
@@ -156,7 +165,8 @@ impl Producer {
         st.outstanding += 1;
         drop(st);
         if wake {
-            self.shared.work.notify_one();
+            // Any sender may own the partition.
+            self.shared.work.notify_all();
         }
         Ok(())
     }
@@ -177,7 +187,7 @@ impl Producer {
         let deadline = Instant::now() + timeout;
         let mut st = self.shared.lock();
         st.flushing += 1;
-        self.shared.work.notify_one();
+        self.shared.work.notify_all();
         while st.outstanding > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -226,14 +236,21 @@ impl Producer {
             }
         }
         self.shared.work.notify_all();
-        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
-        let exited = self.exited.recv_timeout(left).is_ok();
-        if let Some(t) = self.thread.take() {
-            // The signal comes from the thread's last moments: joining then waits no longer.
-            if exited {
+        let mut exited = 0;
+        while exited < self.threads.len() {
+            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
+            if self.exited.recv_timeout(left).is_err() {
+                break;
+            }
+            exited += 1;
+        }
+        let all_exited = exited == self.threads.len();
+        for t in self.threads.drain(..) {
+            // A thread signals in its last moments: once all have, joining waits no longer.
+            if all_exited || t.is_finished() {
                 let _ = t.join();
             } else {
-                log::warn!("{}: the sender did not stop in time; leaving it to finish", self.shared.topic);
+                log::warn!("{}: a sender did not stop in time; leaving it to finish", self.shared.topic);
             }
         }
         flushed

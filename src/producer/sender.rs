@@ -1,6 +1,8 @@
-//! The sender thread: forms batches from the queues, writes one Produce request per leader
-//! (every request written before any answer is read), and settles each batch: acknowledged,
-//! retried with backoff (at the front of its partition, same sequence numbers), or failed.
+//! The sender threads, one per broker: each forms batches from the queues of the partitions its
+//! broker leads, writes them in one Produce request, and settles each batch: acknowledged,
+//! retried with backoff (at the front of its partition, same sequence numbers), or failed. A
+//! slow broker so holds up only its own partitions. Partitions without a leader, or led by a
+//! broker that has no thread (it joined later), go to the thread of the lowest broker id.
 
 use super::config::{Acks, ProducerConfig};
 use super::record::Delivery;
@@ -52,9 +54,28 @@ impl Shared {
     }
 }
 
-/// Starts the sender; it sends on `exited` when it ends.
-pub(crate) fn spawn(shared: Arc<Shared>, exited: Sender<()>) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new().name("plainkafka-produce".into()).spawn(move || {
+/// Which broker a sender thread serves, and which brokers have threads.
+#[derive(Debug, Clone)]
+pub(crate) struct Role {
+    pub broker: i32,
+    pub owners: Arc<Vec<i32>>,
+}
+
+impl Role {
+    /// Whether this thread sends the batches of a partition led by `leader`.
+    fn owns(&self, leader: Option<i32>) -> bool {
+        let lowest = self.owners.first() == Some(&self.broker);
+        match leader {
+            Some(l) if l == self.broker => true,
+            Some(l) => lowest && !self.owners.contains(&l),
+            None => lowest,
+        }
+    }
+}
+
+/// Starts the sender of `role`; it sends on `exited` when it ends.
+pub(crate) fn spawn(shared: Arc<Shared>, role: Role, exited: Sender<()>) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(format!("plainkafka-produce-{}", role.broker)).spawn(move || {
         struct Signal(Sender<()>);
         impl Drop for Signal {
             fn drop(&mut self) {
@@ -63,28 +84,36 @@ pub(crate) fn spawn(shared: Arc<Shared>, exited: Sender<()>) -> std::io::Result<
         }
         let _signal = Signal(exited);
         let mut conns = Dedicated::default();
-        while let Some(batches) = take_ready(&shared) {
+        while let Some(batches) = take_ready(&shared, &role) {
             send_round(&shared, &mut conns, batches);
         }
     })
 }
 
-/// Waits until some partition has a batch to send; `None` once closing with nothing left.
-fn take_ready(shared: &Shared) -> Option<Vec<Batch>> {
+/// Waits until one of `role`'s partitions has a batch to send; `None` once closing with nothing
+/// left.
+fn take_ready(shared: &Shared, role: &Role) -> Option<Vec<Batch>> {
     let cfg = &shared.cfg;
+    let ids: Vec<i32> = (0..shared.lock().parts.len() as i32).collect();
     let mut st = shared.lock();
     loop {
         let now = Instant::now();
         let urgent = st.flushing > 0 || st.closing;
         let mut wake: Option<Instant> = None;
         let mut out = Vec::new();
-        for (p, q) in st.parts.iter_mut().enumerate() {
+        // Lock order: producer state, then the cluster's metadata (never the other way).
+        let leaders = shared.cluster.leaders(&shared.topic, &ids);
+        for ((p, q), leader) in st.parts.iter_mut().enumerate().zip(leaders) {
+            if q.in_flight || !role.owns(leader) {
+                continue;
+            }
             if let Some(at) = q.retry_at.filter(|at| *at > now) {
                 wake = Some(wake.map_or(at, |w| w.min(at)));
                 continue;
             }
             if let Some(b) = q.retry.take() {
                 q.retry_at = None;
+                q.in_flight = true;
                 out.push(b);
                 continue;
             }
@@ -111,6 +140,7 @@ fn take_ready(shared: &Shared) -> Option<Vec<Batch>> {
             let base_sequence = q.next_sequence;
             // Sequence numbers wrap to 0 after i32::MAX (KIP-98).
             q.next_sequence = ((i64::from(q.next_sequence) + msgs.len() as i64) % (i64::from(i32::MAX) + 1)) as i32;
+            q.in_flight = true;
             out.push(Batch { partition: p as i32, msgs, attempts: 0, base_sequence });
         }
         if !out.is_empty() {
@@ -273,6 +303,8 @@ fn send_round(shared: &Shared, conns: &mut Dedicated, batches: Vec<Batch>) {
         }
     }
     shared.progress.notify_all();
+    // Batches settled here may unblock partitions another sender owns now.
+    shared.work.notify_all();
     if refresh {
         if let Err(e) = shared.cluster.refresh_metadata(&[topic]) {
             log::warn!("{topic}: metadata refresh failed: {e}");
@@ -296,11 +328,32 @@ fn settle_error(shared: &Shared, mut batch: Batch, e: &Error) -> bool {
         log::debug!("{}/{}: {e}; retry {} in {wait:?}", shared.topic, batch.partition, batch.attempts);
         let q = &mut st.parts[batch.partition as usize];
         q.retry_at = Some(Instant::now() + wait);
+        q.in_flight = false;
         q.retry = Some(batch);
+        drop(st);
+        // The partition's owner may be another thread now.
+        shared.work.notify_all();
         return how != Retry::Backoff;
     }
     log::error!("{}/{}: {} messages failed: {e}", shared.topic, batch.partition, batch.msgs.len());
     st.finish(batch, |_| Err(e.clone()));
     shared.progress.notify_all();
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Role;
+    use std::sync::Arc;
+
+    #[test]
+    fn each_partition_has_exactly_one_sender() {
+        let owners = Arc::new(vec![1, 2, 3]);
+        let roles: Vec<Role> = owners.iter().map(|&b| Role { broker: b, owners: Arc::clone(&owners) }).collect();
+        // Led by a sender's broker, by no one, by a broker that joined later.
+        for (leader, owner) in [(Some(1), 1), (Some(2), 2), (Some(3), 3), (None, 1), (Some(9), 1)] {
+            let who: Vec<i32> = roles.iter().filter(|r| r.owns(leader)).map(|r| r.broker).collect();
+            assert_eq!(who, vec![owner], "leader {leader:?}");
+        }
+    }
 }

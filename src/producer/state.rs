@@ -35,6 +35,9 @@ pub(crate) struct PartQueue {
     pub next_sequence: i32,
     /// Queued messages whose producer waits in `send`: the batch goes without lingering.
     pub waiting: usize,
+    /// A batch of this partition is being sent: no other may go until it settles, whichever
+    /// sender thread owns the partition by then.
+    pub in_flight: bool,
 }
 
 #[derive(Debug)]
@@ -66,6 +69,9 @@ impl State {
 
     /// Hands each message of a finished batch its outcome.
     pub fn finish(&mut self, batch: Batch, outcome: impl Fn(usize) -> Result<Delivery, Error>) {
+        if let Some(q) = usize::try_from(batch.partition).ok().and_then(|p| self.parts.get_mut(p)) {
+            q.in_flight = false;
+        }
         let n = batch.msgs.len();
         for (i, p) in batch.msgs.into_iter().enumerate() {
             let result = outcome(i);
