@@ -400,7 +400,7 @@ fn producer_across_brokers() {
     }
     p.close(Duration::from_secs(60)).expect("close");
     let mut reports = 0;
-    while let Some(r) = p.get_delivery_report(None) {
+    for r in p.delivery_reports() {
         let d = r.result.expect("acknowledged");
         assert_eq!(d.partition, murmur2_partition(r.record.key.as_deref().expect("key"), 6));
         reports += 1;

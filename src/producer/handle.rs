@@ -181,6 +181,11 @@ impl Producer {
         }
     }
 
+    /// The delivery reports ready now, as an iterator (with `delivery_reports(true)`).
+    pub fn delivery_reports(&self) -> impl Iterator<Item = DeliveryReport> + '_ {
+        std::iter::from_fn(move || self.get_delivery_report(None))
+    }
+
     /// Sends everything queued now and waits up to `timeout` for it to finish. Returns the first
     /// failure since the last flush when delivery reports are off.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
