@@ -27,6 +27,12 @@ fn produce(brokers: &str, topic: &str, count: usize, size: usize) {
         .set("queue.buffering.max.messages", "2000000")
         .create()
         .expect("producer");
+    send_all(&p, topic, count, size);
+}
+
+/// Writes `count` × `size` B to partition 0 with librdkafka and waits for every acknowledgement,
+/// serving callbacks while its queue is full.
+fn send_all(p: &BaseProducer, topic: &str, count: usize, size: usize) {
     let value = vec![b'x'; size];
     for _ in 0..count {
         let mut rec = BaseRecord::<(), [u8]>::to(topic).partition(0).payload(&value);
@@ -34,11 +40,12 @@ fn produce(brokers: &str, topic: &str, count: usize, size: usize) {
             match p.send(rec) {
                 Ok(()) => break,
                 Err((_, back)) => {
-                    p.poll(Duration::from_millis(5));
+                    p.poll(Duration::from_millis(1));
                     rec = back;
                 }
             }
         }
+        p.poll(Duration::ZERO);
     }
     p.flush(Duration::from_secs(120)).expect("flush");
 }
@@ -115,22 +122,8 @@ fn produce_rdkafka(brokers: &str, topic: &str, count: usize, size: usize) {
         .set("queue.buffering.max.messages", "200000")
         .create()
         .expect("producer");
-    let value = vec![b'x'; size];
     let start = Instant::now();
-    for _ in 0..count {
-        let mut rec = BaseRecord::<(), [u8]>::to(topic).partition(0).payload(&value);
-        loop {
-            match p.send(rec) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    p.poll(Duration::from_millis(1));
-                    rec = back;
-                }
-            }
-        }
-        p.poll(Duration::ZERO);
-    }
-    p.flush(Duration::from_secs(120)).expect("flush");
+    send_all(&p, topic, count, size);
     report(count, count * size, start);
 }
 

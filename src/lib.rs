@@ -63,6 +63,7 @@ pub mod offsets;
 pub mod producer;
 pub mod protocol;
 mod retry;
+mod workers;
 
 pub use client::{KafkaClient, KafkaClientBuilder, Topic};
 pub use consumer::{SimpleConsumer, SimpleConsumerBuilder, StopHandle};

@@ -17,9 +17,7 @@ use crate::protocol::list_offsets::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
 use crate::protocol::records::{self, Record};
 use crate::protocol::ApiKey;
 use std::collections::BTreeMap;
-use std::sync::mpsc::Sender;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The most a whole Fetch response may carry (the Java client's `fetch.max.bytes` default).
@@ -27,21 +25,12 @@ const FETCH_MAX_BYTES: i32 = 50 * 1024 * 1024;
 /// How long an idle fetcher sleeps before looking for work again, when nothing wakes it.
 const IDLE_WAIT: Duration = Duration::from_millis(100);
 
-/// Starts fetcher `idx` of `n`; it sends on `exited` when it ends, however it ends.
-pub(crate) fn spawn(shared: Arc<Shared>, idx: usize, n: usize, exited: Sender<()>) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new().name(format!("plainkafka-fetch-{idx}")).spawn(move || {
-        struct Signal(Sender<()>);
-        impl Drop for Signal {
-            fn drop(&mut self) {
-                let _ = self.0.send(());
-            }
-        }
-        let _signal = Signal(exited);
-        let mut f = Fetcher { shared, idx, n, conns: Dedicated::default(), refresh: false, refresh_failures: 0 };
-        while !f.shared.is_stopped() {
-            f.step();
-        }
-    })
+/// Runs fetcher `idx` of `n` until the consumer stops.
+pub(crate) fn run(shared: Arc<Shared>, idx: usize, n: usize) {
+    let mut f = Fetcher { shared, idx, n, conns: Dedicated::default(), refresh: false, refresh_failures: 0 };
+    while !f.shared.is_stopped() {
+        f.step();
+    }
 }
 
 /// The next per-partition fetch size when a fetch brought only part of a batch of `needed`

@@ -11,10 +11,9 @@ use crate::offset_requests;
 use crate::offsets::{LogBounds, OffsetSpec, StartDecision, StartRule};
 use crate::protocol::list_offsets::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
 use crate::protocol::records::Record;
+use crate::workers::Workers;
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Time allowed, beyond one fetch wait, for fetcher threads to finish when stopping. A thread
@@ -31,8 +30,7 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct SimpleConsumer {
     shared: Arc<Shared>,
-    threads: Vec<JoinHandle<()>>,
-    exited: Option<Receiver<()>>,
+    workers: Workers,
     started: bool,
     stopped: bool,
     /// Messages taken from one partition's queue, handed out one by one.
@@ -94,8 +92,7 @@ impl SimpleConsumer {
         debug_assert_eq!(n, ids.len());
         SimpleConsumer {
             shared,
-            threads: Vec::new(),
-            exited: None,
+            workers: Workers::new(),
             started: false,
             stopped: false,
             local: VecDeque::new(),
@@ -133,17 +130,13 @@ impl SimpleConsumer {
             return Ok(());
         }
         self.started = true;
-        let (tx, rx) = channel();
         let n = self.shared.cfg.num_consumer_fetchers;
         for i in 0..n {
-            let t = fetcher::spawn(Arc::clone(&self.shared), i, n, tx.clone()).map_err(|e| Error::Io {
-                broker: String::new(),
-                api: None,
-                source: e,
-            })?;
-            self.threads.push(t);
+            let shared = Arc::clone(&self.shared);
+            self.workers
+                .spawn(format!("plainkafka-fetch-{i}"), move || fetcher::run(shared, i, n))
+                .map_err(|e| Error::Io { broker: String::new(), api: None, source: e })?;
         }
-        self.exited = Some(rx);
         Ok(())
     }
 
@@ -381,23 +374,7 @@ impl SimpleConsumer {
         }
         self.shared.stop();
         let deadline = Instant::now() + self.shared.cfg.fetch_wait_max + STOP_GRACE;
-        let mut exited = 0;
-        if let Some(rx) = self.exited.take() {
-            while exited < self.threads.len()
-                && rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_ok()
-            {
-                exited += 1;
-            }
-        }
-        let all_exited = exited == self.threads.len();
-        for t in self.threads.drain(..) {
-            // A thread signals in its last moments: once all have, joining waits no longer.
-            if all_exited || t.is_finished() {
-                let _ = t.join();
-            } else {
-                log::warn!("{}: a fetcher thread did not stop in time; leaving it to finish", self.shared.topic);
-            }
-        }
+        self.workers.join_by(deadline, &format!("{} fetchers", self.shared.topic));
     }
 
     /// Whether a partition is paused on an error until [`SimpleConsumer::reset_offsets`].

@@ -9,10 +9,10 @@ use crate::error::{Error, Result};
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::init_producer_id::InitProducerIdRequest;
 use crate::protocol::ApiKey;
+use crate::workers::Workers;
 use std::sync::atomic::AtomicUsize;
 use std::sync::mpsc::{channel, sync_channel, Receiver};
 use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How long dropping a producer waits for its messages before giving up on them.
@@ -32,8 +32,7 @@ const DROP_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct Producer {
     shared: Arc<Shared>,
-    threads: Vec<JoinHandle<()>>,
-    exited: Receiver<()>,
+    workers: Workers,
     reports: Option<Mutex<Receiver<DeliveryReport>>>,
     partitions: i32,
     counter: AtomicUsize,
@@ -65,25 +64,21 @@ impl Producer {
             producer_id,
             producer_epoch,
         });
-        let (tx, exited) = channel();
         let owners: Arc<Vec<i32>> = Arc::new(shared.cluster.brokers().keys().copied().collect());
-        let mut threads = Vec::with_capacity(owners.len());
+        let mut workers = Workers::new();
         for &broker in owners.iter() {
             let role = sender::Role { broker, owners: Arc::clone(&owners) };
-            match sender::spawn(Arc::clone(&shared), role, tx.clone()) {
-                Ok(t) => threads.push(t),
-                Err(e) => {
-                    // Stop the ones already running before reporting.
-                    shared.lock().closing = true;
-                    shared.work.notify_all();
-                    return Err(Error::Io { broker: String::new(), api: None, source: e });
-                }
+            let s = Arc::clone(&shared);
+            if let Err(e) = workers.spawn(format!("plainkafka-produce-{broker}"), move || sender::run(s, role)) {
+                // Stop the ones already running before reporting.
+                shared.lock().closing = true;
+                shared.work.notify_all();
+                return Err(Error::Io { broker: String::new(), api: None, source: e });
             }
         }
         Ok(Producer {
             shared,
-            threads,
-            exited,
+            workers,
             reports,
             partitions: partitions as i32,
             counter: AtomicUsize::new(0),
@@ -241,23 +236,9 @@ impl Producer {
             }
         }
         self.shared.work.notify_all();
-        let mut exited = 0;
-        while exited < self.threads.len() {
-            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
-            if self.exited.recv_timeout(left).is_err() {
-                break;
-            }
-            exited += 1;
-        }
-        let all_exited = exited == self.threads.len();
-        for t in self.threads.drain(..) {
-            // A thread signals in its last moments: once all have, joining waits no longer.
-            if all_exited || t.is_finished() {
-                let _ = t.join();
-            } else {
-                log::warn!("{}: a sender did not stop in time; leaving it to finish", self.shared.topic);
-            }
-        }
+        // At least a moment for the senders to see `closing`, even when the flush used it all.
+        let deadline = deadline.max(Instant::now() + Duration::from_secs(1));
+        self.workers.join_by(deadline, &format!("{} senders", self.shared.topic));
         flushed
     }
 }

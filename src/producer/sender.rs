@@ -16,9 +16,7 @@ use crate::protocol::produce::{ProduceRequest, ProduceTopic};
 use crate::protocol::records::{encode_batch_v2, BatchSpec, Compression, RecordSpec};
 use crate::protocol::ApiKey;
 use std::collections::BTreeMap;
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Bytes of a v2 batch outside its records, with room for the request around it.
@@ -73,21 +71,12 @@ impl Role {
     }
 }
 
-/// Starts the sender of `role`; it sends on `exited` when it ends.
-pub(crate) fn spawn(shared: Arc<Shared>, role: Role, exited: Sender<()>) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new().name(format!("plainkafka-produce-{}", role.broker)).spawn(move || {
-        struct Signal(Sender<()>);
-        impl Drop for Signal {
-            fn drop(&mut self) {
-                let _ = self.0.send(());
-            }
-        }
-        let _signal = Signal(exited);
-        let mut conns = Dedicated::default();
-        while let Some(batches) = take_ready(&shared, &role) {
-            send_round(&shared, &mut conns, batches);
-        }
-    })
+/// Runs the sender of `role` until the producer closes and nothing is left to send.
+pub(crate) fn run(shared: Arc<Shared>, role: Role) {
+    let mut conns = Dedicated::default();
+    while let Some(batches) = take_ready(&shared, &role) {
+        send_round(&shared, &mut conns, batches);
+    }
 }
 
 /// Waits until one of `role`'s partitions has a batch to send; `None` once closing with nothing
