@@ -153,17 +153,19 @@ impl Cluster {
     pub fn partitions(&self, topic: &str, timeout: Duration) -> Result<Vec<PartitionInfo>> {
         let deadline = Instant::now() + timeout;
         let mut attempt = 0;
+        // Known, with a leader for every partition.
+        let ready = || {
+            let k = lock(&self.known);
+            let p = k.topics.get(topic)?;
+            (!p.is_empty() && p.values().all(|p| p.leader.is_some())).then(|| p.values().cloned().collect())
+        };
         loop {
-            if let Some(p) = lock(&self.known).topics.get(topic) {
-                if !p.is_empty() && p.values().all(|p| p.leader.is_some()) {
-                    return Ok(p.values().cloned().collect());
-                }
+            if let Some(p) = ready() {
+                return Ok(p);
             }
             self.refresh_metadata(&[topic])?;
-            if let Some(p) = lock(&self.known).topics.get(topic) {
-                if !p.is_empty() && p.values().all(|p| p.leader.is_some()) {
-                    return Ok(p.values().cloned().collect());
-                }
+            if let Some(p) = ready() {
+                return Ok(p);
             }
             if Instant::now() >= deadline {
                 return Err(Error::UnknownTopicOrPartition { topic: topic.to_string(), partition: None });
@@ -218,11 +220,6 @@ impl Cluster {
             lock(&self.pool).insert(addr.to_string(), conn);
         }
         r
-    }
-
-    /// Drops pooled connections (they reconnect on next use).
-    pub fn close(&self) {
-        lock(&self.pool).clear();
     }
 
     /// The coordinator of `group`, from cache or FindCoordinator.

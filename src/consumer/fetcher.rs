@@ -70,10 +70,6 @@ fn find(parts: &mut [Part], partition: i32) -> Option<&mut Part> {
 }
 
 impl Fetcher {
-    fn cfg(&self) -> &super::config::ConsumerConfig {
-        &self.shared.cfg
-    }
-
     fn step(&mut self) {
         if self.refresh {
             self.refresh_metadata();
@@ -120,8 +116,7 @@ impl Fetcher {
 
     fn plan(&self) -> Plan {
         let now = Instant::now();
-        let ids: Vec<i32> = self.shared.lock().iter().map(|p| p.partition).collect();
-        let leaders = self.shared.cluster.leaders(&self.shared.topic, &ids);
+        let leaders = self.shared.cluster.leaders(&self.shared.topic, &self.shared.ids);
         let parts = self.shared.lock();
         let mut plan = Plan::default();
         for (p, leader) in parts.iter().zip(leaders) {
@@ -141,7 +136,7 @@ impl Fetcher {
             match p.position {
                 Position::Unresolved => plan.resolve.push((p.partition, p.epoch, false)),
                 Position::OutOfRange => plan.resolve.push((p.partition, p.epoch, true)),
-                Position::At(offset) if p.queue.len() < self.cfg().queued_max_messages => plan
+                Position::At(offset) if p.queue.len() < self.shared.cfg.queued_max_messages => plan
                     .fetch
                     .entry(leader)
                     .or_default()

@@ -42,8 +42,6 @@ pub struct SimpleConsumer {
     committed: Vec<Option<i64>>,
     cursor: usize,
     last_commit: Instant,
-    /// Partition ids by slot (the order of the shared state).
-    ids: Vec<i32>,
 }
 
 /// Stops a [`SimpleConsumer`] from another thread: a `consume` blocked waiting for messages
@@ -88,8 +86,7 @@ impl SimpleConsumer {
             None => topic.partitions().iter().map(|p| p.partition).collect(),
         };
         let n = ids.len();
-        let shared = Arc::new(Shared::new(topic.name_arc(), cfg, Arc::clone(topic.cluster()), &ids));
-        debug_assert_eq!(n, ids.len());
+        let shared = Arc::new(Shared::new(topic.name_arc(), cfg, Arc::clone(topic.cluster()), ids));
         SimpleConsumer {
             shared,
             workers: Workers::new(),
@@ -101,7 +98,6 @@ impl SimpleConsumer {
             committed: vec![None; n],
             cursor: 0,
             last_commit: Instant::now(),
-            ids,
         }
     }
 
@@ -112,7 +108,7 @@ impl SimpleConsumer {
 
     /// The partitions this consumer reads.
     pub fn partitions(&self) -> Vec<i32> {
-        self.ids.clone()
+        self.shared.ids.clone()
     }
 
     /// A handle that stops this consumer from another thread.
@@ -196,7 +192,7 @@ impl SimpleConsumer {
     fn next_local(&mut self) -> Option<Message> {
         let r = self.local.pop_front()?;
         self.consumed[self.local_slot] = Some(r.offset);
-        let partition = self.ids[self.local_slot];
+        let partition = self.shared.ids[self.local_slot];
         Some(Message::new(Arc::clone(&self.shared.topic), partition, r))
     }
 

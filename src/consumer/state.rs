@@ -105,6 +105,8 @@ pub(crate) struct Shared {
     pub topic: Arc<str>,
     pub cfg: ConsumerConfig,
     pub cluster: Arc<Cluster>,
+    /// The partitions read, in the order of `parts` (fixed for the consumer's life).
+    pub ids: Vec<i32>,
     pub parts: Mutex<Vec<Part>>,
     /// Signalled when a queue gains messages or an error, and on stop.
     pub data_ready: Condvar,
@@ -114,12 +116,13 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn new(topic: Arc<str>, cfg: ConsumerConfig, cluster: Arc<Cluster>, partitions: &[i32]) -> Shared {
-        let parts = partitions.iter().map(|&p| Part::new(p, cfg.fetch_message_max_bytes)).collect();
+    pub fn new(topic: Arc<str>, cfg: ConsumerConfig, cluster: Arc<Cluster>, ids: Vec<i32>) -> Shared {
+        let parts = ids.iter().map(|&p| Part::new(p, cfg.fetch_message_max_bytes)).collect();
         Shared {
             topic,
             cfg,
             cluster,
+            ids,
             parts: Mutex::new(parts),
             data_ready: Condvar::new(),
             work_ready: Condvar::new(),

@@ -95,7 +95,7 @@ impl Connection {
         for _ in 0..2 {
             let deadline = Instant::now() + self.request_timeout;
             let corr = self.write_request(&req, version, deadline)?;
-            let frame = self.read_frame(corr, deadline)?;
+            let frame = self.read_frame(ApiKey::ApiVersions, version, corr, deadline)?;
             let (_, d) = decode_response_header::<ApiVersionsRequest>(&frame, version)
                 .map_err(|e| self.decode_err(ApiKey::ApiVersions, version, e))?;
             let resp = ApiVersionsResponse::decode_any(d.rest(), version)
@@ -155,11 +155,6 @@ impl Connection {
         self.broken
     }
 
-    /// The broker's advertised range for `api`.
-    pub fn broker_range(&self, api: ApiKey) -> Option<VersionRange> {
-        self.versions.range(api)
-    }
-
     /// The version to speak for `R`: the highest both sides support.
     pub fn version_for<R: Request>(&self) -> Result<i16> {
         let ours = VersionRange { min: R::MIN_VERSION, max: R::MAX_VERSION };
@@ -195,7 +190,7 @@ impl Connection {
 
     /// Reads the response to the request with correlation id `corr`.
     pub fn read_response<R: Request>(&mut self, corr: i32, version: i16, deadline: Instant) -> Result<R::Response> {
-        let frame = self.read_frame(corr, deadline).map_err(|e| with_api(e, R::KEY))?;
+        let frame = self.read_frame(R::KEY, version, corr, deadline)?;
         let (_, d) = decode_response_header::<R>(&frame, version).map_err(|e| self.decode_err(R::KEY, version, e))?;
         let (resp, trailing) =
             decode_response_body::<R>(d, version).map_err(|e| self.decode_err(R::KEY, version, e))?;
@@ -222,39 +217,24 @@ impl Connection {
         Ok(())
     }
 
-    /// Reads one frame body and checks its correlation id.
-    fn read_frame(&mut self, corr: i32, deadline: Instant) -> Result<Vec<u8>> {
+    /// Reads one frame body (the response to `api` at `version`) and checks its correlation id.
+    fn read_frame(&mut self, api: ApiKey, version: i16, corr: i32, deadline: Instant) -> Result<Vec<u8>> {
         let mut prefix = [0u8; 4];
-        self.read_exact(&mut prefix, deadline)?;
-        let len = match frame::frame_len(prefix, self.max_response_size) {
-            Ok(n) => n,
-            Err(_) => {
-                self.broken = true;
-                return Err(Error::Decode {
-                    broker: self.addr.clone(),
-                    api: ApiKey::ApiVersions,
-                    version: -1,
-                    source: DecodeError {
-                        what: "response frame",
-                        at: 0,
-                        kind: crate::protocol::codec::DecodeErrorKind::BadLength(i64::from(i32::from_be_bytes(prefix))),
-                    },
-                });
-            }
-        };
+        self.read_exact(&mut prefix, deadline, api)?;
+        let len = frame::frame_len(prefix, self.max_response_size).map_err(|e| self.decode_err(api, version, e))?;
         // Grow with what actually arrives: a lying size prefix can't make us allocate it all.
         let mut body = Vec::with_capacity(len.min(64 * 1024));
         while body.len() < len {
             let filled = body.len();
             let step = (len - filled).min(filled.max(64 * 1024));
             body.resize(filled + step, 0);
-            self.read_exact(&mut body[filled..], deadline)?;
+            self.read_exact(&mut body[filled..], deadline, api)?;
         }
         if len < 4 {
             self.broken = true;
             return Err(Error::Io {
                 broker: self.addr.clone(),
-                api: None,
+                api: Some(api),
                 source: io::Error::new(io::ErrorKind::InvalidData, "response frame shorter than its header"),
             });
         }
@@ -266,22 +246,23 @@ impl Connection {
         Ok(body)
     }
 
-    fn read_exact(&mut self, mut buf: &mut [u8], deadline: Instant) -> Result<()> {
+    fn read_exact(&mut self, mut buf: &mut [u8], deadline: Instant, api: ApiKey) -> Result<()> {
+        let api = Some(api);
         while !buf.is_empty() {
-            let left = self.time_left(deadline, None)?;
+            let left = self.time_left(deadline, api)?;
             if let Err(e) = self.stream.set_read_timeout(Some(left)) {
-                return Err(self.io_err(None, e));
+                return Err(self.io_err(api, e));
             }
             match self.stream.read(buf) {
                 Ok(0) => {
                     return Err(
-                        self.io_err(None, io::Error::new(io::ErrorKind::UnexpectedEof, "broker closed the connection"))
+                        self.io_err(api, io::Error::new(io::ErrorKind::UnexpectedEof, "broker closed the connection"))
                     )
                 }
                 Ok(n) => buf = &mut buf[n..],
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if is_timeout(&e) => return Err(self.timeout(None)),
-                Err(e) => return Err(self.io_err(None, e)),
+                Err(e) if is_timeout(&e) => return Err(self.timeout(api)),
+                Err(e) => return Err(self.io_err(api, e)),
             }
         }
         Ok(())
@@ -302,16 +283,6 @@ impl Connection {
     fn io_err(&mut self, api: Option<ApiKey>, source: io::Error) -> Error {
         self.broken = true;
         Error::Io { broker: self.addr.clone(), api, source }
-    }
-}
-
-/// Fills in the API on connection-level errors raised below the request layer.
-fn with_api(e: Error, key: ApiKey) -> Error {
-    match e {
-        Error::Io { broker, api: None, source } => Error::Io { broker, api: Some(key), source },
-        Error::Timeout { broker, api: None, after } => Error::Timeout { broker, api: Some(key), after },
-        Error::Decode { broker, version: -1, source, .. } => Error::Decode { broker, api: key, version: -1, source },
-        other => other,
     }
 }
 

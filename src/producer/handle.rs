@@ -224,15 +224,15 @@ impl Producer {
             let mut st = self.shared.lock();
             st.closing = true;
             // What the flush could not finish fails now rather than vanishing.
-            let stopped = Error::Stopped;
+            let mut leftovers = Vec::new();
             for q in st.parts.iter_mut() {
                 q.retry_at = None;
+                q.waiting = 0;
+                leftovers.extend(q.queue.drain(..));
             }
-            let leftovers: Vec<_> = st.parts.iter_mut().flat_map(|q| q.queue.drain(..).collect::<Vec<_>>()).collect();
-            let n = leftovers.len();
-            if n > 0 {
+            if !leftovers.is_empty() {
                 let batch = super::state::Batch { partition: -1, msgs: leftovers, attempts: 0, base_sequence: -1 };
-                st.finish(batch, |_| Err(stopped.clone()));
+                st.finish(batch, |_| Err(Error::Stopped));
             }
         }
         self.shared.work.notify_all();

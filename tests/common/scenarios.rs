@@ -3,7 +3,7 @@
 
 use super::*;
 use plainkafka::{KafkaClient, Message, OffsetReset, OffsetSpec, SimpleConsumer, StartRule, Topic};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 pub fn client(b: &Broker) -> KafkaClient {
     KafkaClient::builder(&b.bootstrap).request_timeout(Duration::from_secs(20)).build().expect("connect")
@@ -312,11 +312,6 @@ pub fn stop_handle_unblocks(b: &Broker) {
     let lag = returned.saturating_duration_since(stopped_at);
     assert!(lag < Duration::from_millis(100), "consume returned {lag:?} after stop");
     assert!(c.iter().next().is_none(), "a stopped consumer stays stopped");
-}
-
-/// Committed offsets per partition, as a map.
-pub fn committed(t: &Topic, group: &str) -> BTreeMap<i32, Option<i64>> {
-    t.committed_offsets(group).expect("committed offsets")
 }
 
 /// Batches far larger than the per-partition fetch size, in two partitions fetched together, are
