@@ -1,7 +1,7 @@
 //! The entry point: a [`KafkaClient`] connected to a cluster, and the [`Topic`]s it hands out.
 
 use crate::cluster::{Cluster, PartitionInfo};
-use crate::consumer::SimpleConsumerBuilder;
+use crate::consumer::{BalancedConsumerBuilder, SimpleConsumerBuilder};
 use crate::error::{Error, Result};
 use crate::net::ConnectionConfig;
 use crate::offset_requests;
@@ -95,9 +95,19 @@ impl KafkaClient {
         Ok(Topic { cluster: Arc::clone(&self.cluster), name: Arc::from(name), partitions })
     }
 
+    pub(crate) fn cluster(&self) -> &Arc<Cluster> {
+        &self.cluster
+    }
+
     /// Broker ids and addresses.
     pub fn brokers(&self) -> BTreeMap<i32, String> {
         self.cluster.brokers()
+    }
+
+    /// A [`crate::BalancedConsumer`] builder: a member of `group` reading `topics`.
+    pub fn balanced_consumer(&self, group: &str, topics: &[&str]) -> BalancedConsumerBuilder {
+        let topics = topics.iter().map(|t| t.to_string()).collect();
+        BalancedConsumerBuilder::new(Arc::clone(&self.cluster), group, topics)
     }
 }
 
@@ -153,6 +163,12 @@ impl Topic {
     /// A [`crate::SimpleConsumer`] builder for this topic (PyKafka's `get_simple_consumer`).
     pub fn simple_consumer(&self) -> SimpleConsumerBuilder {
         SimpleConsumerBuilder::new(self.clone())
+    }
+
+    /// A [`crate::BalancedConsumer`] builder: a member of `group` reading this topic (PyKafka's
+    /// `get_balanced_consumer`). Add topics with [`BalancedConsumerBuilder::topic`].
+    pub fn balanced_consumer(&self, group: &str) -> BalancedConsumerBuilder {
+        BalancedConsumerBuilder::new(Arc::clone(&self.cluster), group, vec![self.name.to_string()])
     }
 
     pub(crate) fn cluster(&self) -> &Arc<Cluster> {

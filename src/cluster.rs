@@ -98,7 +98,7 @@ impl Cluster {
         }
         let mut last = None;
         for addr in &addrs {
-            match self.send_to_addr(addr, &req) {
+            match self.send_to_addr(addr, &req, Duration::ZERO) {
                 Ok(resp) => {
                     self.absorb(resp);
                     return Ok(());
@@ -187,6 +187,17 @@ impl Cluster {
         partitions.iter().map(|p| t.and_then(|t| t.get(p)).and_then(|p| p.leader)).collect()
     }
 
+    /// The cached leaders of `partitions` (topic, partition) of any topics, None where unknown.
+    pub fn leaders_of<T: AsRef<str>>(&self, partitions: &[(T, i32)]) -> Vec<Option<i32>> {
+        let k = lock(&self.known);
+        partitions.iter().map(|(t, p)| k.topics.get(t.as_ref())?.get(p)?.leader).collect()
+    }
+
+    /// The cached partition count of `topic`.
+    pub fn partition_count(&self, topic: &str) -> Option<i32> {
+        lock(&self.known).topics.get(topic).map(|p| p.len() as i32)
+    }
+
     /// The address of broker `node`.
     pub fn broker_addr(&self, node: i32) -> Option<String> {
         lock(&self.known).brokers.get(&node).cloned()
@@ -205,17 +216,23 @@ impl Cluster {
 
     /// Sends `req` to broker `node` over a pooled connection.
     pub fn send_to<R: Request>(&self, node: i32, req: &R) -> Result<R::Response> {
-        let addr = self.broker_addr(node).ok_or_else(|| Error::Config(format!("unknown broker id {node}")))?;
-        self.send_to_addr(&addr, req)
+        self.send_waiting(node, req, Duration::ZERO)
     }
 
-    fn send_to_addr<R: Request>(&self, addr: &str, req: &R) -> Result<R::Response> {
+    /// Like [`Cluster::send_to`], for a request the broker may hold for up to `extra` beyond
+    /// the request timeout (JoinGroup and SyncGroup wait for the rest of the group).
+    pub fn send_waiting<R: Request>(&self, node: i32, req: &R, extra: Duration) -> Result<R::Response> {
+        let addr = self.broker_addr(node).ok_or_else(|| Error::Config(format!("unknown broker id {node}")))?;
+        self.send_to_addr(&addr, req, extra)
+    }
+
+    fn send_to_addr<R: Request>(&self, addr: &str, req: &R, extra: Duration) -> Result<R::Response> {
         let pooled = lock(&self.pool).remove(addr);
         let mut conn = match pooled {
             Some(c) => c,
             None => Connection::connect(addr, &self.conn_cfg)?,
         };
-        let r = conn.send(req, Duration::ZERO);
+        let r = conn.send(req, extra);
         if !conn.is_broken() {
             lock(&self.pool).insert(addr.to_string(), conn);
         }

@@ -56,6 +56,7 @@ pub mod client;
 pub mod cluster;
 pub mod consumer;
 pub mod error;
+pub mod group;
 pub mod message;
 pub mod net;
 mod offset_requests;
@@ -66,8 +67,9 @@ mod retry;
 mod workers;
 
 pub use client::{KafkaClient, KafkaClientBuilder, Topic};
-pub use consumer::{SimpleConsumer, SimpleConsumerBuilder, StopHandle};
+pub use consumer::{BalancedConsumer, BalancedConsumerBuilder, SimpleConsumer, SimpleConsumerBuilder, StopHandle};
 pub use error::{Error, Result, Retry};
+pub use group::Assignor;
 pub use message::{Message, Timestamp};
 pub use offsets::{OffsetReset, OffsetSpec, StartDecision, StartRule};
 pub use producer::{Acks, Delivery, DeliveryReport, Partitioner, Producer, ProducerBuilder, ProducerRecord};

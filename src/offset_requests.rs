@@ -128,39 +128,57 @@ pub(crate) fn fetch_committed(
     })
 }
 
-/// Commits `offsets` (partition, next offset to read) for `group` on `topic`, outside any group
-/// membership (generation -1).
-pub(crate) fn commit(cluster: &Cluster, group: &str, topic: &str, offsets: &[(i32, i64)], attempts: u32) -> Result<()> {
+/// Who commits: a group member commits with its id and generation, so the coordinator can fence
+/// a member that was replaced by a rebalance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Generation {
+    pub member_id: String,
+    pub generation_id: i32,
+    pub group_instance_id: Option<String>,
+}
+
+/// Commits `offsets` (topic, partition, next offset to read) for `group`: as `member` when
+/// given, otherwise outside any group membership (generation -1).
+pub(crate) fn commit(
+    cluster: &Cluster,
+    group: &str,
+    member: Option<&Generation>,
+    offsets: &[(&str, i32, i64)],
+    attempts: u32,
+) -> Result<()> {
     if offsets.is_empty() {
         return Ok(());
     }
-    cluster.with_retries(attempts, &[topic], Some(group), || {
-        let node = cluster.coordinator(group)?;
-        let req = OffsetCommitRequest {
-            group_id: group.to_string(),
-            generation_id: -1,
-            member_id: String::new(),
-            group_instance_id: None,
-            retention_time_ms: -1,
-            topics: vec![OffsetCommitTopic {
-                name: topic.to_string(),
-                partitions: offsets
-                    .iter()
-                    .map(|&(p, o)| OffsetCommitPartition {
-                        partition_index: p,
-                        committed_offset: o,
-                        committed_leader_epoch: -1,
-                        committed_metadata: None,
-                    })
-                    .collect(),
-            }],
+    let mut topics: Vec<OffsetCommitTopic> = Vec::new();
+    for &(topic, p, o) in offsets {
+        let part = OffsetCommitPartition {
+            partition_index: p,
+            committed_offset: o,
+            committed_leader_epoch: -1,
+            committed_metadata: None,
         };
+        match topics.iter_mut().find(|t| t.name == topic) {
+            Some(t) => t.partitions.push(part),
+            None => topics.push(OffsetCommitTopic { name: topic.to_string(), partitions: vec![part] }),
+        }
+    }
+    let names: Vec<&str> = offsets.iter().map(|o| o.0).collect();
+    let req = OffsetCommitRequest {
+        group_id: group.to_string(),
+        generation_id: member.map_or(-1, |m| m.generation_id),
+        member_id: member.map(|m| m.member_id.clone()).unwrap_or_default(),
+        group_instance_id: member.and_then(|m| m.group_instance_id.clone()),
+        retention_time_ms: -1,
+        topics,
+    };
+    cluster.with_retries(attempts, &names, Some(group), || {
+        let node = cluster.coordinator(group)?;
         let resp = cluster.send_to(node, &req)?;
         for t in resp.topics {
             for (p, code) in t.partitions {
                 let code = ErrorCode::from_i16(code);
                 if !code.is_ok() {
-                    return Err(broker_err(ApiKey::OffsetCommit, code, format!("group {group} {topic}/{p}")));
+                    return Err(broker_err(ApiKey::OffsetCommit, code, format!("group {group} {}/{p}", t.name)));
                 }
             }
         }

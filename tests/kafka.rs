@@ -10,7 +10,7 @@ mod common;
 macro_rules! kafka_suite {
     ($modname:ident, $version:expr) => {
         mod $modname {
-            use super::common::{init_logging, kafka, scenarios, Broker};
+            use super::common::{groups, init_logging, kafka, scenarios, Broker};
 
             fn broker() -> Broker {
                 init_logging();
@@ -18,6 +18,7 @@ macro_rules! kafka_suite {
             }
 
             every_broker_scenario!(let b = broker(); b);
+            group_scenarios!(let b = broker(); b);
 
             #[test]
             fn console_producer_data_read_exactly() {

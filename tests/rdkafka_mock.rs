@@ -5,6 +5,7 @@
 #[macro_use]
 mod common;
 
+use common::groups;
 use common::scenarios::{self, drain, read_n, until_resolved};
 use common::{init_logging, produce, Broker, Kind, TestMsg};
 use plainkafka::{Error, KafkaClient, OffsetReset, OffsetSpec, StartRule};
@@ -31,6 +32,19 @@ const SHORT: Option<Duration> = Some(Duration::from_millis(300));
 
 // The mock must outlive the scenario: `_m` keeps it until the test ends.
 every_broker_scenario!(let (_m, b) = mock(); b);
+group_scenarios!(let (_m, b) = group_mock(); b);
+
+/// The mock for group tests. Its handlers for the flexible versions of JoinGroup (v6),
+/// SyncGroup (v4) and LeaveGroup (v3+, a members array) read arrays with the old encoding and
+/// drop the connection; librdkafka's own consumer never sends those versions. So the mock
+/// advertises only what it parses; real brokers get the newest versions.
+fn group_mock() -> (MockCluster<'static, rdkafka::producer::DefaultProducerContext>, Broker) {
+    let (m, b) = mock();
+    for (api, max) in [(RDKafkaApiKey::JoinGroup, 5), (RDKafkaApiKey::SyncGroup, 3), (RDKafkaApiKey::LeaveGroup, 2)] {
+        m.apiversion(api, Some(0), Some(max)).expect("restrict");
+    }
+    (m, b)
+}
 
 /// The committed offset fell out of the log (the mock keeps ~5 MiB per partition): the
 /// consumer starts at the commit, gets OFFSET_OUT_OF_RANGE and applies auto_offset_reset.

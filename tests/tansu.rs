@@ -2,6 +2,7 @@
 
 #[macro_use]
 mod common;
-use common::{init_logging, scenarios, tansu};
+use common::{groups, init_logging, scenarios, tansu};
 
 every_broker_scenario!(let b = { init_logging(); tansu() }; b);
+group_scenarios!(let b = { init_logging(); tansu() }; b);

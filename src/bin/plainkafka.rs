@@ -1,10 +1,13 @@
 //! `plainkafka`: consume a topic and inspect offsets from the command line.
 //!
 //! ```text
-//! plainkafka [-b BROKERS] consume TOPIC [-g GROUP] [--offset-reset earliest|latest]
+//! plainkafka [-b BROKERS] consume TOPIC [-g GROUP [--balanced [--assignor NAME]...
+//!            [--session-timeout-ms MS]]] [--offset-reset earliest|latest]
 //!            [--reset-offset-on-start] [-p PARTITION]... [-c COUNT] [--idle-timeout-ms MS]
 //!            [-f FORMAT] [--no-commit] [--explain]
 //! plainkafka [-b BROKERS] offsets TOPIC [-g GROUP]
+//! plainkafka [-b BROKERS] groups
+//! plainkafka [-b BROKERS] group GROUP
 //! plainkafka [-b BROKERS] produce TOPIC [-p PARTITION] [-k KEY] [-K DELIM]
 //!            [-z none|gzip|snappy|lz4|zstd] [--acks 0|1|all] [-H name=value]...
 //! ```
@@ -13,7 +16,10 @@
 //! stderr and exits 1.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use plainkafka::{Acks, Compression, KafkaClient, Message, OffsetReset, ProducerRecord, SimpleConsumer};
+use plainkafka::{
+    Acks, Assignor, BalancedConsumer, Compression, KafkaClient, Message, OffsetReset, ProducerRecord, SimpleConsumer,
+    StartDecision,
+};
 use std::collections::BTreeSet;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -48,6 +54,13 @@ enum AcksArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum AssignorArg {
+    Range,
+    Roundrobin,
+    CooperativeSticky,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum Reset {
     Earliest,
     Latest,
@@ -57,7 +70,8 @@ enum Reset {
 enum Command {
     /// Print messages, one per line (kcat-style format).
     #[command(
-        after_help = "Example:\n  plainkafka -b 127.0.0.1:9092 consume orders -g billing -c 10 -f '%p:%o %k=%s\\n'"
+        after_help = "Examples:\n  plainkafka -b 127.0.0.1:9092 consume orders -g billing -c 10 -f '%p:%o %k=%s\\n'\n  \
+                      plainkafka -b 127.0.0.1:9092 consume orders -g billing --balanced --assignor cooperative-sticky"
     )]
     Consume {
         /// The topic.
@@ -65,6 +79,16 @@ enum Command {
         /// Consumer group: start from its committed offsets and commit what was printed.
         #[arg(short = 'g', long)]
         group: Option<String>,
+        /// Join the group and read the partitions it assigns (PyKafka's BalancedConsumer);
+        /// commits as it goes. Output is flushed per message, so nothing committed is unprinted.
+        #[arg(long, requires = "group", conflicts_with = "partitions")]
+        balanced: bool,
+        /// Assignor to offer, in order of preference (repeatable; with --balanced).
+        #[arg(long = "assignor", value_enum, requires = "balanced")]
+        assignors: Vec<AssignorArg>,
+        /// Session timeout (with --balanced): a member silent this long loses its partitions.
+        #[arg(long, default_value = "10000", requires = "balanced")]
+        session_timeout_ms: u64,
         /// Where to start without a committed offset (PyKafka's auto_offset_reset).
         #[arg(long, value_enum, default_value = "earliest")]
         offset_reset: Reset,
@@ -126,6 +150,16 @@ enum Command {
         #[arg(short = 'g', long)]
         group: Option<String>,
     },
+    /// One line per group: GROUP STATE PROTOCOL_TYPE.
+    #[command(after_help = "Example:\n  plainkafka -b 127.0.0.1:9092 groups")]
+    Groups,
+    /// A group's state and members, then one line per committed partition:
+    /// TOPIC PARTITION COMMITTED LATEST LAG MEMBER.
+    #[command(after_help = "Example:\n  plainkafka -b 127.0.0.1:9092 group billing")]
+    Group {
+        /// The group.
+        group: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -135,6 +169,9 @@ fn main() -> ExitCode {
         Command::Consume {
             topic,
             group,
+            balanced,
+            assignors,
+            session_timeout_ms,
             offset_reset,
             reset_offset_on_start,
             partitions,
@@ -144,8 +181,17 @@ fn main() -> ExitCode {
             no_commit,
             explain,
         } => {
+            let assignors = assignors
+                .into_iter()
+                .map(|a| match a {
+                    AssignorArg::Range => Assignor::Range,
+                    AssignorArg::Roundrobin => Assignor::RoundRobin,
+                    AssignorArg::CooperativeSticky => Assignor::CooperativeSticky,
+                })
+                .collect();
             let opts = ConsumeOpts {
                 group,
+                balanced: balanced.then_some((assignors, Duration::from_millis(session_timeout_ms))),
                 reset: match offset_reset {
                     Reset::Earliest => OffsetReset::Earliest,
                     Reset::Latest => OffsetReset::Latest,
@@ -161,6 +207,8 @@ fn main() -> ExitCode {
             consume(&cli.brokers, &topic, opts)
         }
         Command::Offsets { topic, group } => offsets(&cli.brokers, &topic, group.as_deref()),
+        Command::Groups => groups(&cli.brokers),
+        Command::Group { group } => describe_group(&cli.brokers, &group),
         Command::Produce { topic, partition, key, key_delimiter, compression, acks, headers } => {
             let opts = ProduceOpts { partition, key, key_delimiter, compression, acks, headers };
             produce(&cli.brokers, &topic, opts)
@@ -177,6 +225,8 @@ fn main() -> ExitCode {
 
 struct ConsumeOpts {
     group: Option<String>,
+    /// With --balanced: the assignors and the session timeout.
+    balanced: Option<(Vec<Assignor>, Duration)>,
     reset: OffsetReset,
     reset_offset_on_start: bool,
     partitions: Vec<i32>,
@@ -192,22 +242,75 @@ type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
 /// How often the loop wakes to flush output and check the idle timeout.
 const TICK: Duration = Duration::from_millis(100);
 
+/// The two consumers behind one loop.
+enum Consumer {
+    Simple(Box<SimpleConsumer>),
+    Balanced(Box<BalancedConsumer>),
+}
+
+impl Consumer {
+    fn consume(&mut self) -> plainkafka::Result<Option<Message>> {
+        match self {
+            Consumer::Simple(c) => c.consume(),
+            Consumer::Balanced(c) => c.consume(),
+        }
+    }
+
+    fn commit_offsets(&mut self) -> plainkafka::Result<()> {
+        match self {
+            Consumer::Simple(c) => c.commit_offsets(),
+            Consumer::Balanced(c) => c.commit_offsets(),
+        }
+    }
+
+    fn start_decisions(&self) -> Vec<(String, i32, Option<StartDecision>)> {
+        match self {
+            Consumer::Simple(c) => {
+                c.start_decisions().into_iter().map(|(p, d)| (c.topic().to_string(), p, d)).collect()
+            }
+            Consumer::Balanced(c) => c.start_decisions().into_iter().map(|((t, p), d)| (t, p, d)).collect(),
+        }
+    }
+}
+
 fn consume(brokers: &str, topic: &str, o: ConsumeOpts) -> AnyResult<()> {
-    let topic = KafkaClient::new(brokers)?.topic(topic)?;
-    let mut b = topic
-        .simple_consumer()
-        .auto_offset_reset(o.reset)
-        .reset_offset_on_start(o.reset_offset_on_start)
-        .consumer_timeout(Some(TICK));
-    if let Some(g) = &o.group {
-        b = b.consumer_group(g);
-    }
-    if !o.partitions.is_empty() {
-        b = b.partitions(&o.partitions);
-    }
-    let mut c = b.build()?;
+    let client = KafkaClient::new(brokers)?;
+    let mut c = match (&o.group, &o.balanced) {
+        (Some(g), Some((assignors, session))) => {
+            let mut b = client
+                .balanced_consumer(g, &[topic])
+                .auto_offset_reset(o.reset)
+                .reset_offset_on_start(o.reset_offset_on_start)
+                .consumer_timeout(Some(TICK))
+                .auto_commit_enable(o.commit)
+                .auto_commit_interval(Duration::from_secs(1))
+                .session_timeout(*session)
+                .heartbeat_interval((*session / 10).min(Duration::from_secs(3)));
+            if !assignors.is_empty() {
+                b = b.assignors(assignors);
+            }
+            Consumer::Balanced(Box::new(b.build()?))
+        }
+        _ => {
+            let mut b = client
+                .topic(topic)?
+                .simple_consumer()
+                .auto_offset_reset(o.reset)
+                .reset_offset_on_start(o.reset_offset_on_start)
+                .consumer_timeout(Some(TICK));
+            if let Some(g) = &o.group {
+                b = b.consumer_group(g);
+            }
+            if !o.partitions.is_empty() {
+                b = b.partitions(&o.partitions);
+            }
+            Consumer::Simple(Box::new(b.build()?))
+        }
+    };
+    // A group member commits as it goes, so what it printed must be out before each commit.
+    let flush_each = o.balanced.is_some();
     let stdout = io::stdout();
-    let interactive = stdout.is_terminal();
+    let interactive = stdout.is_terminal() || flush_each;
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut printed = 0u64;
     let mut explained = BTreeSet::new();
@@ -242,6 +345,7 @@ fn consume(brokers: &str, topic: &str, o: ConsumeOpts) -> AnyResult<()> {
     if o.group.is_some() && o.commit {
         c.commit_offsets()?;
     }
+    drop(c);
     eprintln!("{printed} messages");
     result.map_err(Into::into)
 }
@@ -313,14 +417,72 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-fn explain(c: &SimpleConsumer, done: &mut BTreeSet<i32>) {
-    for (p, d) in c.start_decisions() {
+fn explain(c: &Consumer, done: &mut BTreeSet<(String, i32, i64)>) {
+    for (t, p, d) in c.start_decisions() {
         if let Some(d) = d {
-            if done.insert(p) {
-                eprintln!("partition {p}: start at {} ({d})", d.offset);
+            // A group member may be assigned a partition again later: explain each start.
+            if done.insert((t.clone(), p, d.offset)) {
+                match c {
+                    Consumer::Simple(_) => eprintln!("partition {p}: start at {} ({d})", d.offset),
+                    Consumer::Balanced(_) => eprintln!("{t} partition {p}: start at {} ({d})", d.offset),
+                }
             }
         }
     }
+}
+
+fn groups(brokers: &str) -> AnyResult<()> {
+    let client = KafkaClient::new(brokers)?;
+    let mut out = io::stdout().lock();
+    writeln!(out, "GROUP STATE PROTOCOL_TYPE")?;
+    for g in client.list_groups()? {
+        let kind = if g.protocol_type.is_empty() { "-" } else { &g.protocol_type };
+        writeln!(out, "{} {} {kind}", g.group, g.state.as_deref().unwrap_or("-"))?;
+    }
+    Ok(())
+}
+
+fn describe_group(brokers: &str, group: &str) -> AnyResult<()> {
+    let client = KafkaClient::new(brokers)?;
+    let d = client.describe_group(group)?;
+    let committed = client.group_offsets(group)?;
+    let mut out = io::stdout().lock();
+    let protocol = if d.protocol.is_empty() { "-" } else { &d.protocol };
+    writeln!(out, "group {} state {} protocol {protocol} members {}", d.group, d.state, d.members.len())?;
+    let mut owner = std::collections::BTreeMap::new();
+    for m in &d.members {
+        let parts: Vec<String> =
+            m.assignment.iter().flat_map(|(t, ps)| ps.iter().map(move |p| format!("{t}/{p}"))).collect();
+        writeln!(
+            out,
+            "member {} client {} host {} assigned {}",
+            m.member_id,
+            m.client_id,
+            m.client_host,
+            parts.join(",")
+        )?;
+        for (t, ps) in &m.assignment {
+            for p in ps {
+                owner.insert((t.clone(), *p), m.member_id.clone());
+            }
+        }
+    }
+    writeln!(out, "TOPIC PARTITION COMMITTED LATEST LAG MEMBER")?;
+    let mut topics: BTreeSet<&str> = committed.keys().map(|(t, _)| t.as_str()).collect();
+    topics.extend(owner.keys().map(|(t, _)| t.as_str()));
+    for topic in topics {
+        let latest = client.topic(topic)?.latest_available_offsets()?;
+        for (p, hi) in latest {
+            let key = (topic.to_string(), p);
+            let member = owner.get(&key).map_or("-", String::as_str);
+            let (c, lag) = match committed.get(&key) {
+                Some(c) => (c.to_string(), (hi - c).max(0).to_string()),
+                None => ("-".into(), "-".into()),
+            };
+            writeln!(out, "{topic} {p} {c} {hi} {lag} {member}")?;
+        }
+    }
+    Ok(())
 }
 
 fn offsets(brokers: &str, topic: &str, group: Option<&str>) -> AnyResult<()> {

@@ -49,6 +49,146 @@ impl Default for ConsumerConfig {
     }
 }
 
+impl ConsumerConfig {
+    /// Checks the settings every consumer shares.
+    pub fn validate(&self) -> Result<()> {
+        let c = self;
+        if c.num_consumer_fetchers == 0 {
+            return Err(Error::Config("num_consumer_fetchers must be at least 1".into()));
+        }
+        if c.queued_max_messages == 0 {
+            return Err(Error::Config("queued_max_messages must be at least 1".into()));
+        }
+        if c.fetch_message_max_bytes == 0 || c.fetch_message_max_bytes > i32::MAX as usize {
+            return Err(Error::Config(format!(
+                "fetch_message_max_bytes {} is out of range",
+                c.fetch_message_max_bytes
+            )));
+        }
+        if c.fetch_message_max_bytes_limit < c.fetch_message_max_bytes
+            || c.fetch_message_max_bytes_limit > i32::MAX as usize
+        {
+            return Err(Error::Config("fetch_message_max_bytes_limit must be at least fetch_message_max_bytes".into()));
+        }
+        if c.fetch_wait_max > Duration::from_millis(i32::MAX as u64) || c.fetch_min_bytes > i32::MAX as usize {
+            return Err(Error::Config("fetch_wait_max or fetch_min_bytes out of range".into()));
+        }
+        if c.auto_commit_enable && c.consumer_group.is_none() {
+            return Err(Error::Config("auto_commit_enable needs a consumer_group".into()));
+        }
+        Ok(())
+    }
+}
+
+/// The setters every consumer builder shares, with PyKafka's names. Expanded inside each
+/// builder's `impl` (the builders differ in what they read: chosen partitions or a group's
+/// assignment), each of which has a `cfg: ConsumerConfig` field.
+macro_rules! consumer_setters {
+    () => {
+        /// Bytes fetched per partition per request (`fetch_message_max_bytes`). Default 1 MiB. A
+        /// batch larger than this makes the fetch size grow, up to
+        /// `fetch_message_max_bytes_limit`.
+        pub fn fetch_message_max_bytes(mut self, bytes: usize) -> Self {
+            self.cfg.fetch_message_max_bytes = bytes;
+            self
+        }
+
+        /// The most the per-partition fetch size may grow to when a single batch does not fit
+        /// (plainkafka's own). Default 64 MiB; past it, the partition yields
+        /// [`Error::RecordTooLarge`].
+        pub fn fetch_message_max_bytes_limit(mut self, bytes: usize) -> Self {
+            self.cfg.fetch_message_max_bytes_limit = bytes;
+            self
+        }
+
+        /// Number of fetcher threads (`num_consumer_fetchers`). Default 1. Brokers are divided
+        /// between them; each thread sends its Fetch requests to all its brokers before reading
+        /// the answers, so one thread already fetches from every broker at once.
+        pub fn num_consumer_fetchers(mut self, n: usize) -> Self {
+            self.cfg.num_consumer_fetchers = n;
+            self
+        }
+
+        /// Commit consumed offsets periodically from `consume`, on stop and, in a group, before
+        /// giving partitions up (`auto_commit_enable`). Default false for a SimpleConsumer, true
+        /// for a BalancedConsumer (PyKafka's defaults). Needs a consumer group.
+        pub fn auto_commit_enable(mut self, on: bool) -> Self {
+            self.cfg.auto_commit_enable = on;
+            self
+        }
+
+        /// Time between automatic commits (`auto_commit_interval_ms`). Default 60 s.
+        pub fn auto_commit_interval(mut self, d: Duration) -> Self {
+            self.cfg.auto_commit_interval = d;
+            self
+        }
+
+        /// Messages buffered per partition before fetching pauses (`queued_max_messages`).
+        /// Default 2000.
+        pub fn queued_max_messages(mut self, n: usize) -> Self {
+            self.cfg.queued_max_messages = n;
+            self
+        }
+
+        /// Bytes the broker should gather before answering a fetch (`fetch_min_bytes`). Default 1.
+        pub fn fetch_min_bytes(mut self, bytes: usize) -> Self {
+            self.cfg.fetch_min_bytes = bytes;
+            self
+        }
+
+        /// How long the broker may wait for `fetch_min_bytes` (`fetch_wait_max_ms`). Default 100 ms.
+        pub fn fetch_wait_max(mut self, d: Duration) -> Self {
+            self.cfg.fetch_wait_max = d;
+            self
+        }
+
+        /// Pause before retrying a failed offset request (`offsets_channel_backoff_ms`); it doubles
+        /// per attempt. Default 1 s.
+        pub fn offsets_channel_backoff(mut self, d: Duration) -> Self {
+            self.cfg.offsets_channel_backoff = d;
+            self
+        }
+
+        /// Attempts for an offset commit or fetch before it fails (`offsets_commit_max_retries`).
+        /// Default 5.
+        pub fn offsets_commit_max_retries(mut self, n: u32) -> Self {
+            self.cfg.offsets_commit_max_retries = n;
+            self
+        }
+
+        /// Where to start without a usable committed offset, and after the position falls out of
+        /// range (`auto_offset_reset`). Default [`OffsetReset::Earliest`].
+        pub fn auto_offset_reset(mut self, reset: OffsetReset) -> Self {
+            self.cfg.auto_offset_reset = reset;
+            self
+        }
+
+        /// Ignore committed offsets and start at `auto_offset_reset` (`reset_offset_on_start`).
+        /// Default false.
+        pub fn reset_offset_on_start(mut self, on: bool) -> Self {
+            self.cfg.reset_offset_on_start = on;
+            self
+        }
+
+        /// How long `consume` waits for a message before returning `None` and ending `iter`
+        /// (`consumer_timeout_ms`). Default `None`: wait until a message arrives or the consumer
+        /// is stopped.
+        pub fn consumer_timeout(mut self, d: Option<Duration>) -> Self {
+            self.cfg.consumer_timeout = d;
+            self
+        }
+
+        /// On OFFSET_OUT_OF_RANGE, move to `auto_offset_reset` and go on (`reset_offset_on_fetch`).
+        /// Default true. When false, the partition yields [`Error::OffsetOutOfRange`] once and
+        /// pauses until `reset_offsets`.
+        pub fn reset_offset_on_fetch(mut self, on: bool) -> Self {
+            self.cfg.reset_offset_on_fetch = on;
+            self
+        }
+    };
+}
+pub(crate) use consumer_setters;
+
 /// Builds a [`crate::SimpleConsumer`]; get one from [`Topic::simple_consumer`]. Every setter
 /// names the PyKafka parameter it mirrors and its default.
 #[derive(Debug, Clone)]
@@ -75,133 +215,13 @@ impl SimpleConsumerBuilder {
         self
     }
 
-    /// Bytes fetched per partition per request (`fetch_message_max_bytes`). Default 1 MiB. A
-    /// batch larger than this makes the fetch size grow, up to
-    /// [`SimpleConsumerBuilder::fetch_message_max_bytes_limit`].
-    pub fn fetch_message_max_bytes(mut self, bytes: usize) -> Self {
-        self.cfg.fetch_message_max_bytes = bytes;
-        self
-    }
-
-    /// The most the per-partition fetch size may grow to when a single batch does not fit
-    /// (plainkafka's own). Default 64 MiB; past it, the partition yields
-    /// [`Error::RecordTooLarge`].
-    pub fn fetch_message_max_bytes_limit(mut self, bytes: usize) -> Self {
-        self.cfg.fetch_message_max_bytes_limit = bytes;
-        self
-    }
-
-    /// Number of fetcher threads (`num_consumer_fetchers`). Default 1. Brokers are divided
-    /// between them; each thread sends its Fetch requests to all its brokers before reading
-    /// the answers, so one thread already fetches from every broker at once.
-    pub fn num_consumer_fetchers(mut self, n: usize) -> Self {
-        self.cfg.num_consumer_fetchers = n;
-        self
-    }
-
-    /// Commit consumed offsets periodically from `consume` and on stop (`auto_commit_enable`).
-    /// Default false. Needs a consumer group.
-    pub fn auto_commit_enable(mut self, on: bool) -> Self {
-        self.cfg.auto_commit_enable = on;
-        self
-    }
-
-    /// Time between automatic commits (`auto_commit_interval_ms`). Default 60 s.
-    pub fn auto_commit_interval(mut self, d: Duration) -> Self {
-        self.cfg.auto_commit_interval = d;
-        self
-    }
-
-    /// Messages buffered per partition before fetching pauses (`queued_max_messages`).
-    /// Default 2000.
-    pub fn queued_max_messages(mut self, n: usize) -> Self {
-        self.cfg.queued_max_messages = n;
-        self
-    }
-
-    /// Bytes the broker should gather before answering a fetch (`fetch_min_bytes`). Default 1.
-    pub fn fetch_min_bytes(mut self, bytes: usize) -> Self {
-        self.cfg.fetch_min_bytes = bytes;
-        self
-    }
-
-    /// How long the broker may wait for `fetch_min_bytes` (`fetch_wait_max_ms`). Default 100 ms.
-    pub fn fetch_wait_max(mut self, d: Duration) -> Self {
-        self.cfg.fetch_wait_max = d;
-        self
-    }
-
-    /// Pause before retrying a failed offset request (`offsets_channel_backoff_ms`); it doubles
-    /// per attempt. Default 1 s.
-    pub fn offsets_channel_backoff(mut self, d: Duration) -> Self {
-        self.cfg.offsets_channel_backoff = d;
-        self
-    }
-
-    /// Attempts for an offset commit or fetch before it fails (`offsets_commit_max_retries`).
-    /// Default 5.
-    pub fn offsets_commit_max_retries(mut self, n: u32) -> Self {
-        self.cfg.offsets_commit_max_retries = n;
-        self
-    }
-
-    /// Where to start without a usable committed offset, and after the position falls out of
-    /// range (`auto_offset_reset`). Default [`OffsetReset::Earliest`].
-    pub fn auto_offset_reset(mut self, reset: OffsetReset) -> Self {
-        self.cfg.auto_offset_reset = reset;
-        self
-    }
-
-    /// Ignore committed offsets and start at `auto_offset_reset` (`reset_offset_on_start`).
-    /// Default false.
-    pub fn reset_offset_on_start(mut self, on: bool) -> Self {
-        self.cfg.reset_offset_on_start = on;
-        self
-    }
-
-    /// How long `consume` waits for a message before returning `None` and ending `iter`
-    /// (`consumer_timeout_ms`). Default `None`: wait until a message arrives or the consumer
-    /// is stopped.
-    pub fn consumer_timeout(mut self, d: Option<Duration>) -> Self {
-        self.cfg.consumer_timeout = d;
-        self
-    }
-
-    /// On OFFSET_OUT_OF_RANGE, move to `auto_offset_reset` and go on (`reset_offset_on_fetch`).
-    /// Default true. When false, the partition yields [`Error::OffsetOutOfRange`] once and
-    /// pauses until [`crate::SimpleConsumer::reset_offsets`].
-    pub fn reset_offset_on_fetch(mut self, on: bool) -> Self {
-        self.cfg.reset_offset_on_fetch = on;
-        self
-    }
+    consumer_setters!();
 
     /// Validates the settings and creates the consumer. No offsets are looked up and no
     /// threads start until the first `consume` (or `iter().next()`).
     pub fn build(self) -> Result<crate::SimpleConsumer> {
+        self.cfg.validate()?;
         let c = &self.cfg;
-        if c.num_consumer_fetchers == 0 {
-            return Err(Error::Config("num_consumer_fetchers must be at least 1".into()));
-        }
-        if c.queued_max_messages == 0 {
-            return Err(Error::Config("queued_max_messages must be at least 1".into()));
-        }
-        if c.fetch_message_max_bytes == 0 || c.fetch_message_max_bytes > i32::MAX as usize {
-            return Err(Error::Config(format!(
-                "fetch_message_max_bytes {} is out of range",
-                c.fetch_message_max_bytes
-            )));
-        }
-        if c.fetch_message_max_bytes_limit < c.fetch_message_max_bytes
-            || c.fetch_message_max_bytes_limit > i32::MAX as usize
-        {
-            return Err(Error::Config("fetch_message_max_bytes_limit must be at least fetch_message_max_bytes".into()));
-        }
-        if c.fetch_wait_max > Duration::from_millis(i32::MAX as u64) || c.fetch_min_bytes > i32::MAX as usize {
-            return Err(Error::Config("fetch_wait_max or fetch_min_bytes out of range".into()));
-        }
-        if c.auto_commit_enable && c.consumer_group.is_none() {
-            return Err(Error::Config("auto_commit_enable needs a consumer_group".into()));
-        }
         if let Some(parts) = &c.partitions {
             for p in parts {
                 if !self.topic.partitions().iter().any(|q| q.partition == *p) {

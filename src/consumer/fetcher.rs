@@ -1,4 +1,5 @@
 //! A fetcher thread: resolves start offsets for its partitions, then long-polls their leaders.
+//! Partitions are named by their slot in [`Shared::keys`], so no lookup by name is needed.
 //!
 //! Thread `i` of `n` serves the partitions whose leader's id is `i` modulo `n` (leaderless
 //! partitions go by partition id, to decide who refreshes metadata). Each round it writes one
@@ -42,7 +43,7 @@ fn grow_fetch_size(current: usize, needed: usize, limit: usize) -> Option<usize>
 
 #[derive(Debug, Clone, Copy)]
 struct Planned {
-    partition: i32,
+    slot: usize,
     epoch: u64,
     offset: i64,
     size: usize,
@@ -50,7 +51,8 @@ struct Planned {
 
 #[derive(Debug, Default)]
 struct Plan {
-    resolve: Vec<(i32, u64, bool)>,
+    /// (slot, epoch, after OFFSET_OUT_OF_RANGE)
+    resolve: Vec<(usize, u64, bool)>,
     fetch: BTreeMap<i32, Vec<Planned>>,
     leaderless: bool,
     next_wake: Option<Instant>,
@@ -63,10 +65,6 @@ struct Fetcher {
     conns: Dedicated,
     refresh: bool,
     refresh_failures: u32,
-}
-
-fn find(parts: &mut [Part], partition: i32) -> Option<&mut Part> {
-    parts.iter_mut().find(|p| p.partition == partition)
 }
 
 impl Fetcher {
@@ -102,24 +100,25 @@ impl Fetcher {
         if self.shared.is_stopped() {
             return;
         }
-        match self.shared.cluster.refresh_metadata(&[&self.shared.topic]) {
+        let topics: Vec<&str> = self.shared.topics.iter().map(|t| &**t).collect();
+        match self.shared.cluster.refresh_metadata(&topics) {
             Ok(()) => {
                 self.refresh = false;
                 self.refresh_failures = 0;
             }
             Err(e) => {
                 self.refresh_failures = self.refresh_failures.saturating_add(1);
-                log::warn!("{}: metadata refresh failed: {e}", self.shared.topic);
+                log::warn!("{}: metadata refresh failed: {e}", self.shared.topics_label());
             }
         }
     }
 
     fn plan(&self) -> Plan {
         let now = Instant::now();
-        let leaders = self.shared.cluster.leaders(&self.shared.topic, &self.shared.ids);
+        let leaders = self.shared.cluster.leaders_of(&self.shared.keys);
         let parts = self.shared.lock();
         let mut plan = Plan::default();
-        for (p, leader) in parts.iter().zip(leaders) {
+        for (slot, (p, leader)) in parts.iter().zip(leaders).enumerate() {
             let owner = leader.unwrap_or(p.partition).rem_euclid(self.n as i32) as usize;
             if owner != self.idx || p.position == Position::Failed {
                 continue;
@@ -134,24 +133,25 @@ impl Fetcher {
                 continue;
             };
             match p.position {
-                Position::Unresolved => plan.resolve.push((p.partition, p.epoch, false)),
-                Position::OutOfRange => plan.resolve.push((p.partition, p.epoch, true)),
+                Position::Unresolved => plan.resolve.push((slot, p.epoch, false)),
+                Position::OutOfRange => plan.resolve.push((slot, p.epoch, true)),
                 Position::At(offset) if p.queue.len() < self.shared.cfg.queued_max_messages => plan
                     .fetch
                     .entry(leader)
                     .or_default()
-                    .push(Planned { partition: p.partition, epoch: p.epoch, offset, size: p.fetch_size }),
+                    .push(Planned { slot, epoch: p.epoch, offset, size: p.fetch_size }),
                 _ => {}
             }
         }
         plan
     }
 
-    /// Applies `f` to each partition of `list` whose epoch hasn't moved since it was planned.
-    fn with_current(&self, list: impl IntoIterator<Item = (i32, u64)>, mut f: impl FnMut(&mut Part)) {
+    /// Applies `f` to each partition (slot, epoch) of `list` whose epoch hasn't moved since it
+    /// was planned.
+    fn with_current(&self, list: impl IntoIterator<Item = (usize, u64)>, mut f: impl FnMut(&mut Part)) {
         let mut parts = self.shared.lock();
-        for (partition, epoch) in list {
-            if let Some(p) = find(&mut parts, partition).filter(|p| p.epoch == epoch) {
+        for (slot, epoch) in list {
+            if let Some(p) = parts.get_mut(slot).filter(|p| p.epoch == epoch) {
                 f(p);
             }
         }
@@ -159,10 +159,10 @@ impl Fetcher {
 
     /// A failure that concerns every partition in `list`: back off if it may pass, otherwise
     /// hand it to the application and stop those partitions.
-    fn fail(&mut self, list: &[(i32, u64)], e: &Error) {
+    fn fail(&mut self, list: &[(usize, u64)], e: &Error) {
         match e.retry() {
             Retry::Never => {
-                log::error!("{}: {e}", self.shared.topic);
+                log::error!("{e}");
                 self.with_current(list.iter().copied(), |p| {
                     p.position = Position::Failed;
                     p.error = Some(e.clone());
@@ -170,7 +170,7 @@ impl Fetcher {
                 self.shared.data_ready.notify_all();
             }
             how => {
-                log::debug!("{}: {e} ({how:?})", self.shared.topic);
+                log::debug!("{e} ({how:?})");
                 if how != Retry::Backoff {
                     self.refresh = true;
                 }
@@ -180,16 +180,29 @@ impl Fetcher {
         }
     }
 
-    /// Runs the start-offset rules (or the out-of-range reset) for `list`.
-    fn resolve(&mut self, list: &[(i32, u64, bool)]) {
+    /// Runs the start-offset rules (or the out-of-range reset) for `list`, one topic at a time.
+    fn resolve(&mut self, list: &[(usize, u64, bool)]) {
+        let shared = Arc::clone(&self.shared);
+        for topic in &shared.topics {
+            let of_topic: Vec<(usize, u64, bool)> =
+                list.iter().copied().filter(|r| shared.keys[r.0].0 == *topic).collect();
+            if !of_topic.is_empty() {
+                self.resolve_topic(topic, &of_topic);
+            }
+        }
+        shared.data_ready.notify_all();
+    }
+
+    fn resolve_topic(&mut self, topic: &str, list: &[(usize, u64, bool)]) {
         let shared = Arc::clone(&self.shared);
         let cfg = &shared.cfg;
-        let topic = &*shared.topic;
         let cluster = &shared.cluster;
-        let ids: Vec<i32> = list.iter().map(|r| r.0).collect();
-        let keys: Vec<(i32, u64)> = list.iter().map(|r| (r.0, r.1)).collect();
+        let partition_of = |slot: usize| shared.keys[slot].1;
+        let ids: Vec<i32> = list.iter().map(|r| partition_of(r.0)).collect();
+        let keys: Vec<(usize, u64)> = list.iter().map(|r| (r.0, r.1)).collect();
         let attempts = cfg.offsets_commit_max_retries.max(1);
-        let ask_group: Vec<i32> = list.iter().filter(|r| !r.2 && !cfg.reset_offset_on_start).map(|r| r.0).collect();
+        let ask_group: Vec<i32> =
+            list.iter().filter(|r| !r.2 && !cfg.reset_offset_on_start).map(|r| partition_of(r.0)).collect();
         let result = (|| {
             let committed = match &cfg.consumer_group {
                 Some(g) if !ask_group.is_empty() => {
@@ -208,8 +221,9 @@ impl Fetcher {
             Err(e) => return self.fail(&keys, &e),
         };
         let mut parts = shared.lock();
-        for &(partition, epoch, out_of_range) in list {
-            let Some(p) = find(&mut parts, partition).filter(|p| p.epoch == epoch) else { continue };
+        for &(slot, epoch, out_of_range) in list {
+            let partition = partition_of(slot);
+            let Some(p) = parts.get_mut(slot).filter(|p| p.epoch == epoch) else { continue };
             let (Some(&log_start), Some(&high_watermark)) = (lo.get(&partition), hi.get(&partition)) else { continue };
             let bounds = LogBounds { log_start, high_watermark };
             let d = if out_of_range {
@@ -224,7 +238,6 @@ impl Fetcher {
             p.high_watermark = high_watermark;
             p.succeeded();
         }
-        shared.data_ready.notify_all();
     }
 
     fn fetch(&mut self, plan: BTreeMap<i32, Vec<Planned>>) {
@@ -233,7 +246,23 @@ impl Fetcher {
         let deadline = Instant::now() + wait + self.shared.cluster.connection_config().request_timeout;
         let mut inflight = Vec::new();
         for (leader, planned) in plan {
-            let keys: Vec<(i32, u64)> = planned.iter().map(|p| (p.partition, p.epoch)).collect();
+            let keys: Vec<(usize, u64)> = planned.iter().map(|p| (p.slot, p.epoch)).collect();
+            let mut topics: Vec<FetchTopic> = Vec::new();
+            for p in &planned {
+                let (topic, partition) = &self.shared.keys[p.slot];
+                let fp = FetchPartition {
+                    partition: *partition,
+                    current_leader_epoch: -1,
+                    fetch_offset: p.offset,
+                    last_fetched_epoch: -1,
+                    log_start_offset: -1,
+                    partition_max_bytes: p.size as i32,
+                };
+                match topics.iter_mut().find(|t| *t.topic == **topic) {
+                    Some(t) => t.partitions.push(fp),
+                    None => topics.push(FetchTopic { topic: topic.to_string(), partitions: vec![fp] }),
+                }
+            }
             let req = FetchRequest {
                 replica_id: -1,
                 max_wait_ms: wait.as_millis() as i32,
@@ -242,20 +271,7 @@ impl Fetcher {
                 isolation_level: 0,
                 session_id: 0,
                 session_epoch: -1,
-                topics: vec![FetchTopic {
-                    topic: self.shared.topic.to_string(),
-                    partitions: planned
-                        .iter()
-                        .map(|p| FetchPartition {
-                            partition: p.partition,
-                            current_leader_epoch: -1,
-                            fetch_offset: p.offset,
-                            last_fetched_epoch: -1,
-                            log_start_offset: -1,
-                            partition_max_bytes: p.size as i32,
-                        })
-                        .collect(),
-                }],
+                topics,
                 rack_id: String::new(),
             };
             let sent = self.conns.get(&self.shared.cluster, leader).and_then(|c| {
@@ -281,16 +297,18 @@ impl Fetcher {
             };
             let top = ErrorCode::from_i16(resp.error_code);
             if !top.is_ok() {
-                let ids: Vec<String> = keys.iter().map(|k| k.0.to_string()).collect();
-                let context = format!("{}/{} on broker {leader}", self.shared.topic, ids.join(","));
+                let context = format!("{} on broker {leader}", self.shared.topics_label());
                 let e = Error::Broker { api: ApiKey::Fetch, code: top, context, message: None };
                 self.fail(&keys, &e);
                 continue;
             }
-            let topic = Arc::clone(&self.shared.topic);
-            for t in resp.responses.into_iter().filter(|t| *t.topic == *topic) {
+            for t in resp.responses {
                 for pr in t.partitions {
-                    if let Some(p) = planned.iter().find(|p| p.partition == pr.partition_index) {
+                    let matching = planned.iter().find(|p| {
+                        let (topic, partition) = &self.shared.keys[p.slot];
+                        *partition == pr.partition_index && **topic == *t.topic
+                    });
+                    if let Some(p) = matching {
                         self.apply(*p, pr);
                     }
                 }
@@ -300,8 +318,7 @@ impl Fetcher {
 
     /// Applies one partition's fetch result.
     fn apply(&mut self, planned: Planned, pr: FetchPartitionResponse) {
-        let topic = Arc::clone(&self.shared.topic);
-        let partition = planned.partition;
+        let (topic, partition) = self.shared.keys[planned.slot].clone();
         let code = ErrorCode::from_i16(pr.error_code);
         if !code.is_ok() {
             return self.apply_error(planned, code);
@@ -312,7 +329,7 @@ impl Fetcher {
         let decoded = records::decode(&buf, planned.offset, &mut recs);
         let cfg = &self.shared.cfg;
         let mut parts = self.shared.lock();
-        let Some(p) = find(&mut parts, partition) else { return };
+        let Some(p) = parts.get_mut(planned.slot) else { return };
         if p.epoch != planned.epoch || p.position != Position::At(planned.offset) {
             return; // reset while the request was in flight
         }
@@ -360,9 +377,8 @@ impl Fetcher {
     }
 
     fn apply_error(&mut self, planned: Planned, code: ErrorCode) {
-        let topic = Arc::clone(&self.shared.topic);
-        let partition = planned.partition;
-        let key = [(partition, planned.epoch)];
+        let (topic, partition) = self.shared.keys[planned.slot].clone();
+        let key = [(planned.slot, planned.epoch)];
         if code == ErrorCode::OFFSET_OUT_OF_RANGE {
             let reset = self.shared.cfg.reset_offset_on_fetch;
             self.with_current(key, |p| {

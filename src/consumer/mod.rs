@@ -1,11 +1,18 @@
 //! Consumers. [`SimpleConsumer`] reads chosen partitions of one topic (PyKafka's
-//! SimpleConsumer); background fetcher threads fill bounded per-partition queues and the
-//! application drains them with [`SimpleConsumer::consume`] or [`SimpleConsumer::iter`].
+//! SimpleConsumer); [`BalancedConsumer`] shares topics' partitions with the other members of a
+//! consumer group (PyKafka's BalancedConsumer). Background fetcher threads fill bounded
+//! per-partition queues and the application drains them with `consume` or `iter`.
 
+mod balanced;
+mod balanced_config;
 mod config;
+mod engine;
 mod fetcher;
 mod simple;
 mod state;
 
+pub use balanced::{BalancedConsumer, BalancedIter};
+pub use balanced_config::{BalancedConsumerBuilder, RebalanceCallback};
 pub use config::SimpleConsumerBuilder;
 pub use simple::{Iter, SimpleConsumer, StopHandle};
+pub(crate) use state::Shared;

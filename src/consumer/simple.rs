@@ -2,23 +2,17 @@
 //! storage in a consumer group but no group membership (no rebalancing).
 
 use super::config::ConsumerConfig;
-use super::fetcher;
-use super::state::{Position, Shared};
+use super::engine::Engine;
+use super::state::Shared;
 use crate::client::Topic;
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::offset_requests;
 use crate::offsets::{LogBounds, OffsetSpec, StartDecision, StartRule};
 use crate::protocol::list_offsets::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
-use crate::protocol::records::Record;
-use crate::workers::Workers;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Time allowed, beyond one fetch wait, for fetcher threads to finish when stopping. A thread
-/// still blocked after it (connecting to a dead broker, say) is left to end on its own.
-const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// Reads partitions of a topic. Create one with [`Topic::simple_consumer`].
 ///
@@ -29,33 +23,38 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 /// Dropping the consumer stops its threads (committing first when auto-commit is on).
 #[derive(Debug)]
 pub struct SimpleConsumer {
-    shared: Arc<Shared>,
-    workers: Workers,
-    started: bool,
+    topic: Arc<str>,
+    ids: Vec<i32>,
+    engine: Engine,
     stopped: bool,
-    /// Messages taken from one partition's queue, handed out one by one.
-    local: VecDeque<Record>,
-    local_slot: usize,
-    /// Per partition slot: the last offset handed to the application.
-    consumed: Vec<Option<i64>>,
-    /// Per partition slot: the last offset committed (next to read).
-    committed: Vec<Option<i64>>,
-    cursor: usize,
     last_commit: Instant,
 }
 
-/// Stops a [`SimpleConsumer`] from another thread: a `consume` blocked waiting for messages
-/// returns `None` at once, and the fetchers wind down. Cloneable and `Send`.
+/// Stops a consumer from another thread: a `consume` blocked waiting for messages returns
+/// `None` at once, and the fetchers wind down. Cloneable and `Send`.
 #[derive(Debug, Clone)]
 pub struct StopHandle {
-    shared: Arc<Shared>,
+    target: Target,
+}
+
+#[derive(Debug, Clone)]
+enum Target {
+    Simple(Arc<Shared>),
+    Group(Arc<crate::group::membership::Heartbeat>),
 }
 
 impl StopHandle {
-    /// Stops the consumer. Offsets are committed (with auto-commit) when the consumer itself is
-    /// stopped or dropped.
+    /// Stops the consumer. Offsets are committed (with auto-commit), and a group left, when the
+    /// consumer itself is stopped or dropped.
     pub fn stop(&self) {
-        self.shared.stop();
+        match &self.target {
+            Target::Simple(s) => s.stop(),
+            Target::Group(h) => h.stop(),
+        }
+    }
+
+    pub(crate) fn for_group(h: Arc<crate::group::membership::Heartbeat>) -> StopHandle {
+        StopHandle { target: Target::Group(h) }
     }
 }
 
@@ -85,35 +84,34 @@ impl SimpleConsumer {
             }
             None => topic.partitions().iter().map(|p| p.partition).collect(),
         };
-        let n = ids.len();
-        let shared = Arc::new(Shared::new(topic.name_arc(), cfg, Arc::clone(topic.cluster()), ids));
+        let name = topic.name_arc();
+        let keys = ids.iter().map(|p| (Arc::clone(&name), *p)).collect();
         SimpleConsumer {
-            shared,
-            workers: Workers::new(),
-            started: false,
+            topic: name,
+            ids,
+            engine: Engine::new(cfg, Arc::clone(topic.cluster()), keys),
             stopped: false,
-            local: VecDeque::new(),
-            local_slot: 0,
-            consumed: vec![None; n],
-            committed: vec![None; n],
-            cursor: 0,
             last_commit: Instant::now(),
         }
     }
 
+    fn cfg(&self) -> &ConsumerConfig {
+        &self.engine.shared().cfg
+    }
+
     /// The topic.
     pub fn topic(&self) -> &str {
-        &self.shared.topic
+        &self.topic
     }
 
     /// The partitions this consumer reads.
     pub fn partitions(&self) -> Vec<i32> {
-        self.shared.ids.clone()
+        self.ids.clone()
     }
 
     /// A handle that stops this consumer from another thread.
     pub fn stop_handle(&self) -> StopHandle {
-        StopHandle { shared: Arc::clone(&self.shared) }
+        StopHandle { target: Target::Simple(Arc::clone(self.engine.shared())) }
     }
 
     /// Iterates over messages (see [`Iter`]).
@@ -121,83 +119,31 @@ impl SimpleConsumer {
         Iter { consumer: self }
     }
 
-    fn start(&mut self) -> Result<()> {
-        if self.started {
-            return Ok(());
-        }
-        self.started = true;
-        let n = self.shared.cfg.num_consumer_fetchers;
-        for i in 0..n {
-            let shared = Arc::clone(&self.shared);
-            self.workers
-                .spawn(format!("plainkafka-fetch-{i}"), move || fetcher::run(shared, i, n))
-                .map_err(|e| Error::Io { broker: String::new(), api: None, source: e })?;
-        }
-        Ok(())
-    }
-
     /// The next message; `Ok(None)` when `consumer_timeout` passes without one or the consumer
     /// is stopped. An `Err` concerns one partition (which pauses); the others go on.
     pub fn consume(&mut self) -> Result<Option<Message>> {
-        if let Some(m) = self.next_local() {
-            return Ok(Some(m));
-        }
-        if self.stopped || self.shared.is_stopped() {
+        if self.stopped {
             return Ok(None);
         }
-        self.start()?;
-        let deadline = self.shared.cfg.consumer_timeout.map(|d| Instant::now() + d);
+        let deadline = self.cfg().consumer_timeout.map(|d| Instant::now() + d);
         loop {
             self.maybe_auto_commit();
-            {
-                let mut parts = self.shared.lock();
-                let n = parts.len();
-                for i in 0..n {
-                    let s = (self.cursor + i) % n;
-                    let p = &mut parts[s];
-                    if !p.queue.is_empty() {
-                        std::mem::swap(&mut p.queue, &mut self.local);
-                        self.local_slot = s;
-                        self.cursor = s + 1;
-                        self.shared.work_ready.notify_all();
-                        break;
-                    }
-                    if let Some(e) = p.error.take() {
-                        self.cursor = s + 1;
-                        return Err(e);
-                    }
-                }
-                if self.local.is_empty() {
-                    if self.shared.is_stopped() {
-                        return Ok(None);
-                    }
-                    let now = Instant::now();
-                    let mut wait = self.commit_due_in().unwrap_or(Duration::from_secs(3600));
-                    if let Some(d) = deadline {
-                        if now >= d {
-                            return Ok(None);
-                        }
-                        wait = wait.min(d - now);
-                    }
-                    drop(self.shared.data_ready.wait_timeout(parts, wait));
-                    continue;
-                }
-            }
-            if let Some(m) = self.next_local() {
+            let commit_at = self.commit_due_in().map(|d| Instant::now() + d);
+            let until = match (deadline, commit_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Some(m) = self.engine.poll(until)? {
                 return Ok(Some(m));
             }
+            if self.engine.is_stopped() || deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(None);
+            }
         }
-    }
-
-    fn next_local(&mut self) -> Option<Message> {
-        let r = self.local.pop_front()?;
-        self.consumed[self.local_slot] = Some(r.offset);
-        let partition = self.shared.ids[self.local_slot];
-        Some(Message::new(Arc::clone(&self.shared.topic), partition, r))
     }
 
     fn commit_due_in(&self) -> Option<Duration> {
-        let cfg = &self.shared.cfg;
+        let cfg = self.cfg();
         cfg.auto_commit_enable.then(|| cfg.auto_commit_interval.saturating_sub(self.last_commit.elapsed()))
     }
 
@@ -205,7 +151,7 @@ impl SimpleConsumer {
         if self.commit_due_in() == Some(Duration::ZERO) {
             if let Err(e) = self.commit_offsets() {
                 // The offsets stay held and are committed at the next interval or on stop.
-                log::warn!("{}: auto-commit failed: {e}", self.shared.topic);
+                log::warn!("{}: auto-commit failed: {e}", self.topic);
             }
             self.last_commit = Instant::now();
         }
@@ -215,73 +161,41 @@ impl SimpleConsumer {
     /// message consumed (the next to read). Partitions with nothing new consumed are left
     /// alone. Needs a consumer group.
     pub fn commit_offsets(&mut self) -> Result<()> {
-        let group = self
-            .shared
-            .cfg
+        let cfg = self.cfg();
+        let group = cfg
             .consumer_group
-            .clone()
+            .as_deref()
             .ok_or_else(|| Error::Config("commit_offsets needs a consumer_group".into()))?;
-        let ids = self.partitions();
-        let todo: Vec<(usize, i32, i64)> = ids
-            .iter()
-            .enumerate()
-            .filter_map(|(s, &p)| {
-                let next = self.consumed[s]? + 1;
-                (self.committed[s] != Some(next)).then_some((s, p, next))
-            })
-            .collect();
-        let offsets: Vec<(i32, i64)> = todo.iter().map(|t| (t.1, t.2)).collect();
-        let cfg = &self.shared.cfg;
-        offset_requests::commit(
-            &self.shared.cluster,
-            &group,
-            &self.shared.topic,
-            &offsets,
-            cfg.offsets_commit_max_retries.max(1),
-        )?;
-        for (s, _, next) in todo {
-            self.committed[s] = Some(next);
-        }
-        log::debug!("{}: committed {offsets:?} for group {group}", self.shared.topic);
+        let todo = self.engine.uncommitted();
+        let offsets = self.engine.describe(&todo);
+        let cluster = &self.engine.shared().cluster;
+        offset_requests::commit(cluster, group, None, &offsets, cfg.offsets_commit_max_retries.max(1))?;
+        log::debug!("{}: committed {offsets:?} for group {group}", self.topic);
+        self.engine.mark_committed(&todo);
         Ok(())
     }
 
     /// The group's committed offsets on the broker, per partition (`None`: nothing committed).
     pub fn fetch_offsets(&self) -> Result<BTreeMap<i32, Option<i64>>> {
-        let group = self
-            .shared
-            .cfg
+        let cfg = self.cfg();
+        let group = cfg
             .consumer_group
             .as_deref()
             .ok_or_else(|| Error::Config("fetch_offsets needs a consumer_group".into()))?;
-        let cfg = &self.shared.cfg;
-        offset_requests::fetch_committed(
-            &self.shared.cluster,
-            group,
-            &self.shared.topic,
-            &self.partitions(),
-            cfg.offsets_commit_max_retries.max(1),
-        )
+        let attempts = cfg.offsets_commit_max_retries.max(1);
+        offset_requests::fetch_committed(&self.engine.shared().cluster, group, &self.topic, &self.ids, attempts)
     }
 
     /// Per partition, the next offset this consumer will hand out: one past the last message
     /// consumed, or the start position if nothing was consumed yet (`None` before it is
     /// resolved). PyKafka's `held_offsets` gives the last consumed offset instead.
     pub fn held_offsets(&self) -> BTreeMap<i32, Option<i64>> {
-        let parts = self.shared.lock();
-        parts
-            .iter()
-            .enumerate()
-            .map(|(s, p)| {
-                let start = p.decision.map(|d| d.offset);
-                (p.partition, self.consumed[s].map(|o| o + 1).or(start))
-            })
-            .collect()
+        self.engine.held().into_iter().map(|((_, p), held, _)| (p, held)).collect()
     }
 
     /// Why each partition started where it did; `None` until resolved.
     pub fn start_decisions(&self) -> BTreeMap<i32, Option<StartDecision>> {
-        self.shared.lock().iter().map(|p| (p.partition, p.decision)).collect()
+        self.engine.held().into_iter().map(|((_, p), _, d)| (p, d)).collect()
     }
 
     /// Moves partitions to new positions (PyKafka's `reset_offsets`). Messages already queued
@@ -291,14 +205,11 @@ impl SimpleConsumer {
         let ids = self.partitions();
         for (p, _) in specs {
             if !ids.contains(p) {
-                return Err(Error::UnknownTopicOrPartition {
-                    topic: self.shared.topic.to_string(),
-                    partition: Some(*p),
-                });
+                return Err(Error::UnknownTopicOrPartition { topic: self.topic.to_string(), partition: Some(*p) });
             }
         }
-        let attempts = self.shared.cfg.offsets_commit_max_retries.max(1);
-        let (cluster, topic) = (&self.shared.cluster, &*self.shared.topic);
+        let attempts = self.cfg().offsets_commit_max_retries.max(1);
+        let (cluster, topic) = (&self.engine.shared().cluster, &*self.topic);
         let all: Vec<i32> = specs.iter().map(|s| s.0).collect();
         let lo = offset_requests::list_offsets(
             cluster,
@@ -324,7 +235,7 @@ impl SimpleConsumer {
         } else {
             offset_requests::list_offsets(cluster, topic, &by_time, attempts)?
         };
-        let mut parts = self.shared.lock();
+        let reset = self.cfg().auto_offset_reset;
         for &(partition, spec) in specs {
             let bounds = LogBounds { log_start: lo[&partition], high_watermark: hi[&partition] };
             let offset = match spec {
@@ -339,20 +250,15 @@ impl SimpleConsumer {
             let slot = ids.iter().position(|p| *p == partition).expect("checked above");
             let decision = StartDecision {
                 rule: StartRule::Reset(spec),
-                reset: self.shared.cfg.auto_offset_reset,
+                reset,
                 committed: None,
                 log_start: bounds.log_start,
                 high_watermark: bounds.high_watermark,
                 offset,
             };
             log::info!("{topic}/{partition}: reset to {offset} ({decision})");
-            parts[slot].jump(offset, decision);
-            self.consumed[slot] = None;
-            if self.local_slot == slot {
-                self.local.clear();
-            }
+            self.engine.jump(slot, offset, decision);
         }
-        self.shared.work_ready.notify_all();
         Ok(())
     }
 
@@ -363,19 +269,17 @@ impl SimpleConsumer {
             return;
         }
         self.stopped = true;
-        if self.shared.cfg.auto_commit_enable {
+        if self.cfg().auto_commit_enable {
             if let Err(e) = self.commit_offsets() {
-                log::warn!("{}: commit on stop failed: {e}", self.shared.topic);
+                log::warn!("{}: commit on stop failed: {e}", self.topic);
             }
         }
-        self.shared.stop();
-        let deadline = Instant::now() + self.shared.cfg.fetch_wait_max + STOP_GRACE;
-        self.workers.join_by(deadline, &format!("{} fetchers", self.shared.topic));
+        self.engine.stop();
     }
 
     /// Whether a partition is paused on an error until [`SimpleConsumer::reset_offsets`].
     pub fn is_paused(&self, partition: i32) -> bool {
-        self.shared.lock().iter().any(|p| p.partition == partition && p.position == Position::Failed)
+        self.ids.iter().position(|p| *p == partition).is_some_and(|slot| self.engine.is_paused(slot))
     }
 }
 

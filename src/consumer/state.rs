@@ -1,5 +1,5 @@
 //! State shared between the application's thread and the fetcher threads: one entry per
-//! partition, behind one mutex, with two condition variables (data ready for the application,
+//! partition (of one or more topics), behind one mutex, with two condition variables (data ready for the application,
 //! room or work for the fetchers).
 //!
 //! A partition moves through these positions:
@@ -102,32 +102,61 @@ impl Part {
 /// Everything the fetchers and the application share.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub topic: Arc<str>,
     pub cfg: ConsumerConfig,
     pub cluster: Arc<Cluster>,
-    /// The partitions read, in the order of `parts` (fixed for the consumer's life).
-    pub ids: Vec<i32>,
+    /// The partitions read, in the order of `parts` (fixed for the state's life): an index
+    /// into it is a partition's slot.
+    pub keys: Vec<(Arc<str>, i32)>,
+    /// The distinct topics of `keys`.
+    pub topics: Vec<Arc<str>>,
     pub parts: Mutex<Vec<Part>>,
     /// Signalled when a queue gains messages or an error, and on stop.
     pub data_ready: Condvar,
     /// Signalled when a queue drains, a reset happens, and on stop.
     pub work_ready: Condvar,
     stopped: AtomicBool,
+    /// Set to make the application's wait return early (a group rebalance is due).
+    interrupted: AtomicBool,
 }
 
 impl Shared {
-    pub fn new(topic: Arc<str>, cfg: ConsumerConfig, cluster: Arc<Cluster>, ids: Vec<i32>) -> Shared {
-        let parts = ids.iter().map(|&p| Part::new(p, cfg.fetch_message_max_bytes)).collect();
+    pub fn new(cfg: ConsumerConfig, cluster: Arc<Cluster>, keys: Vec<(Arc<str>, i32)>) -> Shared {
+        let parts = keys.iter().map(|(_, p)| Part::new(*p, cfg.fetch_message_max_bytes)).collect();
+        let mut topics: Vec<Arc<str>> = Vec::new();
+        for (t, _) in &keys {
+            if !topics.contains(t) {
+                topics.push(Arc::clone(t));
+            }
+        }
         Shared {
-            topic,
             cfg,
             cluster,
-            ids,
+            keys,
+            topics,
             parts: Mutex::new(parts),
             data_ready: Condvar::new(),
             work_ready: Condvar::new(),
             stopped: AtomicBool::new(false),
+            interrupted: AtomicBool::new(false),
         }
+    }
+
+    /// "topic" or "topic1,topic2" for log lines.
+    pub fn topics_label(&self) -> String {
+        self.topics.iter().map(|t| &**t).collect::<Vec<_>>().join(",")
+    }
+
+    /// Wakes the application's wait without stopping anything; it sees
+    /// [`Shared::take_interrupt`] return true.
+    pub fn interrupt(&self) {
+        self.interrupted.store(true, Ordering::Release);
+        let _g = self.lock();
+        self.data_ready.notify_all();
+    }
+
+    /// Whether an interrupt arrived since the last call.
+    pub fn take_interrupt(&self) -> bool {
+        self.interrupted.swap(false, Ordering::AcqRel)
     }
 
     pub fn lock(&self) -> MutexGuard<'_, Vec<Part>> {

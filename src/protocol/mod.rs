@@ -9,17 +9,24 @@
 pub mod api_versions;
 pub mod codec;
 pub mod compression;
+pub mod consumer_protocol;
+pub mod describe_groups;
 pub mod error_code;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod frame;
+pub mod heartbeat;
 pub mod init_producer_id;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_fetch;
 pub mod produce;
 pub mod records;
+pub mod sync_group;
 #[cfg(test)]
 mod test_util;
 pub mod versions;
@@ -44,6 +51,18 @@ pub enum ApiKey {
     OffsetFetch,
     /// FindCoordinator (10)
     FindCoordinator,
+    /// JoinGroup (11)
+    JoinGroup,
+    /// Heartbeat (12)
+    Heartbeat,
+    /// LeaveGroup (13)
+    LeaveGroup,
+    /// SyncGroup (14)
+    SyncGroup,
+    /// DescribeGroups (15)
+    DescribeGroups,
+    /// ListGroups (16)
+    ListGroups,
     /// ApiVersions (18)
     ApiVersions,
     /// InitProducerId (22)
@@ -61,6 +80,12 @@ impl ApiKey {
             ApiKey::OffsetCommit => 8,
             ApiKey::OffsetFetch => 9,
             ApiKey::FindCoordinator => 10,
+            ApiKey::JoinGroup => 11,
+            ApiKey::Heartbeat => 12,
+            ApiKey::LeaveGroup => 13,
+            ApiKey::SyncGroup => 14,
+            ApiKey::DescribeGroups => 15,
+            ApiKey::ListGroups => 16,
             ApiKey::ApiVersions => 18,
             ApiKey::InitProducerId => 22,
         }
@@ -76,6 +101,12 @@ impl ApiKey {
             8 => ApiKey::OffsetCommit,
             9 => ApiKey::OffsetFetch,
             10 => ApiKey::FindCoordinator,
+            11 => ApiKey::JoinGroup,
+            12 => ApiKey::Heartbeat,
+            13 => ApiKey::LeaveGroup,
+            14 => ApiKey::SyncGroup,
+            15 => ApiKey::DescribeGroups,
+            16 => ApiKey::ListGroups,
             18 => ApiKey::ApiVersions,
             22 => ApiKey::InitProducerId,
             _ => return None,
@@ -165,6 +196,30 @@ macro_rules! with_request_type {
                 type $t = api_versions::ApiVersionsRequest;
                 Some($body)
             }
+            ApiKey::JoinGroup => {
+                type $t = join_group::JoinGroupRequest;
+                Some($body)
+            }
+            ApiKey::Heartbeat => {
+                type $t = heartbeat::HeartbeatRequest;
+                Some($body)
+            }
+            ApiKey::LeaveGroup => {
+                type $t = leave_group::LeaveGroupRequest;
+                Some($body)
+            }
+            ApiKey::SyncGroup => {
+                type $t = sync_group::SyncGroupRequest;
+                Some($body)
+            }
+            ApiKey::DescribeGroups => {
+                type $t = describe_groups::DescribeGroupsRequest;
+                Some($body)
+            }
+            ApiKey::ListGroups => {
+                type $t = list_groups::ListGroupsRequest;
+                Some($body)
+            }
         }
     };
 }
@@ -195,7 +250,7 @@ pub fn check_request(key: ApiKey, version: i16, body: &[u8]) -> Option<codec::De
 }
 
 /// Every API key plainkafka knows.
-pub const ALL_KEYS: [ApiKey; 9] = [
+pub const ALL_KEYS: [ApiKey; 15] = [
     ApiKey::Produce,
     ApiKey::Fetch,
     ApiKey::ListOffsets,
@@ -205,6 +260,12 @@ pub const ALL_KEYS: [ApiKey; 9] = [
     ApiKey::FindCoordinator,
     ApiKey::ApiVersions,
     ApiKey::InitProducerId,
+    ApiKey::JoinGroup,
+    ApiKey::Heartbeat,
+    ApiKey::LeaveGroup,
+    ApiKey::SyncGroup,
+    ApiKey::DescribeGroups,
+    ApiKey::ListGroups,
 ];
 
 #[cfg(test)]

@@ -34,6 +34,12 @@ pub fn floor(key: ApiKey) -> i16 {
         ApiKey::FindCoordinator => 0,
         ApiKey::ApiVersions => 0,
         ApiKey::InitProducerId => 0,
+        ApiKey::JoinGroup
+        | ApiKey::Heartbeat
+        | ApiKey::LeaveGroup
+        | ApiKey::SyncGroup
+        | ApiKey::DescribeGroups
+        | ApiKey::ListGroups => 0,
     }
 }
 

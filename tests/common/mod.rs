@@ -2,6 +2,7 @@
 //! (librdkafka through the rdkafka crate) to write test data, and waiting helpers.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod groups;
 pub mod scenarios;
 
 /// One `#[test]` per named scenario in [`scenarios`], each running `let $pat = $setup;` and then
@@ -35,6 +36,34 @@ macro_rules! every_broker_scenario {
             producer_round_trip_every_codec,
             sync_send_returns_offsets,
         );
+    };
+}
+
+/// The consumer-group scenarios, one `#[test]` per assignor. The invoking module must have
+/// `groups` in scope. They need the CLI (a member in its own process, to kill).
+#[allow(unused_macros)]
+macro_rules! group_scenarios {
+    (let $pat:pat = $setup:expr; $broker:ident) => {
+        #[cfg(feature = "cli")]
+        #[test]
+        fn group_split_kill_and_leave_range() {
+            let $pat = $setup;
+            groups::group_split_kill_and_leave(&$broker, plainkafka::Assignor::Range);
+        }
+
+        #[cfg(feature = "cli")]
+        #[test]
+        fn group_split_kill_and_leave_roundrobin() {
+            let $pat = $setup;
+            groups::group_split_kill_and_leave(&$broker, plainkafka::Assignor::RoundRobin);
+        }
+
+        #[cfg(feature = "cli")]
+        #[test]
+        fn group_split_kill_and_leave_cooperative_sticky() {
+            let $pat = $setup;
+            groups::group_split_kill_and_leave(&$broker, plainkafka::Assignor::CooperativeSticky);
+        }
     };
 }
 

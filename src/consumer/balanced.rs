@@ -1,0 +1,395 @@
+//! PyKafka's BalancedConsumer on Kafka's group protocol: members of a consumer group share the
+//! partitions of their topics, and hand them over when members come and go.
+//!
+//! The application's thread does the group work inside `consume`: it joins, rebalances when
+//! the heartbeat thread says so, commits, and builds the fetch machinery for each assignment.
+//! A rebalance therefore never races a message being handed out.
+
+use super::balanced_config::{BalancedConsumerBuilder, RebalanceCallback};
+use super::config::ConsumerConfig;
+use super::engine::{Engine, Key};
+use super::simple::StopHandle;
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+use crate::group::actions::{self, Action};
+use crate::group::membership::{self, GroupConfig, Heartbeat, Rejoin};
+use crate::group::Assignor;
+use crate::message::Message;
+use crate::offset_requests::{self, Generation};
+use crate::offsets::StartDecision;
+use crate::protocol::consumer_protocol::TopicPartitions;
+use crate::workers::Workers;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A member of a consumer group reading the partitions the group assigns it. Create one with
+/// [`crate::Topic::balanced_consumer`] or [`crate::KafkaClient::balanced_consumer`].
+///
+/// It joins the group on the first [`BalancedConsumer::consume`]. Each assigned partition then
+/// starts by the rules in [`crate::offsets`], lazily: `reset_offset_on_start` applies to the
+/// first assignment only (as in PyKafka); a partition assigned by a later rebalance resumes
+/// from the group's committed offset, and one kept through a rebalance goes on where it was.
+///
+/// With auto-commit (the default), offsets are committed every `auto_commit_interval`, before
+/// partitions are given up, and on stop, so a partition handed over replays at most what was
+/// consumed since the last commit. Dropping the consumer stops it and leaves the group.
+pub struct BalancedConsumer {
+    cluster: Arc<Cluster>,
+    cfg: ConsumerConfig,
+    group: GroupConfig,
+    on_assigned: Option<RebalanceCallback>,
+    on_revoked: Option<RebalanceCallback>,
+    heartbeat: Arc<Heartbeat>,
+    workers: Workers,
+    started: bool,
+    stopped: bool,
+    engine: Engine,
+    member_id: String,
+    generation: Option<Generation>,
+    assignor: Option<Assignor>,
+    assignment: TopicPartitions,
+    assigned_once: bool,
+    needs_join: bool,
+    last_commit: Instant,
+}
+
+impl std::fmt::Debug for BalancedConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BalancedConsumer")
+            .field("group", &self.group.group)
+            .field("topics", &self.group.topics)
+            .field("generation", &self.generation)
+            .field("assignment", &self.assignment)
+            .finish_non_exhaustive()
+    }
+}
+
+fn keys_of(tps: &TopicPartitions) -> Vec<Key> {
+    tps.iter().flat_map(|(t, ps)| ps.iter().map(move |p| (Arc::<str>::from(t.as_str()), *p))).collect()
+}
+
+fn pairs(keys: &[Key]) -> Vec<(String, i32)> {
+    keys.iter().map(|(t, p)| (t.to_string(), *p)).collect()
+}
+
+/// The partitions in `a` but not in `b`.
+fn minus(a: &TopicPartitions, b: &TopicPartitions) -> Vec<Key> {
+    keys_of(a).into_iter().filter(|(t, p)| !b.get(&**t).is_some_and(|ps| ps.contains(p))).collect()
+}
+
+impl BalancedConsumer {
+    pub(crate) fn new(b: BalancedConsumerBuilder) -> BalancedConsumer {
+        let heartbeat = Arc::new(Heartbeat::new(Arc::clone(&b.cluster), b.group.clone()));
+        let engine = Engine::new(b.cfg.clone(), Arc::clone(&b.cluster), Vec::new());
+        BalancedConsumer {
+            cluster: b.cluster,
+            cfg: b.cfg,
+            group: b.group,
+            on_assigned: b.on_assigned,
+            on_revoked: b.on_revoked,
+            heartbeat,
+            workers: Workers::new(),
+            started: false,
+            stopped: false,
+            engine,
+            member_id: String::new(),
+            generation: None,
+            assignor: None,
+            assignment: TopicPartitions::new(),
+            assigned_once: false,
+            needs_join: true,
+            last_commit: Instant::now(),
+        }
+    }
+
+    /// The group.
+    pub fn group(&self) -> &str {
+        &self.group.group
+    }
+
+    /// The topics subscribed to.
+    pub fn topics(&self) -> &[String] {
+        &self.group.topics
+    }
+
+    /// The partitions assigned to this member now, by topic.
+    pub fn assignment(&self) -> &BTreeMap<String, Vec<i32>> {
+        &self.assignment
+    }
+
+    /// This member's id and generation, once joined.
+    pub fn member_id(&self) -> Option<(&str, i32)> {
+        self.generation.as_ref().map(|g| (g.member_id.as_str(), g.generation_id))
+    }
+
+    /// The assignor the group chose, once joined.
+    pub fn assignor(&self) -> Option<Assignor> {
+        self.assignor
+    }
+
+    /// A handle that stops this consumer from another thread: a blocked `consume` returns
+    /// `None` (a join in progress finishes its current request first).
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle::for_group(Arc::clone(&self.heartbeat))
+    }
+
+    /// Iterates over messages, as [`crate::SimpleConsumer::iter`] does; rebalances happen
+    /// between two messages.
+    pub fn iter(&mut self) -> BalancedIter<'_> {
+        BalancedIter { consumer: self }
+    }
+
+    fn start(&mut self) -> Result<()> {
+        if self.started {
+            return Ok(());
+        }
+        self.started = true;
+        let hb = Arc::clone(&self.heartbeat);
+        self.workers
+            .spawn(format!("plainkafka-heartbeat-{}", self.group.group), move || hb.run())
+            .map_err(|e| Error::Io { broker: String::new(), api: None, source: e })
+    }
+
+    /// The next message; `Ok(None)` when `consumer_timeout` passes without one or the consumer
+    /// is stopped. Joins the group first and rebalances when needed. An `Err` is either one
+    /// partition's (it pauses; the rest go on) or a group error nothing can fix (authorization,
+    /// an incompatible group, this member's instance id taken over, joins failing past
+    /// `rebalance_max_retries`).
+    pub fn consume(&mut self) -> Result<Option<Message>> {
+        if self.stopped {
+            return Ok(None);
+        }
+        self.start()?;
+        let deadline = self.cfg.consumer_timeout.map(|d| Instant::now() + d);
+        loop {
+            if self.heartbeat.is_stopped() {
+                return Ok(None);
+            }
+            if let Some(e) = self.heartbeat.take_fatal() {
+                return Err(e);
+            }
+            match self.heartbeat.take_rejoin() {
+                Some(Rejoin::NewId) => {
+                    self.member_id.clear();
+                    self.needs_join = true;
+                }
+                Some(Rejoin::SameId) => self.needs_join = true,
+                None => {}
+            }
+            if self.needs_join {
+                self.rebalance()?;
+                continue;
+            }
+            self.maybe_auto_commit();
+            let commit_at = self.commit_due_in().map(|d| Instant::now() + d);
+            let until = match (deadline, commit_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Some(m) = self.engine.poll(until)? {
+                return Ok(Some(m));
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Gives up `keys`: commits what was consumed from them (with auto-commit), then tells the
+    /// application.
+    fn revoke(&mut self, keys: &[Key]) {
+        if keys.is_empty() {
+            return;
+        }
+        if self.cfg.auto_commit_enable {
+            let slots = self.engine.slots_of(keys);
+            let todo: Vec<(usize, i64)> =
+                self.engine.uncommitted().into_iter().filter(|(s, _)| slots.contains(s)).collect();
+            if let Err(e) = self.commit(&todo) {
+                log::warn!("group {}: commit before giving partitions up failed: {e}", self.group.group);
+            }
+        }
+        log::info!("group {}: revoking {:?}", self.group.group, pairs(keys));
+        if let Some(f) = self.on_revoked.as_mut() {
+            f(&pairs(keys));
+        }
+    }
+
+    fn rebalance(&mut self) -> Result<()> {
+        let cooperative = self.group.cooperative();
+        self.heartbeat.set(None, None);
+        if !cooperative {
+            // Eager: everything is given up before joining, so no two members ever read the
+            // same partition.
+            let all = keys_of(&self.assignment);
+            self.revoke(&all);
+            self.engine.stop();
+            self.engine = Engine::new(self.cfg.clone(), Arc::clone(&self.cluster), Vec::new());
+            self.assignment.clear();
+        }
+        let owned_generation = self.generation.as_ref().map_or(-1, |g| g.generation_id);
+        let heartbeat = Arc::clone(&self.heartbeat);
+        let joined = membership::join(
+            &self.cluster,
+            &self.group,
+            &mut self.member_id,
+            &self.assignment,
+            owned_generation,
+            &|| heartbeat.is_stopped(),
+        );
+        let joined = match joined {
+            Ok(j) => j,
+            Err(_) if self.heartbeat.is_stopped() => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        self.needs_join = false;
+        // A commit refused while joining (the old generation's) asked for the rejoin just done.
+        let _ = self.heartbeat.take_rejoin();
+        self.generation = Some(joined.generation.clone());
+        self.assignor = Some(joined.assignor);
+        let revoked = minus(&self.assignment, &joined.assignment);
+        let added = minus(&joined.assignment, &self.assignment);
+        self.revoke(&revoked);
+        if !revoked.is_empty() || !added.is_empty() {
+            let mut cfg = self.cfg.clone();
+            // PyKafka resets only the first assignment; later ones resume from commits.
+            cfg.reset_offset_on_start = cfg.reset_offset_on_start && !self.assigned_once;
+            let mut engine = Engine::new(cfg, Arc::clone(&self.cluster), keys_of(&joined.assignment));
+            engine.carry_from(&self.engine);
+            self.engine.stop();
+            self.engine = engine;
+        }
+        self.assignment = joined.assignment;
+        self.assigned_once = true;
+        log::info!(
+            "group {}: generation {} assigns {:?}",
+            self.group.group,
+            joined.generation.generation_id,
+            self.assignment
+        );
+        if !added.is_empty() {
+            if let Some(f) = self.on_assigned.as_mut() {
+                f(&pairs(&added));
+            }
+        }
+        self.heartbeat.set(Some(joined.generation), Some(Arc::clone(self.engine.shared())));
+        if cooperative && !revoked.is_empty() {
+            // KIP-429: what was revoked can only reach its new owner in a second round.
+            self.needs_join = true;
+        }
+        Ok(())
+    }
+
+    fn commit_due_in(&self) -> Option<Duration> {
+        let cfg = &self.cfg;
+        cfg.auto_commit_enable.then(|| cfg.auto_commit_interval.saturating_sub(self.last_commit.elapsed()))
+    }
+
+    fn maybe_auto_commit(&mut self) {
+        if self.commit_due_in() == Some(Duration::ZERO) {
+            if let Err(e) = self.commit_offsets() {
+                log::warn!("group {}: auto-commit failed: {e}", self.group.group);
+            }
+            self.last_commit = Instant::now();
+        }
+    }
+
+    /// Commits `todo` (slot, next offset) as this member's generation. A commit the coordinator
+    /// refuses because the group moved on schedules a rejoin.
+    fn commit(&mut self, todo: &[(usize, i64)]) -> Result<()> {
+        let Some(generation) = self.generation.clone() else { return Ok(()) };
+        if todo.is_empty() {
+            return Ok(());
+        }
+        let offsets = self.engine.describe(todo);
+        let attempts = self.cfg.offsets_commit_max_retries.max(1);
+        match offset_requests::commit(&self.cluster, &self.group.group, Some(&generation), &offsets, attempts) {
+            Ok(()) => {
+                log::debug!("group {}: committed {offsets:?}", self.group.group);
+                self.engine.mark_committed(todo);
+                Ok(())
+            }
+            Err(e) => {
+                match actions::for_error(&e) {
+                    Action::RejoinAsNew => self.heartbeat.request_rejoin(Rejoin::NewId),
+                    Action::Rejoin => self.heartbeat.request_rejoin(Rejoin::SameId),
+                    _ => {}
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Commits, for each assigned partition something was consumed from, the offset after the
+    /// last message consumed. If the group has rebalanced meanwhile the coordinator refuses
+    /// (the error says so) and the consumer rejoins on its next `consume`; the partitions'
+    /// new owners then resume from the previous commit.
+    pub fn commit_offsets(&mut self) -> Result<()> {
+        let todo = self.engine.uncommitted();
+        self.commit(&todo)
+    }
+
+    /// Per assigned partition, the next offset this consumer will hand out (`None` before it
+    /// is resolved).
+    pub fn held_offsets(&self) -> BTreeMap<(String, i32), Option<i64>> {
+        self.engine.held().into_iter().map(|((t, p), held, _)| ((t.to_string(), p), held)).collect()
+    }
+
+    /// Why each assigned partition started where it did; `None` until resolved.
+    pub fn start_decisions(&self) -> BTreeMap<(String, i32), Option<StartDecision>> {
+        self.engine.held().into_iter().map(|((t, p), _, d)| ((t.to_string(), p), d)).collect()
+    }
+
+    /// Stops: commits (with auto-commit), gives the partitions up, stops the threads and leaves
+    /// the group, each within a deadline. Calling it again does nothing.
+    pub fn stop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        let all = keys_of(&self.assignment);
+        self.revoke(&all);
+        self.heartbeat.stop();
+        self.engine.stop();
+        if let Some(g) = &self.generation {
+            if let Err(e) = membership::leave(&self.cluster, &self.group, g) {
+                log::warn!("group {}: leaving failed: {e}", self.group.group);
+            }
+        }
+        let deadline = Instant::now() + self.cluster.connection_config().request_timeout;
+        self.workers.join_by(deadline, &format!("group {} heartbeat", self.group.group));
+    }
+}
+
+impl Drop for BalancedConsumer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// An iterator over a [`BalancedConsumer`]'s messages: `for msg in consumer.iter()`.
+#[derive(Debug)]
+pub struct BalancedIter<'a> {
+    consumer: &'a mut BalancedConsumer,
+}
+
+impl Iterator for BalancedIter<'_> {
+    type Item = Result<Message>;
+    fn next(&mut self) -> Option<Result<Message>> {
+        self.consumer.consume().transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minus_lists_what_one_assignment_has_and_the_other_lacks() {
+        let a: TopicPartitions = [("t".to_string(), vec![0, 1, 2]), ("u".to_string(), vec![0])].into();
+        let b: TopicPartitions = [("t".to_string(), vec![1])].into();
+        assert_eq!(pairs(&minus(&a, &b)), [("t".to_string(), 0), ("t".to_string(), 2), ("u".to_string(), 0)]);
+        assert!(minus(&b, &a).is_empty());
+    }
+}

@@ -1,0 +1,160 @@
+//! The BalancedConsumer's settings: PyKafka's group parameters, plus static membership and
+//! more than one topic.
+
+use super::config::{consumer_setters, ConsumerConfig};
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+use crate::group::membership::GroupConfig;
+use crate::group::Assignor;
+use crate::offsets::OffsetReset;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A callback told about partitions gained or lost: (topic, partition) pairs.
+pub type RebalanceCallback = Box<dyn FnMut(&[(String, i32)]) + Send>;
+
+/// Builds a [`crate::BalancedConsumer`]; get one from [`crate::Topic::balanced_consumer`] or
+/// [`crate::KafkaClient::balanced_consumer`]. Every setter names the PyKafka parameter it
+/// mirrors and its default.
+pub struct BalancedConsumerBuilder {
+    pub(crate) cluster: Arc<Cluster>,
+    pub(crate) cfg: ConsumerConfig,
+    pub(crate) group: GroupConfig,
+    pub(crate) on_assigned: Option<RebalanceCallback>,
+    pub(crate) on_revoked: Option<RebalanceCallback>,
+}
+
+impl std::fmt::Debug for BalancedConsumerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BalancedConsumerBuilder").field("cfg", &self.cfg).field("group", &self.group).finish()
+    }
+}
+
+impl BalancedConsumerBuilder {
+    pub(crate) fn new(cluster: Arc<Cluster>, group: &str, topics: Vec<String>) -> Self {
+        let cfg = ConsumerConfig {
+            consumer_group: Some(group.to_string()),
+            auto_commit_enable: true,
+            ..ConsumerConfig::default()
+        };
+        BalancedConsumerBuilder {
+            cluster,
+            cfg,
+            group: GroupConfig {
+                group: group.to_string(),
+                topics,
+                assignors: vec![Assignor::Range],
+                session_timeout: Duration::from_secs(30),
+                rebalance_timeout: Duration::from_secs(60),
+                heartbeat_interval: Duration::from_secs(3),
+                group_instance_id: None,
+                rebalance_max_retries: 5,
+                rebalance_backoff: Duration::from_secs(2),
+            },
+            on_assigned: None,
+            on_revoked: None,
+        }
+    }
+
+    /// Also read `topic` (the group divides the partitions of every subscribed topic).
+    pub fn topic(mut self, topic: &str) -> Self {
+        if !self.group.topics.iter().any(|t| t == topic) {
+            self.group.topics.push(topic.to_string());
+        }
+        self
+    }
+
+    consumer_setters!();
+
+    /// The assignors offered, in order of preference (PyKafka's `membership_protocol`). The
+    /// coordinator picks the first one every member offers. Default `[Range]`. Rebalancing is
+    /// cooperative (members keep reading what they keep) only when every assignor offered is
+    /// [`Assignor::CooperativeSticky`].
+    pub fn assignors(mut self, assignors: &[Assignor]) -> Self {
+        self.group.assignors = assignors.to_vec();
+        self
+    }
+
+    /// How often the heartbeat thread tells the coordinator this member is alive
+    /// (`heartbeat_interval_ms`). Default 3 s; keep it under a third of the session timeout.
+    pub fn heartbeat_interval(mut self, d: Duration) -> Self {
+        self.group.heartbeat_interval = d;
+        self
+    }
+
+    /// How long the coordinator waits for a heartbeat before it removes this member and hands
+    /// its partitions to others (`zookeeper_connection_timeout_ms` in PyKafka's day;
+    /// `session.timeout.ms`). Default 30 s. The broker bounds it (group.min/max.session.timeout.ms).
+    pub fn session_timeout(mut self, d: Duration) -> Self {
+        self.group.session_timeout = d;
+        self
+    }
+
+    /// How long the coordinator waits for every member to rejoin once a rebalance starts
+    /// (`rebalance.timeout.ms`). A member that doesn't call `consume` within it is removed.
+    /// Default 60 s.
+    pub fn rebalance_timeout(mut self, d: Duration) -> Self {
+        self.group.rebalance_timeout = d;
+        self
+    }
+
+    /// Failed join attempts tolerated before `consume` returns the error
+    /// (`rebalance_max_retries`). Default 5.
+    pub fn rebalance_max_retries(mut self, n: u32) -> Self {
+        self.group.rebalance_max_retries = n;
+        self
+    }
+
+    /// Pause after a failed join attempt; it doubles per attempt (`rebalance_backoff_ms`).
+    /// Default 2 s.
+    pub fn rebalance_backoff(mut self, d: Duration) -> Self {
+        self.group.rebalance_backoff = d;
+        self
+    }
+
+    /// Static membership (KIP-345): a member that restarts with the same id within the session
+    /// timeout gets its partitions back without a rebalance. Such a member does not send
+    /// LeaveGroup when it stops. Default none.
+    pub fn group_instance_id(mut self, id: &str) -> Self {
+        self.group.group_instance_id = Some(id.to_string());
+        self
+    }
+
+    /// Called with the partitions gained after each rebalance, before any of them is read
+    /// (PyKafka's `post_rebalance_callback`, split in two as in the Java client).
+    pub fn on_assigned(mut self, f: impl FnMut(&[(String, i32)]) + Send + 'static) -> Self {
+        self.on_assigned = Some(Box::new(f));
+        self
+    }
+
+    /// Called with the partitions about to be given up, after their offsets are committed
+    /// (with auto-commit) and before another member can read them.
+    pub fn on_revoked(mut self, f: impl FnMut(&[(String, i32)]) + Send + 'static) -> Self {
+        self.on_revoked = Some(Box::new(f));
+        self
+    }
+
+    /// Validates the settings and creates the consumer. It joins the group on the first
+    /// `consume` (or `iter().next()`), not before.
+    pub fn build(self) -> Result<crate::BalancedConsumer> {
+        self.cfg.validate()?;
+        let g = &self.group;
+        if g.group.is_empty() {
+            return Err(Error::Config("a balanced consumer needs a consumer_group".into()));
+        }
+        if g.topics.is_empty() {
+            return Err(Error::Config("a balanced consumer needs at least one topic".into()));
+        }
+        if g.assignors.is_empty() {
+            return Err(Error::Config("at least one assignor is needed".into()));
+        }
+        if g.heartbeat_interval.is_zero() || g.heartbeat_interval >= g.session_timeout {
+            return Err(Error::Config("heartbeat_interval must be above zero and below session_timeout".into()));
+        }
+        let ms = |d: Duration| d.as_millis() <= i32::MAX as u128;
+        if !ms(g.session_timeout) || !ms(g.rebalance_timeout) {
+            return Err(Error::Config("session_timeout and rebalance_timeout must fit in i32 milliseconds".into()));
+        }
+        Ok(crate::BalancedConsumer::new(self))
+    }
+}

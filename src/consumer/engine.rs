@@ -1,0 +1,225 @@
+//! The machinery both consumers drive: fetcher threads filling per-partition queues, and the
+//! application-side bookkeeping of what was handed out and what was committed. A
+//! [`SimpleConsumer`](super::SimpleConsumer) owns one for its life; a
+//! [`BalancedConsumer`](super::BalancedConsumer) builds a new one for each assignment.
+
+use super::config::ConsumerConfig;
+use super::fetcher;
+use super::state::{Position, Shared};
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+use crate::message::Message;
+use crate::offsets::StartDecision;
+use crate::protocol::records::Record;
+use crate::workers::Workers;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Time allowed, beyond one fetch wait, for fetcher threads to finish when stopping. A thread
+/// still blocked after it (connecting to a dead broker, say) is left to end on its own.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// A topic-partition.
+pub(crate) type Key = (Arc<str>, i32);
+
+#[derive(Debug)]
+pub(crate) struct Engine {
+    shared: Arc<Shared>,
+    workers: Workers,
+    started: bool,
+    stopped: bool,
+    /// Messages taken from one partition's queue, handed out one by one.
+    local: VecDeque<Record>,
+    local_slot: usize,
+    /// Per slot: the last offset handed to the application.
+    consumed: Vec<Option<i64>>,
+    /// Per slot: the last offset committed (next to read).
+    committed: Vec<Option<i64>>,
+    cursor: usize,
+}
+
+impl Engine {
+    pub fn new(cfg: ConsumerConfig, cluster: Arc<Cluster>, keys: Vec<Key>) -> Engine {
+        let n = keys.len();
+        Engine {
+            shared: Arc::new(Shared::new(cfg, cluster, keys)),
+            workers: Workers::new(),
+            started: false,
+            stopped: false,
+            local: VecDeque::new(),
+            local_slot: 0,
+            consumed: vec![None; n],
+            committed: vec![None; n],
+            cursor: 0,
+        }
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The slots of `keys` that this engine reads.
+    pub fn slots_of(&self, keys: &[Key]) -> Vec<usize> {
+        keys.iter().filter_map(|k| self.shared.keys.iter().position(|x| x == k)).collect()
+    }
+
+    /// Takes over, from `old`, where each partition both read: it resumes at the next offset
+    /// `old` would have handed out, without running the start rules again, and remembers what
+    /// was consumed and committed. What `old` had queued is fetched again.
+    pub fn carry_from(&mut self, old: &Engine) {
+        let held = old.held();
+        let mut parts = self.shared.lock();
+        for (slot, key) in self.shared.keys.iter().enumerate() {
+            let Some(from) = old.shared.keys.iter().position(|k| k == key) else { continue };
+            if let (_, Some(next), Some(decision)) = &held[from] {
+                parts[slot].jump(*next, *decision);
+                self.consumed[slot] = old.consumed[from];
+                self.committed[slot] = old.committed[from];
+            }
+        }
+    }
+
+    fn start(&mut self) -> Result<()> {
+        if self.started {
+            return Ok(());
+        }
+        self.started = true;
+        let n = self.shared.cfg.num_consumer_fetchers;
+        for i in 0..n {
+            let shared = Arc::clone(&self.shared);
+            self.workers
+                .spawn(format!("plainkafka-fetch-{i}"), move || fetcher::run(shared, i, n))
+                .map_err(|e| Error::Io { broker: String::new(), api: None, source: e })?;
+        }
+        Ok(())
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.stopped || self.shared.is_stopped()
+    }
+
+    /// The next message, waiting until `until` (forever if `None`). `Ok(None)` when `until`
+    /// passes, the engine is stopped, or [`Shared::interrupt`] is called. An `Err` concerns one
+    /// partition (which pauses); the others go on.
+    pub fn poll(&mut self, until: Option<Instant>) -> Result<Option<Message>> {
+        if let Some(m) = self.next_local() {
+            return Ok(Some(m));
+        }
+        if self.is_stopped() {
+            return Ok(None);
+        }
+        self.start()?;
+        loop {
+            {
+                let mut parts = self.shared.lock();
+                let n = parts.len();
+                for i in 0..n {
+                    let s = (self.cursor + i) % n;
+                    let p = &mut parts[s];
+                    if !p.queue.is_empty() {
+                        std::mem::swap(&mut p.queue, &mut self.local);
+                        self.local_slot = s;
+                        self.cursor = s + 1;
+                        self.shared.work_ready.notify_all();
+                        break;
+                    }
+                    if let Some(e) = p.error.take() {
+                        self.cursor = s + 1;
+                        return Err(e);
+                    }
+                }
+                if self.local.is_empty() {
+                    if self.shared.is_stopped() || self.shared.take_interrupt() {
+                        return Ok(None);
+                    }
+                    let now = Instant::now();
+                    let wait = match until {
+                        Some(t) if now >= t => return Ok(None),
+                        Some(t) => t - now,
+                        None => Duration::from_secs(3600),
+                    };
+                    drop(self.shared.data_ready.wait_timeout(parts, wait));
+                    continue;
+                }
+            }
+            if let Some(m) = self.next_local() {
+                return Ok(Some(m));
+            }
+        }
+    }
+
+    fn next_local(&mut self) -> Option<Message> {
+        let r = self.local.pop_front()?;
+        self.consumed[self.local_slot] = Some(r.offset);
+        let (topic, partition) = &self.shared.keys[self.local_slot];
+        Some(Message::new(Arc::clone(topic), *partition, r))
+    }
+
+    /// (slot, next offset) for each partition consumed from since its last commit.
+    pub fn uncommitted(&self) -> Vec<(usize, i64)> {
+        (0..self.consumed.len())
+            .filter_map(|s| {
+                let next = self.consumed[s]? + 1;
+                (self.committed[s] != Some(next)).then_some((s, next))
+            })
+            .collect()
+    }
+
+    /// (topic, partition, next offset) for `slots` as [`Engine::uncommitted`] gave them.
+    pub fn describe<'a>(&'a self, slots: &[(usize, i64)]) -> Vec<(&'a str, i32, i64)> {
+        slots.iter().map(|&(s, o)| (&*self.shared.keys[s].0, self.shared.keys[s].1, o)).collect()
+    }
+
+    pub fn mark_committed(&mut self, slots: &[(usize, i64)]) {
+        for &(s, next) in slots {
+            self.committed[s] = Some(next);
+        }
+    }
+
+    /// Per slot, the next offset to hand out: one past the last consumed, or the start
+    /// position (`None` before it is resolved).
+    pub fn held(&self) -> Vec<(Key, Option<i64>, Option<StartDecision>)> {
+        let parts = self.shared.lock();
+        parts
+            .iter()
+            .enumerate()
+            .map(|(s, p)| {
+                let start = p.decision.map(|d| d.offset);
+                (self.shared.keys[s].clone(), self.consumed[s].map(|o| o + 1).or(start), p.decision)
+            })
+            .collect()
+    }
+
+    /// Moves `slot` to `offset`, dropping what is queued for it.
+    pub fn jump(&mut self, slot: usize, offset: i64, decision: StartDecision) {
+        self.shared.lock()[slot].jump(offset, decision);
+        self.consumed[slot] = None;
+        if self.local_slot == slot {
+            self.local.clear();
+        }
+        self.shared.work_ready.notify_all();
+    }
+
+    /// Whether `slot` is paused on an error.
+    pub fn is_paused(&self, slot: usize) -> bool {
+        self.shared.lock()[slot].position == Position::Failed
+    }
+
+    /// Stops the fetchers and waits a bounded time for them. Calling it again does nothing.
+    pub fn stop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        self.shared.stop();
+        let deadline = Instant::now() + self.shared.cfg.fetch_wait_max + STOP_GRACE;
+        self.workers.join_by(deadline, &format!("{} fetchers", self.shared.topics_label()));
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

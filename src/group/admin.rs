@@ -1,0 +1,153 @@
+//! Looking at groups from outside: which exist (ListGroups, asked of every broker), what one
+//! looks like now (DescribeGroups, asked of its coordinator), and everything it has committed
+//! (OffsetFetch for all topics). The CLI's `groups`, `group` and `lag` commands use these.
+
+use crate::client::KafkaClient;
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+use crate::protocol::consumer_protocol::{Assignment, TopicPartitions};
+use crate::protocol::describe_groups::DescribeGroupsRequest;
+use crate::protocol::error_code::ErrorCode;
+use crate::protocol::list_groups::ListGroupsRequest;
+use crate::protocol::offset_fetch::OffsetFetchRequest;
+use crate::protocol::ApiKey;
+use std::collections::BTreeMap;
+
+/// A group as ListGroups reports it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GroupListing {
+    /// Group id.
+    pub group: String,
+    /// "consumer" for consumer groups; empty for groups that only store offsets.
+    pub protocol_type: String,
+    /// The group's state, from brokers that report it (Kafka 2.6+).
+    pub state: Option<String>,
+}
+
+/// A group as DescribeGroups reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupDescription {
+    /// Group id.
+    pub group: String,
+    /// "Stable", "PreparingRebalance", "CompletingRebalance", "Empty" or "Dead".
+    pub state: String,
+    /// "consumer" for consumer groups.
+    pub protocol_type: String,
+    /// The assignor in use (empty unless Stable).
+    pub protocol: String,
+    /// The members.
+    pub members: Vec<GroupMemberDescription>,
+}
+
+/// One member of a described group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMemberDescription {
+    /// Member id.
+    pub member_id: String,
+    /// Static membership id.
+    pub group_instance_id: Option<String>,
+    /// The client id it joined with.
+    pub client_id: String,
+    /// The host it joined from.
+    pub client_host: String,
+    /// Its partitions (empty unless the group is Stable, or if the payload can't be read).
+    pub assignment: TopicPartitions,
+}
+
+fn broker_err(api: ApiKey, code: ErrorCode, context: String, message: Option<String>) -> Error {
+    Error::Broker { api, code, context, message }
+}
+
+fn list_groups(cluster: &Cluster) -> Result<Vec<GroupListing>> {
+    let mut out = Vec::new();
+    for (id, _) in cluster.brokers() {
+        let resp = cluster.send_to(id, &ListGroupsRequest::default())?;
+        let code = ErrorCode::from_i16(resp.error_code);
+        if !code.is_ok() {
+            return Err(broker_err(ApiKey::ListGroups, code, format!("broker {id}"), None));
+        }
+        out.extend(resp.groups.into_iter().map(|g| GroupListing {
+            group: g.group_id,
+            protocol_type: g.protocol_type,
+            state: g.group_state,
+        }));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn describe_group(cluster: &Cluster, group: &str) -> Result<GroupDescription> {
+    cluster.with_retries(crate::offset_requests::DEFAULT_ATTEMPTS, &[], Some(group), || {
+        let node = cluster.coordinator(group)?;
+        let req = DescribeGroupsRequest { groups: vec![group.to_string()], include_authorized_operations: false };
+        let resp = cluster.send_to(node, &req)?;
+        let g = resp.groups.into_iter().find(|g| g.group_id == group).ok_or_else(|| {
+            broker_err(ApiKey::DescribeGroups, ErrorCode::COORDINATOR_NOT_AVAILABLE, format!("group {group}"), None)
+        })?;
+        let code = ErrorCode::from_i16(g.error_code);
+        if !code.is_ok() {
+            return Err(broker_err(ApiKey::DescribeGroups, code, format!("group {group}"), None));
+        }
+        let members = g
+            .members
+            .into_iter()
+            .map(|m| GroupMemberDescription {
+                assignment: if g.protocol_type == "consumer" {
+                    Assignment::decode(&m.member_assignment).map(|a| a.partitions).unwrap_or_default()
+                } else {
+                    TopicPartitions::new()
+                },
+                member_id: m.member_id,
+                group_instance_id: m.group_instance_id,
+                client_id: m.client_id,
+                client_host: m.client_host,
+            })
+            .collect();
+        Ok(GroupDescription {
+            group: g.group_id,
+            state: g.group_state,
+            protocol_type: g.protocol_type,
+            protocol: g.protocol_data,
+            members,
+        })
+    })
+}
+
+fn group_offsets(cluster: &Cluster, group: &str) -> Result<BTreeMap<(String, i32), i64>> {
+    cluster.with_retries(crate::offset_requests::DEFAULT_ATTEMPTS, &[], Some(group), || {
+        let node = cluster.coordinator(group)?;
+        let req = OffsetFetchRequest { group_id: group.to_string(), topics: None, require_stable: false };
+        let resp = cluster.send_to(node, &req)?;
+        let code = ErrorCode::from_i16(resp.error_code);
+        if !code.is_ok() {
+            return Err(broker_err(ApiKey::OffsetFetch, code, format!("group {group}"), None));
+        }
+        let mut out = BTreeMap::new();
+        for t in resp.topics {
+            for p in t.partitions {
+                if p.error_code == 0 && p.committed_offset >= 0 {
+                    out.insert((t.name.clone(), p.partition_index), p.committed_offset);
+                }
+            }
+        }
+        Ok(out)
+    })
+}
+
+impl KafkaClient {
+    /// Every group the cluster's brokers coordinate, sorted by id.
+    pub fn list_groups(&self) -> Result<Vec<GroupListing>> {
+        list_groups(self.cluster())
+    }
+
+    /// A group's state and members with their assignments.
+    pub fn describe_group(&self, group: &str) -> Result<GroupDescription> {
+        describe_group(self.cluster(), group)
+    }
+
+    /// Every offset `group` has committed, by (topic, partition): the next offset to read.
+    pub fn group_offsets(&self, group: &str) -> Result<BTreeMap<(String, i32), i64>> {
+        group_offsets(self.cluster(), group)
+    }
+}

@@ -1,0 +1,411 @@
+//! Group membership over the network: joining (JoinGroup, then SyncGroup, with the leader
+//! computing the assignment in between), the heartbeat thread, and leaving.
+//!
+//! ```text
+//!   ──join──▶ JoinGroup ──(leader: assign)──▶ SyncGroup ──▶ Stable ──heartbeats──▶ …
+//!                ▲   MEMBER_ID_REQUIRED: again with the given id                │
+//!                └──── REBALANCE_IN_PROGRESS / ILLEGAL_GENERATION / session lost ┘
+//! ```
+
+use super::actions::{self, Action};
+use super::assignors::{Assignor, MemberInfo};
+use crate::cluster::Cluster;
+use crate::consumer::Shared;
+use crate::error::{Error, Result};
+use crate::offset_requests::Generation;
+use crate::protocol::consumer_protocol::{self, Assignment, Subscription, TopicPartitions};
+use crate::protocol::error_code::ErrorCode;
+use crate::protocol::heartbeat::HeartbeatRequest;
+use crate::protocol::join_group::{JoinGroupProtocol, JoinGroupRequest, JoinGroupResponse};
+use crate::protocol::leave_group::{LeaveGroupRequest, LeavingMember};
+use crate::protocol::sync_group::SyncGroupRequest;
+use crate::protocol::ApiKey;
+use crate::retry;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// A member's group settings.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupConfig {
+    pub group: String,
+    pub topics: Vec<String>,
+    pub assignors: Vec<Assignor>,
+    pub session_timeout: Duration,
+    pub rebalance_timeout: Duration,
+    pub heartbeat_interval: Duration,
+    pub group_instance_id: Option<String>,
+    pub rebalance_max_retries: u32,
+    pub rebalance_backoff: Duration,
+}
+
+impl GroupConfig {
+    /// Cooperative rebalancing only when every offered assignor supports it, as in the Java
+    /// client: a group still upgrading from an eager assignor must stay eager.
+    pub fn cooperative(&self) -> bool {
+        self.assignors.iter().all(|a| a.cooperative())
+    }
+}
+
+/// The result of a completed join.
+#[derive(Debug, Clone)]
+pub(crate) struct Joined {
+    pub generation: Generation,
+    pub assignor: Assignor,
+    pub assignment: TopicPartitions,
+}
+
+fn group_err(api: ApiKey, code: ErrorCode, cfg: &GroupConfig, message: Option<String>) -> Error {
+    Error::Broker { api, code, context: format!("group {}", cfg.group), message }
+}
+
+/// Joins the group and returns this member's assignment. `member_id` is updated in place (it
+/// survives failed attempts, as the coordinator expects). `owned` and `owned_generation` are
+/// reported to the leader for cooperative assignment. Gives up after
+/// `rebalance_max_retries` failed attempts, or at once on a fatal error or when `stopped`.
+pub(crate) fn join(
+    cluster: &Cluster,
+    cfg: &GroupConfig,
+    member_id: &mut String,
+    owned: &TopicPartitions,
+    owned_generation: i32,
+    stopped: &dyn Fn() -> bool,
+) -> Result<Joined> {
+    let mut failures = 0u32;
+    loop {
+        let err = match join_once(cluster, cfg, member_id, owned, owned_generation) {
+            Ok(j) => return Ok(j),
+            Err(e) => e,
+        };
+        let action = actions::for_error(&err);
+        log::info!("group {}: join: {err} ({action:?})", cfg.group);
+        match action {
+            Action::Fatal => return Err(err),
+            Action::RetryNow => continue, // join_once stored the id to use
+            Action::RejoinAsNew => member_id.clear(),
+            Action::FindCoordinator => cluster.forget_coordinator(&cfg.group),
+            Action::Rejoin | Action::Backoff => {}
+        }
+        failures += 1;
+        if failures > cfg.rebalance_max_retries || stopped() {
+            return Err(err);
+        }
+        std::thread::sleep(retry::backoff(cfg.rebalance_backoff, Duration::from_secs(10), failures - 1, retry::seed()));
+    }
+}
+
+fn join_once(
+    cluster: &Cluster,
+    cfg: &GroupConfig,
+    member_id: &mut String,
+    owned: &TopicPartitions,
+    owned_generation: i32,
+) -> Result<Joined> {
+    let coordinator = cluster.coordinator(&cfg.group)?;
+    let protocols = cfg
+        .assignors
+        .iter()
+        .map(|a| {
+            let sub = Subscription {
+                topics: cfg.topics.clone(),
+                // The Java cooperative-sticky assignor also reads the generation from here.
+                user_data: a.cooperative().then(|| owned_generation.to_be_bytes().to_vec()),
+                owned_partitions: owned.clone(),
+                generation_id: owned_generation,
+                rack_id: None,
+            };
+            JoinGroupProtocol { name: a.name().to_string(), metadata: sub.encode(consumer_protocol::VERSION) }
+        })
+        .collect();
+    let req = JoinGroupRequest {
+        group_id: cfg.group.clone(),
+        session_timeout_ms: cfg.session_timeout.as_millis() as i32,
+        rebalance_timeout_ms: cfg.rebalance_timeout.as_millis() as i32,
+        member_id: member_id.clone(),
+        group_instance_id: cfg.group_instance_id.clone(),
+        protocol_type: "consumer".into(),
+        protocols,
+        reason: None,
+    };
+    let resp = cluster.send_waiting(coordinator, &req, cfg.rebalance_timeout)?;
+    let code = ErrorCode::from_i16(resp.error_code);
+    if code == ErrorCode::MEMBER_ID_REQUIRED {
+        member_id.clone_from(&resp.member_id);
+    }
+    if !code.is_ok() {
+        return Err(group_err(ApiKey::JoinGroup, code, cfg, None));
+    }
+    member_id.clone_from(&resp.member_id);
+    let name = resp.protocol_name.clone().unwrap_or_default();
+    let assignor = Assignor::from_name(&name).ok_or_else(|| {
+        Error::Config(format!(
+            "group {}: the coordinator chose assignor {name:?}, which this member didn't offer",
+            cfg.group
+        ))
+    })?;
+    let leader = resp.leader == resp.member_id && !resp.skip_assignment;
+    let assignments = if leader { lead(cluster, cfg, assignor, &resp)? } else { Vec::new() };
+    log::info!(
+        "group {}: joined generation {} as {}{} with {assignor}",
+        cfg.group,
+        resp.generation_id,
+        resp.member_id,
+        if leader { " (leader)" } else { "" }
+    );
+    let sync = SyncGroupRequest {
+        group_id: cfg.group.clone(),
+        generation_id: resp.generation_id,
+        member_id: resp.member_id.clone(),
+        group_instance_id: cfg.group_instance_id.clone(),
+        protocol_type: Some("consumer".into()),
+        protocol_name: Some(name),
+        assignments,
+    };
+    let synced = cluster.send_waiting(coordinator, &sync, cfg.rebalance_timeout)?;
+    let code = ErrorCode::from_i16(synced.error_code);
+    if !code.is_ok() {
+        return Err(group_err(ApiKey::SyncGroup, code, cfg, None));
+    }
+    let assignment = Assignment::decode(&synced.assignment).map_err(|e| Error::Decode {
+        broker: format!("coordinator {coordinator}"),
+        api: ApiKey::SyncGroup,
+        version: -1,
+        source: e,
+    })?;
+    let mine: TopicPartitions =
+        assignment.partitions.into_iter().filter(|(t, ps)| cfg.topics.contains(t) && !ps.is_empty()).collect();
+    Ok(Joined {
+        generation: Generation {
+            member_id: resp.member_id,
+            generation_id: resp.generation_id,
+            group_instance_id: cfg.group_instance_id.clone(),
+        },
+        assignor,
+        assignment: mine,
+    })
+}
+
+/// The leader's job: read every member's subscription, look up the topics, run the assignor.
+fn lead(
+    cluster: &Cluster,
+    cfg: &GroupConfig,
+    assignor: Assignor,
+    resp: &JoinGroupResponse,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut members = Vec::new();
+    let mut versions = BTreeMap::new();
+    for m in &resp.members {
+        let sub = Subscription::decode(&m.metadata).map_err(|e| Error::Decode {
+            broker: format!("member {}", m.member_id),
+            api: ApiKey::JoinGroup,
+            version: -1,
+            source: e,
+        })?;
+        // Answer each member in the payload version it speaks.
+        let version = i16::from_be_bytes([m.metadata[0], m.metadata[1]]).clamp(0, consumer_protocol::VERSION);
+        versions.insert(m.member_id.clone(), version);
+        let generation = if sub.generation_id >= 0 {
+            sub.generation_id
+        } else {
+            sub.user_data.as_deref().and_then(|u| u.try_into().ok()).map_or(-1, i32::from_be_bytes)
+        };
+        members.push(MemberInfo {
+            member_id: m.member_id.clone(),
+            group_instance_id: m.group_instance_id.clone(),
+            topics: sub.topics.into_iter().collect(),
+            owned: sub.owned_partitions,
+            generation,
+        });
+    }
+    let topics: BTreeSet<String> = members.iter().flat_map(|m| m.topics.iter().cloned()).collect();
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    cluster.refresh_metadata(&names)?;
+    let counts: BTreeMap<String, i32> =
+        topics.iter().filter_map(|t| cluster.partition_count(t).map(|n| (t.clone(), n))).collect();
+    let plan = assignor.assign(&members, &counts);
+    log::debug!("group {}: assignment {plan:?}", cfg.group);
+    Ok(plan
+        .into_iter()
+        .map(|(member, partitions)| {
+            let v = versions.get(&member).copied().unwrap_or(0);
+            (member, Assignment { partitions, user_data: None }.encode(v))
+        })
+        .collect())
+}
+
+/// Leaves the group so that the partitions move at once. A static member doesn't: keeping its
+/// partitions through a restart is the point of static membership (the Java client does the
+/// same); they move when its session times out.
+pub(crate) fn leave(cluster: &Cluster, cfg: &GroupConfig, generation: &Generation) -> Result<()> {
+    if cfg.group_instance_id.is_some() {
+        return Ok(());
+    }
+    let coordinator = cluster.coordinator(&cfg.group)?;
+    let req = LeaveGroupRequest {
+        group_id: cfg.group.clone(),
+        members: vec![LeavingMember {
+            member_id: generation.member_id.clone(),
+            group_instance_id: None,
+            reason: Some("the consumer is closing".into()),
+        }],
+    };
+    let resp = cluster.send_to(coordinator, &req)?;
+    let code =
+        resp.members.first().map_or(resp.error_code, |m| if resp.error_code != 0 { resp.error_code } else { m.2 });
+    let code = ErrorCode::from_i16(code);
+    if !code.is_ok() && code != ErrorCode::UNKNOWN_MEMBER_ID {
+        return Err(group_err(ApiKey::LeaveGroup, code, cfg, None));
+    }
+    Ok(())
+}
+
+/// Why a rejoin was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rejoin {
+    /// Under the same member id.
+    SameId,
+    /// Under a fresh member id: the coordinator no longer knows this one.
+    NewId,
+}
+
+#[derive(Debug, Default)]
+struct Beat {
+    /// The generation heartbeats are sent for; `None` while not a stable member.
+    current: Option<Generation>,
+    rejoin: Option<Rejoin>,
+    fatal: Option<Error>,
+    stopped: bool,
+    /// The consumer's current fetch state, woken when a rejoin is due.
+    wake: Option<Arc<Shared>>,
+}
+
+/// What the heartbeat thread and the consumer share.
+#[derive(Debug)]
+pub(crate) struct Heartbeat {
+    cluster: Arc<Cluster>,
+    cfg: GroupConfig,
+    state: Mutex<Beat>,
+    cv: Condvar,
+}
+
+impl Heartbeat {
+    pub fn new(cluster: Arc<Cluster>, cfg: GroupConfig) -> Heartbeat {
+        Heartbeat { cluster, cfg, state: Mutex::new(Beat::default()), cv: Condvar::new() }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Beat> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts heartbeating for `generation` (or pauses with `None`), waking `wake` on trouble.
+    pub fn set(&self, generation: Option<Generation>, wake: Option<Arc<Shared>>) {
+        let mut s = self.lock();
+        s.current = generation;
+        s.wake = wake;
+        self.cv.notify_all();
+    }
+
+    /// Asks the consumer to rejoin, waking it if it waits for messages.
+    pub fn request_rejoin(&self, how: Rejoin) {
+        let mut s = self.lock();
+        if s.rejoin != Some(Rejoin::NewId) {
+            s.rejoin = Some(how);
+        }
+        s.current = None;
+        if let Some(w) = &s.wake {
+            w.interrupt();
+        }
+    }
+
+    /// The pending rejoin request, if any, clearing it.
+    pub fn take_rejoin(&self) -> Option<Rejoin> {
+        self.lock().rejoin.take()
+    }
+
+    /// An error the heartbeat thread can't recover from, if one happened.
+    pub fn take_fatal(&self) -> Option<Error> {
+        self.lock().fatal.take()
+    }
+
+    pub fn stop(&self) {
+        let mut s = self.lock();
+        s.stopped = true;
+        if let Some(w) = &s.wake {
+            w.stop();
+        }
+        self.cv.notify_all();
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.lock().stopped
+    }
+
+    /// The heartbeat thread's body: one Heartbeat per interval while the member is stable. A
+    /// member that can't reach its coordinator for a whole session timeout has been removed
+    /// from the group; it stops reading (its partitions are someone else's by now) and rejoins.
+    pub fn run(&self) {
+        let mut last_ok = Instant::now();
+        let mut s = self.lock();
+        loop {
+            if s.stopped {
+                return;
+            }
+            let Some(generation) = s.current.clone() else {
+                last_ok = Instant::now();
+                s = self.cv.wait(s).unwrap_or_else(|e| e.into_inner());
+                continue;
+            };
+            let (g, _) = self.cv.wait_timeout(s, self.cfg.heartbeat_interval).unwrap_or_else(|e| e.into_inner());
+            s = g;
+            if s.stopped || s.current.as_ref() != Some(&generation) {
+                continue;
+            }
+            drop(s);
+            let outcome = self.beat(&generation);
+            s = self.lock();
+            match outcome {
+                Ok(()) => last_ok = Instant::now(),
+                Err(e) => {
+                    let action = actions::for_error(&e);
+                    log::info!("group {}: heartbeat: {e} ({action:?})", self.cfg.group);
+                    drop(s);
+                    match action {
+                        Action::Rejoin | Action::RetryNow => self.request_rejoin(Rejoin::SameId),
+                        Action::RejoinAsNew => self.request_rejoin(Rejoin::NewId),
+                        Action::FindCoordinator => self.cluster.forget_coordinator(&self.cfg.group),
+                        Action::Backoff => {}
+                        Action::Fatal => {
+                            self.lock().fatal = Some(e);
+                            self.request_rejoin(Rejoin::SameId);
+                        }
+                    }
+                    if last_ok.elapsed() >= self.cfg.session_timeout {
+                        log::warn!(
+                            "group {}: no heartbeat got through for a session timeout; rejoining",
+                            self.cfg.group
+                        );
+                        self.request_rejoin(Rejoin::SameId);
+                    }
+                    s = self.lock();
+                }
+            }
+        }
+    }
+
+    fn beat(&self, generation: &Generation) -> Result<()> {
+        let coordinator = self.cluster.coordinator(&self.cfg.group)?;
+        let req = HeartbeatRequest {
+            group_id: self.cfg.group.clone(),
+            generation_id: generation.generation_id,
+            member_id: generation.member_id.clone(),
+            group_instance_id: generation.group_instance_id.clone(),
+        };
+        let resp = self.cluster.send_to(coordinator, &req)?;
+        let code = ErrorCode::from_i16(resp.error_code);
+        if code.is_ok() {
+            Ok(())
+        } else {
+            Err(group_err(ApiKey::Heartbeat, code, &self.cfg, None))
+        }
+    }
+}

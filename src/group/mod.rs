@@ -1,0 +1,11 @@
+//! Consumer groups: the assignors (pure functions), what to do about each coordinator error,
+//! membership (join, sync, heartbeat, leave) driven by a [`crate::BalancedConsumer`], and a
+//! view from outside (list, describe, committed offsets) for tools.
+
+pub(crate) mod actions;
+mod admin;
+pub mod assignors;
+pub(crate) mod membership;
+
+pub use admin::{GroupDescription, GroupListing, GroupMemberDescription};
+pub use assignors::{Assignor, MemberInfo};
