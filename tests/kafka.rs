@@ -44,6 +44,11 @@ macro_rules! kafka_suite {
             fn consumer_groups_tool_reports_our_commits() {
                 super::consumer_groups_tool_reports_our_commits(&broker());
             }
+
+            #[test]
+            fn one_group_of_plainkafka_java_and_librdkafka_members() {
+                super::one_group_of_plainkafka_java_and_librdkafka_members(&broker());
+            }
         }
     };
 }
@@ -231,4 +236,126 @@ fn murmur2_partitions_agree_with_java_and_librdkafka(b: &Broker) {
     }
     p.close(Duration::from_secs(30)).expect("close");
     check(&ours, "plainkafka");
+}
+
+/// One consumer group with three kinds of member: plainkafka, Kafka's console consumer (the Java
+/// client) and librdkafka, all offering the range assignor. They split six partitions two each,
+/// read everything between them exactly once, and Kafka's consumer-groups tool and plainkafka's
+/// describe_group both see the three members.
+fn one_group_of_plainkafka_java_and_librdkafka_members(b: &Broker) {
+    use common::groups::{member, Member};
+    use common::{kafka_classpath, wait_until};
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::Message as _;
+    use std::io::BufRead;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let name = new_topic(b, "mixed", 6);
+    let group = unique_topic("mixed-group");
+    let client = common::scenarios::client(b);
+
+    let mut java = std::process::Command::new("java")
+        .args(["-Xmx256m", "-cp", &kafka_classpath(&b.version), "org.apache.kafka.tools.consumer.ConsoleConsumer"])
+        .args(["--bootstrap-server", &b.bootstrap, "--topic", &name, "--group", &group, "--from-beginning"])
+        .args(["--consumer-property", "partition.assignment.strategy=org.apache.kafka.clients.consumer.RangeAssignor"])
+        .args(["--consumer-property", "client.id=java-member", "--timeout-ms", "120000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("java console consumer");
+    let java_seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let java_out = java.stdout.take().expect("stdout");
+    let js = Arc::clone(&java_seen);
+    let java_reader = std::thread::spawn(move || {
+        // Kafka 4's tools also log to stdout; keep only the messages.
+        for line in std::io::BufReader::new(java_out).lines().map_while(|l| l.ok()) {
+            if line.starts_with("mixed-") {
+                js.lock().unwrap().push(line);
+            } else {
+                eprintln!("java: {line}");
+            }
+        }
+    });
+
+    let rd_seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let rd_stop = Arc::new(AtomicBool::new(false));
+    let (rs, stop, bootstrap, topic_name, g) =
+        (Arc::clone(&rd_seen), Arc::clone(&rd_stop), b.bootstrap.clone(), name.clone(), group.clone());
+    let rd = std::thread::spawn(move || {
+        let c: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("group.id", &g)
+            .set("client.id", "rdkafka-member")
+            .set("partition.assignment.strategy", "range")
+            .set("auto.offset.reset", "earliest")
+            .set("auto.commit.interval.ms", "200")
+            .create()
+            .expect("rdkafka consumer");
+        c.subscribe(&[&topic_name]).expect("subscribe");
+        while !stop.load(Ordering::Acquire) {
+            if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
+                rs.lock().unwrap().push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
+            }
+        }
+        c.unsubscribe();
+    });
+    let ours: Member = member(b, &group, &name, plainkafka::Assignor::Range);
+
+    wait_until("three members in a stable group", Duration::from_secs(120), || {
+        client.describe_group(&group).is_ok_and(|d| {
+            d.state == "Stable" && d.members.len() == 3 && d.members.iter().all(|m| !m.assignment.is_empty())
+        })
+    });
+    let d = client.describe_group(&group).expect("describe");
+    assert_eq!(d.protocol, "range");
+    let mut clients: Vec<&str> = d.members.iter().map(|m| m.client_id.as_str()).collect();
+    clients.sort_unstable();
+    assert_eq!(clients, ["java-member", "plainkafka", "rdkafka-member"]);
+    for m in &d.members {
+        assert_eq!(m.assignment.get(&name).map(Vec::len), Some(2), "{} got {:?}", m.client_id, m.assignment);
+    }
+
+    let msgs = (0..600).map(|i| TestMsg::value(i % 6, format!("mixed-{i}")));
+    produce(&b.bootstrap, &name, msgs, false);
+    let all = || {
+        let mut v: Vec<String> = java_seen.lock().unwrap().clone();
+        v.extend(rd_seen.lock().unwrap().iter().cloned());
+        v.extend(ours.seen.lock().unwrap().iter().cloned());
+        v
+    };
+    wait_until("the group to read all 600 messages", Duration::from_secs(60), || {
+        all().iter().collect::<std::collections::BTreeSet<_>>().len() == 600
+    });
+    let read = all();
+    assert_eq!(read.len(), 600, "a stable group reads each message once");
+    for (who, n) in [
+        ("java", java_seen.lock().unwrap().len()),
+        ("rdkafka", rd_seen.lock().unwrap().len()),
+        ("plainkafka", ours.seen.lock().unwrap().len()),
+    ] {
+        assert_eq!(n, 200, "{who} read its two partitions' share");
+    }
+
+    // Kafka's own tool sees the three members, two partitions each.
+    let out = kafka_tool(
+        &b.version,
+        "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+        &["--bootstrap-server", &b.bootstrap, "--describe", "--group", &group, "--members"],
+        None,
+    );
+    let member_lines: Vec<&str> = out.lines().filter(|l| l.starts_with(&group)).collect();
+    assert_eq!(member_lines.len(), 3, "{out}");
+    for l in &member_lines {
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        assert_eq!(cols.last(), Some(&"2"), "two partitions per member: {out}");
+    }
+    assert!(out.contains("plainkafka") && out.contains("java-member") && out.contains("rdkafka-member"), "{out}");
+
+    ours.leave();
+    rd_stop.store(true, Ordering::Release);
+    rd.join().expect("rdkafka member");
+    let _ = java.kill();
+    let _ = java.wait();
+    java_reader.join().expect("java reader");
 }
