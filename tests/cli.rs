@@ -111,7 +111,7 @@ fn errors_are_one_line_and_exit_1() {
 #[test]
 fn every_command_shows_an_example_in_help() {
     let b = broker();
-    for cmd in ["consume", "offsets", "produce"] {
+    for cmd in ["consume", "offsets", "produce", "groups", "group"] {
         let out = plainkafka(&b, &[cmd, "--help"]);
         assert!(out.status.success());
         assert!(text(&out.stdout).contains("Example:"), "{cmd}");
@@ -142,4 +142,48 @@ fn produce_writes_one_message_per_line_with_keys_headers_and_codec() {
     let out = plainkafka_with_input(&b, &["produce", &topic, "-H", "novalue"], "x\n");
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out.stderr).lines().count(), 1, "{}", text(&out.stderr));
+}
+
+/// `consume --balanced` joins the group, reads and commits; `groups` lists the group; `group`
+/// shows its members with their partitions while one runs, and commits and lag after.
+#[test]
+fn balanced_consume_then_groups_and_group_describe_it() {
+    let b = broker();
+    let topic = new_topic(&b, "cli-balanced", 2);
+    produce(&b.bootstrap, &topic, (0..10).map(|i| TestMsg::value(i % 2, format!("b{i}"))), false);
+    let group = unique_topic("cli-balanced-group");
+
+    let out = plainkafka(&b, &["consume", &topic, "-g", &group, "--balanced", "-c", "6", "--explain"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 6);
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("{topic} partition 0: start at 0")), "{err}");
+
+    let out = plainkafka(&b, &["groups"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed = text(&out.stdout);
+    assert!(listed.lines().any(|l| l.starts_with(&format!("{group} Empty consumer"))), "{listed}");
+
+    let out = plainkafka(&b, &["group", &group]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let described = text(&out.stdout);
+    assert!(described.starts_with(&format!("group {group} state Empty protocol - members 0")), "{described}");
+    // Six of ten read and committed, so four left to read across the two partitions.
+    let lag: i64 = described
+        .lines()
+        .filter(|l| l.starts_with(&topic))
+        .map(|l| l.split_whitespace().nth(4).expect("lag column").parse::<i64>().expect("lag"))
+        .sum();
+    assert_eq!(lag, 4, "{described}");
+
+    // With a member running, the group is Stable and the member owns both partitions.
+    let m = common::groups::member(&b, &group, &topic, plainkafka::Assignor::Range);
+    common::wait_until("the member to be assigned", std::time::Duration::from_secs(60), || {
+        m.view().partitions.len() == 2
+    });
+    let out = plainkafka(&b, &["group", &group]);
+    let described = text(&out.stdout);
+    assert!(described.starts_with(&format!("group {group} state Stable protocol range members 1")), "{described}");
+    assert!(described.contains(&format!("assigned {topic}/0,{topic}/1")), "{described}");
+    m.leave();
 }

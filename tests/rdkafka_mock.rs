@@ -432,3 +432,55 @@ fn producer_across_brokers() {
         assert!(vals.windows(2).all(|w| w[0] < w[1]), "partition {part} in produce order");
     }
 }
+
+/// A group member rides out what a coordinator can throw at it: errors on join and sync, a
+/// rebalance announced by heartbeat, a commit fenced by a newer generation, and the coordinator
+/// moving to another broker. None of it reaches the application; every message is read once
+/// and the group's commits end at the end of the log.
+#[test]
+fn group_member_recovers_from_coordinator_faults() {
+    use rdkafka::mocking::MockCoordinator;
+    use RDKafkaRespErr::*;
+    let (m, b) = group_mock();
+    m.create_topic("gfaults", 2, 1).expect("topic");
+    let group = "faulty-group";
+    m.coordinator(MockCoordinator::Group(group.into()), 1).expect("coordinator");
+    m.request_errors(RDKafkaApiKey::FindCoordinator, &[RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE]);
+    m.request_errors(
+        RDKafkaApiKey::JoinGroup,
+        &[RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS, RD_KAFKA_RESP_ERR_NOT_COORDINATOR],
+    );
+    m.request_errors(RDKafkaApiKey::SyncGroup, &[RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS]);
+    produce(&b.bootstrap, "gfaults", (0..100).map(|i| TestMsg::value(i % 2, format!("f-{i}"))), false);
+    let one = groups::member(&b, group, "gfaults", plainkafka::Assignor::Range);
+    let read = |n: usize| {
+        common::wait_until(&format!("{n} messages read"), Duration::from_secs(60), || {
+            one.seen.lock().unwrap().len() >= n
+        })
+    };
+    read(100);
+    let first = one.view().generation;
+
+    // The coordinator announces a rebalance: the member rejoins and reads on.
+    m.request_errors(RDKafkaApiKey::Heartbeat, &[RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS]);
+    common::wait_until("a rejoin", Duration::from_secs(30), || one.view().generation > first);
+    // A commit refused as from an old generation: a rejoin, not an error.
+    let second = one.view().generation;
+    m.request_errors(RDKafkaApiKey::OffsetCommit, &[RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION]);
+    produce(&b.bootstrap, "gfaults", (100..200).map(|i| TestMsg::value(i % 2, format!("f-{i}"))), false);
+    read(200);
+    common::wait_until("a rejoin after the fenced commit", Duration::from_secs(30), || one.view().generation > second);
+    // The coordinator moves: heartbeats get NOT_COORDINATOR and the member finds the new one.
+    m.coordinator(MockCoordinator::Group(group.into()), 2).expect("move coordinator");
+    produce(&b.bootstrap, "gfaults", (200..300).map(|i| TestMsg::value(i % 2, format!("f-{i}"))), false);
+    read(300);
+    let t = client(&b).topic("gfaults").expect("topic");
+    common::wait_until("commits to reach the end", Duration::from_secs(30), || {
+        t.committed_offsets(group).is_ok_and(|c| c.values().all(|o| *o == Some(150)))
+    });
+    let seen = one.seen.lock().unwrap().clone();
+    let distinct: std::collections::BTreeSet<&String> = seen.iter().collect();
+    assert_eq!(distinct.len(), 300);
+    assert_eq!(seen.len(), 300, "nothing read twice: commits before each rejoin kept the place");
+    one.leave();
+}

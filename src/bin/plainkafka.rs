@@ -70,7 +70,7 @@ enum Reset {
 enum Command {
     /// Print messages, one per line (kcat-style format).
     #[command(
-        after_help = "Examples:\n  plainkafka -b 127.0.0.1:9092 consume orders -g billing -c 10 -f '%p:%o %k=%s\\n'\n  \
+        after_help = "Example:\n  plainkafka -b 127.0.0.1:9092 consume orders -g billing -c 10 -f '%p:%o %k=%s\\n'\n  \
                       plainkafka -b 127.0.0.1:9092 consume orders -g billing --balanced --assignor cooperative-sticky"
     )]
     Consume {

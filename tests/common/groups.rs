@@ -248,11 +248,20 @@ pub fn group_split_kill_and_leave(b: &Broker, assignor: Assignor) {
     let by_k: BTreeSet<String> = k_seen.lock().unwrap().iter().cloned().collect();
     let k_uncommitted: BTreeSet<String> = k_seen.lock().unwrap()[k_committed..].iter().cloned().collect();
     let twice: Vec<&String> = counts.iter().filter(|(_, &n)| n > 1).map(|(v, _)| v).collect();
-    for v in &twice {
-        assert!(k_uncommitted.contains(*v), "{v} was read twice, but not in the killed member's uncommitted window");
+    if b.kind != Kind::RdkafkaMock {
+        for v in &twice {
+            assert!(
+                k_uncommitted.contains(*v),
+                "{v} was read twice, but not in the killed member's uncommitted window"
+            );
+        }
     }
     let ab = all_seen(&[&a_seen, &b_seen]);
-    assert!(ab.values().all(|&n| n == 1), "A and B together read something twice");
+    // (The librdkafka mock refuses the commit made before a handover, see
+    // group_reset_on_start_applies_to_the_first_assignment_only.)
+    if b.kind != Kind::RdkafkaMock {
+        assert!(ab.values().all(|&n| n == 1), "A and B together read something twice");
+    }
     eprintln!(
         "{assignor} on {}: {total} messages, {} read twice (the killed member read {} in all, {} after its \
          last commit); kill handover {took:?}, clean-leave handover {handover:?}",
@@ -261,4 +270,121 @@ pub fn group_split_kill_and_leave(b: &Broker, assignor: Assignor) {
         by_k.len(),
         k_uncommitted.len()
     );
+}
+
+fn values_of(msgs: &[plainkafka::Message]) -> Vec<String> {
+    msgs.iter().map(|m| String::from_utf8_lossy(m.value().unwrap_or_default()).into_owned()).collect()
+}
+
+/// `reset_offset_on_start` applies to a member's first assignment only (as in PyKafka): after a
+/// rebalance its partitions resume from the group's commits.
+pub fn group_reset_on_start_applies_to_the_first_assignment_only(b: &Broker) {
+    use plainkafka::{OffsetReset, StartRule};
+    let parts = group_partitions(b);
+    let topic = scenarios::new_topic(b, "gstart", parts);
+    let group = unique_topic("gstart");
+    let per = parts as usize;
+    produce_numbered(b, &topic, parts, "old", 0..10 * per, true);
+    let t = scenarios::topic(b, &topic);
+    let mut c = t
+        .simple_consumer()
+        .consumer_group(&group)
+        .consumer_timeout(Some(Duration::from_millis(300)))
+        .build()
+        .expect("simple consumer");
+    scenarios::read_n(&mut c, 10 * per, Duration::from_secs(30));
+    c.commit_offsets().expect("commit");
+    drop(c);
+    produce_numbered(b, &topic, parts, "new", 0..5 * per, true);
+
+    let mut a = client(b)
+        .balanced_consumer(&group, &[&topic])
+        .reset_offset_on_start(true)
+        .auto_offset_reset(OffsetReset::Earliest)
+        .session_timeout(session(b))
+        .heartbeat_interval(Duration::from_millis(300))
+        .rebalance_timeout(Duration::from_secs(20))
+        .consumer_timeout(Some(Duration::from_millis(100)))
+        .build()
+        .expect("member");
+    let mut first = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while first.len() < 15 * per {
+        assert!(Instant::now() < deadline, "read {} of {}", first.len(), 15 * per);
+        first.extend(a.consume().expect("consume"));
+    }
+    assert_eq!(values_of(&first).iter().filter(|v| v.starts_with("old-")).count(), 10 * per, "reset to earliest");
+    for (tp, d) in a.start_decisions() {
+        assert_eq!(d.map(|d| d.rule), Some(StartRule::ResetOnStart), "{tp:?}");
+    }
+    a.commit_offsets().expect("commit");
+
+    // A second member joins; A's next assignment resumes from the commits.
+    let other = member(b, &group, &topic, Assignor::Range);
+    produce_numbered(b, &topic, parts, "later", 0..5 * per, true);
+    let mut after = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        assert!(Instant::now() < deadline, "the group did not read everything after the rebalance");
+        after.extend(a.consume().expect("consume"));
+        let shared = a.assignment().get(&topic).is_some_and(|p| p.len() < per) && !other.view().partitions.is_empty();
+        let read = after.len() + other.seen.lock().unwrap().len();
+        let resolved = a.start_decisions().values().all(Option::is_some);
+        if shared && resolved && read >= 5 * per {
+            break;
+        }
+    }
+    for (tp, d) in a.start_decisions() {
+        let rule = d.expect("resolved").rule;
+        assert_eq!(rule, StartRule::Committed, "{tp:?} after the rebalance");
+    }
+    let mut later = values_of(&after);
+    later.extend(other.seen.lock().unwrap().iter().cloned());
+    later.sort();
+    if b.kind == Kind::RdkafkaMock {
+        // The mock refuses commits once a rebalance has begun (REBALANCE_IN_PROGRESS in its
+        // JOINING state; Kafka accepts them until the rebalance completes), so the commit made
+        // before giving partitions up fails there and their new owner replays a little.
+        later.dedup();
+    }
+    let mut expected: Vec<String> = (0..5 * per).map(|i| format!("later-{i}")).collect();
+    expected.sort();
+    assert_eq!(later, expected, "after the rebalance, each new message once and nothing older");
+}
+
+/// A stop handle ends a member blocked waiting for messages, and the member leaves the group.
+pub fn group_stop_handle_unblocks(b: &Broker) {
+    let parts = group_partitions(b);
+    let topic = scenarios::new_topic(b, "gstop", parts);
+    produce_numbered(b, &topic, parts, "s", 0..parts as usize, true);
+    let group = unique_topic("gstop");
+    let (assigned_tx, assigned_rx) = std::sync::mpsc::channel();
+    let mut c = client(b)
+        .balanced_consumer(&group, &[&topic])
+        .session_timeout(session(b))
+        .heartbeat_interval(Duration::from_millis(300))
+        .on_assigned(move |p| {
+            let _ = assigned_tx.send(p.len());
+        })
+        .build()
+        .expect("member");
+    let h = c.stop_handle();
+    let stopper = std::thread::spawn(move || {
+        let n = assigned_rx.recv().expect("assigned");
+        h.stop();
+        (n, Instant::now())
+    });
+    let mut read = 0;
+    while c.consume().expect("consume").is_some() {
+        read += 1;
+    }
+    let returned = Instant::now();
+    let (assigned, stopped_at) = stopper.join().expect("stopper");
+    assert_eq!(assigned, parts as usize, "the only member gets every partition");
+    assert!(read <= parts as usize);
+    let lag = returned.saturating_duration_since(stopped_at);
+    assert!(lag < Duration::from_secs(2), "consume returned {lag:?} after stop");
+    let left = Instant::now();
+    drop(c);
+    assert!(left.elapsed() < Duration::from_secs(10), "stop and leave took {:?}", left.elapsed());
 }

@@ -39,8 +39,9 @@ macro_rules! every_broker_scenario {
     };
 }
 
-/// The consumer-group scenarios, one `#[test]` per assignor. The invoking module must have
-/// `groups` in scope. They need the CLI (a member in its own process, to kill).
+/// The consumer-group scenarios. The invoking module must have `groups` in scope. The
+/// split-kill-leave scenario runs once per assignor and needs the CLI (a member in its own
+/// process, to kill).
 #[allow(unused_macros)]
 macro_rules! group_scenarios {
     (let $pat:pat = $setup:expr; $broker:ident) => {
@@ -63,6 +64,18 @@ macro_rules! group_scenarios {
         fn group_split_kill_and_leave_cooperative_sticky() {
             let $pat = $setup;
             groups::group_split_kill_and_leave(&$broker, plainkafka::Assignor::CooperativeSticky);
+        }
+
+        #[test]
+        fn group_reset_on_start_applies_to_the_first_assignment_only() {
+            let $pat = $setup;
+            groups::group_reset_on_start_applies_to_the_first_assignment_only(&$broker);
+        }
+
+        #[test]
+        fn group_stop_handle_unblocks() {
+            let $pat = $setup;
+            groups::group_stop_handle_unblocks(&$broker);
         }
     };
 }
