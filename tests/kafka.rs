@@ -46,6 +46,11 @@ macro_rules! kafka_suite {
             }
 
             #[test]
+            fn static_member_restarts_without_a_rebalance_and_a_duplicate_is_fenced() {
+                super::static_member_restarts_without_a_rebalance_and_a_duplicate_is_fenced(&broker());
+            }
+
+            #[test]
             fn one_group_of_plainkafka_java_and_librdkafka_members() {
                 super::one_group_of_plainkafka_java_and_librdkafka_members(&broker());
             }
@@ -358,4 +363,60 @@ fn one_group_of_plainkafka_java_and_librdkafka_members(b: &Broker) {
     let _ = java.kill();
     let _ = java.wait();
     java_reader.join().expect("java reader");
+}
+
+/// Static membership (KIP-345): a member with a group_instance_id stops without leaving, and a
+/// new process with the same id gets the same partitions back without a rebalance (the other
+/// member's generation doesn't move). A second live process with the same id fences the first,
+/// which reports FENCED_INSTANCE_ID instead of fighting over the id.
+fn static_member_restarts_without_a_rebalance_and_a_duplicate_is_fenced(b: &Broker) {
+    use common::groups::spawn_member;
+    use common::wait_until;
+    use plainkafka::protocol::error_code::ErrorCode;
+
+    let name = new_topic(b, "static", 6);
+    let group = unique_topic("static-group");
+    let client = common::scenarios::client(b);
+    let build = |instance: &str| {
+        client
+            .balanced_consumer(&group, &[&name])
+            .group_instance_id(instance)
+            .session_timeout(Duration::from_secs(20))
+            .heartbeat_interval(Duration::from_millis(300))
+            .rebalance_timeout(Duration::from_secs(20))
+            .consumer_timeout(Some(Duration::from_millis(100)))
+            .build()
+            .expect("member")
+    };
+    let a = spawn_member(build("a"), name.clone());
+    let other = spawn_member(build("b"), name.clone());
+    wait_until("two static members to split the topic", Duration::from_secs(60), || {
+        let (va, vb) = (a.view(), other.view());
+        va.generation == vb.generation && va.partitions.len() == 3 && vb.partitions.len() == 3
+    });
+    let (before, generation) = (a.view().partitions, other.view().generation);
+    a.leave(); // a static member doesn't send LeaveGroup
+    let again = spawn_member(build("a"), name.clone());
+    wait_until("the restarted member to get its partitions back", Duration::from_secs(30), || {
+        again.view().partitions == before
+    });
+    assert_eq!(other.view().generation, generation, "no rebalance for a static member's restart");
+
+    // A second live process with the same instance id: the coordinator fences the older one.
+    let mut older = build("c");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while older.member_id().is_none() {
+        assert!(std::time::Instant::now() < deadline, "the member did not join");
+        older.consume().expect("consume");
+    }
+    let newest = spawn_member(build("c"), name.clone());
+    let fenced = loop {
+        assert!(std::time::Instant::now() < deadline, "the older duplicate was not fenced");
+        if let Err(e) = older.consume() {
+            break e;
+        }
+    };
+    assert_eq!(fenced.code(), Some(ErrorCode::FENCED_INSTANCE_ID), "{fenced}");
+    assert!(older.consume().expect("stopped").is_none(), "a fenced member stops instead of rejoining");
+    drop((again, newest, other));
 }

@@ -167,6 +167,9 @@ impl BalancedConsumer {
                 return Ok(None);
             }
             if let Some(e) = self.heartbeat.take_fatal() {
+                // Fenced or refused for good: rejoining would only fence the member that
+                // replaced this one. The consumer stops; later calls return `None`.
+                self.heartbeat.stop();
                 return Err(e);
             }
             match self.heartbeat.take_rejoin() {

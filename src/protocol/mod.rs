@@ -309,6 +309,8 @@ mod tests {
         for _ in 0..3000 {
             let len = (rng.next() % 200) as usize;
             let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let _ = consumer_protocol::Subscription::decode(&bytes);
+            let _ = consumer_protocol::Assignment::decode(&bytes);
             let mut out = Vec::new();
             let _ = records::decode(&std::sync::Arc::new(bytes), 0, &mut out);
         }
