@@ -1,5 +1,6 @@
 //! plainkafka: a synchronous Kafka client. Plain `std::net` sockets and threads, no async
-//! runtime, no C library; PyKafka's consumer model; Kafka 0.11 through 4.x.
+//! runtime, no C library; PyKafka's consumer model (SimpleConsumer, BalancedConsumer, Producer);
+//! Kafka 0.11 through 4.x.
 //!
 //! ```no_run
 //! use plainkafka::{KafkaClient, OffsetReset};
@@ -45,7 +46,14 @@
 //!   encode and decode.
 //! - [`net`]: blocking connections with deadlines; [`cluster`]: metadata, leaders, coordinators.
 //! - [`offsets`]: the start-offset rules as pure functions.
-//! - [`consumer`]: [`SimpleConsumer`] and its fetcher threads.
+//! - [`consumer`]: [`SimpleConsumer`], [`BalancedConsumer`] and their fetcher threads.
+//! - [`group`]: consumer groups: assignors (pure functions), membership, and a view from outside.
+//!
+//! # Consumer groups
+//!
+//! [`Topic::balanced_consumer`] makes a member of a consumer group that shares the topic's
+//! partitions with the other members ([`BalancedConsumer`]). The start rules above apply to each
+//! assigned partition; `reset_offset_on_start` only to the member's first assignment.
 //!
 //! Every blocking call has a deadline, network input never panics, and errors are one type,
 //! [`Error`], carrying the broker, API, topic, partition and offset they concern.

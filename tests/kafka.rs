@@ -51,8 +51,16 @@ macro_rules! kafka_suite {
             }
 
             #[test]
-            fn one_group_of_plainkafka_java_and_librdkafka_members() {
-                super::one_group_of_plainkafka_java_and_librdkafka_members(&broker());
+            fn one_group_of_plainkafka_java_and_librdkafka_members_range() {
+                super::one_group_of_plainkafka_java_and_librdkafka_members(&broker(), plainkafka::Assignor::Range);
+            }
+
+            #[test]
+            fn one_group_of_plainkafka_java_and_librdkafka_members_cooperative_sticky() {
+                super::one_group_of_plainkafka_java_and_librdkafka_members(
+                    &broker(),
+                    plainkafka::Assignor::CooperativeSticky,
+                );
             }
         }
     };
@@ -244,10 +252,11 @@ fn murmur2_partitions_agree_with_java_and_librdkafka(b: &Broker) {
 }
 
 /// One consumer group with three kinds of member: plainkafka, Kafka's console consumer (the Java
-/// client) and librdkafka, all offering the range assignor. They split six partitions two each,
-/// read everything between them exactly once, and Kafka's consumer-groups tool and plainkafka's
-/// describe_group both see the three members.
-fn one_group_of_plainkafka_java_and_librdkafka_members(b: &Broker) {
+/// client) and librdkafka, all offering `assignor` (with cooperative-sticky, whoever leads
+/// withholds moving partitions for a round and the others must revoke and rejoin). They split
+/// six partitions two each, read everything between them exactly once, and Kafka's
+/// consumer-groups tool and plainkafka's describe_group both see the three members.
+fn one_group_of_plainkafka_java_and_librdkafka_members(b: &Broker, assignor: plainkafka::Assignor) {
     use common::groups::{member, Member};
     use common::{kafka_classpath, wait_until};
     use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -258,12 +267,17 @@ fn one_group_of_plainkafka_java_and_librdkafka_members(b: &Broker) {
 
     let name = new_topic(b, "mixed", 6);
     let group = unique_topic("mixed-group");
+    let java_assignor = match assignor {
+        plainkafka::Assignor::Range => "org.apache.kafka.clients.consumer.RangeAssignor",
+        plainkafka::Assignor::RoundRobin => "org.apache.kafka.clients.consumer.RoundRobinAssignor",
+        plainkafka::Assignor::CooperativeSticky => "org.apache.kafka.clients.consumer.CooperativeStickyAssignor",
+    };
     let client = common::scenarios::client(b);
 
     let mut java = std::process::Command::new("java")
         .args(["-Xmx256m", "-cp", &kafka_classpath(&b.version), "org.apache.kafka.tools.consumer.ConsoleConsumer"])
         .args(["--bootstrap-server", &b.bootstrap, "--topic", &name, "--group", &group, "--from-beginning"])
-        .args(["--consumer-property", "partition.assignment.strategy=org.apache.kafka.clients.consumer.RangeAssignor"])
+        .args(["--consumer-property", &format!("partition.assignment.strategy={java_assignor}")])
         .args(["--consumer-property", "client.id=java-member", "--timeout-ms", "120000"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -292,7 +306,7 @@ fn one_group_of_plainkafka_java_and_librdkafka_members(b: &Broker) {
             .set("bootstrap.servers", &bootstrap)
             .set("group.id", &g)
             .set("client.id", "rdkafka-member")
-            .set("partition.assignment.strategy", "range")
+            .set("partition.assignment.strategy", assignor.name())
             .set("auto.offset.reset", "earliest")
             .set("auto.commit.interval.ms", "200")
             .create()
@@ -305,7 +319,7 @@ fn one_group_of_plainkafka_java_and_librdkafka_members(b: &Broker) {
         }
         c.unsubscribe();
     });
-    let ours: Member = member(b, &group, &name, plainkafka::Assignor::Range);
+    let ours: Member = member(b, &group, &name, assignor);
 
     wait_until("three members in a stable group", Duration::from_secs(120), || {
         client.describe_group(&group).is_ok_and(|d| {
@@ -313,7 +327,7 @@ fn one_group_of_plainkafka_java_and_librdkafka_members(b: &Broker) {
         })
     });
     let d = client.describe_group(&group).expect("describe");
-    assert_eq!(d.protocol, "range");
+    assert_eq!(d.protocol, assignor.name());
     let mut clients: Vec<&str> = d.members.iter().map(|m| m.client_id.as_str()).collect();
     clients.sort_unstable();
     assert_eq!(clients, ["java-member", "plainkafka", "rdkafka-member"]);

@@ -7,7 +7,7 @@
 
 use super::balanced_config::{BalancedConsumerBuilder, RebalanceCallback};
 use super::config::ConsumerConfig;
-use super::engine::{Engine, Key};
+use super::engine::{CommitTimer, Engine, Key};
 use super::simple::StopHandle;
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
@@ -21,7 +21,7 @@ use crate::protocol::consumer_protocol::TopicPartitions;
 use crate::workers::Workers;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// A member of a consumer group reading the partitions the group assigns it. Create one with
 /// [`crate::Topic::balanced_consumer`] or [`crate::KafkaClient::balanced_consumer`].
@@ -34,6 +34,26 @@ use std::time::{Duration, Instant};
 /// With auto-commit (the default), offsets are committed every `auto_commit_interval`, before
 /// partitions are given up, and on stop, so a partition handed over replays at most what was
 /// consumed since the last commit. Dropping the consumer stops it and leaves the group.
+///
+/// ```no_run
+/// use plainkafka::{Assignor, KafkaClient};
+/// use std::time::Duration;
+///
+/// fn main() -> plainkafka::Result<()> {
+///     let client = KafkaClient::new("127.0.0.1:9092")?;
+///     let mut member = client
+///         .balanced_consumer("billing", &["orders", "refunds"])
+///         .assignors(&[Assignor::CooperativeSticky])
+///         .session_timeout(Duration::from_secs(10))
+///         .on_assigned(|parts| println!("now reading {parts:?}"))
+///         .build()?;
+///     for msg in member.iter() {
+///         let msg = msg?;
+///         println!("{}/{} @{}", msg.topic(), msg.partition(), msg.offset());
+///     }
+///     Ok(())
+/// }
+/// ```
 pub struct BalancedConsumer {
     cluster: Arc<Cluster>,
     cfg: ConsumerConfig,
@@ -51,7 +71,7 @@ pub struct BalancedConsumer {
     assignment: TopicPartitions,
     assigned_once: bool,
     needs_join: bool,
-    last_commit: Instant,
+    commit_timer: CommitTimer,
 }
 
 impl std::fmt::Debug for BalancedConsumer {
@@ -83,6 +103,7 @@ impl BalancedConsumer {
         let heartbeat = Arc::new(Heartbeat::new(Arc::clone(&b.cluster), b.group.clone()));
         let engine = Engine::new(b.cfg.clone(), Arc::clone(&b.cluster), Vec::new());
         BalancedConsumer {
+            commit_timer: CommitTimer::new(&b.cfg),
             cluster: b.cluster,
             cfg: b.cfg,
             group: b.group,
@@ -99,7 +120,6 @@ impl BalancedConsumer {
             assignment: TopicPartitions::new(),
             assigned_once: false,
             needs_join: true,
-            last_commit: Instant::now(),
         }
     }
 
@@ -184,13 +204,13 @@ impl BalancedConsumer {
                 self.rebalance()?;
                 continue;
             }
-            self.maybe_auto_commit();
-            let commit_at = self.commit_due_in().map(|d| Instant::now() + d);
-            let until = match (deadline, commit_at) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            if let Some(m) = self.engine.poll(until)? {
+            if self.commit_timer.due() {
+                if let Err(e) = self.commit_offsets() {
+                    log::warn!("group {}: auto-commit failed: {e}", self.group.group);
+                }
+                self.commit_timer.restart();
+            }
+            if let Some(m) = self.engine.poll(self.commit_timer.wait_until(deadline))? {
                 return Ok(Some(m));
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -282,20 +302,6 @@ impl BalancedConsumer {
             self.needs_join = true;
         }
         Ok(())
-    }
-
-    fn commit_due_in(&self) -> Option<Duration> {
-        let cfg = &self.cfg;
-        cfg.auto_commit_enable.then(|| cfg.auto_commit_interval.saturating_sub(self.last_commit.elapsed()))
-    }
-
-    fn maybe_auto_commit(&mut self) {
-        if self.commit_due_in() == Some(Duration::ZERO) {
-            if let Err(e) = self.commit_offsets() {
-                log::warn!("group {}: auto-commit failed: {e}", self.group.group);
-            }
-            self.last_commit = Instant::now();
-        }
     }
 
     /// Commits `todo` (slot, next offset) as this member's generation. A commit the coordinator

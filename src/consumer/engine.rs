@@ -23,6 +23,36 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 /// A topic-partition.
 pub(crate) type Key = (Arc<str>, i32);
 
+/// When the next automatic commit is due (never without `auto_commit_enable`).
+#[derive(Debug)]
+pub(crate) struct CommitTimer {
+    interval: Option<Duration>,
+    last: Instant,
+}
+
+impl CommitTimer {
+    pub fn new(cfg: &ConsumerConfig) -> CommitTimer {
+        CommitTimer { interval: cfg.auto_commit_enable.then_some(cfg.auto_commit_interval), last: Instant::now() }
+    }
+
+    pub fn due(&self) -> bool {
+        self.interval.is_some_and(|i| self.last.elapsed() >= i)
+    }
+
+    pub fn restart(&mut self) {
+        self.last = Instant::now();
+    }
+
+    /// How long a poll may wait: until `deadline` or the next commit, whichever comes first.
+    pub fn wait_until(&self, deadline: Option<Instant>) -> Option<Instant> {
+        let commit_at = self.interval.map(|i| self.last + i);
+        match (deadline, commit_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Engine {
     shared: Arc<Shared>,

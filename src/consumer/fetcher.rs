@@ -297,7 +297,11 @@ impl Fetcher {
             };
             let top = ErrorCode::from_i16(resp.error_code);
             if !top.is_ok() {
-                let context = format!("{} on broker {leader}", self.shared.topics_label());
+                let parts: Vec<String> = keys
+                    .iter()
+                    .map(|(slot, _)| format!("{}/{}", self.shared.keys[*slot].0, self.shared.keys[*slot].1))
+                    .collect();
+                let context = format!("{} on broker {leader}", parts.join(","));
                 let e = Error::Broker { api: ApiKey::Fetch, code: top, context, message: None };
                 self.fail(&keys, &e);
                 continue;

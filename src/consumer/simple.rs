@@ -2,7 +2,7 @@
 //! storage in a consumer group but no group membership (no rebalancing).
 
 use super::config::ConsumerConfig;
-use super::engine::Engine;
+use super::engine::{CommitTimer, Engine};
 use super::state::Shared;
 use crate::client::Topic;
 use crate::error::{Error, Result};
@@ -12,7 +12,7 @@ use crate::offsets::{LogBounds, OffsetSpec, StartDecision, StartRule};
 use crate::protocol::list_offsets::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Reads partitions of a topic. Create one with [`Topic::simple_consumer`].
 ///
@@ -27,7 +27,7 @@ pub struct SimpleConsumer {
     ids: Vec<i32>,
     engine: Engine,
     stopped: bool,
-    last_commit: Instant,
+    commit_timer: CommitTimer,
 }
 
 /// Stops a consumer from another thread: a `consume` blocked waiting for messages returns
@@ -89,9 +89,9 @@ impl SimpleConsumer {
         SimpleConsumer {
             topic: name,
             ids,
+            commit_timer: CommitTimer::new(&cfg),
             engine: Engine::new(cfg, Arc::clone(topic.cluster()), keys),
             stopped: false,
-            last_commit: Instant::now(),
         }
     }
 
@@ -127,33 +127,19 @@ impl SimpleConsumer {
         }
         let deadline = self.cfg().consumer_timeout.map(|d| Instant::now() + d);
         loop {
-            self.maybe_auto_commit();
-            let commit_at = self.commit_due_in().map(|d| Instant::now() + d);
-            let until = match (deadline, commit_at) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            if let Some(m) = self.engine.poll(until)? {
+            if self.commit_timer.due() {
+                if let Err(e) = self.commit_offsets() {
+                    // The offsets stay held and are committed at the next interval or on stop.
+                    log::warn!("{}: auto-commit failed: {e}", self.topic);
+                }
+                self.commit_timer.restart();
+            }
+            if let Some(m) = self.engine.poll(self.commit_timer.wait_until(deadline))? {
                 return Ok(Some(m));
             }
             if self.engine.is_stopped() || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(None);
             }
-        }
-    }
-
-    fn commit_due_in(&self) -> Option<Duration> {
-        let cfg = self.cfg();
-        cfg.auto_commit_enable.then(|| cfg.auto_commit_interval.saturating_sub(self.last_commit.elapsed()))
-    }
-
-    fn maybe_auto_commit(&mut self) {
-        if self.commit_due_in() == Some(Duration::ZERO) {
-            if let Err(e) = self.commit_offsets() {
-                // The offsets stay held and are committed at the next interval or on stop.
-                log::warn!("{}: auto-commit failed: {e}", self.topic);
-            }
-            self.last_commit = Instant::now();
         }
     }
 
