@@ -100,7 +100,7 @@ impl Cluster {
         for addr in &addrs {
             match self.send_to_addr(addr, &req, Duration::ZERO) {
                 Ok(resp) => {
-                    self.absorb(resp);
+                    self.absorb(resp, topics.is_empty());
                     return Ok(());
                 }
                 Err(e) => {
@@ -115,8 +115,13 @@ impl Cluster {
         })
     }
 
-    fn absorb(&self, resp: MetadataResponse) {
+    /// Takes in a Metadata answer; `complete` when it lists every topic, so that topics it
+    /// doesn't mention are gone.
+    fn absorb(&self, resp: MetadataResponse, complete: bool) {
         let mut k = lock(&self.known);
+        if complete {
+            k.topics.clear();
+        }
         for b in resp.brokers {
             k.brokers.insert(b.node_id, format!("{}:{}", b.host, b.port));
         }
@@ -191,6 +196,14 @@ impl Cluster {
     pub fn leaders_of<T: AsRef<str>>(&self, partitions: &[(T, i32)]) -> Vec<Option<i32>> {
         let k = lock(&self.known);
         partitions.iter().map(|(t, p)| k.topics.get(t.as_ref())?.get(p)?.leader).collect()
+    }
+
+    /// Every topic's name, from fresh metadata, sorted.
+    pub fn topic_names(&self) -> Result<Vec<String>> {
+        self.refresh_metadata(&[])?;
+        let mut names: Vec<String> = lock(&self.known).topics.keys().cloned().collect();
+        names.sort();
+        Ok(names)
     }
 
     /// The cached partition count of `topic`.

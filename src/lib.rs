@@ -60,12 +60,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod admin;
 pub mod client;
 pub mod cluster;
 pub mod consumer;
 pub mod error;
 pub mod group;
 pub mod message;
+#[cfg(feature = "mock")]
+pub mod mock;
 pub mod net;
 mod offset_requests;
 pub mod offsets;

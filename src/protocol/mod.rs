@@ -10,6 +10,8 @@ pub mod api_versions;
 pub mod codec;
 pub mod compression;
 pub mod consumer_protocol;
+pub mod create_topics;
+pub mod delete_topics;
 pub mod describe_groups;
 pub mod error_code;
 pub mod fetch;
@@ -65,6 +67,10 @@ pub enum ApiKey {
     ListGroups,
     /// ApiVersions (18)
     ApiVersions,
+    /// CreateTopics (19)
+    CreateTopics,
+    /// DeleteTopics (20)
+    DeleteTopics,
     /// InitProducerId (22)
     InitProducerId,
 }
@@ -87,6 +93,8 @@ impl ApiKey {
             ApiKey::DescribeGroups => 15,
             ApiKey::ListGroups => 16,
             ApiKey::ApiVersions => 18,
+            ApiKey::CreateTopics => 19,
+            ApiKey::DeleteTopics => 20,
             ApiKey::InitProducerId => 22,
         }
     }
@@ -108,6 +116,8 @@ impl ApiKey {
             15 => ApiKey::DescribeGroups,
             16 => ApiKey::ListGroups,
             18 => ApiKey::ApiVersions,
+            19 => ApiKey::CreateTopics,
+            20 => ApiKey::DeleteTopics,
             22 => ApiKey::InitProducerId,
             _ => return None,
         })
@@ -196,6 +206,14 @@ macro_rules! with_request_type {
                 type $t = api_versions::ApiVersionsRequest;
                 Some($body)
             }
+            ApiKey::CreateTopics => {
+                type $t = create_topics::CreateTopicsRequest;
+                Some($body)
+            }
+            ApiKey::DeleteTopics => {
+                type $t = delete_topics::DeleteTopicsRequest;
+                Some($body)
+            }
             ApiKey::JoinGroup => {
                 type $t = join_group::JoinGroupRequest;
                 Some($body)
@@ -250,7 +268,7 @@ pub fn check_request(key: ApiKey, version: i16, body: &[u8]) -> Option<codec::De
 }
 
 /// Every API key plainkafka knows.
-pub const ALL_KEYS: [ApiKey; 15] = [
+pub const ALL_KEYS: [ApiKey; 17] = [
     ApiKey::Produce,
     ApiKey::Fetch,
     ApiKey::ListOffsets,
@@ -266,6 +284,8 @@ pub const ALL_KEYS: [ApiKey; 15] = [
     ApiKey::SyncGroup,
     ApiKey::DescribeGroups,
     ApiKey::ListGroups,
+    ApiKey::CreateTopics,
+    ApiKey::DeleteTopics,
 ];
 
 #[cfg(test)]

@@ -40,6 +40,8 @@ pub fn floor(key: ApiKey) -> i16 {
         | ApiKey::SyncGroup
         | ApiKey::DescribeGroups
         | ApiKey::ListGroups => 0,
+        ApiKey::CreateTopics => 2,
+        ApiKey::DeleteTopics => 1,
     }
 }
 

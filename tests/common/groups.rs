@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 /// topics with 4.
 pub fn group_partitions(b: &Broker) -> i32 {
     match b.kind {
-        Kind::Kafka => 6,
+        Kind::Kafka | Kind::Mock => 6,
         Kind::Tansu | Kind::RdkafkaMock => 4,
     }
 }
@@ -27,7 +27,7 @@ pub fn group_partitions(b: &Broker) -> i32 {
 pub fn session(b: &Broker) -> Duration {
     match b.kind {
         Kind::Kafka | Kind::Tansu => Duration::from_secs(6),
-        Kind::RdkafkaMock => Duration::from_secs(4),
+        Kind::RdkafkaMock | Kind::Mock => Duration::from_secs(4),
     }
 }
 

@@ -98,6 +98,8 @@ pub enum Kind {
     Kafka,
     Tansu,
     RdkafkaMock,
+    /// plainkafka's own MockCluster.
+    Mock,
 }
 
 /// A running broker.
@@ -231,6 +233,10 @@ pub fn create_topic(broker: &Broker, topic: &str, partitions: i32) {
         }
         // Both create a topic on first use, with 4 partitions.
         Kind::Tansu | Kind::RdkafkaMock => assert_eq!(partitions, 4, "auto-created topics have 4 partitions"),
+        // CreateTopics, through plainkafka's client.
+        Kind::Mock => plainkafka::KafkaClient::new(&broker.bootstrap)
+            .and_then(|c| c.create_topic(topic, partitions, 1))
+            .expect("create topic"),
     }
 }
 

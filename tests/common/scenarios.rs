@@ -12,7 +12,7 @@ pub fn client(b: &Broker) -> KafkaClient {
 /// Partitions a fresh test topic gets on this broker.
 pub fn partitions_for(b: &Broker) -> i32 {
     match b.kind {
-        Kind::Kafka => 1,
+        Kind::Kafka | Kind::Mock => 1,
         // Auto-created on first use, with 4 partitions.
         Kind::Tansu | Kind::RdkafkaMock => 4,
     }
@@ -186,8 +186,8 @@ pub fn start_rules(b: &Broker) {
     assert_eq!(read_n(&mut c, 1, Duration::from_secs(30))[0].offset(), 0);
     c.reset_offsets(&[(0, OffsetSpec::Latest)]).expect("reset");
     assert!(drain(&mut c).is_empty());
-    if b.kind == Kind::Kafka {
-        // Only Kafka looks offsets up by timestamp: librdkafka's mock answers -1 and tansu 0 to
+    if matches!(b.kind, Kind::Kafka | Kind::Mock) {
+        // Only Kafka (and plainkafka's mock) looks offsets up by timestamp: librdkafka's mock answers -1 and tansu 0 to
         // every such query (both seen here).
         c.reset_offsets(&[(0, OffsetSpec::Timestamp(0))]).expect("reset");
         assert_eq!(read_n(&mut c, 1, Duration::from_secs(30))[0].offset(), 0);
@@ -284,7 +284,7 @@ pub fn topic_offsets(b: &Broker) {
         // request correctly): tansu answers offset 0, librdkafka's mock -1, to every query.
         Kind::Tansu => return assert_eq!((at, after), (Some(0), Some(0))),
         Kind::RdkafkaMock => return assert_eq!((at, after), (None, None)),
-        Kind::Kafka => {}
+        Kind::Kafka | Kind::Mock => {}
     }
     assert_eq!(at, Some(2));
     assert_eq!(after, None);

@@ -1,0 +1,232 @@
+//! One partition's log in the mock: RecordBatch v2 batches kept as received, with offsets
+//! assigned on append, idempotent-producer sequence checks, and size-based retention.
+
+use crate::protocol::error_code::ErrorCode;
+use crate::protocol::records;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+/// Bytes of a v2 batch header, up to and including the record count.
+const HEADER: usize = 61;
+/// How many recent batches per producer are remembered to answer retried duplicates (Kafka's
+/// own number).
+const RECENT: usize = 5;
+
+/// A stored batch: its offsets and bytes (base offset already patched in).
+#[derive(Debug, Clone)]
+struct Batch {
+    base: i64,
+    last: i64,
+    max_timestamp: i64,
+    bytes: Arc<Vec<u8>>,
+}
+
+#[derive(Debug, Default)]
+struct ProducerState {
+    epoch: i16,
+    /// (first sequence, last sequence, base offset) of the newest batches.
+    recent: VecDeque<(i32, i32, i64)>,
+}
+
+/// A partition's log.
+#[derive(Debug, Default)]
+pub(crate) struct PartitionLog {
+    batches: VecDeque<Batch>,
+    pub log_start: i64,
+    pub next_offset: i64,
+    size: usize,
+    producers: HashMap<i64, ProducerState>,
+}
+
+fn i16_at(b: &[u8], at: usize) -> i16 {
+    i16::from_be_bytes([b[at], b[at + 1]])
+}
+fn i32_at(b: &[u8], at: usize) -> i32 {
+    i32::from_be_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+fn i64_at(b: &[u8], at: usize) -> i64 {
+    i64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+impl PartitionLog {
+    /// Appends every batch in `records`, returning the base offset of the first. The whole
+    /// request is checked before anything is stored, so a bad batch stores nothing. A retried
+    /// duplicate from an idempotent producer is not stored again: its original offset comes
+    /// back, as from Kafka.
+    pub fn append(&mut self, records: &[u8], retention_bytes: Option<usize>) -> Result<i64, ErrorCode> {
+        let mut parsed = Vec::new();
+        let mut pos = 0;
+        while pos < records.len() {
+            let rest = &records[pos..];
+            if rest.len() < HEADER {
+                return Err(ErrorCode::CORRUPT_MESSAGE);
+            }
+            let len = i32_at(rest, 8);
+            if len < (HEADER - 12) as i32 || rest.len() < 12 + len as usize {
+                return Err(ErrorCode::CORRUPT_MESSAGE);
+            }
+            let batch = &rest[..12 + len as usize];
+            if batch[16] != 2 {
+                return Err(ErrorCode::UNSUPPORTED_FOR_MESSAGE_FORMAT);
+            }
+            if crc32c::crc32c(&batch[21..]) != u32::from_be_bytes(batch[17..21].try_into().expect("4 bytes")) {
+                return Err(ErrorCode::CORRUPT_MESSAGE);
+            }
+            parsed.push(batch);
+            pos += batch.len();
+        }
+        if parsed.is_empty() {
+            return Err(ErrorCode::CORRUPT_MESSAGE);
+        }
+        let mut first_base = None;
+        for batch in parsed {
+            let last_delta = i64::from(i32_at(batch, 23));
+            let (producer_id, epoch, base_seq) = (i64_at(batch, 43), i16_at(batch, 51), i32_at(batch, 53));
+            if producer_id >= 0 {
+                let last_seq = base_seq.wrapping_add(last_delta as i32);
+                let p = self.producers.entry(producer_id).or_default();
+                if epoch < p.epoch {
+                    return Err(ErrorCode::INVALID_PRODUCER_EPOCH);
+                }
+                if epoch > p.epoch {
+                    p.epoch = epoch;
+                    p.recent.clear();
+                }
+                if let Some(&(_, _, base)) = p.recent.iter().find(|r| r.0 == base_seq && r.1 == last_seq) {
+                    first_base.get_or_insert(base);
+                    continue; // a retry of a batch already stored
+                }
+                let expected = p.recent.back().map_or(0, |r| r.1.wrapping_add(1));
+                if !p.recent.is_empty() && base_seq != expected {
+                    return Err(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+                }
+                p.recent.push_back((base_seq, last_seq, self.next_offset));
+                if p.recent.len() > RECENT {
+                    p.recent.pop_front();
+                }
+            }
+            let base = self.next_offset;
+            let mut bytes = batch.to_vec();
+            // The base offset and leader epoch sit before the CRC'd part, so patching them keeps
+            // the checksum valid.
+            bytes[..8].copy_from_slice(&base.to_be_bytes());
+            bytes[12..16].copy_from_slice(&0i32.to_be_bytes());
+            let max_timestamp = i64_at(batch, 35);
+            self.size += bytes.len();
+            self.batches.push_back(Batch { base, last: base + last_delta, max_timestamp, bytes: Arc::new(bytes) });
+            self.next_offset = base + last_delta + 1;
+            first_base.get_or_insert(base);
+        }
+        if let Some(limit) = retention_bytes {
+            // Keep the newest batch whatever its size.
+            while self.size > limit && self.batches.len() > 1 {
+                let old = self.batches.pop_front().expect("more than one");
+                self.size -= old.bytes.len();
+                self.log_start = self.batches.front().map_or(self.next_offset, |b| b.base);
+            }
+        }
+        Ok(first_base.expect("at least one batch"))
+    }
+
+    /// Whole batches from the one holding `offset`, up to `max_bytes` (but always the first,
+    /// as KIP-74 asks, so a batch larger than the limit can still be read).
+    pub fn read(&self, offset: i64, max_bytes: usize) -> Vec<u8> {
+        let start = self.batches.partition_point(|b| b.last < offset);
+        let mut out = Vec::new();
+        for b in self.batches.range(start..) {
+            if !out.is_empty() && out.len() + b.bytes.len() > max_bytes {
+                break;
+            }
+            out.extend_from_slice(&b.bytes);
+        }
+        out
+    }
+
+    /// Bytes available from `offset` (for a fetch's min bytes).
+    pub fn bytes_from(&self, offset: i64) -> usize {
+        let start = self.batches.partition_point(|b| b.last < offset);
+        self.batches.range(start..).map(|b| b.bytes.len()).sum()
+    }
+
+    /// The first offset whose timestamp is at or after `ts`, with that timestamp; `None` if no
+    /// record is that recent.
+    pub fn offset_for_time(&self, ts: i64) -> Option<(i64, i64)> {
+        let b = self.batches.iter().find(|b| b.max_timestamp >= ts)?;
+        let mut recs = Vec::new();
+        let _ = records::decode(&b.bytes, b.base, &mut recs);
+        recs.iter().find(|r| r.timestamp >= ts).map(|r| (r.offset, r.timestamp))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::codec::Encoder;
+    use crate::protocol::records::{encode_batch_v2, BatchSpec, Compression, RecordSpec};
+
+    fn batch(n: usize, ts: i64, producer: Option<(i64, i16, i32)>) -> Vec<u8> {
+        let values: Vec<String> = (0..n).map(|i| format!("v{i}")).collect();
+        let recs: Vec<RecordSpec<'_>> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| RecordSpec {
+                key: None,
+                value: Some(v.as_bytes()),
+                headers: vec![],
+                timestamp: ts + i as i64,
+            })
+            .collect();
+        let (producer_id, producer_epoch, base_sequence) = producer.unwrap_or((-1, -1, -1));
+        let spec =
+            BatchSpec { base_offset: 0, compression: Compression::None, producer_id, producer_epoch, base_sequence };
+        let mut e = Encoder::new();
+        encode_batch_v2(&mut e, spec, &recs).expect("encode");
+        e.into_inner()
+    }
+
+    #[test]
+    fn appends_assign_offsets_and_reads_return_whole_batches() {
+        let mut log = PartitionLog::default();
+        assert_eq!(log.append(&batch(3, 1000, None), None), Ok(0));
+        assert_eq!(log.append(&batch(2, 2000, None), None), Ok(3));
+        assert_eq!(log.next_offset, 5);
+        let bytes = Arc::new(log.read(4, 1));
+        let mut recs = Vec::new();
+        records::decode(&bytes, 4, &mut recs).expect("decode");
+        assert_eq!(recs.iter().map(|r| r.offset).collect::<Vec<_>>(), [4], "the batch holding 4, cut to 4");
+        assert_eq!(log.offset_for_time(1001), Some((1, 1001)));
+        assert_eq!(log.offset_for_time(2001), Some((4, 2001)));
+        assert_eq!(log.offset_for_time(3000), None);
+    }
+
+    #[test]
+    fn bad_batches_store_nothing() {
+        let mut log = PartitionLog::default();
+        let mut b = batch(2, 0, None);
+        let last = b.len() - 1;
+        b[last] ^= 1;
+        assert_eq!(log.append(&b, None), Err(ErrorCode::CORRUPT_MESSAGE));
+        assert_eq!(log.append(&b[..30], None), Err(ErrorCode::CORRUPT_MESSAGE));
+        assert_eq!(log.next_offset, 0);
+    }
+
+    #[test]
+    fn idempotent_retries_are_not_stored_twice_and_gaps_are_refused() {
+        let mut log = PartitionLog::default();
+        assert_eq!(log.append(&batch(2, 0, Some((7, 0, 0))), None), Ok(0));
+        assert_eq!(log.append(&batch(2, 0, Some((7, 0, 0))), None), Ok(0), "a retry gets its offset back");
+        assert_eq!(log.append(&batch(1, 0, Some((7, 0, 5))), None), Err(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER));
+        assert_eq!(log.append(&batch(1, 0, Some((7, 0, 2))), None), Ok(2));
+        assert_eq!(log.next_offset, 3);
+    }
+
+    #[test]
+    fn retention_drops_the_oldest_batches() {
+        let mut log = PartitionLog::default();
+        for _ in 0..10 {
+            log.append(&batch(1, 0, None), Some(200)).expect("append");
+        }
+        assert!(log.log_start > 0 && log.log_start < 10, "log start {}", log.log_start);
+        assert!(log.read(0, 1 << 20).len() <= 200 + 100);
+    }
+}

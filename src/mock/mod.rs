@@ -1,0 +1,332 @@
+//! An in-process Kafka cluster for tests, examples and benchmarks: N brokers, each on its own
+//! loopback port, served by threads and `std::net`, speaking the wire protocol through this
+//! crate's [`crate::protocol`] module (requests decoded, responses encoded). Real clients
+//! connect to it as to Kafka: plainkafka, librdkafka, the Java client.
+//!
+//! ```
+//! use plainkafka::mock::MockCluster;
+//! use plainkafka::{KafkaClient, ProducerRecord};
+//!
+//! let cluster = MockCluster::builder().brokers(3).partitions(2).build()?;
+//! let topic = KafkaClient::new(&cluster.bootstrap())?.topic("events")?;
+//! let at = topic.producer().build()?.send(ProducerRecord::new("hello").partition(1))?;
+//! assert_eq!((at.partition, at.offset), (1, Some(0)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! What it keeps: topics (created by CreateTopics, or on first use with the configured
+//! partition count), partition logs of RecordBatch v2 batches as the producer wrote them (with
+//! offsets assigned, idempotent sequence checks, size-based retention), committed offsets, and
+//! classic consumer groups (join, sync, heartbeat, leave, session expiry, static members). What
+//! it doesn't: replication (every partition has one replica, its leader), transactions, ACLs,
+//! TLS or SASL, message formats v0/v1, fetch sessions, KRaft or ZooKeeper APIs.
+//!
+//! Faults, in the spirit of librdkafka's mock and franz-go's kfake: [`MockCluster::fail_next`]
+//! (the next requests of an API get an error code), [`MockCluster::delay`],
+//! [`MockCluster::drop_next_response`] (the connection closes halfway through a response),
+//! [`MockCluster::broker_down`] / [`MockCluster::broker_up`], [`MockCluster::move_leader`],
+//! [`MockCluster::move_coordinator`] and [`MockCluster::restrict_versions`].
+
+mod group;
+mod handlers;
+mod log;
+mod server;
+
+use crate::protocol::error_code::ErrorCode;
+use crate::protocol::{ApiKey, VersionRange};
+use crate::workers::Workers;
+use group::Group;
+use log::PartitionLog;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Settings for a [`MockCluster`].
+#[derive(Debug, Clone)]
+pub struct MockClusterBuilder {
+    brokers: usize,
+    port: Option<u16>,
+    partitions: i32,
+    auto_create: bool,
+    retention_bytes: Option<usize>,
+}
+
+impl MockClusterBuilder {
+    /// How many brokers (ids 1..=N). Default 1.
+    pub fn brokers(mut self, n: usize) -> Self {
+        self.brokers = n;
+        self
+    }
+
+    /// Listen on ports P, P+1, … instead of ports the system picks.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Partitions of a topic created on first use, or by CreateTopics asking for the default
+    /// (-1). Default 1.
+    pub fn partitions(mut self, n: i32) -> Self {
+        self.partitions = n;
+        self
+    }
+
+    /// Create a topic when a client first asks for it (Kafka's `auto.create.topics.enable`).
+    /// Default true.
+    pub fn auto_create_topics(mut self, on: bool) -> Self {
+        self.auto_create = on;
+        self
+    }
+
+    /// Keep at most this many bytes per partition, dropping the oldest batches and moving the
+    /// log start (Kafka's `retention.bytes`). Default: keep everything.
+    pub fn retention_bytes(mut self, bytes: Option<usize>) -> Self {
+        self.retention_bytes = bytes;
+        self
+    }
+
+    /// Binds the brokers' ports and starts serving.
+    pub fn build(self) -> std::io::Result<MockCluster> {
+        if self.brokers == 0 || self.partitions <= 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "brokers and partitions must be at least 1",
+            ));
+        }
+        let mut listeners = Vec::new();
+        for i in 0..self.brokers {
+            let port = self.port.map_or(0, |p| p + i as u16);
+            listeners.push(TcpListener::bind(("127.0.0.1", port))?);
+        }
+        let brokers = listeners
+            .iter()
+            .enumerate()
+            .map(|(i, l)| Ok(BrokerInfo { id: i as i32 + 1, port: l.local_addr()?.port(), up: AtomicBool::new(true) }))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let shared = Arc::new(Shared {
+            cfg: self,
+            brokers,
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+            faults: Mutex::new(Faults::default()),
+            shutdown: AtomicBool::new(false),
+        });
+        let mut workers = Workers::new();
+        for (i, l) in listeners.into_iter().enumerate() {
+            let s = Arc::clone(&shared);
+            workers.spawn(format!("plainkafka-mock-broker-{}", i + 1), move || server::listen(s, i, l))?;
+        }
+        let s = Arc::clone(&shared);
+        workers.spawn("plainkafka-mock-janitor".into(), move || server::janitor(s))?;
+        Ok(MockCluster { shared, workers })
+    }
+}
+
+/// An in-process Kafka cluster (see the [module docs](self)). Dropping it stops every broker.
+#[derive(Debug)]
+pub struct MockCluster {
+    shared: Arc<Shared>,
+    workers: Workers,
+}
+
+#[derive(Debug)]
+pub(crate) struct BrokerInfo {
+    pub id: i32,
+    pub port: u16,
+    pub up: AtomicBool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Partition {
+    pub leader: i32,
+    pub log: PartitionLog,
+}
+
+#[derive(Debug)]
+pub(crate) struct Topic {
+    pub id: [u8; 16],
+    pub partitions: Vec<Partition>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub topics: BTreeMap<String, Topic>,
+    pub groups: BTreeMap<String, Group>,
+    /// (group, topic, partition) → next offset to read.
+    pub offsets: BTreeMap<(String, String, i32), i64>,
+    pub coordinators: HashMap<String, i32>,
+    pub next_producer_id: i64,
+    next_topic: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Faults {
+    pub errors: HashMap<ApiKey, VecDeque<ErrorCode>>,
+    pub drops: HashMap<ApiKey, usize>,
+    pub delays: HashMap<i32, Duration>,
+    pub versions: HashMap<ApiKey, VersionRange>,
+}
+
+/// Everything the broker threads share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub cfg: MockClusterBuilder,
+    pub brokers: Vec<BrokerInfo>,
+    pub state: Mutex<State>,
+    /// Signalled on every change a waiting request may care about: new data, group moves.
+    pub changed: Condvar,
+    pub faults: Mutex<Faults>,
+    pub shutdown: AtomicBool,
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn faults(&self) -> MutexGuard<'_, Faults> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The coordinator of a group (or transactional id): moved by the test, or by hash.
+    pub fn coordinator(&self, st: &State, key: &str) -> i32 {
+        if let Some(b) = st.coordinators.get(key) {
+            return *b;
+        }
+        // FNV-1a: stable across runs, unlike the standard hasher.
+        let h = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        (h % self.brokers.len() as u64) as i32 + 1
+    }
+
+    /// Creates a topic with `partitions`, leaders spread over the brokers.
+    pub fn create_topic(&self, st: &mut State, name: &str, partitions: i32) {
+        st.next_topic += 1;
+        let n = self.brokers.len() as i32;
+        let first = (st.next_topic as i32) % n;
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&st.next_topic.to_be_bytes());
+        id[8..].copy_from_slice(&(name.len() as u64 | 0x4000_0000_0000_0000).to_be_bytes());
+        let partitions =
+            (0..partitions).map(|p| Partition { leader: (first + p) % n + 1, log: PartitionLog::default() }).collect();
+        st.topics.insert(name.to_string(), Topic { id, partitions });
+    }
+}
+
+/// A topic's name is valid for Kafka: 1–249 of `[a-zA-Z0-9._-]`, not "." or "..".
+pub(crate) fn valid_topic_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 249
+        && name != "."
+        && name != ".."
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+}
+
+impl MockCluster {
+    /// A one-broker cluster with default settings.
+    pub fn new() -> std::io::Result<MockCluster> {
+        MockCluster::builder().build()
+    }
+
+    /// Settings for a cluster.
+    pub fn builder() -> MockClusterBuilder {
+        MockClusterBuilder { brokers: 1, port: None, partitions: 1, auto_create: true, retention_bytes: None }
+    }
+
+    /// `host:port,host:port…` of every broker, for a client's bootstrap list.
+    pub fn bootstrap(&self) -> String {
+        self.shared.brokers.iter().map(|b| format!("127.0.0.1:{}", b.port)).collect::<Vec<_>>().join(",")
+    }
+
+    /// Broker ids (1..=N) and ports.
+    pub fn brokers(&self) -> Vec<(i32, u16)> {
+        self.shared.brokers.iter().map(|b| (b.id, b.port)).collect()
+    }
+
+    /// Creates a topic. Returns false if it already exists.
+    pub fn create_topic(&self, name: &str, partitions: i32) -> bool {
+        let mut st = self.shared.lock();
+        if st.topics.contains_key(name) || partitions <= 0 || !valid_topic_name(name) {
+            return false;
+        }
+        self.shared.create_topic(&mut st, name, partitions);
+        true
+    }
+
+    /// The next `count` requests of `api` (to any broker) fail with `code`.
+    pub fn fail_next(&self, api: ApiKey, code: ErrorCode, count: usize) {
+        self.shared.faults().errors.entry(api).or_default().extend(std::iter::repeat(code).take(count));
+    }
+
+    /// Every response from `broker` is held back by `d` (zero to stop).
+    pub fn delay(&self, broker: i32, d: Duration) {
+        self.shared.faults().delays.insert(broker, d);
+    }
+
+    /// The next response to a request of `api` is cut off halfway and its connection closed.
+    pub fn drop_next_response(&self, api: ApiKey) {
+        *self.shared.faults().drops.entry(api).or_default() += 1;
+    }
+
+    /// Takes `broker` down: its connections close and new ones are refused (closed at once),
+    /// and it leaves the cluster metadata, until [`MockCluster::broker_up`].
+    pub fn broker_down(&self, broker: i32) {
+        if let Some(b) = self.shared.brokers.iter().find(|b| b.id == broker) {
+            b.up.store(false, Ordering::Release);
+        }
+    }
+
+    /// Brings `broker` back.
+    pub fn broker_up(&self, broker: i32) {
+        if let Some(b) = self.shared.brokers.iter().find(|b| b.id == broker) {
+            b.up.store(true, Ordering::Release);
+        }
+    }
+
+    /// Makes `broker` the leader of a partition. Returns false for an unknown partition.
+    pub fn move_leader(&self, topic: &str, partition: i32, broker: i32) -> bool {
+        let mut st = self.shared.lock();
+        match st.topics.get_mut(topic).and_then(|t| t.partitions.get_mut(partition as usize)) {
+            Some(p) => {
+                p.leader = broker;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Makes `broker` the coordinator of `group`; members that were talking to the old one get
+    /// NOT_COORDINATOR and must look it up again.
+    pub fn move_coordinator(&self, group: &str, broker: i32) {
+        self.shared.lock().coordinators.insert(group.to_string(), broker);
+        self.shared.changed.notify_all();
+    }
+
+    /// Advertises and accepts only `min..=max` of `api` (a request outside it closes the
+    /// connection, as Kafka does).
+    pub fn restrict_versions(&self, api: ApiKey, min: i16, max: i16) {
+        self.shared.faults().versions.insert(api, VersionRange { min, max });
+    }
+
+    /// The high watermark (next offset) of a partition, if it exists.
+    pub fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
+        let st = self.shared.lock();
+        st.topics.get(topic)?.partitions.get(partition as usize).map(|p| p.log.next_offset)
+    }
+}
+
+impl Drop for MockCluster {
+    fn drop(&mut self) {
+        self.shared.shutdown.store(true, Ordering::Release);
+        self.shared.changed.notify_all();
+        // Wake the accept loops.
+        for b in &self.shared.brokers {
+            let _ = std::net::TcpStream::connect_timeout(
+                &std::net::SocketAddr::from(([127, 0, 0, 1], b.port)),
+                Duration::from_millis(200),
+            );
+        }
+        self.workers.join_by(Instant::now() + Duration::from_secs(2), "mock cluster");
+    }
+}

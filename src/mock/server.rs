@@ -1,0 +1,195 @@
+//! The mock's sockets: an accept loop per broker, a thread per connection reading frames and
+//! writing responses in order, and a janitor expiring group sessions.
+
+use super::handlers::{self, Ctx};
+use super::Shared;
+use crate::protocol::api_versions::{ApiVersion, ApiVersionsRequest, ApiVersionsResponse};
+use crate::protocol::codec::Decoder;
+use crate::protocol::error_code::ErrorCode;
+use crate::protocol::frame::{encode_response, RequestHeader};
+use crate::protocol::{implemented, ApiKey, Request, VersionRange, ALL_KEYS};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often a blocked read looks at the shutdown and broker-down flags.
+const TICK: Duration = Duration::from_millis(100);
+/// The largest request accepted.
+const MAX_REQUEST: usize = 100 * 1024 * 1024;
+
+pub(crate) fn listen(shared: Arc<Shared>, idx: usize, listener: TcpListener) {
+    for stream in listener.incoming() {
+        if shared.shutdown.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(stream) = stream else { continue };
+        if !shared.brokers[idx].up.load(Ordering::Acquire) {
+            continue; // a down broker: the connection closes at once
+        }
+        let s = Arc::clone(&shared);
+        let spawned = std::thread::Builder::new()
+            .name(format!("plainkafka-mock-conn-{}", idx + 1))
+            .spawn(move || serve(s, idx, stream));
+        if let Err(e) = spawned {
+            ::log::warn!("mock broker {}: no thread for a connection: {e}", idx + 1);
+        }
+    }
+}
+
+/// Expires group members whose session ran out and join phases whose deadline passed.
+pub(crate) fn janitor(shared: Arc<Shared>) {
+    while !shared.shutdown.load(Ordering::Acquire) {
+        {
+            let mut st = shared.lock();
+            let now = Instant::now();
+            let mut changed = false;
+            for g in st.groups.values_mut() {
+                changed |= g.expire(now);
+            }
+            if changed {
+                shared.changed.notify_all();
+            }
+            let _ = shared.changed.wait_timeout(st, TICK);
+        }
+    }
+}
+
+fn alive(shared: &Shared, idx: usize) -> bool {
+    !shared.shutdown.load(Ordering::Acquire) && shared.brokers[idx].up.load(Ordering::Acquire)
+}
+
+/// Reads exactly `buf.len()` bytes, giving up when the broker goes down or the peer leaves.
+fn read_full(shared: &Shared, idx: usize, s: &mut TcpStream, buf: &mut [u8]) -> bool {
+    let mut got = 0;
+    while got < buf.len() {
+        if !alive(shared, idx) {
+            return false;
+        }
+        match s.read(&mut buf[got..]) {
+            Ok(0) => return false,
+            Ok(n) => got += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+fn serve(shared: Arc<Shared>, idx: usize, mut s: TcpStream) {
+    let _ = s.set_nodelay(true);
+    let _ = s.set_read_timeout(Some(TICK));
+    let ctx = Ctx { shared: &shared, broker: shared.brokers[idx].id };
+    loop {
+        let mut size = [0u8; 4];
+        if !read_full(&shared, idx, &mut s, &mut size) {
+            return;
+        }
+        let n = i32::from_be_bytes(size);
+        if n < 8 || n as usize > MAX_REQUEST {
+            return;
+        }
+        let mut frame = vec![0u8; n as usize];
+        if !read_full(&shared, idx, &mut s, &mut frame) {
+            return;
+        }
+        let (out, then_close) = match respond(&ctx, &frame) {
+            Reply::Send(out) => (out, false),
+            Reply::Nothing => continue, // acks=0
+            Reply::HalfThenClose(out) => (out, true),
+            Reply::Close => return,
+        };
+        let delay = shared.faults().delays.get(&ctx.broker).copied().unwrap_or_default();
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
+        if s.write_all(&out).is_err() || then_close {
+            return;
+        }
+    }
+}
+
+/// The versions advertised for `key`: what is implemented, narrowed by a test's restriction.
+pub(crate) fn advertised(shared: &Shared, key: ApiKey) -> Option<VersionRange> {
+    let ours = implemented(key)?;
+    match shared.faults().versions.get(&key) {
+        Some(r) if r.min > r.max => None,
+        Some(r) => Some(VersionRange { min: r.min.max(ours.min), max: r.max.min(ours.max) }),
+        None => Some(ours),
+    }
+}
+
+/// What to do with a request.
+enum Reply {
+    Send(Vec<u8>),
+    /// No response (Produce with acks=0).
+    Nothing,
+    /// A fault: write this much of the response, then close.
+    HalfThenClose(Vec<u8>),
+    /// Undecodable, or a version not spoken: close, as Kafka does.
+    Close,
+}
+
+fn respond(ctx: &Ctx<'_>, frame: &[u8]) -> Reply {
+    let mut d = Decoder::new(frame);
+    let Ok(hdr) = RequestHeader::decode(&mut d) else { return Reply::Close };
+    let Some(key) = ApiKey::from_code(hdr.api_key) else { return Reply::Close };
+    if key == ApiKey::ApiVersions {
+        return Reply::Send(api_versions(ctx, &hdr, d));
+    }
+    let Some(range) = advertised(ctx.shared, key) else { return Reply::Close };
+    if hdr.api_version < range.min || hdr.api_version > range.max {
+        ::log::debug!("mock: {key} v{} is not supported; closing", hdr.api_version);
+        return Reply::Close;
+    }
+    let fault = ctx.shared.faults().errors.get_mut(&key).and_then(|q| q.pop_front());
+    let out = match handlers::dispatch(ctx, key, &hdr, d, fault) {
+        Some(Some(out)) => out,
+        Some(None) => return Reply::Nothing,
+        None => return Reply::Close,
+    };
+    let dropped = {
+        let mut f = ctx.shared.faults();
+        match f.drops.get_mut(&key) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
+    };
+    if dropped {
+        let half = out.len() / 2;
+        return Reply::HalfThenClose(out[..half].to_vec());
+    }
+    Reply::Send(out)
+}
+
+fn api_versions(ctx: &Ctx<'_>, hdr: &RequestHeader, mut d: Decoder<'_>) -> Vec<u8> {
+    let range = implemented(ApiKey::ApiVersions).expect("implemented");
+    let api_keys: Vec<ApiVersion> = ALL_KEYS
+        .iter()
+        .filter_map(|k| {
+            advertised(ctx.shared, *k).map(|r| ApiVersion { api_key: k.code(), min_version: r.min, max_version: r.max })
+        })
+        .collect();
+    let supported = hdr.api_version >= range.min && hdr.api_version <= range.max;
+    // A version we don't speak gets error 35 in the v0 layout, so the client can retry (KIP-511).
+    let version = if supported { hdr.api_version } else { 0 };
+    let error_code = if supported {
+        let ok = d
+            .skip_tagged_fields(ApiVersionsRequest::flexible(version))
+            .and_then(|_| ApiVersionsRequest::decode(&mut d, version))
+            .is_ok();
+        if ok {
+            0
+        } else {
+            ErrorCode::INVALID_REQUEST.code()
+        }
+    } else {
+        ErrorCode::UNSUPPORTED_VERSION.code()
+    };
+    let resp = ApiVersionsResponse { error_code, api_keys, throttle_time_ms: 0 };
+    encode_response::<ApiVersionsRequest>(&resp, version, hdr.correlation_id)
+}

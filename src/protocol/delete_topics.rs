@@ -1,0 +1,125 @@
+//! DeleteTopics (key 20), v1–v6: delete topics by name.
+
+use super::codec::{DecodeResult, Decoder, Encoder};
+use super::{ApiKey, Request, Response};
+
+/// DeleteTopics request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteTopicsRequest {
+    /// Topic names.
+    pub names: Vec<String>,
+    /// How long to wait for the deletion.
+    pub timeout_ms: i32,
+}
+
+/// DeleteTopics response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteTopicsResponse {
+    /// Throttle time.
+    pub throttle_time_ms: i32,
+    /// One result per topic: (name, error code, v5+ error message).
+    pub responses: Vec<(String, i16, Option<String>)>,
+}
+
+impl Request for DeleteTopicsRequest {
+    const KEY: ApiKey = ApiKey::DeleteTopics;
+    const MIN_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 6;
+    const FIRST_FLEXIBLE: i16 = 4;
+    type Response = DeleteTopicsResponse;
+
+    fn encode(&self, e: &mut Encoder, version: i16) {
+        let flex = Self::flexible(version);
+        if version >= 6 {
+            // v6 names topics by name or id; plainkafka uses names.
+            e.array(&self.names, flex, |e, n| {
+                e.nullable_string(Some(n), flex);
+                e.uuid([0; 16]);
+                e.tagged_fields(flex);
+            });
+        } else {
+            e.array(&self.names, flex, |e, n| e.string(n, flex));
+        }
+        e.i32(self.timeout_ms);
+        e.tagged_fields(flex);
+    }
+
+    fn decode(d: &mut Decoder<'_>, version: i16) -> DecodeResult<Self> {
+        let flex = Self::flexible(version);
+        let names = if version >= 6 {
+            d.array(flex, 18, |d| {
+                let name = d.nullable_string(flex)?.unwrap_or_default();
+                d.uuid()?;
+                d.skip_tagged_fields(flex)?;
+                Ok(name)
+            })?
+        } else {
+            d.array(flex, 1, |d| d.string(flex))?
+        };
+        let timeout_ms = d.i32()?;
+        d.skip_tagged_fields(flex)?;
+        Ok(DeleteTopicsRequest { names, timeout_ms })
+    }
+}
+
+impl Response for DeleteTopicsResponse {
+    fn encode(&self, e: &mut Encoder, version: i16) {
+        let flex = DeleteTopicsRequest::flexible(version);
+        e.i32(self.throttle_time_ms);
+        e.array(&self.responses, flex, |e, (name, code, message)| {
+            if version >= 6 {
+                e.nullable_string(Some(name), flex);
+                e.uuid([0; 16]);
+            } else {
+                e.string(name, flex);
+            }
+            e.i16(*code);
+            if version >= 5 {
+                e.nullable_string(message.as_deref(), flex);
+            }
+            e.tagged_fields(flex);
+        });
+        e.tagged_fields(flex);
+    }
+
+    fn decode(d: &mut Decoder<'_>, version: i16) -> DecodeResult<Self> {
+        let flex = DeleteTopicsRequest::flexible(version);
+        let throttle_time_ms = d.i32()?;
+        let responses = d.array(flex, 3, |d| {
+            let name = if version >= 6 {
+                let n = d.nullable_string(flex)?.unwrap_or_default();
+                d.uuid()?;
+                n
+            } else {
+                d.string(flex)?
+            };
+            let code = d.i16()?;
+            let message = if version >= 5 { d.nullable_string(flex)? } else { None };
+            d.skip_tagged_fields(flex)?;
+            Ok((name, code, message))
+        })?;
+        d.skip_tagged_fields(flex)?;
+        Ok(DeleteTopicsResponse { throttle_time_ms, responses })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::test_util::*;
+
+    #[test]
+    fn round_trips_every_version_and_rejects_every_truncation() {
+        for v in 1..=6 {
+            let req = DeleteTopicsRequest { names: vec!["a".into(), "b".into()], timeout_ms: 500 };
+            let bytes = round_trip_request(&req, v);
+            assert_every_request_prefix_fails::<DeleteTopicsRequest>(&bytes, v);
+            let resp = DeleteTopicsResponse {
+                throttle_time_ms: 0,
+                responses: vec![("a".into(), 3, if v >= 5 { Some("unknown".into()) } else { None })],
+            };
+            let bytes = round_trip_response::<DeleteTopicsRequest>(&resp, v);
+            assert_every_prefix_fails::<DeleteTopicsRequest>(&bytes, v);
+        }
+    }
+}
