@@ -1,7 +1,8 @@
 //! The PyKafka usage guide's three consumers ("Setting the initial offset"), run for real.
 //!
 //! ```text
-//! cargo run --example quickstart -- [BROKERS]      # default $KAFKA_BROKERS, then 127.0.0.1:9092
+//! cargo run --example quickstart                   # an in-process MockCluster (3 brokers)
+//! cargo run --example quickstart -- BROKERS        # or $KAFKA_BROKERS: a real cluster
 //! ```
 //!
 //! `scripts/quickstart.sh` starts a local Apache Kafka and runs this against it.
@@ -37,10 +38,21 @@ fn explain(c: &SimpleConsumer) {
 
 fn main() -> plainkafka::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let brokers = std::env::args()
-        .nth(1)
-        .or_else(|| std::env::var("KAFKA_BROKERS").ok())
-        .unwrap_or_else(|| "127.0.0.1:9092".into());
+    let given = std::env::args().nth(1).or_else(|| std::env::var("KAFKA_BROKERS").ok());
+    // Without a cluster named, run one in this process: no Kafka, no JVM, no Docker.
+    let (_mock, brokers) = match given {
+        Some(b) => (None, b),
+        None => {
+            let m = plainkafka::mock::MockCluster::builder().brokers(3).build().map_err(|e| plainkafka::Error::Io {
+                broker: "mock cluster".into(),
+                api: None,
+                source: e,
+            })?;
+            let b = m.bootstrap();
+            println!("started an in-process MockCluster: {b}");
+            (Some(m), b)
+        }
+    };
     let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
     let topic_name = format!("quickstart-{stamp}");
     let group = format!("mygroup-{stamp}");

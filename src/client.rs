@@ -160,6 +160,13 @@ impl Topic {
         offset_requests::fetch_committed(&self.cluster, group, &self.name, &parts, offset_requests::DEFAULT_ATTEMPTS)
     }
 
+    /// Commits `offsets` (partition, next offset to read) for `group`, outside any group
+    /// membership: the coordinator accepts this only while the group has no running members.
+    pub fn commit_offsets(&self, group: &str, offsets: &[(i32, i64)]) -> Result<()> {
+        let list: Vec<(&str, i32, i64)> = offsets.iter().map(|&(p, o)| (&*self.name, p, o)).collect();
+        offset_requests::commit(&self.cluster, group, None, &list, offset_requests::DEFAULT_ATTEMPTS)
+    }
+
     /// A [`crate::SimpleConsumer`] builder for this topic (PyKafka's `get_simple_consumer`).
     pub fn simple_consumer(&self) -> SimpleConsumerBuilder {
         SimpleConsumerBuilder::new(self.clone())

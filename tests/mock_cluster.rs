@@ -184,3 +184,158 @@ fn retention_moves_the_log_start_and_the_consumer_resets() {
     assert_eq!(got.first().map(|m| m.offset()), Some(start));
     assert_eq!(got.last().map(|m| m.offset()), Some(199));
 }
+
+fn guide_values(r: std::ops::Range<usize>) -> Vec<String> {
+    r.map(|i| format!("message {i}")).collect()
+}
+
+/// The guide's three consumers, with librdkafka as producer and consumers, against the mock:
+/// a new group at `latest` reads only what comes after it and commits; the same group resumes
+/// from the commit; a consumer told to ignore commits reads from the earliest offset.
+#[test]
+fn librdkafka_runs_the_guide_against_the_mock() {
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    use rdkafka::{Message as _, Offset, TopicPartitionList};
+    let (m, b) = mock();
+    m.create_topic("guide-rd", 1);
+    let send = |r: std::ops::Range<usize>| {
+        common::produce(
+            &b.bootstrap,
+            "guide-rd",
+            guide_values(r).into_iter().map(|v| common::TestMsg::value(0, v)),
+            false,
+        )
+    };
+    let consumer = |reset: &str, group: &str| -> BaseConsumer {
+        rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &b.bootstrap)
+            .set("group.id", group)
+            .set("auto.offset.reset", reset)
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("rdkafka consumer")
+    };
+    let read = |c: &BaseConsumer, n: usize| -> Vec<String> {
+        let mut out = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while out.len() < n {
+            assert!(Instant::now() < deadline, "read {out:?}, wanted {n}");
+            if let Some(r) = c.poll(Duration::from_millis(100)) {
+                let msg = r.expect("message");
+                out.push(String::from_utf8_lossy(msg.payload().unwrap_or_default()).into_owned());
+            }
+        }
+        out
+    };
+    send(0..5);
+    // 1: latest on a new group. Once the mock has answered its ListOffsets(latest), its
+    // position is 5 whatever is written next.
+    let c1 = consumer("latest", "guide-group");
+    c1.subscribe(&["guide-rd"]).expect("subscribe");
+    let looked_up = m.requests_served(ApiKey::ListOffsets);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while m.requests_served(ApiKey::ListOffsets) == looked_up {
+        assert!(Instant::now() < deadline, "consumer 1 never looked its start up");
+        assert!(c1.poll(Duration::from_millis(50)).is_none(), "nothing old is read");
+    }
+    send(5..8);
+    assert_eq!(read(&c1, 3), guide_values(5..8));
+    c1.commit_consumer_state(CommitMode::Sync).expect("commit");
+    drop(c1);
+    // 2: the same group resumes from the commit.
+    send(8..10);
+    let c2 = consumer("latest", "guide-group");
+    c2.subscribe(&["guide-rd"]).expect("subscribe");
+    assert_eq!(read(&c2, 2), guide_values(8..10));
+    drop(c2);
+    // 3: earliest, ignoring the commit (reset_offset_on_start): everything.
+    let c3 = consumer("earliest", "guide-group");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset("guide-rd", 0, Offset::Beginning).expect("tpl");
+    c3.assign(&tpl).expect("assign");
+    assert_eq!(read(&c3, 10), guide_values(0..10));
+    // And plainkafka sees the group's commit where librdkafka left it.
+    let t = client(&b).topic("guide-rd").expect("topic");
+    assert_eq!(t.committed_offsets("guide-group").expect("committed")[&0], Some(8));
+}
+
+/// The same with Kafka's own console producer and console consumer (the Java client).
+#[test]
+fn java_console_clients_run_the_guide_against_the_mock() {
+    use std::io::BufRead;
+    let version = "4.4.0";
+    common::kafka_jars(version);
+    let (m, b) = mock();
+    m.create_topic("guide-java", 1);
+    let java = |class: &str| {
+        let mut c = std::process::Command::new("java");
+        c.args(["-Xmx256m", "-cp", &common::kafka_classpath(version), class]);
+        c
+    };
+    let send = |r: std::ops::Range<usize>| {
+        let lines: String = guide_values(r).into_iter().map(|v| v + "\n").collect();
+        common::kafka_tool(
+            version,
+            "org.apache.kafka.tools.ConsoleProducer",
+            &["--bootstrap-server", &b.bootstrap, "--topic", "guide-java"],
+            Some(&lines),
+        );
+    };
+    // A console consumer in the background, its messages collected as they arrive.
+    let spawn = |extra: &[&str]| {
+        let mut child = java("org.apache.kafka.tools.consumer.ConsoleConsumer")
+            .args(["--bootstrap-server", &b.bootstrap, "--topic", "guide-java", "--timeout-ms", "60000"])
+            .args(["--consumer-property", "auto.commit.interval.ms=100"])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("console consumer");
+        let out = child.stdout.take().expect("stdout");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let s = std::sync::Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(|l| l.ok()) {
+                if line.starts_with("message ") {
+                    s.lock().unwrap().push(line);
+                }
+            }
+        });
+        (child, seen)
+    };
+    // SIGTERM: the console consumer's shutdown hook commits and leaves the group.
+    let stop = |mut child: std::process::Child| {
+        let _ = std::process::Command::new("kill").arg(child.id().to_string()).status();
+        let _ = child.wait();
+    };
+    let t = client(&b).topic("guide-java").expect("topic");
+    let committed = |want: i64| {
+        common::wait_until(&format!("the group to commit {want}"), Duration::from_secs(60), || {
+            t.committed_offsets("guide-java-group").is_ok_and(|c| c[&0] == Some(want))
+        })
+    };
+    send(0..5);
+    // 1: latest on a new group: once the mock answered its ListOffsets(latest), it reads from 5.
+    let looked_up = m.requests_served(ApiKey::ListOffsets);
+    let (c1, seen1) = spawn(&["--group", "guide-java-group", "--consumer-property", "auto.offset.reset=latest"]);
+    common::wait_until("consumer 1 to look its start up", Duration::from_secs(60), || {
+        m.requests_served(ApiKey::ListOffsets) > looked_up
+    });
+    send(5..8);
+    common::wait_until("consumer 1 to read three", Duration::from_secs(60), || seen1.lock().unwrap().len() == 3);
+    committed(8);
+    stop(c1);
+    assert_eq!(*seen1.lock().unwrap(), guide_values(5..8));
+    // 2: the same group resumes from the commit.
+    send(8..10);
+    let (c2, seen2) = spawn(&["--group", "guide-java-group"]);
+    common::wait_until("consumer 2 to read two", Duration::from_secs(60), || seen2.lock().unwrap().len() == 2);
+    committed(10);
+    stop(c2);
+    assert_eq!(*seen2.lock().unwrap(), guide_values(8..10));
+    // 3: from the beginning, ignoring commits (no group).
+    let (c3, seen3) = spawn(&["--from-beginning"]);
+    common::wait_until("consumer 3 to read everything", Duration::from_secs(60), || seen3.lock().unwrap().len() == 10);
+    stop(c3);
+    assert_eq!(*seen3.lock().unwrap(), guide_values(0..10));
+}

@@ -2,6 +2,7 @@
 # Starts a single-node Apache Kafka (KRaft, broker+controller) on loopback for the tests.
 #
 #   scripts/kafka/start.sh VERSION PORT [WATCH_PID [restart]]
+#   scripts/kafka/start.sh VERSION fetch        # only fetch the jars (for Kafka's tools)
 #
 # Resolves org.apache.kafka:kafka_2.13:VERSION and its dependencies with Maven into
 # target/kafka/VERSION/libs (cached), formats a fresh log dir, starts kafka.Kafka in the
@@ -35,6 +36,8 @@ if [ ! -f "$libs/.complete" ]; then
   fi
   flock -u 9
 fi
+
+[ "$port" = fetch ] && exit 0
 
 run=$root/target/kafka/run-$version-$port
 if [ "$mode" != restart ]; then

@@ -200,8 +200,23 @@ impl Group {
                     self.remove(&id, now);
                 }
             }
-            GroupState::PreparingRebalance if now >= self.round_deadline || self.all_joined() => {
-                self.complete_round(now)
+            GroupState::PreparingRebalance => {
+                // A member that hasn't rejoined and whose session ran out is gone (Kafka keeps
+                // its heartbeat timer running during the join phase).
+                let round = self.round;
+                let dead: Vec<String> = self
+                    .members
+                    .iter()
+                    .filter(|(_, m)| m.joined_round != round && now.duration_since(m.last_seen) > m.session_timeout)
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                for id in dead {
+                    self.members.remove(&id);
+                    self.statics.retain(|_, m| *m != id);
+                }
+                if now >= self.round_deadline || self.all_joined() {
+                    self.complete_round(now);
+                }
             }
             _ => {}
         }

@@ -514,7 +514,12 @@ fn offset_fetch(
     let st = ctx.shared.lock();
     let group = req.group_id.as_str();
     if let Err(code) = fault.map_or(Ok(()), Err).and_then(|_| coordinates(ctx, &st, group)) {
-        return Some(OffsetFetchResponse { throttle_time_ms: 0, topics: Vec::new(), error_code: code.code() });
+        return Some(OffsetFetchResponse {
+            throttle_time_ms: 0,
+            group_id: req.group_id.clone(),
+            topics: Vec::new(),
+            error_code: code.code(),
+        });
     }
     let part = |topic: &str, p: i32| OffsetFetchPartition {
         partition_index: p,
@@ -542,7 +547,7 @@ fn offset_fetch(
                 .collect()
         }
     };
-    Some(OffsetFetchResponse { throttle_time_ms: 0, topics, error_code: 0 })
+    Some(OffsetFetchResponse { throttle_time_ms: 0, group_id: req.group_id.clone(), topics, error_code: 0 })
 }
 
 fn join_error(code: ErrorCode, member_id: String) -> JoinGroupResponse {

@@ -167,6 +167,8 @@ pub(crate) struct Faults {
     pub drops: HashMap<ApiKey, usize>,
     pub delays: HashMap<i32, Duration>,
     pub versions: HashMap<ApiKey, VersionRange>,
+    /// Requests answered, per API.
+    pub served: HashMap<ApiKey, usize>,
 }
 
 /// Everything the broker threads share.
@@ -307,6 +309,12 @@ impl MockCluster {
     /// connection, as Kafka does).
     pub fn restrict_versions(&self, api: ApiKey, min: i16, max: i16) {
         self.shared.faults().versions.insert(api, VersionRange { min, max });
+    }
+
+    /// How many requests of `api` the brokers have handled so far: lets a test wait until a
+    /// client has, say, looked its start offset up.
+    pub fn requests_served(&self, api: ApiKey) -> usize {
+        self.shared.faults().served.get(&api).copied().unwrap_or(0)
     }
 
     /// The high watermark (next offset) of a partition, if it exists.

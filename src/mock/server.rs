@@ -144,7 +144,9 @@ fn respond(ctx: &Ctx<'_>, frame: &[u8]) -> Reply {
         return Reply::Close;
     }
     let fault = ctx.shared.faults().errors.get_mut(&key).and_then(|q| q.pop_front());
-    let out = match handlers::dispatch(ctx, key, &hdr, d, fault) {
+    let handled = handlers::dispatch(ctx, key, &hdr, d, fault);
+    *ctx.shared.faults().served.entry(key).or_default() += 1;
+    let out = match handled {
         Some(Some(out)) => out,
         Some(None) => return Reply::Nothing,
         None => return Reply::Close,

@@ -31,6 +31,8 @@ pub struct OffsetFetchRequestTopic {
 pub struct OffsetFetchResponse {
     /// v3+: throttle time.
     pub throttle_time_ms: i32,
+    /// v8+: the group answered for (the Java client looks its group up by this id).
+    pub group_id: String,
     /// Topics.
     pub topics: Vec<OffsetFetchTopic>,
     /// v2+: group-level error.
@@ -173,9 +175,8 @@ impl Response for OffsetFetchResponse {
             e.i32(self.throttle_time_ms);
         }
         if version >= 8 {
-            // One group; its id is not kept in this model, and clients match by position.
             e.array_len(Some(1), flex);
-            e.string("", flex);
+            e.string(&self.group_id, flex);
             encode_resp_topics(e, &self.topics, version, flex);
             e.i16(self.error_code);
             e.tagged_fields(flex);
@@ -191,26 +192,26 @@ impl Response for OffsetFetchResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> DecodeResult<Self> {
         let flex = OffsetFetchRequest::flexible(version);
         let throttle_time_ms = if version >= 3 { d.i32()? } else { 0 };
-        let (topics, error_code) = if version >= 8 {
+        let (group_id, topics, error_code) = if version >= 8 {
             let mut groups = d.array(flex, 4, |d| {
-                d.string(flex)?;
+                let group_id = d.string(flex)?;
                 let topics = decode_resp_topics(d, version, flex)?;
                 let error_code = d.i16()?;
                 d.skip_tagged_fields(flex)?;
-                Ok((topics, error_code))
+                Ok((group_id, topics, error_code))
             })?;
             if groups.is_empty() {
-                (Vec::new(), 0)
+                (String::new(), Vec::new(), 0)
             } else {
                 groups.swap_remove(0)
             }
         } else {
             let topics = decode_resp_topics(d, version, flex)?;
             let error_code = if version >= 2 { d.i16()? } else { 0 };
-            (topics, error_code)
+            (String::new(), topics, error_code)
         };
         d.skip_tagged_fields(flex)?;
-        Ok(OffsetFetchResponse { throttle_time_ms, topics, error_code })
+        Ok(OffsetFetchResponse { throttle_time_ms, group_id, topics, error_code })
     }
 }
 
@@ -234,6 +235,7 @@ mod tests {
             }
             let resp = OffsetFetchResponse {
                 throttle_time_ms: if v >= 3 { 1 } else { 0 },
+                group_id: if v >= 8 { "g".into() } else { String::new() },
                 topics: vec![OffsetFetchTopic {
                     name: "t".into(),
                     partitions: vec![OffsetFetchPartition {

@@ -173,6 +173,12 @@ pub fn unique_topic(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
+/// Fetches a Kafka version's jars (once) without starting a broker, for its client tools.
+pub fn kafka_jars(version: &str) {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| run_start_script(&["scripts/kafka/start.sh", version, "fetch"])).clone().expect("kafka jars");
+}
+
 /// Classpath of a Kafka version's jars (for its own tools).
 pub fn kafka_classpath(version: &str) -> String {
     format!("{}/target/kafka/{version}/libs/*", root().display())

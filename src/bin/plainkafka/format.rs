@@ -1,0 +1,210 @@
+//! Output: kcat-style message formats, and JSON for scripts.
+
+use plainkafka::Message;
+use std::io::{self, Write};
+
+/// A piece of the output format.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Piece {
+    Text(Vec<u8>),
+    Topic,
+    Partition,
+    Offset,
+    Key,
+    Value,
+    Timestamp,
+    Headers,
+}
+
+pub(crate) fn parse_format(f: &str) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut text = Vec::new();
+    let mut chars = f.chars();
+    while let Some(ch) = chars.next() {
+        let piece = match ch {
+            '%' => match chars.next() {
+                Some('t') => Piece::Topic,
+                Some('p') => Piece::Partition,
+                Some('o') => Piece::Offset,
+                Some('k') => Piece::Key,
+                Some('s') => Piece::Value,
+                Some('T') => Piece::Timestamp,
+                Some('h') => Piece::Headers,
+                Some(other) => {
+                    if other != '%' {
+                        text.push(b'%');
+                    }
+                    push_char(&mut text, other);
+                    continue;
+                }
+                None => {
+                    text.push(b'%');
+                    continue;
+                }
+            },
+            '\\' => {
+                match chars.next() {
+                    Some('n') => text.push(b'\n'),
+                    Some('t') => text.push(b'\t'),
+                    Some('\\') => text.push(b'\\'),
+                    Some(other) => {
+                        text.push(b'\\');
+                        push_char(&mut text, other);
+                    }
+                    None => text.push(b'\\'),
+                }
+                continue;
+            }
+            other => {
+                push_char(&mut text, other);
+                continue;
+            }
+        };
+        if !text.is_empty() {
+            pieces.push(Piece::Text(std::mem::take(&mut text)));
+        }
+        pieces.push(piece);
+    }
+    if !text.is_empty() {
+        pieces.push(Piece::Text(text));
+    }
+    pieces
+}
+
+fn push_char(buf: &mut Vec<u8>, c: char) {
+    let mut tmp = [0u8; 4];
+    buf.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+}
+
+pub(crate) fn write_message(out: &mut impl Write, format: &[Piece], m: &Message) -> io::Result<()> {
+    for piece in format {
+        match piece {
+            Piece::Text(t) => out.write_all(t)?,
+            Piece::Topic => out.write_all(m.topic().as_bytes())?,
+            Piece::Partition => write!(out, "{}", m.partition())?,
+            Piece::Offset => write!(out, "{}", m.offset())?,
+            Piece::Key => out.write_all(m.key().unwrap_or_default())?,
+            Piece::Value => out.write_all(m.value().unwrap_or_default())?,
+            Piece::Timestamp => write!(out, "{}", m.timestamp().map_or(-1, |t| t.millis))?,
+            Piece::Headers => {
+                for (i, h) in m.headers().iter().enumerate() {
+                    if i > 0 {
+                        out.write_all(b",")?;
+                    }
+                    out.write_all(h.key.as_bytes())?;
+                    out.write_all(b"=")?;
+                    out.write_all(h.value.as_deref().unwrap_or_default())?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A JSON value, enough for the listing commands' output.
+pub(crate) enum Json {
+    Null,
+    Int(i64),
+    Str(String),
+    Arr(Vec<Json>),
+    Obj(Vec<(&'static str, Json)>),
+}
+
+impl Json {
+    /// An optional integer: `null` when absent.
+    pub fn opt(v: Option<i64>) -> Json {
+        v.map_or(Json::Null, Json::Int)
+    }
+
+    /// Compact JSON text.
+    pub fn render(&self, out: &mut String) {
+        match self {
+            Json::Null => out.push_str("null"),
+            Json::Int(i) => out.push_str(&i.to_string()),
+            Json::Str(s) => {
+                out.push('"');
+                for c in s.chars() {
+                    match c {
+                        '"' => out.push_str("\\\""),
+                        '\\' => out.push_str("\\\\"),
+                        '\n' => out.push_str("\\n"),
+                        '\r' => out.push_str("\\r"),
+                        '\t' => out.push_str("\\t"),
+                        c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                        c => out.push(c),
+                    }
+                }
+                out.push('"');
+            }
+            Json::Arr(items) => {
+                out.push('[');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    v.render(out);
+                }
+                out.push(']');
+            }
+            Json::Obj(fields) => {
+                out.push('{');
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    Json::Str(k.to_string()).render(out);
+                    out.push(':');
+                    v.render(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
+/// Prints `v` as one line of JSON.
+pub(crate) fn print_json(v: &Json) -> io::Result<()> {
+    let mut s = String::new();
+    v.render(&mut s);
+    writeln!(io::stdout().lock(), "{s}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_escapes_what_it_must() {
+        let mut s = String::new();
+        Json::Obj(vec![
+            ("name", Json::Str("a\"b\\c\nd\u{1}é".into())),
+            ("n", Json::Arr(vec![Json::Int(-1), Json::Null])),
+        ])
+        .render(&mut s);
+        assert_eq!(s, r#"{"name":"a\"b\\c\nd\u0001é","n":[-1,null]}"#);
+    }
+
+    #[test]
+    fn formats_parse_like_kcat() {
+        assert_eq!(parse_format("%s\\n"), vec![Piece::Value, Piece::Text(b"\n".to_vec())]);
+        assert_eq!(
+            parse_format("%t/%p@%o\\t%k=%s %T [%h] 100%% %x"),
+            vec![
+                Piece::Topic,
+                Piece::Text(b"/".to_vec()),
+                Piece::Partition,
+                Piece::Text(b"@".to_vec()),
+                Piece::Offset,
+                Piece::Text(b"\t".to_vec()),
+                Piece::Key,
+                Piece::Text(b"=".to_vec()),
+                Piece::Value,
+                Piece::Text(b" ".to_vec()),
+                Piece::Timestamp,
+                Piece::Text(b" [".to_vec()),
+                Piece::Headers,
+                Piece::Text(b"] 100% %x".to_vec()),
+            ]
+        );
+    }
+}

@@ -1,0 +1,351 @@
+//! `plainkafka`: produce, consume, inspect and administer a Kafka cluster from the command line,
+//! or run a local in-process one (`plainkafka mock`).
+//!
+//! ```text
+//! plainkafka [-b BROKERS] consume TOPIC [-g GROUP [--balanced [--assignor NAME]...
+//!            [--session-timeout-ms MS]]] [--offset-reset earliest|latest]
+//!            [--reset-offset-on-start] [-p PARTITION]... [-c COUNT] [--idle-timeout-ms MS]
+//!            [-f FORMAT] [--no-commit] [--explain]
+//! plainkafka [-b BROKERS] offsets TOPIC [-g GROUP]
+//! plainkafka [-b BROKERS] groups [-o json]
+//! plainkafka [-b BROKERS] group GROUP [-o json]
+//! plainkafka [-b BROKERS] topics [-o json]
+//! plainkafka [-b BROKERS] describe TOPIC [-o json]
+//! plainkafka [-b BROKERS] create-topic TOPIC --partitions N [--replication-factor R]
+//! plainkafka [-b BROKERS] delete-topic TOPIC
+//! plainkafka [-b BROKERS] lag -g GROUP TOPIC [-o json]
+//! plainkafka [-b BROKERS] reset-offsets TOPIC -g GROUP --to earliest|latest|OFFSET|@MILLIS
+//!            [-p PARTITION]... [--dry-run]
+//! plainkafka mock [--brokers N] [--port P] [--partitions N]
+//! plainkafka [-b BROKERS] produce TOPIC [-p PARTITION] [-k KEY] [-K DELIM]
+//!            [-z none|gzip|snappy|lz4|zstd] [--acks 0|1|all] [-H name=value]...
+//! ```
+//!
+//! BROKERS defaults to `$KAFKA_BROKERS`, then `127.0.0.1:9092`. Any error prints one line on
+//! stderr and exits 1.
+
+mod consume;
+mod format;
+mod ops;
+mod produce;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use consume::{consume, ConsumeOpts};
+use format::parse_format;
+use plainkafka::{Assignor, OffsetReset};
+use produce::{produce, ProduceOpts};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "plainkafka", version, about = "A synchronous Kafka client: produce, consume, inspect offsets.")]
+struct Cli {
+    /// Bootstrap brokers, host:port[,host:port...] (given before the command).
+    #[arg(short = 'b', long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    brokers: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Codec {
+    None,
+    Gzip,
+    Snappy,
+    Lz4,
+    Zstd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AcksArg {
+    #[value(name = "0")]
+    Zero,
+    #[value(name = "1")]
+    One,
+    All,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AssignorArg {
+    Range,
+    Roundrobin,
+    CooperativeSticky,
+}
+
+/// Output of the listing commands.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    /// Space-separated columns under a header line.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Reset {
+    Earliest,
+    Latest,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print messages, one per line (kcat-style format).
+    #[command(
+        after_help = "Example:\n  plainkafka -b 127.0.0.1:9092 consume orders -g billing -c 10 -f '%p:%o %k=%s\\n'\n  \
+                      plainkafka -b 127.0.0.1:9092 consume orders -g billing --balanced --assignor cooperative-sticky"
+    )]
+    Consume {
+        /// The topic.
+        topic: String,
+        /// Consumer group: start from its committed offsets and commit what was printed.
+        #[arg(short = 'g', long)]
+        group: Option<String>,
+        /// Join the group and read the partitions it assigns (PyKafka's BalancedConsumer);
+        /// commits as it goes. Output is flushed per message, so nothing committed is unprinted.
+        #[arg(long, requires = "group", conflicts_with = "partitions")]
+        balanced: bool,
+        /// Assignor to offer, in order of preference (repeatable; with --balanced).
+        #[arg(long = "assignor", value_enum, requires = "balanced")]
+        assignors: Vec<AssignorArg>,
+        /// Session timeout (with --balanced): a member silent this long loses its partitions.
+        #[arg(long, default_value = "10000", requires = "balanced")]
+        session_timeout_ms: u64,
+        /// Where to start without a committed offset (PyKafka's auto_offset_reset).
+        #[arg(long, value_enum, default_value = "earliest")]
+        offset_reset: Reset,
+        /// Ignore committed offsets and start at --offset-reset.
+        #[arg(long)]
+        reset_offset_on_start: bool,
+        /// Read only this partition (repeatable).
+        #[arg(short = 'p', long = "partition")]
+        partitions: Vec<i32>,
+        /// Exit after this many messages.
+        #[arg(short = 'c', long)]
+        count: Option<u64>,
+        /// Exit when no message arrived for this long.
+        #[arg(long)]
+        idle_timeout_ms: Option<u64>,
+        /// Output format: %t topic, %p partition, %o offset, %k key, %s value, %T timestamp (ms),
+        /// %h headers (k=v,...), %% a percent sign; \n and \t escapes.
+        #[arg(short = 'f', long, default_value = "%s\\n")]
+        format: String,
+        /// Don't commit on exit.
+        #[arg(long)]
+        no_commit: bool,
+        /// Print each partition's start offset and the rule that chose it to stderr.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Write one message per line of standard input.
+    #[command(
+        after_help = "Example:\n  printf 'u1:hello\\nu2:world\\n' | plainkafka -b 127.0.0.1:9092 produce greetings -K : -z zstd"
+    )]
+    Produce {
+        /// The topic.
+        topic: String,
+        /// Write every message to this partition (default: by key, else round-robin).
+        #[arg(short = 'p', long)]
+        partition: Option<i32>,
+        /// The key of every message.
+        #[arg(short = 'k', long, conflicts_with = "key_delimiter")]
+        key: Option<String>,
+        /// Split each line at the first DELIM: key before it, value after.
+        #[arg(short = 'K', long = "key-delimiter")]
+        key_delimiter: Option<String>,
+        /// Compression codec.
+        #[arg(short = 'z', long, value_enum, default_value = "none")]
+        compression: Codec,
+        /// Acknowledgements to wait for.
+        #[arg(long, value_enum, default_value = "all")]
+        acks: AcksArg,
+        /// A header for every message, name=value (repeatable).
+        #[arg(short = 'H', long = "header")]
+        headers: Vec<String>,
+    },
+    /// One line per partition: PARTITION EARLIEST LATEST COMMITTED LAG.
+    #[command(after_help = "Example:\n  plainkafka -b 127.0.0.1:9092 offsets orders -g billing")]
+    Offsets {
+        /// The topic.
+        topic: String,
+        /// Consumer group whose committed offsets and lag to show.
+        #[arg(short = 'g', long)]
+        group: Option<String>,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// A group's lag on a topic (PyKafka's print_consumer_lag): PARTITION COMMITTED LATEST LAG,
+    /// then the total.
+    #[command(after_help = "Example:\n  plainkafka -b 127.0.0.1:9092 lag -g billing orders")]
+    Lag {
+        /// The topic.
+        topic: String,
+        /// The consumer group.
+        #[arg(short = 'g', long)]
+        group: String,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// Commit new next offsets for a group (PyKafka's reset_offsets). The group must have no
+    /// running members. Prints PARTITION OLD NEW.
+    #[command(
+        after_help = "Example:\n  plainkafka -b 127.0.0.1:9092 reset-offsets orders -g billing --to @1700000000000 -p 0 -p 1 --dry-run"
+    )]
+    ResetOffsets {
+        /// The topic.
+        topic: String,
+        /// The consumer group.
+        #[arg(short = 'g', long)]
+        group: String,
+        /// earliest, latest, an offset (the next one read), or @MILLIS (the first message at or
+        /// after that time; the end of the log where there is none).
+        #[arg(long)]
+        to: String,
+        /// Only this partition (repeatable; default all).
+        #[arg(short = 'p', long = "partition")]
+        partitions: Vec<i32>,
+        /// Show the new offsets without committing them.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// One line per group: GROUP STATE PROTOCOL_TYPE.
+    #[command(after_help = "Example:\n  plainkafka -b 127.0.0.1:9092 groups -o json")]
+    Groups {
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// A group's state and members, then one line per committed partition:
+    /// TOPIC PARTITION COMMITTED LATEST LAG MEMBER.
+    #[command(after_help = "Example:\n  plainkafka -b 127.0.0.1:9092 group billing")]
+    Group {
+        /// The group.
+        group: String,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// One line per topic: TOPIC PARTITIONS.
+    #[command(after_help = "Example:\n  plainkafka -b 127.0.0.1:9092 topics")]
+    Topics {
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// A topic's partitions: PARTITION LEADER REPLICAS ISR EARLIEST LATEST.
+    #[command(after_help = "Example:\n  plainkafka -b 127.0.0.1:9092 describe orders -o json")]
+    Describe {
+        /// The topic.
+        topic: String,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// Create a topic.
+    #[command(after_help = "Example:\n  plainkafka -b 127.0.0.1:9092 create-topic orders --partitions 6")]
+    CreateTopic {
+        /// The topic.
+        topic: String,
+        /// Partitions.
+        #[arg(long)]
+        partitions: i32,
+        /// Replicas per partition (-1: the broker's default).
+        #[arg(long, default_value = "-1")]
+        replication_factor: i16,
+    },
+    /// Delete a topic.
+    #[command(after_help = "Example:\n  plainkafka -b 127.0.0.1:9092 delete-topic orders")]
+    DeleteTopic {
+        /// The topic.
+        topic: String,
+    },
+    /// Run an in-process Kafka cluster in the foreground (no JVM, no Docker): prints its
+    /// bootstrap address on the first line; Ctrl-C stops it.
+    #[command(after_help = "Example:\n  plainkafka mock --brokers 3 --port 9092 --partitions 4")]
+    Mock {
+        /// Brokers.
+        #[arg(long, default_value = "1")]
+        brokers: usize,
+        /// First port (brokers listen on PORT, PORT+1, ...); default: ports the system picks.
+        #[arg(long)]
+        port: Option<u16>,
+        /// Partitions of topics created on first use.
+        #[arg(long, default_value = "1")]
+        partitions: i32,
+    },
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Consume {
+            topic,
+            group,
+            balanced,
+            assignors,
+            session_timeout_ms,
+            offset_reset,
+            reset_offset_on_start,
+            partitions,
+            count,
+            idle_timeout_ms,
+            format,
+            no_commit,
+            explain,
+        } => {
+            let assignors = assignors
+                .into_iter()
+                .map(|a| match a {
+                    AssignorArg::Range => Assignor::Range,
+                    AssignorArg::Roundrobin => Assignor::RoundRobin,
+                    AssignorArg::CooperativeSticky => Assignor::CooperativeSticky,
+                })
+                .collect();
+            let opts = ConsumeOpts {
+                group,
+                balanced: balanced.then_some((assignors, Duration::from_millis(session_timeout_ms))),
+                reset: match offset_reset {
+                    Reset::Earliest => OffsetReset::Earliest,
+                    Reset::Latest => OffsetReset::Latest,
+                },
+                reset_offset_on_start,
+                partitions,
+                count,
+                idle: idle_timeout_ms.map(Duration::from_millis),
+                format: parse_format(&format),
+                commit: !no_commit,
+                explain,
+            };
+            consume(&cli.brokers, &topic, opts)
+        }
+        Command::Offsets { topic, group, output } => ops::offsets(&cli.brokers, &topic, group.as_deref(), output),
+        Command::Lag { topic, group, output } => ops::lag(&cli.brokers, &topic, &group, output),
+        Command::ResetOffsets { topic, group, to, partitions, dry_run } => {
+            ops::reset_offsets(&cli.brokers, &topic, &group, &to, &partitions, dry_run)
+        }
+        Command::Groups { output } => ops::groups(&cli.brokers, output),
+        Command::Group { group, output } => ops::describe_group(&cli.brokers, &group, output),
+        Command::Topics { output } => ops::topics(&cli.brokers, output),
+        Command::Describe { topic, output } => ops::describe_topic(&cli.brokers, &topic, output),
+        Command::CreateTopic { topic, partitions, replication_factor } => {
+            ops::create_topic(&cli.brokers, &topic, partitions, replication_factor)
+        }
+        Command::DeleteTopic { topic } => ops::delete_topic(&cli.brokers, &topic),
+        Command::Mock { brokers, port, partitions } => ops::mock(brokers, port, partitions),
+        Command::Produce { topic, partition, key, key_delimiter, compression, acks, headers } => {
+            let opts = ProduceOpts { partition, key, key_delimiter, compression, acks, headers };
+            produce(&cli.brokers, &topic, opts)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("plainkafka: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;

@@ -1,0 +1,118 @@
+//! The `plainkafka` command-line tool against a cluster it runs itself (`plainkafka mock`):
+//! topics are created, written, read by a group, inspected, reset and deleted, each through
+//! the real binary, with text and JSON output.
+#![cfg(feature = "cli")]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Output, Stdio};
+
+struct Mock(Child);
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_plainkafka"));
+    c.env_remove("KAFKA_BROKERS");
+    c
+}
+
+/// Starts `plainkafka mock` and returns it with the bootstrap address it printed.
+fn start_mock(args: &[&str]) -> (Mock, String) {
+    let mut child = bin().arg("mock").args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("mock");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("bootstrap line");
+    (Mock(child), line.trim().to_string())
+}
+
+fn run(bootstrap: &str, args: &[&str], input: &str) -> Output {
+    let mut child = bin()
+        .args(["-b", bootstrap])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("plainkafka");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("stdin");
+    child.wait_with_output().expect("output")
+}
+
+fn ok(bootstrap: &str, args: &[&str], input: &str) -> String {
+    let out = run(bootstrap, args, input);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_ops_commands_against_plainkafka_mock() {
+    let (_mock, b) = start_mock(&["--brokers", "2", "--partitions", "3"]);
+    assert_eq!(b.split(',').count(), 2, "{b}");
+
+    ok(&b, &["create-topic", "orders", "--partitions", "2"], "");
+    let again = run(&b, &["create-topic", "orders", "--partitions", "2"], "");
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("TOPIC_ALREADY_EXISTS"));
+    assert_eq!(ok(&b, &["topics", "-o", "json"], ""), "[{\"topic\":\"orders\",\"partitions\":2}]\n");
+
+    let lines: String = (0..10).map(|i| format!("k{}:v{i}\n", i % 2)).collect();
+    ok(&b, &["produce", "orders", "-K", ":", "-p", "0"], &lines);
+    let described = ok(&b, &["describe", "orders"], "");
+    let rows: Vec<&str> = described.lines().collect();
+    assert_eq!(rows[0], "PARTITION LEADER REPLICAS ISR EARLIEST LATEST");
+    assert!(rows[1].starts_with("0 ") && rows[1].ends_with(" 0 10"), "{described}");
+    assert!(rows[2].ends_with(" 0 0"), "{described}");
+
+    // A group reads six; lag shows the rest; a topic it never read counts whole.
+    assert_eq!(ok(&b, &["consume", "orders", "-g", "billing", "-c", "6", "-p", "0"], "").lines().count(), 6);
+    let lag = ok(&b, &["lag", "-g", "billing", "orders"], "");
+    assert_eq!(lag, "PARTITION COMMITTED LATEST LAG\n0 6 10 4\n1 - 0 -\ntotal lag 4\n");
+    let json = ok(&b, &["lag", "-g", "billing", "orders", "-o", "json"], "");
+    assert!(
+        json.contains("\"total_lag\":4") && json.contains("{\"partition\":0,\"committed\":6,\"latest\":10,\"lag\":4}"),
+        "{json}"
+    );
+
+    // reset-offsets: a dry run commits nothing; then back to the start of partition 0.
+    let dry = ok(&b, &["reset-offsets", "orders", "-g", "billing", "--to", "earliest", "-p", "0", "--dry-run"], "");
+    assert_eq!(dry, "PARTITION OLD NEW\n0 6 0\ndry run: nothing committed\n");
+    assert!(ok(&b, &["lag", "-g", "billing", "orders"], "").contains("0 6 10 4"));
+    ok(&b, &["reset-offsets", "orders", "-g", "billing", "--to", "3", "-p", "0"], "");
+    let again = ok(&b, &["consume", "orders", "-g", "billing", "-p", "0", "-c", "1", "-f", "%o %k=%s\\n"], "");
+    assert_eq!(again, "3 k1=v3\n", "the reset offset is the next one read");
+
+    let groups = ok(&b, &["groups", "-o", "json"], "");
+    assert_eq!(groups, "[{\"group\":\"billing\",\"state\":\"Empty\",\"protocol_type\":\"\"}]\n");
+    let group = ok(&b, &["group", "billing"], "");
+    assert!(group.starts_with("group billing state Empty protocol - members 0\n"), "{group}");
+    assert!(group.contains("orders 0 4 10 6 -"), "{group}");
+
+    ok(&b, &["delete-topic", "orders"], "");
+    assert_eq!(ok(&b, &["topics"], ""), "TOPIC PARTITIONS\n");
+}
+
+#[test]
+fn every_command_shows_an_example_in_help() {
+    for cmd in [
+        "consume",
+        "produce",
+        "offsets",
+        "lag",
+        "reset-offsets",
+        "groups",
+        "group",
+        "topics",
+        "describe",
+        "create-topic",
+        "delete-topic",
+        "mock",
+    ] {
+        let out = bin().args([cmd, "--help"]).output().expect("help");
+        assert!(out.status.success(), "{cmd}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Example:"), "{cmd}");
+    }
+}
