@@ -4,6 +4,8 @@
 #    BaseConsumer (librdkafka) and Kafka's ConsumerPerformance (the Java client);
 #  - produce: 1,000,000 x 100 B into one partition, acks=1, linger 5 ms, 1 MB batches, by
 #    plainkafka, rdkafka's producer and Kafka's ProducerPerformance.
+#  - the same consume from plainkafka's MockCluster (`plainkafka mock`, its own process), by
+#    plainkafka and rdkafka, next to the consume from Kafka.
 # Prints the median messages/s, MB/s, client CPU seconds and peak RSS of each, and ratios.
 #
 #   scripts/bench.sh [RUNS]        (default 5; uses $KAFKA_BROKERS if set)
@@ -22,11 +24,20 @@ if [ -z "${KAFKA_BROKERS:-}" ]; then
   scripts/kafka/start.sh "$version" "$port" $$ >&2
   KAFKA_BROKERS=127.0.0.1:$port
 fi
-cargo build --quiet --release --example bench
+cargo build --quiet --release --features cli --example bench --bin plainkafka
 bin=target/release/examples/bench
 topic=bench-$(date +%s)
 "$bin" produce "$KAFKA_BROKERS" "$topic" "$count" "$size"
 echo "topic $topic: $count x $size B in partition 0 on Kafka $version ($KAFKA_BROKERS)" >&2
+
+mock_out=$(mktemp)
+target/release/plainkafka mock > "$mock_out" 2>/dev/null &
+mock_pid=$!
+trap 'kill $mock_pid 2>/dev/null || true' EXIT
+until [ -s "$mock_out" ]; do sleep 0.1; done
+mock=$(head -1 "$mock_out")
+"$bin" produce "$mock" "$topic" "$count" "$size"
+echo "topic $topic: the same on plainkafka's MockCluster ($mock)" >&2
 
 results=$(mktemp)
 measure() { # name, command...: one line "name seconds cpu rss_kb"
@@ -50,6 +61,8 @@ cp="target/kafka/$version/libs/*"
 for i in $(seq 1 "$runs"); do
   measure plainkafka "$bin" plainkafka "$KAFKA_BROKERS" "$topic" "$count"
   measure rdkafka "$bin" rdkafka "$KAFKA_BROKERS" "$topic" "$count"
+  measure mock-plainkafka "$bin" plainkafka "$mock" "$topic" "$count"
+  measure mock-rdkafka "$bin" rdkafka "$mock" "$topic" "$count"
   measure java java -Xmx1g -cp "$cp" org.apache.kafka.tools.ConsumerPerformance \
     --bootstrap-server "$KAFKA_BROKERS" --topic "$topic" --messages "$count" --group "bench-$i-$RANDOM" --hide-header
   measure produce-plainkafka "$bin" produce-plainkafka "$KAFKA_BROKERS" "$topic-pp-$i" "$count" "$size"
@@ -68,7 +81,8 @@ for line in open(path):
     rows.setdefault(name, []).append((float(secs), float(cpu), int(rss)))
 med = {n: tuple(statistics.median(x[i] for x in v) for i in range(3)) for n, v in rows.items()}
 label = {"plainkafka": "plainkafka", "rdkafka": "rdkafka BaseConsumer", "java": "Kafka ConsumerPerformance",
-         "produce-plainkafka": "plainkafka", "produce-rdkafka": "rdkafka producer", "javaprod": "Kafka ProducerPerformance"}
+         "produce-plainkafka": "plainkafka", "produce-rdkafka": "rdkafka producer", "javaprod": "Kafka ProducerPerformance",
+         "mock-plainkafka": "plainkafka from the mock", "mock-rdkafka": "rdkafka from the mock"}
 def table(title, names):
     print(title)
     print(f"{'client':<27}{'msgs/s':>12}{'MB/s':>9}{'wall s':>9}{'CPU s':>8}{'peak RSS MB':>13}")
@@ -80,10 +94,12 @@ def table(title, names):
     ours, peer = names[0], names[1]
     if ours in med and peer in med:
         p, k = med[ours], med[peer]
-        print(f"plainkafka vs {label[peer]}: {k[0]/p[0]:.2f}x the rate, {p[1]/k[1]:.2f}x the CPU, {p[2]/k[2]:.2f}x the RSS")
+        print(f"{label[ours]} vs {label[peer]}: {k[0]/p[0]:.2f}x the rate, {p[1]/k[1]:.2f}x the CPU, {p[2]/k[2]:.2f}x the RSS")
     print()
 table(f"consume: {count:,} x {size} B from offset 0, one partition, median of {runs} runs", ["plainkafka", "rdkafka", "java"])
 table(f"produce: {count:,} x {size} B to one partition, acks=1, linger 5 ms, 1 MB batches, median of {runs} runs",
       ["produce-plainkafka", "produce-rdkafka", "javaprod"])
+table(f"consume from plainkafka's MockCluster vs from Kafka {count:,} x {size} B, median of {runs} runs",
+      ["mock-plainkafka", "plainkafka", "mock-rdkafka", "rdkafka"])
 PY
 rm -f "$results"
