@@ -321,9 +321,13 @@ fn one_group_of_plainkafka_java_and_librdkafka_members(b: &Broker, assignor: pla
     });
     let ours: Member = member(b, &group, &name, assignor);
 
-    wait_until("three members in a stable group", Duration::from_secs(120), || {
+    // With cooperative-sticky a Stable group can still be between its two rounds (a partition
+    // withheld while its old owner revokes it): wait for the final split, two each.
+    wait_until("three members in a stable group, two partitions each", Duration::from_secs(120), || {
         client.describe_group(&group).is_ok_and(|d| {
-            d.state == "Stable" && d.members.len() == 3 && d.members.iter().all(|m| !m.assignment.is_empty())
+            d.state == "Stable"
+                && d.members.len() == 3
+                && d.members.iter().all(|m| m.assignment.get(&name).map(Vec::len) == Some(2))
         })
     });
     let d = client.describe_group(&group).expect("describe");
@@ -331,9 +335,6 @@ fn one_group_of_plainkafka_java_and_librdkafka_members(b: &Broker, assignor: pla
     let mut clients: Vec<&str> = d.members.iter().map(|m| m.client_id.as_str()).collect();
     clients.sort_unstable();
     assert_eq!(clients, ["java-member", "plainkafka", "rdkafka-member"]);
-    for m in &d.members {
-        assert_eq!(m.assignment.get(&name).map(Vec::len), Some(2), "{} got {:?}", m.client_id, m.assignment);
-    }
 
     let msgs = (0..600).map(|i| TestMsg::value(i % 6, format!("mixed-{i}")));
     produce(&b.bootstrap, &name, msgs, false);

@@ -181,7 +181,7 @@ pub fn group_split_kill_and_leave(b: &Broker, assignor: Assignor) {
     let all: BTreeSet<i32> = (0..parts).collect();
     // Three-way split: A and B in the same generation, disjoint, and leaving K its share.
     let third = (parts / 3) as usize;
-    wait_until("three members to share the partitions", Duration::from_secs(90), || {
+    let three_way = || {
         let (va, vb) = (a.view(), m_b.view());
         let both: BTreeSet<i32> = va.partitions.iter().chain(&vb.partitions).copied().collect();
         va.generation == vb.generation
@@ -190,7 +190,8 @@ pub fn group_split_kill_and_leave(b: &Broker, assignor: Assignor) {
             && vb.partitions.len() >= third
             && both.len() == va.partitions.len() + vb.partitions.len()
             && both.len() <= parts as usize - third
-    });
+    };
+    wait_until("three members to share the partitions", Duration::from_secs(90), three_way);
     let total = produce_more(200);
     let k_lines = Arc::clone(&k.lines);
     wait_until("everything written so far to be read", Duration::from_secs(60), || {
@@ -210,7 +211,8 @@ pub fn group_split_kill_and_leave(b: &Broker, assignor: Assignor) {
         all_seen(&[&a.seen, &m_b.seen, &k_lines]).len() >= total
     });
 
-    // Kill the CLI member: A and B get its partitions once its session expires.
+    // Kill the CLI member while it holds partitions: A and B get them once its session expires.
+    wait_until("the killed member to hold partitions", Duration::from_secs(90), three_way);
     let killed_at = Instant::now();
     let k_seen = k.kill();
     let total = produce_more(200);
@@ -220,7 +222,10 @@ pub fn group_split_kill_and_leave(b: &Broker, assignor: Assignor) {
         va.generation == vb.generation && both == all && !va.partitions.is_empty() && !vb.partitions.is_empty()
     });
     let took = killed_at.elapsed();
-    assert!(took >= session(b) / 2, "partitions moved after {took:?}, before the session could expire");
+    // (librdkafka's mock holds every rejoin for session timeout − 1 s, which blurs timings.)
+    if b.kind != Kind::RdkafkaMock {
+        assert!(took >= session(b) / 2, "partitions moved after {took:?}, before the session could expire");
+    }
 
     // B leaves cleanly: A gets everything without waiting for a session timeout.
     let b_seen = Arc::clone(&m_b.seen);
