@@ -402,15 +402,17 @@ fn find_coordinator(
 ) -> Option<FindCoordinatorResponse> {
     let st = ctx.shared.lock();
     let id = ctx.shared.coordinator(&st, &req.key);
-    let b = ctx.shared.brokers.iter().find(|b| b.id == id).expect("coordinators are brokers");
-    let code = fault.or((!b.up.load(Ordering::Acquire)).then_some(ErrorCode::COORDINATOR_NOT_AVAILABLE));
+    // A coordinator moved to a broker id that doesn't exist is as good as down.
+    let broker = ctx.shared.brokers.iter().find(|b| b.id == id && b.up.load(Ordering::Acquire));
+    let code = fault.or(broker.is_none().then_some(ErrorCode::COORDINATOR_NOT_AVAILABLE));
+    let port = broker.map_or(-1, |b| i32::from(b.port));
     Some(FindCoordinatorResponse {
         throttle_time_ms: 0,
         coordinators: vec![Coordinator {
             key: req.key,
             node_id: if code.is_some() { -1 } else { id },
             host: if code.is_some() { String::new() } else { "127.0.0.1".into() },
-            port: if code.is_some() { -1 } else { i32::from(b.port) },
+            port: if code.is_some() { -1 } else { port },
             error_code: code.map_or(0, ErrorCode::code),
             error_message: None,
         }],

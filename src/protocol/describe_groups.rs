@@ -161,8 +161,6 @@ mod tests {
     fn round_trips_every_version_and_rejects_every_truncation() {
         for v in 0..=5 {
             let req = DescribeGroupsRequest { groups: vec!["g".into()], include_authorized_operations: v >= 3 };
-            let bytes = round_trip_request(&req, v);
-            assert_every_request_prefix_fails::<DescribeGroupsRequest>(&bytes, v);
             let resp = DescribeGroupsResponse {
                 throttle_time_ms: if v >= 1 { 2 } else { 0 },
                 groups: vec![DescribedGroup {
@@ -182,8 +180,7 @@ mod tests {
                     authorized_operations: if v >= 3 { 8 } else { i32::MIN },
                 }],
             };
-            let bytes = round_trip_response::<DescribeGroupsRequest>(&resp, v);
-            assert_every_prefix_fails::<DescribeGroupsRequest>(&bytes, v);
+            check_codec(&req, &resp, v);
         }
     }
 }

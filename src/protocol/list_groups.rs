@@ -100,8 +100,6 @@ mod tests {
     fn round_trips_every_version_and_rejects_every_truncation() {
         for v in 0..=4 {
             let req = ListGroupsRequest { states_filter: if v >= 4 { vec!["Stable".into()] } else { vec![] } };
-            let bytes = round_trip_request(&req, v);
-            assert_every_request_prefix_fails::<ListGroupsRequest>(&bytes, v);
             let resp = ListGroupsResponse {
                 throttle_time_ms: if v >= 1 { 1 } else { 0 },
                 error_code: 0,
@@ -111,8 +109,7 @@ mod tests {
                     group_state: (v >= 4).then(|| "Stable".into()),
                 }],
             };
-            let bytes = round_trip_response::<ListGroupsRequest>(&resp, v);
-            assert_every_prefix_fails::<ListGroupsRequest>(&bytes, v);
+            check_codec(&req, &resp, v);
         }
     }
 }

@@ -48,3 +48,15 @@ pub fn assert_every_request_prefix_fails<R: Request>(bytes: &[u8], version: i16)
         assert!(r.is_err(), "v{version}: prefix of {n}/{} bytes decoded", bytes.len());
     }
 }
+
+/// The whole check for one API at one version: request and response each round-trip, and every
+/// truncation of either fails.
+pub fn check_codec<R: Request + PartialEq + Debug>(req: &R, resp: &R::Response, version: i16)
+where
+    R::Response: PartialEq + Debug,
+{
+    let bytes = round_trip_request(req, version);
+    assert_every_request_prefix_fails::<R>(&bytes, version);
+    let bytes = round_trip_response::<R>(resp, version);
+    assert_every_prefix_fails::<R>(&bytes, version);
+}
