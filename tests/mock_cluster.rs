@@ -9,7 +9,7 @@ use common::{groups, init_logging, Broker, Kind};
 use plainkafka::mock::MockCluster;
 use plainkafka::protocol::error_code::ErrorCode;
 use plainkafka::protocol::ApiKey;
-use plainkafka::{KafkaClient, ProducerRecord};
+use plainkafka::ProducerRecord;
 use std::time::{Duration, Instant};
 
 fn mock() -> (MockCluster, Broker) {
@@ -22,13 +22,7 @@ fn mock() -> (MockCluster, Broker) {
 every_broker_scenario!(let (_m, b) = mock(); b);
 group_scenarios!(let (_m, b) = mock(); b);
 
-fn client(b: &Broker) -> KafkaClient {
-    KafkaClient::builder(&b.bootstrap)
-        .request_timeout(Duration::from_secs(5))
-        .retry_backoff(Duration::from_millis(20))
-        .build()
-        .expect("connect")
-}
+use common::scenarios::fast_client as client;
 
 /// Writes `n` values "{tag}-{i}" to partition 0 of `topic` with plainkafka's producer.
 fn write(b: &Broker, topic: &str, tag: &str, n: usize) {

@@ -8,7 +8,7 @@ mod common;
 use common::groups;
 use common::scenarios::{self, drain, read_n, until_resolved};
 use common::{init_logging, produce, Broker, Kind, TestMsg};
-use plainkafka::{Error, KafkaClient, OffsetReset, OffsetSpec, StartRule};
+use plainkafka::{Error, OffsetReset, OffsetSpec, StartRule};
 use rdkafka::mocking::MockCluster;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use std::time::Duration;
@@ -20,13 +20,7 @@ fn mock() -> (MockCluster<'static, rdkafka::producer::DefaultProducerContext>, B
     (m, b)
 }
 
-fn client(b: &Broker) -> KafkaClient {
-    KafkaClient::builder(&b.bootstrap)
-        .request_timeout(Duration::from_secs(5))
-        .retry_backoff(Duration::from_millis(20))
-        .build()
-        .expect("connect")
-}
+use common::scenarios::fast_client as client;
 
 const SHORT: Option<Duration> = Some(Duration::from_millis(300));
 

@@ -9,6 +9,16 @@ pub fn client(b: &Broker) -> KafkaClient {
     KafkaClient::builder(&b.bootstrap).request_timeout(Duration::from_secs(20)).build().expect("connect")
 }
 
+/// A client for in-process mocks, where faults are injected: short timeouts and backoff, so
+/// that recovering from them is quick.
+pub fn fast_client(b: &Broker) -> KafkaClient {
+    KafkaClient::builder(&b.bootstrap)
+        .request_timeout(Duration::from_secs(5))
+        .retry_backoff(Duration::from_millis(20))
+        .build()
+        .expect("connect")
+}
+
 /// Partitions a fresh test topic gets on this broker.
 pub fn partitions_for(b: &Broker) -> i32 {
     match b.kind {
