@@ -34,7 +34,8 @@ mock_out=$(mktemp)
 target/release/plainkafka mock > "$mock_out" 2>/dev/null &
 mock_pid=$!
 trap 'kill $mock_pid 2>/dev/null || true' EXIT
-until [ -s "$mock_out" ]; do sleep 0.1; done
+for _ in $(seq 1 100); do [ -s "$mock_out" ] && break; sleep 0.1; done
+[ -s "$mock_out" ] || { echo "plainkafka mock did not start within 10 s" >&2; exit 1; }
 mock=$(head -1 "$mock_out")
 "$bin" produce "$mock" "$topic" "$count" "$size"
 echo "topic $topic: the same on plainkafka's MockCluster ($mock)" >&2

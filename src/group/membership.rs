@@ -72,6 +72,9 @@ pub(crate) fn join(
     stopped: &dyn Fn() -> bool,
 ) -> Result<Joined> {
     let mut failures = 0u32;
+    // MEMBER_ID_REQUIRED is answered by joining again at once, but only once in a row: a
+    // broker that keeps asking gets the usual backoff and retry limit, not a tight loop.
+    let mut retried_now = false;
     loop {
         let err = match join_once(cluster, cfg, member_id, owned, owned_generation) {
             Ok(j) => return Ok(j),
@@ -79,9 +82,13 @@ pub(crate) fn join(
         };
         let action = actions::for_error(&err);
         log::info!("group {}: join: {err} ({action:?})", cfg.group);
+        let again_at_once = action == Action::RetryNow && !retried_now;
+        retried_now = action == Action::RetryNow;
         match action {
             Action::Fatal => return Err(err),
-            Action::RetryNow => continue, // join_once stored the id to use
+            // join_once stored the id to use
+            Action::RetryNow if again_at_once => continue,
+            Action::RetryNow => {}
             Action::RejoinAsNew => member_id.clear(),
             Action::FindCoordinator => cluster.forget_coordinator(&cfg.group),
             Action::Rejoin | Action::Backoff => {}

@@ -86,6 +86,11 @@ pub(crate) fn dispatch(
     }
 }
 
+/// The error a test injected for this request, as the first check a handler makes.
+fn injected(fault: Option<ErrorCode>) -> Result<(), ErrorCode> {
+    fault.map_or(Ok(()), Err)
+}
+
 fn code_of(r: Result<(), ErrorCode>) -> i16 {
     r.err().map_or(0, ErrorCode::code)
 }
@@ -137,7 +142,7 @@ fn produce(
     for t in req.topics {
         let mut partitions = Vec::new();
         for (index, records) in t.partitions {
-            let result = fault.map_or(Ok(()), Err).and_then(|_| leads(ctx, &st, &t.name, index)).and_then(|_| {
+            let result = injected(fault).and_then(|_| leads(ctx, &st, &t.name, index)).and_then(|_| {
                 let p = &mut st.topics.get_mut(&t.name).expect("checked").partitions[index as usize];
                 p.log.append(&records, retention)
             });
@@ -226,7 +231,7 @@ fn fetch(
                         preferred_read_replica: -1,
                         records: None,
                     };
-                    let checked = fault.map_or(Ok(()), Err).and_then(|_| leads(ctx, &st, &t.topic, p.partition));
+                    let checked = injected(fault).and_then(|_| leads(ctx, &st, &t.topic, p.partition));
                     if let Err(code) = checked {
                         r.error_code = code.code();
                         return r;
@@ -274,16 +279,15 @@ fn list_offsets(
                 .partitions
                 .iter()
                 .map(|p| {
-                    let found =
-                        fault.map_or(Ok(()), Err).and_then(|_| leads(ctx, &st, &t.name, p.partition_index)).map(|_| {
-                            let log = &st.topics[&t.name].partitions[p.partition_index as usize].log;
-                            match p.timestamp {
-                                -2 => (-1, log.log_start),
-                                -1 => (-1, log.next_offset),
-                                ts if ts >= 0 => log.offset_for_time(ts).map_or((-1, -1), |(o, ts)| (ts, o)),
-                                _ => (-1, -1),
-                            }
-                        });
+                    let found = injected(fault).and_then(|_| leads(ctx, &st, &t.name, p.partition_index)).map(|_| {
+                        let log = &st.topics[&t.name].partitions[p.partition_index as usize].log;
+                        match p.timestamp {
+                            -2 => (-1, log.log_start),
+                            -1 => (-1, log.next_offset),
+                            ts if ts >= 0 => log.offset_for_time(ts).map_or((-1, -1), |(o, ts)| (ts, o)),
+                            _ => (-1, -1),
+                        }
+                    });
                     let (timestamp, offset) = found.unwrap_or((-1, -1));
                     ListOffsetsPartitionResponse {
                         partition_index: p.partition_index,
@@ -461,7 +465,7 @@ fn offset_commit(
 ) -> Option<OffsetCommitResponse> {
     let mut st = ctx.shared.lock();
     let group = req.group_id.as_str();
-    let check = fault.map_or(Ok(()), Err).and_then(|_| coordinates(ctx, &st, group)).and_then(|_| {
+    let check = injected(fault).and_then(|_| coordinates(ctx, &st, group)).and_then(|_| {
         if req.generation_id < 0 && req.member_id.is_empty() {
             match st.groups.get(group) {
                 Some(g) if !g.members.is_empty() => Err(ErrorCode::UNKNOWN_MEMBER_ID),
@@ -515,7 +519,7 @@ fn offset_fetch(
 ) -> Option<OffsetFetchResponse> {
     let st = ctx.shared.lock();
     let group = req.group_id.as_str();
-    if let Err(code) = fault.map_or(Ok(()), Err).and_then(|_| coordinates(ctx, &st, group)) {
+    if let Err(code) = injected(fault).and_then(|_| coordinates(ctx, &st, group)) {
         return Some(OffsetFetchResponse {
             throttle_time_ms: 0,
             group_id: req.group_id.clone(),
@@ -594,30 +598,24 @@ fn join_group(
     let shared = ctx.shared;
     let now = Instant::now();
     let mut st = shared.lock();
-    if let Err(code) = fault.map_or(Ok(()), Err).and_then(|_| coordinates(ctx, &st, &req.group_id)) {
+    if let Err(code) = injected(fault).and_then(|_| coordinates(ctx, &st, &req.group_id)) {
         return Some(join_error(code, req.member_id));
     }
     let protocols: Vec<(String, Vec<u8>)> =
         req.protocols.iter().map(|p| (p.name.clone(), p.metadata.clone())).collect();
-    let counter = st.groups.values().map(|g| g.members.len() + g.pending.len()).sum::<usize>() as u64;
+    let client = hdr.client_id.clone().unwrap_or_default();
+    // Numbered up front (a number may go unused): the group borrows the state below.
+    st.next_member += 1;
+    let fresh_id = format!("{}-{}", if client.is_empty() { "member" } else { &client }, st.next_member);
     let g = st.groups.entry(req.group_id.clone()).or_insert_with(|| super::group::Group::new(now));
     if !g.accepts(&req.protocol_type, &protocols) {
         return Some(join_error(ErrorCode::INCONSISTENT_GROUP_PROTOCOL, req.member_id));
     }
-    let client = hdr.client_id.clone().unwrap_or_default();
-    let fresh = || {
-        format!(
-            "{}-{:x}{:x}",
-            if client.is_empty() { "member" } else { &client },
-            now.elapsed().as_nanos() ^ 0x5bd1_e995,
-            counter
-        )
-    };
     let mut id = req.member_id.clone();
     match &req.group_instance_id {
         Some(inst) => {
             if id.is_empty() {
-                id = fresh();
+                id = fresh_id;
                 if let Some(old) = g.statics.get(inst).cloned() {
                     if let Some(m) = g.members.remove(&old) {
                         g.members.insert(id.clone(), m);
@@ -651,7 +649,7 @@ fn join_group(
             }
         }
         None if id.is_empty() => {
-            id = fresh();
+            id = fresh_id;
             if v >= 4 {
                 let session = Duration::from_millis(req.session_timeout_ms.max(0) as u64);
                 g.pending.insert(id.clone(), now + session);
@@ -856,7 +854,7 @@ fn leave_group(
     fault: Option<ErrorCode>,
 ) -> Option<LeaveGroupResponse> {
     let mut st = ctx.shared.lock();
-    if let Err(code) = fault.map_or(Ok(()), Err).and_then(|_| coordinates(ctx, &st, &req.group_id)) {
+    if let Err(code) = injected(fault).and_then(|_| coordinates(ctx, &st, &req.group_id)) {
         return Some(LeaveGroupResponse { throttle_time_ms: 0, error_code: code.code(), members: Vec::new() });
     }
     let now = Instant::now();
@@ -919,7 +917,7 @@ fn describe_groups(
                 members: Vec::new(),
                 authorized_operations: i32::MIN,
             };
-            if let Err(code) = fault.map_or(Ok(()), Err).and_then(|_| coordinates(ctx, &st, &id)) {
+            if let Err(code) = injected(fault).and_then(|_| coordinates(ctx, &st, &id)) {
                 d.error_code = code.code();
                 return d;
             }
@@ -1044,7 +1042,7 @@ fn create_topics(
         .map(|t| {
             let partitions = if t.num_partitions == -1 { shared.cfg.partitions } else { t.num_partitions };
             let rf = if t.replication_factor == -1 { 1 } else { t.replication_factor };
-            let check = fault.map_or(Ok(()), Err).and_then(|_| {
+            let check = injected(fault).and_then(|_| {
                 if !valid_topic_name(&t.name) {
                     Err(ErrorCode::INVALID_TOPIC_EXCEPTION)
                 } else if st.topics.contains_key(&t.name) {

@@ -158,6 +158,8 @@ pub(crate) struct State {
     pub offsets: BTreeMap<(String, String, i32), i64>,
     pub coordinators: HashMap<String, i32>,
     pub next_producer_id: i64,
+    /// Numbers member ids, so that no two are ever alike.
+    pub next_member: u64,
     next_topic: u64,
 }
 
