@@ -3,9 +3,11 @@
 use crate::cluster::{Cluster, PartitionInfo};
 use crate::consumer::{BalancedConsumerBuilder, SimpleConsumerBuilder};
 use crate::error::{Error, Result};
-use crate::net::ConnectionConfig;
+use crate::net::security::SecuritySettings;
+use crate::net::{ConnectionConfig, SecurityProtocol, TlsConfig};
 use crate::offset_requests;
 use crate::protocol::list_offsets::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
+use crate::sasl::{OAuthBearerToken, SaslMechanism, TokenProvider};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +18,7 @@ pub struct KafkaClientBuilder {
     hosts: Vec<String>,
     conn: ConnectionConfig,
     retry_backoff: Duration,
+    security: SecuritySettings,
 }
 
 impl KafkaClientBuilder {
@@ -26,7 +29,68 @@ impl KafkaClientBuilder {
             hosts: hosts.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_string).collect(),
             conn: ConnectionConfig::default(),
             retry_backoff: Duration::from_millis(100),
+            security: SecuritySettings::default(),
         }
+    }
+
+    /// `security.protocol`. Unless set, it follows from the other security settings: TLS
+    /// settings mean SSL, a SASL mechanism means SASL_PLAINTEXT, both mean SASL_SSL.
+    pub fn security_protocol(mut self, p: SecurityProtocol) -> Self {
+        self.security.protocol(p);
+        self
+    }
+
+    /// Connects with TLS (needs the `tls` feature): which CAs to trust, an optional client
+    /// certificate, hostname verification.
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.security.tls(tls);
+        self
+    }
+
+    /// Authenticates every connection with this SASL mechanism.
+    pub fn sasl(mut self, mechanism: SaslMechanism) -> Self {
+        self.security.sasl(mechanism);
+        self
+    }
+
+    /// SASL PLAIN with a user name and password. Use it with TLS: PLAIN sends the password as
+    /// it is.
+    pub fn sasl_plain(self, username: &str, password: &str) -> Self {
+        self.sasl(SaslMechanism::Plain { username: username.into(), password: password.into() })
+    }
+
+    /// SASL OAUTHBEARER with tokens from `provider`, which is called at every authentication,
+    /// re-authentications included, so it can return a fresh token each time.
+    pub fn sasl_oauthbearer(
+        mut self,
+        provider: impl Fn() -> std::result::Result<OAuthBearerToken, String> + Send + Sync + 'static,
+    ) -> Self {
+        self.security.oauth(TokenProvider::new(provider));
+        self
+    }
+
+    /// Sets a property by its librdkafka/kcat name, so existing configurations carry over:
+    /// `security.protocol`, `ssl.ca.location` (a PEM file, or `probe` for the platform's
+    /// store), `ssl.certificate.location`, `ssl.key.location`,
+    /// `ssl.endpoint.identification.algorithm` (`https` or `none`), `sasl.mechanisms`,
+    /// `sasl.username`, `sasl.password`; also `client.id`, `socket.timeout.ms`,
+    /// `socket.connection.setup.timeout.ms` and `retry.backoff.ms`.
+    pub fn set(mut self, name: &str, value: &str) -> Result<Self> {
+        let millis = || {
+            value
+                .trim()
+                .parse::<u64>()
+                .map(Duration::from_millis)
+                .map_err(|_| Error::Config(format!("{name} {value:?}: expected milliseconds")))
+        };
+        match name.trim() {
+            "client.id" => self.conn.client_id = value.trim().to_string(),
+            "socket.timeout.ms" => self.conn.request_timeout = millis()?,
+            "socket.connection.setup.timeout.ms" => self.conn.connect_timeout = millis()?,
+            "retry.backoff.ms" => self.retry_backoff = millis()?,
+            _ => self.security.set(name, value)?,
+        }
+        Ok(self)
     }
 
     /// The client id sent with every request. Default `"plainkafka"`.
@@ -66,7 +130,9 @@ impl KafkaClientBuilder {
         if self.conn.connect_timeout.is_zero() || self.conn.request_timeout.is_zero() {
             return Err(Error::Config("timeouts must be greater than zero".into()));
         }
-        let cluster = Cluster::connect(&self.hosts, self.conn, self.retry_backoff)?;
+        let mut conn = self.conn;
+        conn.security = self.security.resolve()?;
+        let cluster = Cluster::connect(&self.hosts, conn, self.retry_backoff)?;
         Ok(KafkaClient { cluster })
     }
 }

@@ -109,6 +109,10 @@ impl Cluster {
                 }
             }
         }
+        // A refused login or certificate is the answer to give, not "unreachable".
+        if let Some(e) = last.as_ref().filter(|e| e.is_security()) {
+            return Err(e.clone());
+        }
         Err(Error::NoBrokerReachable {
             tried: addrs,
             last: Box::new(last.unwrap_or_else(|| Error::Config("no broker addresses".into()))),

@@ -144,6 +144,34 @@ pub enum Error {
         /// The time allowed.
         after: Duration,
     },
+    /// The broker refused the SASL login (wrong credentials, a refused token), or proved not
+    /// to know the password (SCRAM's server signature). Not retried: the same login fails the
+    /// same way.
+    AuthenticationFailed {
+        /// The broker address.
+        broker: String,
+        /// The SASL mechanism.
+        mechanism: String,
+        /// The broker's message, or what was wrong with its answer.
+        message: String,
+    },
+    /// The broker does not offer the configured SASL mechanism on this listener.
+    SaslMechanismNotOffered {
+        /// The broker address.
+        broker: String,
+        /// The mechanism configured.
+        wanted: String,
+        /// The mechanisms the broker offers.
+        offered: Vec<String>,
+    },
+    /// TLS failed: the certificate was refused (unknown CA, wrong name, expired), the
+    /// handshake failed, or TLS and plaintext were mixed up on a port.
+    Tls {
+        /// The broker address.
+        broker: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A configuration value is invalid.
     Config(String),
     /// The consumer or producer was stopped.
@@ -171,6 +199,8 @@ impl Error {
             Error::Io { .. } | Error::Timeout { .. } | Error::CorrelationMismatch { .. } | Error::Decode { .. } => {
                 Retry::Reconnect
             }
+            // When every broker refused the same login or certificate, trying again won't help.
+            Error::NoBrokerReachable { last, .. } if last.retry() == Retry::Never && last.is_security() => Retry::Never,
             Error::NoBrokerReachable { .. } => Retry::Backoff,
             Error::Broker { code, .. } => match *code {
                 ErrorCode::NOT_LEADER_OR_FOLLOWER
@@ -191,6 +221,12 @@ impl Error {
             Error::UnknownTopicOrPartition { .. } => Retry::RefreshMetadata,
             _ => Retry::Never,
         }
+    }
+
+    /// True for authentication and TLS failures: configuration problems no retry can fix.
+    pub fn is_security(&self) -> bool {
+        matches!(self, Error::AuthenticationFailed { .. } | Error::SaslMechanismNotOffered { .. } | Error::Tls { .. })
+            || matches!(self, Error::NoBrokerReachable { last, .. } if last.is_security())
     }
 
     /// True if retrying may succeed.
@@ -256,6 +292,16 @@ impl fmt::Display for Error {
             Error::DeliveryTimeout { topic, outstanding, after } => {
                 write!(f, "{topic}: {outstanding} messages not acknowledged within {after:?}")
             }
+            Error::AuthenticationFailed { broker, mechanism, message } => {
+                write!(f, "SASL {mechanism} authentication with broker {broker} failed: {message}")
+            }
+            Error::SaslMechanismNotOffered { broker, wanted, offered } if offered.is_empty() => {
+                write!(f, "broker {broker} offers no SASL on this port (SASL {wanted} was configured)")
+            }
+            Error::SaslMechanismNotOffered { broker, wanted, offered } => {
+                write!(f, "broker {broker} does not offer SASL {wanted}; it offers {}", offered.join(", "))
+            }
+            Error::Tls { broker, message } => write!(f, "TLS with broker {broker}: {message}"),
             Error::Config(m) => write!(f, "invalid configuration: {m}"),
             Error::Stopped => write!(f, "stopped"),
         }
@@ -325,6 +371,17 @@ impl Clone for Error {
             Error::DeliveryTimeout { topic, outstanding, after } => {
                 Error::DeliveryTimeout { topic: topic.clone(), outstanding: *outstanding, after: *after }
             }
+            Error::AuthenticationFailed { broker, mechanism, message } => Error::AuthenticationFailed {
+                broker: broker.clone(),
+                mechanism: mechanism.clone(),
+                message: message.clone(),
+            },
+            Error::SaslMechanismNotOffered { broker, wanted, offered } => Error::SaslMechanismNotOffered {
+                broker: broker.clone(),
+                wanted: wanted.clone(),
+                offered: offered.clone(),
+            },
+            Error::Tls { broker, message } => Error::Tls { broker: broker.clone(), message: message.clone() },
             Error::Config(m) => Error::Config(m.clone()),
             Error::Stopped => Error::Stopped,
         }
@@ -352,6 +409,13 @@ mod tests {
         let io = Error::Io { broker: "b".into(), api: None, source: io::ErrorKind::ConnectionReset.into() };
         assert_eq!(io.retry(), Retry::Reconnect);
         assert_eq!(Error::Config("x".into()).retry(), Retry::Never);
+        let auth = Error::AuthenticationFailed { broker: "b".into(), mechanism: "PLAIN".into(), message: "no".into() };
+        assert_eq!(auth.retry(), Retry::Never);
+        let all = Error::NoBrokerReachable { tried: vec!["b".into()], last: Box::new(auth) };
+        assert_eq!(all.retry(), Retry::Never);
+        assert!(all.is_security());
+        let down = Error::NoBrokerReachable { tried: vec!["b".into()], last: Box::new(io) };
+        assert_eq!(down.retry(), Retry::Backoff);
     }
 
     #[test]

@@ -44,7 +44,9 @@
 //!
 //! - [`protocol`]: the wire protocol, sans-io (bytes in, bytes out), every message able to
 //!   encode and decode.
-//! - [`net`]: blocking connections with deadlines; [`cluster`]: metadata, leaders, coordinators.
+//! - [`net`]: blocking connections with deadlines, TLS and SASL; [`cluster`]: metadata,
+//!   leaders, coordinators.
+//! - [`sasl`]: the SASL mechanisms, sans-io.
 //! - [`offsets`]: the start-offset rules as pure functions.
 //! - [`consumer`]: [`SimpleConsumer`], [`BalancedConsumer`] and their fetcher threads.
 //! - [`group`]: consumer groups: assignors (pure functions), membership, and a view from outside.
@@ -54,6 +56,16 @@
 //! [`Topic::balanced_consumer`] makes a member of a consumer group that shares the topic's
 //! partitions with the other members ([`BalancedConsumer`]). The start rules above apply to each
 //! assigned partition; `reset_offset_on_start` only to the member's first assignment.
+//!
+//! # TLS and SASL
+//!
+//! [`KafkaClientBuilder::set`] takes librdkafka's property names (`security.protocol`,
+//! `ssl.ca.location`, `sasl.mechanisms`, `sasl.username`, `sasl.password`, ...), and the builder
+//! has the same as methods ([`KafkaClientBuilder::tls`], [`KafkaClientBuilder::sasl`],
+//! [`KafkaClientBuilder::sasl_oauthbearer`]). TLS is the feature `tls` (rustls); SASL PLAIN,
+//! SCRAM-SHA-256/512 (feature `scram`, on by default) and OAUTHBEARER are in [`sasl`]. A refused
+//! login is [`Error::AuthenticationFailed`], a refused certificate [`Error::Tls`]; neither is
+//! retried.
 //!
 //! Every blocking call has a deadline, network input never panics, and errors are one type,
 //! [`Error`], carrying the broker, API, topic, partition and offset they concern.
@@ -75,6 +87,7 @@ pub mod offsets;
 pub mod producer;
 pub mod protocol;
 mod retry;
+pub mod sasl;
 mod workers;
 
 pub use client::{KafkaClient, KafkaClientBuilder, Topic};
@@ -82,6 +95,8 @@ pub use consumer::{BalancedConsumer, BalancedConsumerBuilder, SimpleConsumer, Si
 pub use error::{Error, Result, Retry};
 pub use group::Assignor;
 pub use message::{Message, Timestamp};
+pub use net::{CaRoots, SecurityProtocol, TlsConfig};
 pub use offsets::{OffsetReset, OffsetSpec, StartDecision, StartRule};
 pub use producer::{Acks, Delivery, DeliveryReport, Partitioner, Producer, ProducerBuilder, ProducerRecord};
 pub use protocol::records::Compression;
+pub use sasl::{OAuthBearerToken, SaslMechanism, TokenProvider};

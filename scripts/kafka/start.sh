@@ -11,6 +11,11 @@
 # starts brokers once and cannot run code at exit). With `restart`, the existing log dir of
 # that version and port is kept (a broker restarted after a crash). The broker's log is in the
 # run dir.
+#
+# Two environment variables add to a fresh start (the security tests use them):
+#   KAFKA_EXTRA_PROPS  a file whose lines are appended to server.properties (later keys win:
+#                      extra listeners, TLS keystores, JAAS configs);
+#   KAFKA_FORMAT_ARGS  extra StorageTool format arguments, one per line (--add-scram ...).
 set -euo pipefail
 version=${1:?usage: start.sh VERSION PORT [WATCH_PID]}
 port=${2:?usage: start.sh VERSION PORT [WATCH_PID]}
@@ -67,11 +72,18 @@ log.flush.interval.messages=100000000
 # them at the next retention check.
 log.retention.ms=-1
 PROPS
+if [ "$mode" != restart ] && [ -n "${KAFKA_EXTRA_PROPS:-}" ]; then
+  cat "$KAFKA_EXTRA_PROPS" >> "$run/server.properties"
+fi
+format_args=()
+if [ -n "${KAFKA_FORMAT_ARGS:-}" ]; then
+  mapfile -t format_args <<< "$KAFKA_FORMAT_ARGS"
+fi
 
 java_opts=(-Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true "-Dlog4j.configuration=file:$here/log4j.properties" "-Dlog4j2.configurationFile=$here/log4j2.properties")
 [ "$mode" = restart ] || java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format \
   -t "$(python3 -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')" \
-  -c "$run/server.properties" > "$run/format.log" 2>&1 || { cat "$run/format.log" >&2; exit 1; }
+  -c "$run/server.properties" "${format_args[@]}" > "$run/format.log" 2>&1 || { cat "$run/format.log" >&2; exit 1; }
 
 # Readiness is read from what this start appends to the log.
 seen=$( (wc -l < "$run/broker.log") 2>/dev/null || echo 0)

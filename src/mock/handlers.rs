@@ -82,7 +82,8 @@ pub(crate) fn dispatch(
         ApiKey::InitProducerId => run(ctx, hdr, d, fault, init_producer_id),
         ApiKey::CreateTopics => run(ctx, hdr, d, fault, create_topics),
         ApiKey::DeleteTopics => run(ctx, hdr, d, fault, delete_topics),
-        ApiKey::ApiVersions => None, // answered before dispatch
+        // Answered before dispatch.
+        ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate => None,
     }
 }
 

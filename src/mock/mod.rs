@@ -19,7 +19,12 @@
 //! offsets assigned, idempotent sequence checks, size-based retention), committed offsets, and
 //! classic consumer groups (join, sync, heartbeat, leave, session expiry, static members). What
 //! it doesn't: replication (every partition has one replica, its leader), transactions, ACLs,
-//! TLS or SASL, message formats v0/v1, fetch sessions, KRaft or ZooKeeper APIs.
+//! message formats v0/v1, fetch sessions, KRaft or ZooKeeper APIs.
+//!
+//! Security, to try a secure configuration locally: SASL PLAIN, SCRAM-SHA-256/512 and
+//! OAUTHBEARER against a user list ([`MockClusterBuilder::sasl_user`]) with session lifetimes
+//! (KIP-368), and TLS listeners (feature `tls`) with a given certificate or, with `mock-tls`,
+//! one issued at start by a throwaway CA (`MockClusterBuilder::tls_generated`).
 //!
 //! Faults, in the spirit of librdkafka's mock and franz-go's kfake: [`MockCluster::fail_next`]
 //! (the next requests of an API get an error code), [`MockCluster::delay`],
@@ -27,10 +32,18 @@
 //! [`MockCluster::broker_down`] / [`MockCluster::broker_up`], [`MockCluster::move_leader`],
 //! [`MockCluster::move_coordinator`] and [`MockCluster::restrict_versions`].
 
+mod auth;
 mod group;
 mod handlers;
 mod log;
 mod server;
+#[cfg(feature = "tls")]
+mod tls;
+
+#[cfg(feature = "tls")]
+pub use tls::MockTls;
+#[cfg(feature = "mock-tls")]
+pub use tls::{CertificateAuthority, IssuedCertificate};
 
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::{ApiKey, VersionRange};
@@ -39,7 +52,7 @@ use group::Group;
 use log::PartitionLog;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -51,6 +64,10 @@ pub struct MockClusterBuilder {
     partitions: i32,
     auto_create: bool,
     retention_bytes: Option<usize>,
+    sasl: Option<auth::SaslSettings>,
+    #[cfg(feature = "tls")]
+    tls: Option<MockTls>,
+    tls_ca_pem: Option<String>,
 }
 
 impl MockClusterBuilder {
@@ -87,6 +104,54 @@ impl MockClusterBuilder {
         self
     }
 
+    fn sasl_mut(&mut self) -> &mut auth::SaslSettings {
+        self.sasl.get_or_insert_with(auth::SaslSettings::default)
+    }
+
+    /// Requires SASL on every connection and adds a user, who may log in with PLAIN,
+    /// SCRAM-SHA-256 or SCRAM-SHA-512.
+    pub fn sasl_user(mut self, username: &str, password: &str) -> Self {
+        self.sasl_mut().users.insert(username.into(), password.into());
+        self
+    }
+
+    /// Requires SASL and accepts this OAUTHBEARER token (compared as it is, not parsed).
+    pub fn sasl_oauthbearer_token(mut self, token: &str) -> Self {
+        self.sasl_mut().tokens.insert(token.into());
+        self
+    }
+
+    /// The mechanisms offered. Default: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, and OAUTHBEARER
+    /// when a token was added.
+    pub fn sasl_mechanisms(mut self, mechanisms: &[&str]) -> Self {
+        self.sasl_mut().mechanisms = Some(mechanisms.iter().map(|m| m.to_string()).collect());
+        self
+    }
+
+    /// Sessions last this long (KIP-368): the client must re-authenticate before the end, or
+    /// its next request closes the connection, as Kafka's `connections.max.reauth.ms` does.
+    pub fn sasl_session_lifetime(mut self, d: Duration) -> Self {
+        self.sasl_mut().session_lifetime = Some(d);
+        self
+    }
+
+    /// Serves TLS with this certificate chain and private key (PEM).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, chain_pem: &str, key_pem: &str) -> Self {
+        self.tls = Some(MockTls { chain_pem: chain_pem.into(), key_pem: key_pem.into() });
+        self
+    }
+
+    /// Serves TLS with a certificate for `localhost` and `127.0.0.1` issued at build time by a
+    /// new CA, whose certificate [`MockCluster::tls_ca_pem`] returns for clients to trust.
+    #[cfg(feature = "mock-tls")]
+    pub fn tls_generated(mut self) -> std::io::Result<Self> {
+        let ca = CertificateAuthority::generate("plainkafka mock CA")?;
+        let leaf = ca.issue(&["localhost", "127.0.0.1"])?;
+        self.tls_ca_pem = Some(ca.ca_pem());
+        Ok(self.tls(&leaf.cert_pem, &leaf.key_pem))
+    }
+
     /// Binds the brokers' ports and starts serving.
     pub fn build(self) -> std::io::Result<MockCluster> {
         if self.brokers == 0 || self.partitions <= 0 {
@@ -105,7 +170,14 @@ impl MockClusterBuilder {
             .enumerate()
             .map(|(i, l)| Ok(BrokerInfo { id: i as i32 + 1, port: l.local_addr()?.port(), up: AtomicBool::new(true) }))
             .collect::<std::io::Result<Vec<_>>>()?;
+        #[cfg(feature = "tls")]
+        let tls = self.tls.as_ref().map(MockTls::server_config).transpose()?;
+        let sasl = self.sasl.as_ref().map(auth::SaslServer::new);
         let shared = Arc::new(Shared {
+            sasl,
+            #[cfg(feature = "tls")]
+            tls,
+            connections: AtomicUsize::new(0),
             cfg: self,
             brokers,
             state: Mutex::new(State::default()),
@@ -183,6 +255,12 @@ pub(crate) struct Shared {
     pub changed: Condvar,
     pub faults: Mutex<Faults>,
     pub shutdown: AtomicBool,
+    /// Logins are required when set.
+    pub sasl: Option<auth::SaslServer>,
+    #[cfg(feature = "tls")]
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Connections accepted so far, by every broker.
+    pub connections: AtomicUsize,
 }
 
 impl Shared {
@@ -235,7 +313,17 @@ impl MockCluster {
 
     /// Settings for a cluster.
     pub fn builder() -> MockClusterBuilder {
-        MockClusterBuilder { brokers: 1, port: None, partitions: 1, auto_create: true, retention_bytes: None }
+        MockClusterBuilder {
+            brokers: 1,
+            port: None,
+            partitions: 1,
+            auto_create: true,
+            retention_bytes: None,
+            sasl: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+            tls_ca_pem: None,
+        }
     }
 
     /// `host:port,host:port…` of every broker, for a client's bootstrap list.
@@ -317,6 +405,17 @@ impl MockCluster {
     /// client has, say, looked its start offset up.
     pub fn requests_served(&self, api: ApiKey) -> usize {
         self.shared.faults().served.get(&api).copied().unwrap_or(0)
+    }
+
+    /// How many connections the brokers have accepted so far.
+    pub fn connections_accepted(&self) -> usize {
+        self.shared.connections.load(Ordering::Acquire)
+    }
+
+    /// The CA certificate (PEM) that issued the brokers' certificate, when the cluster was built
+    /// with `MockClusterBuilder::tls_generated`.
+    pub fn tls_ca_pem(&self) -> Option<&str> {
+        self.shared.cfg.tls_ca_pem.as_deref()
     }
 
     /// The high watermark (next offset) of a partition, if it exists.

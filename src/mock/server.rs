@@ -1,12 +1,16 @@
-//! The mock's sockets: an accept loop per broker, a thread per connection reading frames and
-//! writing responses in order, and a janitor expiring group sessions.
+//! The mock's sockets: an accept loop per broker, a thread per connection (TLS when
+//! configured) reading frames and writing responses in order, and a janitor expiring group
+//! sessions.
 
+use super::auth::Session;
 use super::handlers::{self, Ctx};
 use super::Shared;
 use crate::protocol::api_versions::{ApiVersion, ApiVersionsRequest, ApiVersionsResponse};
 use crate::protocol::codec::Decoder;
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::frame::{encode_response, RequestHeader};
+use crate::protocol::sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse};
+use crate::protocol::sasl_handshake::{SaslHandshakeRequest, SaslHandshakeResponse};
 use crate::protocol::{implemented, ApiKey, Request, VersionRange, ALL_KEYS};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -31,7 +35,7 @@ pub(crate) fn listen(shared: Arc<Shared>, idx: usize, listener: TcpListener) {
         let s = Arc::clone(&shared);
         let spawned = std::thread::Builder::new()
             .name(format!("plainkafka-mock-conn-{}", idx + 1))
-            .spawn(move || serve(s, idx, stream));
+            .spawn(move || accepted(s, idx, stream));
         if let Err(e) = spawned {
             ::log::warn!("mock broker {}: no thread for a connection: {e}", idx + 1);
         }
@@ -61,7 +65,7 @@ fn alive(shared: &Shared, idx: usize) -> bool {
 }
 
 /// Reads exactly `buf.len()` bytes, giving up when the broker goes down or the peer leaves.
-fn read_full(shared: &Shared, idx: usize, s: &mut TcpStream, buf: &mut [u8]) -> bool {
+fn read_full(shared: &Shared, idx: usize, s: &mut impl Read, buf: &mut [u8]) -> bool {
     let mut got = 0;
     while got < buf.len() {
         if !alive(shared, idx) {
@@ -77,13 +81,29 @@ fn read_full(shared: &Shared, idx: usize, s: &mut TcpStream, buf: &mut [u8]) -> 
     true
 }
 
-fn serve(shared: Arc<Shared>, idx: usize, mut s: TcpStream) {
+/// Sets a new connection up, with TLS when configured, and serves it.
+fn accepted(shared: Arc<Shared>, idx: usize, s: TcpStream) {
+    shared.connections.fetch_add(1, Ordering::AcqRel);
     let _ = s.set_nodelay(true);
+    // Reads wake every tick to notice shutdown; TLS reads see the same timeouts underneath.
     let _ = s.set_read_timeout(Some(TICK));
-    let ctx = Ctx { shared: &shared, broker: shared.brokers[idx].id };
+    #[cfg(feature = "tls")]
+    if let Some(cfg) = &shared.tls {
+        match rustls::ServerConnection::new(Arc::clone(cfg)) {
+            Ok(conn) => serve(&shared, idx, rustls::StreamOwned::new(conn, s)),
+            Err(e) => ::log::warn!("mock broker {}: TLS: {e}", idx + 1),
+        }
+        return;
+    }
+    serve(&shared, idx, s)
+}
+
+fn serve(shared: &Shared, idx: usize, mut s: impl Read + Write) {
+    let ctx = Ctx { shared, broker: shared.brokers[idx].id };
+    let mut session = Session::default();
     loop {
         let mut size = [0u8; 4];
-        if !read_full(&shared, idx, &mut s, &mut size) {
+        if !read_full(shared, idx, &mut s, &mut size) {
             return;
         }
         let n = i32::from_be_bytes(size);
@@ -91,20 +111,20 @@ fn serve(shared: Arc<Shared>, idx: usize, mut s: TcpStream) {
             return;
         }
         let mut frame = vec![0u8; n as usize];
-        if !read_full(&shared, idx, &mut s, &mut frame) {
+        if !read_full(shared, idx, &mut s, &mut frame) {
             return;
         }
-        let (out, then_close) = match respond(&ctx, &frame) {
+        let (out, then_close) = match respond(&ctx, &mut session, &frame) {
             Reply::Send(out) => (out, false),
             Reply::Nothing => continue, // acks=0
-            Reply::HalfThenClose(out) => (out, true),
+            Reply::HalfThenClose(out) | Reply::Last(out) => (out, true),
             Reply::Close => return,
         };
         let delay = shared.faults().delays.get(&ctx.broker).copied().unwrap_or_default();
         if !delay.is_zero() {
             std::thread::sleep(delay);
         }
-        if s.write_all(&out).is_err() || then_close {
+        if s.write_all(&out).and_then(|_| s.flush()).is_err() || then_close {
             return;
         }
     }
@@ -127,11 +147,13 @@ enum Reply {
     Nothing,
     /// A fault: write this much of the response, then close.
     HalfThenClose(Vec<u8>),
+    /// Write the response, then close (after a failed login).
+    Last(Vec<u8>),
     /// Undecodable, or a version not spoken: close, as Kafka does.
     Close,
 }
 
-fn respond(ctx: &Ctx<'_>, frame: &[u8]) -> Reply {
+fn respond(ctx: &Ctx<'_>, session: &mut Session, frame: &[u8]) -> Reply {
     let mut d = Decoder::new(frame);
     let Ok(hdr) = RequestHeader::decode(&mut d) else { return Reply::Close };
     let Some(key) = ApiKey::from_code(hdr.api_key) else { return Reply::Close };
@@ -141,6 +163,14 @@ fn respond(ctx: &Ctx<'_>, frame: &[u8]) -> Reply {
     let Some(range) = advertised(ctx.shared, key) else { return Reply::Close };
     if hdr.api_version < range.min || hdr.api_version > range.max {
         ::log::debug!("mock: {key} v{} is not supported; closing", hdr.api_version);
+        return Reply::Close;
+    }
+    if matches!(key, ApiKey::SaslHandshake | ApiKey::SaslAuthenticate) {
+        *ctx.shared.faults().served.entry(key).or_default() += 1;
+        return sasl(ctx, session, key, &hdr, d);
+    }
+    if ctx.shared.sasl.is_some() && !session.allows(key) {
+        ::log::debug!("mock: {key} on a connection that is not authenticated; closing");
         return Reply::Close;
     }
     let fault = ctx.shared.faults().errors.get_mut(&key).and_then(|q| q.pop_front());
@@ -166,6 +196,45 @@ fn respond(ctx: &Ctx<'_>, frame: &[u8]) -> Reply {
         return Reply::HalfThenClose(out[..half].to_vec());
     }
     Reply::Send(out)
+}
+
+fn decode<R: Request>(hdr: &RequestHeader, mut d: Decoder<'_>) -> Option<R> {
+    d.skip_tagged_fields(R::flexible(hdr.api_version)).ok()?;
+    R::decode(&mut d, hdr.api_version).ok()
+}
+
+/// SaslHandshake and SaslAuthenticate, which change the connection's state. On a cluster
+/// without SASL both get ILLEGAL_SASL_STATE, as from a Kafka listener without SASL.
+fn sasl(ctx: &Ctx<'_>, session: &mut Session, key: ApiKey, hdr: &RequestHeader, d: Decoder<'_>) -> Reply {
+    let (v, corr) = (hdr.api_version, hdr.correlation_id);
+    let illegal = ErrorCode::ILLEGAL_SASL_STATE.code();
+    if key == ApiKey::SaslHandshake {
+        let Some(req) = decode::<SaslHandshakeRequest>(hdr, d) else { return Reply::Close };
+        let resp = match &ctx.shared.sasl {
+            Some(server) => session.handshake(server, req),
+            None => SaslHandshakeResponse { error_code: illegal, mechanisms: Vec::new() },
+        };
+        return Reply::Send(encode_response::<SaslHandshakeRequest>(&resp, v, corr));
+    }
+    let Some(req) = decode::<SaslAuthenticateRequest>(hdr, d) else { return Reply::Close };
+    let (resp, close) = match &ctx.shared.sasl {
+        Some(server) => session.authenticate(server, req),
+        None => {
+            let resp = SaslAuthenticateResponse {
+                error_code: illegal,
+                error_message: Some("this listener does not use SASL".into()),
+                auth_bytes: Vec::new(),
+                session_lifetime_ms: 0,
+            };
+            (resp, true)
+        }
+    };
+    let out = encode_response::<SaslAuthenticateRequest>(&resp, v, corr);
+    if close {
+        Reply::Last(out)
+    } else {
+        Reply::Send(out)
+    }
 }
 
 fn api_versions(ctx: &Ctx<'_>, hdr: &RequestHeader, mut d: Decoder<'_>) -> Vec<u8> {

@@ -5,13 +5,23 @@
 //! Responses are matched to requests by correlation id. A connection on which anything failed
 //! mid-frame is out of step with the broker and must be dropped: [`Connection::is_broken`]
 //! says so, and the pool owners discard broken connections instead of reusing them.
+//!
+//! Opening a connection runs, in order and each within a deadline: the TCP connect, the TLS
+//! handshake (SSL, SASL_SSL), ApiVersions, and the SASL exchange (SASL_*). A SASL session with
+//! a lifetime (KIP-368) is renewed on the same connection before it runs out, between
+//! requests; one that ran out while the connection sat idle is replaced by a new connection.
 
+use super::security::Security;
+use super::stream::Stream;
 use crate::error::{Error, Result};
 use crate::protocol::api_versions::{ApiVersionsRequest, ApiVersionsResponse};
 use crate::protocol::codec::DecodeError;
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::frame::{self, decode_response_body, decode_response_header, encode_request};
+use crate::protocol::sasl_authenticate::SaslAuthenticateRequest;
+use crate::protocol::sasl_handshake::SaslHandshakeRequest;
 use crate::protocol::{negotiate, ApiKey, Request, VersionRange};
+use crate::sasl::Step;
 use socket2::{SockRef, TcpKeepalive};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -29,6 +39,8 @@ pub struct ConnectionConfig {
     pub request_timeout: Duration,
     /// The largest response frame accepted.
     pub max_response_size: usize,
+    /// TLS and SASL.
+    pub(crate) security: Security,
 }
 
 impl Default for ConnectionConfig {
@@ -38,23 +50,30 @@ impl Default for ConnectionConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             max_response_size: frame::DEFAULT_MAX_FRAME,
+            security: Security::default(),
         }
     }
 }
 
-/// A connection to one broker, after the ApiVersions handshake.
+/// A connection to one broker, after the ApiVersions handshake (and SASL, when configured).
 #[derive(Debug)]
 pub struct Connection {
     addr: String,
-    stream: TcpStream,
-    client_id: String,
-    max_response_size: usize,
-    request_timeout: Duration,
+    stream: Stream,
+    cfg: ConnectionConfig,
     next_correlation: i32,
     versions: ApiVersionsResponse,
     broken: bool,
     buf: Vec<u8>,
+    /// Requests written whose responses are not read yet: re-authentication waits for none.
+    in_flight: usize,
+    /// When to renew the SASL session, and when the broker will stop honouring it.
+    reauth_at: Option<Instant>,
+    expires_at: Option<Instant>,
 }
+
+/// The most SaslAuthenticate round trips one exchange may take (SCRAM takes two).
+const MAX_SASL_ROUNDS: usize = 8;
 
 /// Unix reports an expired socket timeout as WouldBlock, Windows as TimedOut.
 fn is_timeout(e: &io::Error) -> bool {
@@ -68,20 +87,124 @@ fn remaining(deadline: Instant) -> Option<Duration> {
 impl Connection {
     /// Connects to `addr` ("host:port") and learns which versions the broker speaks.
     pub fn connect(addr: &str, cfg: &ConnectionConfig) -> Result<Connection> {
-        let stream = tcp_connect(addr, cfg.connect_timeout)?;
+        let tcp = tcp_connect(addr, cfg.connect_timeout)?;
+        #[cfg(feature = "tls")]
+        let stream = match &cfg.security.tls {
+            Some(tls) => Stream::Tls(Box::new(tls.handshake(addr, tcp, Instant::now() + cfg.connect_timeout)?)),
+            None => Stream::Plain(tcp),
+        };
+        #[cfg(not(feature = "tls"))]
+        let stream = Stream::Plain(tcp);
         let mut conn = Connection {
             addr: addr.to_string(),
             stream,
-            client_id: cfg.client_id.clone(),
-            max_response_size: cfg.max_response_size,
-            request_timeout: cfg.request_timeout,
+            cfg: cfg.clone(),
             next_correlation: 0,
             versions: ApiVersionsResponse::default(),
             broken: false,
             buf: Vec::new(),
+            in_flight: 0,
+            reauth_at: None,
+            expires_at: None,
         };
         conn.handshake()?;
+        if conn.cfg.security.sasl.is_some() {
+            conn.authenticate()?;
+        }
         Ok(conn)
+    }
+
+    /// Runs the SASL exchange (KIP-152): SaslHandshake v1 names the mechanism, then
+    /// SaslAuthenticate carries its messages. Also used to re-authenticate (KIP-368).
+    fn authenticate(&mut self) -> Result<()> {
+        let Some(mech) = self.cfg.security.sasl.clone() else { return Ok(()) };
+        self.reauth_at = None;
+        let started = Instant::now();
+        let hs = self.send_now(&SaslHandshakeRequest { mechanism: mech.name().into() }, Duration::ZERO)?;
+        match ErrorCode::from_i16(hs.error_code) {
+            ErrorCode::NONE => {}
+            // ILLEGAL_SASL_STATE to a first handshake: the listener has no SASL at all.
+            ErrorCode::UNSUPPORTED_SASL_MECHANISM | ErrorCode::ILLEGAL_SASL_STATE => {
+                self.broken = true;
+                return Err(Error::SaslMechanismNotOffered {
+                    broker: self.addr.clone(),
+                    wanted: mech.name().into(),
+                    offered: hs.mechanisms,
+                });
+            }
+            code => {
+                self.broken = true;
+                return Err(Error::Broker {
+                    api: ApiKey::SaslHandshake,
+                    code,
+                    context: format!("broker {}", self.addr),
+                    message: None,
+                });
+            }
+        }
+        let fail = |conn: &mut Connection, message: String| {
+            // The broker closes the connection after a failed exchange; so do we.
+            conn.broken = true;
+            Error::AuthenticationFailed { broker: conn.addr.clone(), mechanism: mech.name().into(), message }
+        };
+        let mut exchange = mech.start().map_err(|m| fail(self, m))?;
+        let mut message = exchange.first();
+        for _ in 0..MAX_SASL_ROUNDS {
+            let resp = self.send_now(&SaslAuthenticateRequest { auth_bytes: message }, Duration::ZERO)?;
+            let code = ErrorCode::from_i16(resp.error_code);
+            if !code.is_ok() {
+                let why = resp.error_message.unwrap_or_else(|| code.to_string());
+                return Err(fail(self, why));
+            }
+            match exchange.next(&resp.auth_bytes).map_err(|m| fail(self, m))? {
+                Step::Send(next) => message = next,
+                Step::Done => {
+                    self.session_lifetime(started, resp.session_lifetime_ms);
+                    log::debug!("broker {}: authenticated with {}", self.addr, mech.name());
+                    return Ok(());
+                }
+            }
+        }
+        Err(fail(self, format!("no outcome after {MAX_SASL_ROUNDS} rounds")))
+    }
+
+    /// Schedules re-authentication at 85–95% of the session's lifetime, as the Java client
+    /// does, so that many connections opened together don't all renew at once.
+    fn session_lifetime(&mut self, started: Instant, lifetime_ms: i64) {
+        if lifetime_ms <= 0 {
+            self.reauth_at = None;
+            self.expires_at = None;
+            return;
+        }
+        let lifetime = Duration::from_millis(lifetime_ms as u64);
+        let share = 0.85 + 0.10 * (crate::retry::seed() % 1000) as f64 / 1000.0;
+        self.reauth_at = Some(started + lifetime.mul_f64(share));
+        self.expires_at = Some(started + lifetime);
+    }
+
+    /// Renews the SASL session if it is due and no response is awaited. A session that
+    /// already expired (the connection sat idle past it) gets a fresh connection instead:
+    /// the broker would close this one at the next request.
+    fn renew_session(&mut self) -> Result<()> {
+        let now = Instant::now();
+        if self.in_flight > 0 || !self.reauth_at.is_some_and(|at| now >= at) {
+            return Ok(());
+        }
+        if self.expires_at.is_some_and(|at| now >= at) {
+            log::debug!("broker {}: SASL session expired while idle; reconnecting", self.addr);
+            return match Connection::connect(&self.addr.clone(), &self.cfg) {
+                Ok(fresh) => {
+                    *self = fresh;
+                    Ok(())
+                }
+                Err(e) => {
+                    self.broken = true;
+                    Err(e)
+                }
+            };
+        }
+        log::debug!("broker {}: re-authenticating (KIP-368)", self.addr);
+        self.authenticate()
     }
 
     /// Asks ApiVersions at our highest version; a broker that refuses it (error 35) lists its
@@ -93,7 +216,7 @@ impl Connection {
         };
         let mut version = ApiVersionsRequest::MAX_VERSION;
         for _ in 0..2 {
-            let deadline = Instant::now() + self.request_timeout;
+            let deadline = Instant::now() + self.cfg.request_timeout;
             let corr = self.write_request(&req, version, deadline)?;
             let frame = self.read_frame(ApiKey::ApiVersions, version, corr, deadline)?;
             let (_, d) = decode_response_header::<ApiVersionsRequest>(&frame, version)
@@ -167,25 +290,44 @@ impl Connection {
     /// Sends `req` at the negotiated version and waits for its response, for at most the
     /// request timeout plus `extra` (the time the request asks the broker to wait).
     pub fn send<R: Request>(&mut self, req: &R, extra: Duration) -> Result<R::Response> {
+        self.renew_session()?;
+        self.send_now(req, extra)
+    }
+
+    fn send_now<R: Request>(&mut self, req: &R, extra: Duration) -> Result<R::Response> {
         let version = self.version_for::<R>()?;
-        let deadline = Instant::now() + self.request_timeout + extra;
-        let corr = self.write_request(req, version, deadline)?;
+        let deadline = Instant::now() + self.cfg.request_timeout + extra;
+        let corr = self.write_frame(req, version, deadline)?;
         self.read_response::<R>(corr, version, deadline)
     }
 
     /// Writes a request frame and returns its correlation id. Pair with
     /// [`Connection::read_response`]; several requests to different brokers can be written
     /// before any response is read.
+    ///
+    /// `version` must come from [`Connection::version_for`], asked after the last response was
+    /// read: a due SASL renewal runs first and may replace the connection.
     pub fn write_request<R: Request>(&mut self, req: &R, version: i16, deadline: Instant) -> Result<i32> {
+        self.renew_session()?;
+        self.write_frame(req, version, deadline)
+    }
+
+    fn write_frame<R: Request>(&mut self, req: &R, version: i16, deadline: Instant) -> Result<i32> {
         let corr = self.next_correlation;
         self.next_correlation = self.next_correlation.wrapping_add(1);
         let buf = std::mem::take(&mut self.buf);
-        let bytes = encode_request(buf, req, version, corr, &self.client_id);
+        let bytes = encode_request(buf, req, version, corr, &self.cfg.client_id);
         let r = self.write_all(&bytes, deadline, Some(R::KEY));
         let mut bytes = bytes;
         bytes.clear();
         self.buf = bytes;
+        self.in_flight += 1;
         r.map(|_| corr)
+    }
+
+    /// Says that the last request written gets no response (Produce with acks=0).
+    pub fn no_response_expected(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
     }
 
     /// Reads the response to the request with correlation id `corr`.
@@ -203,7 +345,7 @@ impl Connection {
     fn write_all(&mut self, mut bytes: &[u8], deadline: Instant, api: Option<ApiKey>) -> Result<()> {
         while !bytes.is_empty() {
             let left = self.time_left(deadline, api)?;
-            if let Err(e) = self.stream.set_write_timeout(Some(left)) {
+            if let Err(e) = self.stream.tcp().set_write_timeout(Some(left)) {
                 return Err(self.io_err(api, e));
             }
             match self.stream.write(bytes) {
@@ -214,14 +356,26 @@ impl Connection {
                 Err(e) => return Err(self.io_err(api, e)),
             }
         }
-        Ok(())
+        // TLS may hold the last record back in its buffer until flushed.
+        match self.stream.flush() {
+            Ok(()) => Ok(()),
+            Err(e) if is_timeout(&e) => Err(self.timeout(api)),
+            Err(e) => Err(self.io_err(api, e)),
+        }
     }
 
     /// Reads one frame body (the response to `api` at `version`) and checks its correlation id.
     fn read_frame(&mut self, api: ApiKey, version: i16, corr: i32, deadline: Instant) -> Result<Vec<u8>> {
         let mut prefix = [0u8; 4];
         self.read_exact(&mut prefix, deadline, api)?;
-        let len = frame::frame_len(prefix, self.max_response_size).map_err(|e| self.decode_err(api, version, e))?;
+        if self.versions.api_keys.is_empty() && is_tls_record(prefix) {
+            self.broken = true;
+            return Err(Error::Tls {
+                broker: self.addr.clone(),
+                message: "the broker answered with TLS: this port wants security.protocol SSL or SASL_SSL".into(),
+            });
+        }
+        let len = frame::frame_len(prefix, self.cfg.max_response_size).map_err(|e| self.decode_err(api, version, e))?;
         // Grow with what actually arrives: a lying size prefix can't make us allocate it all.
         let mut body = Vec::with_capacity(len.min(64 * 1024));
         while body.len() < len {
@@ -243,6 +397,7 @@ impl Connection {
             self.broken = true;
             return Err(Error::CorrelationMismatch { broker: self.addr.clone(), expected: corr, received });
         }
+        self.in_flight = self.in_flight.saturating_sub(1);
         Ok(body)
     }
 
@@ -250,7 +405,7 @@ impl Connection {
         let api = Some(api);
         while !buf.is_empty() {
             let left = self.time_left(deadline, api)?;
-            if let Err(e) = self.stream.set_read_timeout(Some(left)) {
+            if let Err(e) = self.stream.tcp().set_read_timeout(Some(left)) {
                 return Err(self.io_err(api, e));
             }
             match self.stream.read(buf) {
@@ -277,13 +432,32 @@ impl Connection {
 
     fn timeout(&mut self, api: Option<ApiKey>) -> Error {
         self.broken = true;
-        Error::Timeout { broker: self.addr.clone(), api, after: self.request_timeout }
+        Error::Timeout { broker: self.addr.clone(), api, after: self.cfg.request_timeout }
     }
 
     fn io_err(&mut self, api: Option<ApiKey>, source: io::Error) -> Error {
         self.broken = true;
+        // A TLS alert after the handshake: most often a broker that wants a client
+        // certificate (TLS 1.3 tells the client only after its side of the handshake is done).
+        #[cfg(feature = "tls")]
+        if let Some(e) = source.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+            use rustls::AlertDescription::{BadCertificate, CertificateRequired};
+            let during = api.map_or_else(|| "connecting".to_string(), |a| a.to_string());
+            let hint = match e {
+                rustls::Error::AlertReceived(BadCertificate | CertificateRequired) => {
+                    "; the broker wants a client certificate it trusts (ssl.certificate.location, ssl.key.location)"
+                }
+                _ => "",
+            };
+            return Error::Tls { broker: self.addr.clone(), message: format!("{e} (during {during}){hint}") };
+        }
         Error::Io { broker: self.addr.clone(), api, source }
     }
+}
+
+/// A TLS record header (alert or handshake, version 3.x) where a Kafka frame size should be.
+fn is_tls_record(prefix: [u8; 4]) -> bool {
+    matches!(prefix[0], 0x15 | 0x16) && prefix[1] == 0x03 && prefix[2] <= 0x04
 }
 
 fn tcp_connect(addr: &str, timeout: Duration) -> Result<TcpStream> {

@@ -230,6 +230,9 @@ fn send_round(shared: &Shared, conns: &mut Dedicated, batches: Vec<Batch>) {
         match sent {
             // With acks=0 the broker never answers: written is as good as it gets.
             Ok(_) if cfg.required_acks == Acks::None => {
+                if let Some(c) = conns.existing(leader) {
+                    c.no_response_expected();
+                }
                 let mut st = shared.lock();
                 for b in ok {
                     let p = b.partition;

@@ -28,6 +28,8 @@ pub mod offset_commit;
 pub mod offset_fetch;
 pub mod produce;
 pub mod records;
+pub mod sasl_authenticate;
+pub mod sasl_handshake;
 pub mod sync_group;
 #[cfg(test)]
 mod test_util;
@@ -65,6 +67,8 @@ pub enum ApiKey {
     DescribeGroups,
     /// ListGroups (16)
     ListGroups,
+    /// SaslHandshake (17)
+    SaslHandshake,
     /// ApiVersions (18)
     ApiVersions,
     /// CreateTopics (19)
@@ -73,6 +77,8 @@ pub enum ApiKey {
     DeleteTopics,
     /// InitProducerId (22)
     InitProducerId,
+    /// SaslAuthenticate (36)
+    SaslAuthenticate,
 }
 
 impl ApiKey {
@@ -92,10 +98,12 @@ impl ApiKey {
             ApiKey::SyncGroup => 14,
             ApiKey::DescribeGroups => 15,
             ApiKey::ListGroups => 16,
+            ApiKey::SaslHandshake => 17,
             ApiKey::ApiVersions => 18,
             ApiKey::CreateTopics => 19,
             ApiKey::DeleteTopics => 20,
             ApiKey::InitProducerId => 22,
+            ApiKey::SaslAuthenticate => 36,
         }
     }
 
@@ -115,10 +123,12 @@ impl ApiKey {
             14 => ApiKey::SyncGroup,
             15 => ApiKey::DescribeGroups,
             16 => ApiKey::ListGroups,
+            17 => ApiKey::SaslHandshake,
             18 => ApiKey::ApiVersions,
             19 => ApiKey::CreateTopics,
             20 => ApiKey::DeleteTopics,
             22 => ApiKey::InitProducerId,
+            36 => ApiKey::SaslAuthenticate,
             _ => return None,
         })
     }
@@ -238,6 +248,14 @@ macro_rules! with_request_type {
                 type $t = list_groups::ListGroupsRequest;
                 Some($body)
             }
+            ApiKey::SaslHandshake => {
+                type $t = sasl_handshake::SaslHandshakeRequest;
+                Some($body)
+            }
+            ApiKey::SaslAuthenticate => {
+                type $t = sasl_authenticate::SaslAuthenticateRequest;
+                Some($body)
+            }
         }
     };
 }
@@ -268,7 +286,7 @@ pub fn check_request(key: ApiKey, version: i16, body: &[u8]) -> Option<codec::De
 }
 
 /// Every API key plainkafka knows.
-pub const ALL_KEYS: [ApiKey; 17] = [
+pub const ALL_KEYS: [ApiKey; 19] = [
     ApiKey::Produce,
     ApiKey::Fetch,
     ApiKey::ListOffsets,
@@ -286,6 +304,8 @@ pub const ALL_KEYS: [ApiKey; 17] = [
     ApiKey::ListGroups,
     ApiKey::CreateTopics,
     ApiKey::DeleteTopics,
+    ApiKey::SaslHandshake,
+    ApiKey::SaslAuthenticate,
 ];
 
 #[cfg(test)]

@@ -42,6 +42,8 @@ pub fn floor(key: ApiKey) -> i16 {
         | ApiKey::ListGroups => 0,
         ApiKey::CreateTopics => 2,
         ApiKey::DeleteTopics => 1,
+        ApiKey::SaslHandshake => 1,
+        ApiKey::SaslAuthenticate => 0,
     }
 }
 

@@ -4,6 +4,8 @@
 
 pub mod groups;
 pub mod scenarios;
+#[cfg(feature = "mock-tls")]
+pub mod security;
 
 /// One `#[test]` per named scenario in [`scenarios`], each running `let $pat = $setup;` and then
 /// the scenario against `$broker`. The invoking module must have `scenarios` in scope.
@@ -36,6 +38,30 @@ macro_rules! every_broker_scenario {
             producer_round_trip_every_codec,
             sync_send_returns_offsets,
         );
+    };
+}
+
+/// One `#[test]` per check of the security matrix in [`security`], each on `$setup` (anything
+/// that derefs to a `SecureCluster`).
+#[allow(unused_macros)]
+macro_rules! security_matrix {
+    ($setup:expr) => {
+        security_matrix!($setup;
+            every_protocol_and_mechanism_round_trips,
+            a_wrong_password_fails_fast,
+            an_unknown_ca_fails_fast,
+            a_certificate_for_another_name_fails_unless_verification_is_off,
+            mixing_up_tls_and_plaintext_fails_fast,
+        );
+    };
+    ($setup:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let cluster = $setup;
+                common::security::$name(&cluster);
+            }
+        )*
     };
 }
 

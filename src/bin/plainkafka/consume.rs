@@ -1,8 +1,9 @@
 //! `consume`: print messages, from chosen partitions or as a group member.
 
 use crate::format::{write_message, Piece};
+use crate::props::Conn;
 use crate::AnyResult;
-use plainkafka::{Assignor, BalancedConsumer, KafkaClient, Message, OffsetReset, SimpleConsumer, StartDecision};
+use plainkafka::{Assignor, BalancedConsumer, Message, OffsetReset, SimpleConsumer, StartDecision};
 use std::collections::BTreeSet;
 use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -55,8 +56,8 @@ impl Consumer {
     }
 }
 
-pub(crate) fn consume(brokers: &str, topic: &str, o: ConsumeOpts) -> AnyResult<()> {
-    let client = KafkaClient::new(brokers)?;
+pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()> {
+    let client = conn.client()?;
     let mut c = match (&o.group, &o.balanced) {
         (Some(g), Some((assignors, session))) => {
             let mut b = client

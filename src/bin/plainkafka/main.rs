@@ -16,24 +16,30 @@
 //! plainkafka [-b BROKERS] lag -g GROUP TOPIC [-o json]
 //! plainkafka [-b BROKERS] reset-offsets TOPIC -g GROUP --to earliest|latest|OFFSET|@MILLIS
 //!            [-p PARTITION]... [--dry-run]
-//! plainkafka mock [--brokers N] [--port P] [--partitions N]
+//! plainkafka mock [--brokers N] [--port P] [--partitions N] [--sasl-user USER:PASSWORD]...
+//!                 [--tls-ca-out FILE]
 //! plainkafka [-b BROKERS] produce TOPIC [-p PARTITION] [-k KEY] [-K DELIM]
 //!            [-z none|gzip|snappy|lz4|zstd] [--acks 0|1|all] [-H name=value]...
 //! ```
 //!
-//! BROKERS defaults to `$KAFKA_BROKERS`, then `127.0.0.1:9092`. Any error prints one line on
-//! stderr and exits 1.
+//! BROKERS defaults to `$KAFKA_BROKERS`, then `127.0.0.1:9092`. Every command also takes
+//! `-X name=value` (repeatable) and `-F FILE` (one `name=value` per line) with librdkafka's
+//! property names, as kcat does: `security.protocol`, `ssl.ca.location`, `sasl.mechanisms`,
+//! `sasl.username`, `sasl.password` and the rest of [`plainkafka::KafkaClientBuilder::set`].
+//! Any error prints one line on stderr and exits 1.
 
 mod consume;
 mod format;
 mod ops;
 mod produce;
+mod props;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use consume::{consume, ConsumeOpts};
 use format::parse_format;
 use plainkafka::{Assignor, OffsetReset};
 use produce::{produce, ProduceOpts};
+use props::Conn;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -43,6 +49,15 @@ struct Cli {
     /// Bootstrap brokers, host:port[,host:port...] (given before the command).
     #[arg(short = 'b', long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
     brokers: String,
+    /// A client property, name=value, with librdkafka's names: security.protocol,
+    /// ssl.ca.location, ssl.certificate.location, ssl.key.location,
+    /// ssl.endpoint.identification.algorithm, sasl.mechanisms, sasl.username, sasl.password,
+    /// client.id, ... (repeatable; after -F).
+    #[arg(short = 'X', value_name = "NAME=VALUE", global = true)]
+    properties: Vec<String>,
+    /// A file of client properties, one name=value per line (# comments).
+    #[arg(short = 'F', value_name = "FILE", global = true)]
+    config_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -262,7 +277,8 @@ enum Command {
     },
     /// Run an in-process Kafka cluster in the foreground (no JVM, no Docker): prints its
     /// bootstrap address on the first line; Ctrl-C stops it.
-    #[command(after_help = "Example:\n  plainkafka mock --brokers 3 --port 9092 --partitions 4")]
+    #[command(after_help = "Example:\n  plainkafka mock --brokers 3 --port 9092 --partitions 4\n  \
+                      plainkafka mock --sasl-user alice:secret --tls-ca-out /tmp/mock-ca.pem")]
     Mock {
         /// Brokers.
         #[arg(long, default_value = "1")]
@@ -273,12 +289,27 @@ enum Command {
         /// Partitions of topics created on first use.
         #[arg(long, default_value = "1")]
         partitions: i32,
+        /// Require SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) and accept this user (repeatable).
+        #[arg(long = "sasl-user", value_name = "USER:PASSWORD")]
+        sasl_users: Vec<String>,
+        /// Serve TLS with a certificate for localhost and 127.0.0.1 from a CA made at start, and
+        /// write that CA's certificate here (for ssl.ca.location).
+        #[arg(long, value_name = "FILE")]
+        tls_ca_out: Option<std::path::PathBuf>,
     },
 }
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
+    let conn = match Conn::new(&cli.brokers, cli.config_file.as_deref(), &cli.properties) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("plainkafka: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let conn = &conn;
     let result = match cli.command {
         Command::Consume {
             topic,
@@ -318,25 +349,27 @@ fn main() -> ExitCode {
                 commit: !no_commit,
                 explain,
             };
-            consume(&cli.brokers, &topic, opts)
+            consume(conn, &topic, opts)
         }
-        Command::Offsets { topic, group, output } => ops::offsets(&cli.brokers, &topic, group.as_deref(), output),
-        Command::Lag { topic, group, output } => ops::lag(&cli.brokers, &topic, &group, output),
+        Command::Offsets { topic, group, output } => ops::offsets(conn, &topic, group.as_deref(), output),
+        Command::Lag { topic, group, output } => ops::lag(conn, &topic, &group, output),
         Command::ResetOffsets { topic, group, to, partitions, dry_run } => {
-            ops::reset_offsets(&cli.brokers, &topic, &group, &to, &partitions, dry_run)
+            ops::reset_offsets(conn, &topic, &group, &to, &partitions, dry_run)
         }
-        Command::Groups { output } => ops::groups(&cli.brokers, output),
-        Command::Group { group, output } => ops::describe_group(&cli.brokers, &group, output),
-        Command::Topics { output } => ops::topics(&cli.brokers, output),
-        Command::Describe { topic, output } => ops::describe_topic(&cli.brokers, &topic, output),
+        Command::Groups { output } => ops::groups(conn, output),
+        Command::Group { group, output } => ops::describe_group(conn, &group, output),
+        Command::Topics { output } => ops::topics(conn, output),
+        Command::Describe { topic, output } => ops::describe_topic(conn, &topic, output),
         Command::CreateTopic { topic, partitions, replication_factor } => {
-            ops::create_topic(&cli.brokers, &topic, partitions, replication_factor)
+            ops::create_topic(conn, &topic, partitions, replication_factor)
         }
-        Command::DeleteTopic { topic } => ops::delete_topic(&cli.brokers, &topic),
-        Command::Mock { brokers, port, partitions } => ops::mock(brokers, port, partitions),
+        Command::DeleteTopic { topic } => ops::delete_topic(conn, &topic),
+        Command::Mock { brokers, port, partitions, sasl_users, tls_ca_out } => {
+            ops::mock(brokers, port, partitions, &sasl_users, tls_ca_out.as_deref())
+        }
         Command::Produce { topic, partition, key, key_delimiter, compression, acks, headers } => {
             let opts = ProduceOpts { partition, key, key_delimiter, compression, acks, headers };
-            produce(&cli.brokers, &topic, opts)
+            produce(conn, &topic, opts)
         }
     };
     match result {

@@ -2,8 +2,9 @@
 //! and running a local mock cluster.
 
 use crate::format::{print_json, Json};
+use crate::props::Conn;
 use crate::{AnyResult, Output};
-use plainkafka::{KafkaClient, Topic};
+use plainkafka::Topic;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 
@@ -16,8 +17,8 @@ fn dash(v: Option<i64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
-pub(crate) fn offsets(brokers: &str, topic: &str, group: Option<&str>, output: Output) -> AnyResult<()> {
-    let topic = KafkaClient::new(brokers)?.topic(topic)?;
+pub(crate) fn offsets(conn: &Conn, topic: &str, group: Option<&str>, output: Output) -> AnyResult<()> {
+    let topic = conn.client()?.topic(topic)?;
     let earliest = topic.earliest_available_offsets()?;
     let latest = topic.latest_available_offsets()?;
     let committed = match group {
@@ -54,8 +55,8 @@ pub(crate) fn offsets(brokers: &str, topic: &str, group: Option<&str>, output: O
     Ok(())
 }
 
-pub(crate) fn lag(brokers: &str, topic: &str, group: &str, output: Output) -> AnyResult<()> {
-    let topic = KafkaClient::new(brokers)?.topic(topic)?;
+pub(crate) fn lag(conn: &Conn, topic: &str, group: &str, output: Output) -> AnyResult<()> {
+    let topic = conn.client()?.topic(topic)?;
     let latest = topic.latest_available_offsets()?;
     let committed = topic.committed_offsets(group)?;
     let rows: Vec<(i32, Option<i64>, i64)> =
@@ -118,14 +119,14 @@ fn target(topic: &Topic, to: &str, partitions: &[i32]) -> AnyResult<BTreeMap<i32
 }
 
 pub(crate) fn reset_offsets(
-    brokers: &str,
+    conn: &Conn,
     topic: &str,
     group: &str,
     to: &str,
     partitions: &[i32],
     dry_run: bool,
 ) -> AnyResult<()> {
-    let topic = KafkaClient::new(brokers)?.topic(topic)?;
+    let topic = conn.client()?.topic(topic)?;
     let all: Vec<i32> = topic.partitions().iter().map(|p| p.partition).collect();
     for p in partitions {
         if !all.contains(p) {
@@ -151,8 +152,8 @@ pub(crate) fn reset_offsets(
     Ok(())
 }
 
-pub(crate) fn groups(brokers: &str, output: Output) -> AnyResult<()> {
-    let list = KafkaClient::new(brokers)?.list_groups()?;
+pub(crate) fn groups(conn: &Conn, output: Output) -> AnyResult<()> {
+    let list = conn.client()?.list_groups()?;
     if output == Output::Json {
         let items = list
             .iter()
@@ -175,8 +176,8 @@ pub(crate) fn groups(brokers: &str, output: Output) -> AnyResult<()> {
     Ok(())
 }
 
-pub(crate) fn describe_group(brokers: &str, group: &str, output: Output) -> AnyResult<()> {
-    let client = KafkaClient::new(brokers)?;
+pub(crate) fn describe_group(conn: &Conn, group: &str, output: Output) -> AnyResult<()> {
+    let client = conn.client()?;
     let d = client.describe_group(group)?;
     let committed = client.group_offsets(group)?;
     let mut owner = BTreeMap::new();
@@ -264,8 +265,8 @@ pub(crate) fn describe_group(brokers: &str, group: &str, output: Output) -> AnyR
     Ok(())
 }
 
-pub(crate) fn topics(brokers: &str, output: Output) -> AnyResult<()> {
-    let client = KafkaClient::new(brokers)?;
+pub(crate) fn topics(conn: &Conn, output: Output) -> AnyResult<()> {
+    let client = conn.client()?;
     let mut rows = Vec::new();
     for name in client.topics()? {
         let n = client.topic(&name).map_or(0, |t| t.partitions().len());
@@ -286,8 +287,8 @@ pub(crate) fn topics(brokers: &str, output: Output) -> AnyResult<()> {
     Ok(())
 }
 
-pub(crate) fn describe_topic(brokers: &str, topic: &str, output: Output) -> AnyResult<()> {
-    let topic = KafkaClient::new(brokers)?.topic(topic)?;
+pub(crate) fn describe_topic(conn: &Conn, topic: &str, output: Output) -> AnyResult<()> {
+    let topic = conn.client()?.topic(topic)?;
     let earliest = topic.earliest_available_offsets()?;
     let latest = topic.latest_available_offsets()?;
     let ids = |v: &[i32]| v.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
@@ -329,24 +330,40 @@ pub(crate) fn describe_topic(brokers: &str, topic: &str, output: Output) -> AnyR
     Ok(())
 }
 
-pub(crate) fn create_topic(brokers: &str, topic: &str, partitions: i32, replication_factor: i16) -> AnyResult<()> {
-    KafkaClient::new(brokers)?.create_topic(topic, partitions, replication_factor)?;
+pub(crate) fn create_topic(conn: &Conn, topic: &str, partitions: i32, replication_factor: i16) -> AnyResult<()> {
+    conn.client()?.create_topic(topic, partitions, replication_factor)?;
     eprintln!("created {topic} with {partitions} partitions");
     Ok(())
 }
 
-pub(crate) fn delete_topic(brokers: &str, topic: &str) -> AnyResult<()> {
-    KafkaClient::new(brokers)?.delete_topic(topic)?;
+pub(crate) fn delete_topic(conn: &Conn, topic: &str) -> AnyResult<()> {
+    conn.client()?.delete_topic(topic)?;
     eprintln!("deleted {topic}");
     Ok(())
 }
 
-pub(crate) fn mock(brokers: usize, port: Option<u16>, partitions: i32) -> AnyResult<()> {
+pub(crate) fn mock(
+    brokers: usize,
+    port: Option<u16>,
+    partitions: i32,
+    sasl_users: &[String],
+    tls_ca_out: Option<&std::path::Path>,
+) -> AnyResult<()> {
     let mut b = plainkafka::mock::MockCluster::builder().brokers(brokers).partitions(partitions);
     if let Some(p) = port {
         b = b.port(p);
     }
+    for u in sasl_users {
+        let (user, password) = u.split_once(':').ok_or_else(|| format!("--sasl-user {u:?}: expected USER:PASSWORD"))?;
+        b = b.sasl_user(user, password);
+    }
+    if tls_ca_out.is_some() {
+        b = b.tls_generated()?;
+    }
     let cluster = b.build()?;
+    if let (Some(path), Some(ca)) = (tls_ca_out, cluster.tls_ca_pem()) {
+        std::fs::write(path, ca).map_err(|e| format!("--tls-ca-out {}: {e}", path.display()))?;
+    }
     let mut out = io::stdout().lock();
     writeln!(out, "{}", cluster.bootstrap())?;
     out.flush()?;

@@ -1,7 +1,8 @@
 //! `produce`: one message per line of standard input.
 
+use crate::props::Conn;
 use crate::{AcksArg, AnyResult, Codec};
-use plainkafka::{Acks, Compression, KafkaClient, ProducerRecord};
+use plainkafka::{Acks, Compression, ProducerRecord};
 use std::io;
 use std::time::Duration;
 
@@ -14,14 +15,14 @@ pub(crate) struct ProduceOpts {
     pub headers: Vec<String>,
 }
 
-pub(crate) fn produce(brokers: &str, topic: &str, o: ProduceOpts) -> AnyResult<()> {
+pub(crate) fn produce(conn: &Conn, topic: &str, o: ProduceOpts) -> AnyResult<()> {
     use io::BufRead;
     let mut headers = Vec::new();
     for h in &o.headers {
         let (name, value) = h.split_once('=').ok_or_else(|| format!("header {h:?} is not name=value"))?;
         headers.push((name.to_string(), Some(value.as_bytes().to_vec())));
     }
-    let topic = KafkaClient::new(brokers)?.topic(topic)?;
+    let topic = conn.client()?.topic(topic)?;
     let mut p = topic
         .producer()
         .compression(match o.compression {

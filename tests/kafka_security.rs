@@ -1,0 +1,89 @@
+//! TLS and SASL against Apache Kafka 4.4 itself: one broker with a listener per security
+//! protocol (see `common::security::kafka_secure`), the security matrix on it, and KIP-368
+//! session renewal against Kafka's `connections.max.reauth.ms`.
+#![cfg(feature = "mock-tls")]
+
+#[macro_use]
+mod common;
+
+use common::init_logging;
+use common::security::{self, SecureCluster, KAFKA_REAUTH_MS};
+use plainkafka::{KafkaClient, OAuthBearerToken};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn broker() -> &'static SecureCluster {
+    init_logging();
+    security::kafka_secure("4.4.0")
+}
+
+security_matrix!(broker(); mutual_tls);
+security_matrix!(broker());
+
+/// Kafka ends SASL sessions after `connections.max.reauth.ms` and closes a connection that
+/// sends anything else after that. A client kept busy for three such periods renews its
+/// sessions on the connections it has (the kernel's table shows the same ones at the end),
+/// asking the token provider for a fresh token each time, and every request succeeds.
+#[test]
+fn sessions_are_renewed_before_kafka_ends_them() {
+    let c = broker();
+    let listener = c.renewal.as_deref().expect("the renewal listener");
+    let port: u16 = listener.rsplit_once(':').unwrap().1.parse().unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let client = KafkaClient::builder(listener)
+        .sasl_oauthbearer(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Ok(OAuthBearerToken::new(security::unsecured_jwt(security::KAFKA_USER, Duration::from_secs(3600))))
+        })
+        .build()
+        .expect("client");
+    let topic = client.topic(&common::unique_topic("renew")).expect("topic");
+    topic.latest_available_offsets().expect("offsets");
+    let held = security::connections_to(port);
+    let logins = calls.load(Ordering::SeqCst);
+    assert!(!held.is_empty() && logins >= 1);
+    let start = Instant::now();
+    let span = Duration::from_millis(KAFKA_REAUTH_MS * 3 + 500);
+    while start.elapsed() < span {
+        topic.latest_available_offsets().expect("offsets while sessions renew");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(security::connections_to(port), held, "connections were replaced instead of renewed");
+    let renewals = calls.load(Ordering::SeqCst) - logins;
+    assert!(renewals >= 3, "{renewals} renewals over {span:?} of {KAFKA_REAUTH_MS} ms sessions");
+}
+
+/// The CLI with kcat-style properties against Kafka's SASL_SSL listener: SCRAM-SHA-256 from
+/// `-X` flags, a produce and a consume through it.
+#[cfg(feature = "cli")]
+#[test]
+fn cli_produces_and_consumes_over_sasl_ssl() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let c = broker();
+    let topic = common::unique_topic("cli-secure");
+    let props = [
+        "security.protocol=SASL_SSL".to_string(),
+        format!("ssl.ca.location={}", c.files.ca.display()),
+        "sasl.mechanisms=SCRAM-SHA-256".into(),
+        format!("sasl.username={}", c.user),
+        format!("sasl.password={}", c.password),
+    ];
+    let run = |args: &[&str], input: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_plainkafka"));
+        cmd.env_remove("KAFKA_BROKERS").args(["-b", &c.sasl_ssl]);
+        for p in &props {
+            cmd.args(["-X", p]);
+        }
+        let mut child =
+            cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("cli");
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(&["produce", &topic, "-p", "0"], "alpha\nbeta\n");
+    assert_eq!(run(&["consume", &topic, "-c", "2"], ""), "alpha\nbeta\n");
+}
