@@ -9,6 +9,9 @@
 //! bench produce-rdkafka    BROKERS TOPIC COUNT SIZE   # the same with rdkafka's producer
 //! ```
 //!
+//! `$BENCH_PROPS` (`name=value;name=value`, librdkafka's property names) is given to every
+//! client alike: the TLS runs set `security.protocol` and `ssl.ca.location` through it.
+//!
 //! Each mode but `produce` prints `messages=N bytes=B seconds=S`: from the first request to the
 //! last message read or acknowledged, without process start-up. CPU and memory are measured by
 //! the caller.
@@ -19,9 +22,37 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Message as _, Offset, TopicPartitionList};
 use std::time::{Duration, Instant};
 
+/// The properties of `$BENCH_PROPS`.
+fn props() -> Vec<(String, String)> {
+    let raw = std::env::var("BENCH_PROPS").unwrap_or_default();
+    raw.split(';')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').expect("BENCH_PROPS: name=value;...");
+            (k.trim().to_string(), v.trim().to_string())
+        })
+        .collect()
+}
+
+fn client(brokers: &str) -> plainkafka::KafkaClient {
+    let mut b = plainkafka::KafkaClient::builder(brokers);
+    for (k, v) in props() {
+        b = b.set(&k, &v).expect("property");
+    }
+    b.build().expect("client")
+}
+
+fn rd_config(brokers: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers);
+    for (k, v) in props() {
+        c.set(k, v);
+    }
+    c
+}
+
 fn produce(brokers: &str, topic: &str, count: usize, size: usize) {
-    let p: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    let p: BaseProducer = rd_config(brokers)
         .set("linger.ms", "20")
         .set("batch.size", "1000000")
         .set("queue.buffering.max.messages", "2000000")
@@ -55,8 +86,7 @@ fn report(count: usize, bytes: usize, start: Instant) {
 }
 
 fn plainkafka(brokers: &str, topic: &str, count: usize) {
-    let client = plainkafka::KafkaClient::new(brokers).expect("client");
-    let topic = client.topic(topic).expect("topic");
+    let topic = client(brokers).topic(topic).expect("topic");
     let mut c = topic.simple_consumer().partitions(&[0]).build().expect("consumer");
     let start = Instant::now();
     let (mut n, mut bytes) = (0, 0);
@@ -69,8 +99,7 @@ fn plainkafka(brokers: &str, topic: &str, count: usize) {
 }
 
 fn rdkafka(brokers: &str, topic: &str, count: usize) {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    let c: BaseConsumer = rd_config(brokers)
         .set("group.id", "consume-bench")
         .set("enable.auto.commit", "false")
         .create()
@@ -94,7 +123,7 @@ fn rdkafka(brokers: &str, topic: &str, count: usize) {
 const BATCH_BYTES: usize = 1_000_000;
 
 fn produce_plainkafka(brokers: &str, topic: &str, count: usize, size: usize) {
-    let t = plainkafka::KafkaClient::new(brokers).expect("client").topic(topic).expect("topic");
+    let t = client(brokers).topic(topic).expect("topic");
     let mut p = t
         .producer()
         .required_acks(plainkafka::Acks::Leader)
@@ -114,8 +143,7 @@ fn produce_plainkafka(brokers: &str, topic: &str, count: usize, size: usize) {
 }
 
 fn produce_rdkafka(brokers: &str, topic: &str, count: usize, size: usize) {
-    let p: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    let p: BaseProducer = rd_config(brokers)
         .set("acks", "1")
         .set("linger.ms", "5")
         .set("batch.size", BATCH_BYTES.to_string())

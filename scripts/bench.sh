@@ -5,7 +5,9 @@
 #  - produce: 1,000,000 x 100 B into one partition, acks=1, linger 5 ms, 1 MB batches, by
 #    plainkafka, rdkafka's producer and Kafka's ProducerPerformance.
 #  - the same consume from plainkafka's MockCluster (`plainkafka mock`, its own process), by
-#    plainkafka and rdkafka, next to the consume from Kafka.
+#    plainkafka and rdkafka, next to the consume from Kafka;
+#  - the same consume over TLS (Kafka's SSL listener, a certificate made with openssl for the
+#    run) by plainkafka, rdkafka and the Java client (only when this script starts Kafka).
 # Prints the median messages/s, MB/s, client CPU seconds and peak RSS of each, and ratios.
 #
 #   scripts/bench.sh [RUNS]        (default 5; uses $KAFKA_BROKERS if set)
@@ -19,10 +21,32 @@ if [ ! -x /usr/bin/time ]; then
   echo "installing GNU time (CPU and peak RSS per client)" >&2
   apt-get install -y -qq time >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 fi
+tls_brokers=
 if [ -z "${KAFKA_BROKERS:-}" ]; then
   port=39192
-  scripts/kafka/start.sh "$version" "$port" $$ >&2
+  tls_port=$((port + 2))
+  # A CA and a broker certificate for this run only, and an SSL listener beside PLAINTEXT.
+  tls=$PWD/target/bench-tls
+  rm -rf "$tls" && mkdir -p "$tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=plainkafka bench CA" \
+    -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$tls/san"
+  openssl x509 -req -days 2 -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial \
+    -extfile "$tls/san" -out "$tls/server.crt" 2>/dev/null
+  cat "$tls/server.key" "$tls/server.crt" > "$tls/keystore.pem"
+  cat > "$tls/broker.properties" <<PROPS
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$((port + 1)),SSL://127.0.0.1:$tls_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,SSL://127.0.0.1:$tls_port
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL
+ssl.keystore.type=PEM
+ssl.keystore.location=$tls/keystore.pem
+PROPS
+  printf 'security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location=%s\n' "$tls/ca.pem" > "$tls/java.properties"
+  KAFKA_EXTRA_PROPS=$tls/broker.properties scripts/kafka/start.sh "$version" "$port" $$ >&2
   KAFKA_BROKERS=127.0.0.1:$port
+  tls_brokers=127.0.0.1:$tls_port
+  tls_props="security.protocol=SSL;ssl.ca.location=$tls/ca.pem"
 fi
 cargo build --quiet --release --features cli --example bench --bin plainkafka
 bin=target/release/examples/bench
@@ -52,7 +76,7 @@ measure() { # name, command...: one line "name seconds cpu rss_kb"
   case "$name" in
     javaprod) # ProducerPerformance's last line: N records sent, R records/sec (M MB/sec), ...
       secs=$(echo "$out" | awk -v n="$count" '/records sent/ {r=$4} END {printf "%.3f", n/r}') ;;
-    java) # ConsumerPerformance CSV: start, end, MB, MB/s, nMsg, nMsg/s, rebalance ms, fetch ms (col 8), ...
+    java|tls-java) # ConsumerPerformance CSV: start, end, MB, MB/s, nMsg, nMsg/s, rebalance ms, fetch ms (col 8), ...
       secs=$(echo "$out" | awk -F', *' 'NF>=10 && $5 ~ /^[0-9]+$/ {printf "%.3f", $8/1000}') ;;
     *) secs=$(echo "$out" | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p') ;;
   esac
@@ -66,6 +90,13 @@ for i in $(seq 1 "$runs"); do
   measure mock-rdkafka "$bin" rdkafka "$mock" "$topic" "$count"
   measure java java -Xmx1g -cp "$cp" org.apache.kafka.tools.ConsumerPerformance \
     --bootstrap-server "$KAFKA_BROKERS" --topic "$topic" --messages "$count" --group "bench-$i-$RANDOM" --hide-header
+  if [ -n "$tls_brokers" ]; then
+    measure tls-plainkafka env BENCH_PROPS="$tls_props" "$bin" plainkafka "$tls_brokers" "$topic" "$count"
+    measure tls-rdkafka env BENCH_PROPS="$tls_props" "$bin" rdkafka "$tls_brokers" "$topic" "$count"
+    measure tls-java java -Xmx1g -cp "$cp" org.apache.kafka.tools.ConsumerPerformance \
+      --bootstrap-server "$tls_brokers" --topic "$topic" --messages "$count" --group "bench-tls-$i-$RANDOM" \
+      --hide-header --consumer.config "$tls/java.properties"
+  fi
   measure produce-plainkafka "$bin" produce-plainkafka "$KAFKA_BROKERS" "$topic-pp-$i" "$count" "$size"
   measure produce-rdkafka "$bin" produce-rdkafka "$KAFKA_BROKERS" "$topic-pr-$i" "$count" "$size"
   measure javaprod java -Xmx1g -cp "$cp" org.apache.kafka.tools.ProducerPerformance \
@@ -83,7 +114,8 @@ for line in open(path):
 med = {n: tuple(statistics.median(x[i] for x in v) for i in range(3)) for n, v in rows.items()}
 label = {"plainkafka": "plainkafka", "rdkafka": "rdkafka BaseConsumer", "java": "Kafka ConsumerPerformance",
          "produce-plainkafka": "plainkafka", "produce-rdkafka": "rdkafka producer", "javaprod": "Kafka ProducerPerformance",
-         "mock-plainkafka": "plainkafka from the mock", "mock-rdkafka": "rdkafka from the mock"}
+         "mock-plainkafka": "plainkafka from the mock", "mock-rdkafka": "rdkafka from the mock",
+         "tls-plainkafka": "plainkafka over TLS", "tls-rdkafka": "rdkafka over TLS", "tls-java": "Kafka ConsumerPerf. TLS"}
 def table(title, names):
     print(title)
     print(f"{'client':<27}{'msgs/s':>12}{'MB/s':>9}{'wall s':>9}{'CPU s':>8}{'peak RSS MB':>13}")
@@ -100,6 +132,8 @@ def table(title, names):
 table(f"consume: {count:,} x {size} B from offset 0, one partition, median of {runs} runs", ["plainkafka", "rdkafka", "java"])
 table(f"produce: {count:,} x {size} B to one partition, acks=1, linger 5 ms, 1 MB batches, median of {runs} runs",
       ["produce-plainkafka", "produce-rdkafka", "javaprod"])
+table(f"consume over TLS (Kafka's SSL listener): {count:,} x {size} B, median of {runs} runs",
+      ["tls-plainkafka", "tls-rdkafka", "tls-java", "plainkafka"])
 table(f"consume from plainkafka's MockCluster vs from Kafka {count:,} x {size} B, median of {runs} runs",
       ["mock-plainkafka", "plainkafka", "mock-rdkafka", "rdkafka"])
 PY
