@@ -86,15 +86,24 @@ impl SaslMechanism {
 
     /// Starts one authentication exchange; OAUTHBEARER asks its provider for a token here.
     pub(crate) fn start(&self) -> Result<Box<dyn Exchange>, String> {
+        self.exchange(None)
+    }
+
+    /// The exchange, with SCRAM's client nonce as given, or fresh from the system's randomness.
+    fn exchange(&self, nonce: Option<&str>) -> Result<Box<dyn Exchange>, String> {
+        #[cfg(feature = "scram")]
+        let nonce = || nonce.map_or_else(scram::nonce, |n| Ok(n.to_string()));
+        #[cfg(not(feature = "scram"))]
+        let _ = nonce;
         Ok(match self {
             SaslMechanism::Plain { username, password } => Box::new(plain::Plain::new(username, password)),
             #[cfg(feature = "scram")]
             SaslMechanism::ScramSha256 { username, password } => {
-                Box::new(scram::ScramClient::new(scram::Hash::Sha256, username, password, &scram::nonce()?))
+                Box::new(scram::ScramClient::new(scram::Hash::Sha256, username, password, &nonce()?))
             }
             #[cfg(feature = "scram")]
             SaslMechanism::ScramSha512 { username, password } => {
-                Box::new(scram::ScramClient::new(scram::Hash::Sha512, username, password, &scram::nonce()?))
+                Box::new(scram::ScramClient::new(scram::Hash::Sha512, username, password, &nonce()?))
             }
             SaslMechanism::OAuthBearer(provider) => Box::new(oauthbearer::OAuthBearer::new(provider.token()?)),
         })
@@ -118,9 +127,10 @@ impl fmt::Debug for SaslMechanism {
 
 /// Runs the client side of `mechanism` against scripted server messages and returns the
 /// messages the client sent, or why it stopped: for fuzzing, and for checking a captured
-/// exchange. OAUTHBEARER calls its token provider.
-pub fn replay(mechanism: &SaslMechanism, server: &[&[u8]]) -> Result<Vec<Vec<u8>>, String> {
-    let mut exchange = mechanism.start()?;
+/// exchange. SCRAM uses `nonce` as its client nonce instead of a random one; OAUTHBEARER calls
+/// its token provider.
+pub fn replay(mechanism: &SaslMechanism, nonce: &str, server: &[&[u8]]) -> Result<Vec<Vec<u8>>, String> {
+    let mut exchange = mechanism.exchange(Some(nonce))?;
     let mut sent = vec![exchange.first()];
     for msg in server {
         match exchange.next(msg)? {
@@ -145,4 +155,21 @@ pub(crate) enum Step {
 pub(crate) trait Exchange: Send {
     fn first(&mut self) -> Vec<u8>;
     fn next(&mut self, server: &[u8]) -> Result<Step, String>;
+}
+
+#[cfg(all(test, feature = "scram"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_reproduces_the_rfc_7677_exchange() {
+        let m = SaslMechanism::from_name("SCRAM-SHA-256", "user", "pencil").unwrap();
+        let first: &[u8] = b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+        let last: &[u8] = b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
+        let sent = replay(&m, "rOprNGfwEbeRWgbNEkqO", &[first, last]).unwrap();
+        assert_eq!(sent[0], b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO");
+        assert!(sent[1].ends_with(b",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="));
+        assert!(replay(&m, "rOprNGfwEbeRWgbNEkqO", &[first]).unwrap_err().contains("ended"));
+        assert!(format!("{m:?}").contains("<hidden>") && !format!("{m:?}").contains("pencil"));
+    }
 }
