@@ -1,33 +1,53 @@
-//! TLS and SASL against Apache Kafka 4.4 itself: one broker with a listener per security
-//! protocol (see `common::security::kafka_secure`), the security matrix on it, and KIP-368
-//! session renewal against Kafka's `connections.max.reauth.ms`.
+//! TLS and SASL against Apache Kafka itself, the newest 4.x and a 3.9.x: one broker of each
+//! with a listener per security protocol (see `common::security::kafka_secure`), the security
+//! matrix on it, KIP-368 session renewal against Kafka's `connections.max.reauth.ms`, and the
+//! CLI.
 #![cfg(feature = "mock-tls")]
 
 #[macro_use]
 mod common;
 
-use common::init_logging;
 use common::security::{self, SecureCluster, KAFKA_REAUTH_MS};
 use plainkafka::{KafkaClient, OAuthBearerToken};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn broker() -> &'static SecureCluster {
-    init_logging();
-    security::kafka_secure("4.4.0")
+macro_rules! secure_suite {
+    ($modname:ident, $version:expr) => {
+        mod $modname {
+            use super::common::{self, init_logging, security::{self, SecureCluster}};
+
+            fn broker() -> &'static SecureCluster {
+                init_logging();
+                security::kafka_secure($version)
+            }
+
+            security_matrix!(broker(); mutual_tls);
+            security_matrix!(broker());
+
+            #[test]
+            fn sessions_are_renewed_before_kafka_ends_them() {
+                super::sessions_are_renewed_before_kafka_ends_them(broker());
+            }
+
+            #[cfg(feature = "cli")]
+            #[test]
+            fn cli_produces_and_consumes_over_sasl_ssl() {
+                super::cli_produces_and_consumes_over_sasl_ssl(broker());
+            }
+        }
+    };
 }
 
-security_matrix!(broker(); mutual_tls);
-security_matrix!(broker());
+secure_suite!(kafka_4_4, "4.4.0");
+secure_suite!(kafka_3_9, "3.9.1");
 
 /// Kafka ends SASL sessions after `connections.max.reauth.ms` and closes a connection that
 /// sends anything else after that. A client kept busy for three such periods renews its
 /// sessions on the connections it has (the kernel's table shows the same ones at the end),
 /// asking the token provider for a fresh token each time, and every request succeeds.
-#[test]
-fn sessions_are_renewed_before_kafka_ends_them() {
-    let c = broker();
+fn sessions_are_renewed_before_kafka_ends_them(c: &SecureCluster) {
     let listener = c.renewal.as_deref().expect("the renewal listener");
     let port: u16 = listener.rsplit_once(':').unwrap().1.parse().unwrap();
     let calls = Arc::new(AtomicUsize::new(0));
@@ -58,11 +78,9 @@ fn sessions_are_renewed_before_kafka_ends_them() {
 /// The CLI with kcat-style properties against Kafka's SASL_SSL listener: SCRAM-SHA-256 from
 /// `-X` flags, a produce and a consume through it.
 #[cfg(feature = "cli")]
-#[test]
-fn cli_produces_and_consumes_over_sasl_ssl() {
+fn cli_produces_and_consumes_over_sasl_ssl(c: &SecureCluster) {
     use std::io::Write;
     use std::process::{Command, Stdio};
-    let c = broker();
     let topic = common::unique_topic("cli-secure");
     let props = [
         "security.protocol=SASL_SSL".to_string(),

@@ -52,6 +52,7 @@ macro_rules! security_matrix {
             an_unknown_ca_fails_fast,
             a_certificate_for_another_name_fails_unless_verification_is_off,
             mixing_up_tls_and_plaintext_fails_fast,
+            a_mechanism_not_offered_is_named_with_the_offered_ones,
         );
     };
     ($setup:expr; $($name:ident),* $(,)?) => {

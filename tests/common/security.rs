@@ -25,6 +25,8 @@ pub struct SecureCluster {
     pub mutual: Option<String>,
     /// A SASL_PLAINTEXT listener only the session-renewal test uses, if the cluster has one.
     pub renewal: Option<String>,
+    /// A SASL_PLAINTEXT listener that offers SCRAM-SHA-512 alone.
+    pub scram_512_only: String,
     pub files: CertFiles,
     pub user: &'static str,
     pub password: &'static str,
@@ -247,6 +249,22 @@ pub fn mixing_up_tls_and_plaintext_fails_fast(c: &SecureCluster) {
     assert!(matches!(err, Error::Tls { .. }), "{err:?}");
 }
 
+/// A mechanism the listener does not offer: an error naming the ones it does.
+pub fn a_mechanism_not_offered_is_named_with_the_offered_ones(c: &SecureCluster) {
+    let err = must_fail(
+        &format!("{} PLAIN where only SCRAM-SHA-512 is offered", c.name),
+        &c.scram_512_only,
+        &[("sasl.mechanisms", "PLAIN"), ("sasl.username", c.user), ("sasl.password", c.password)],
+    );
+    match &err {
+        Error::SaslMechanismNotOffered { wanted, offered, .. } => {
+            assert_eq!((wanted.as_str(), offered.as_slice()), ("PLAIN", &["SCRAM-SHA-512".to_string()][..]));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!err.is_retriable() && err.to_string().contains("SCRAM-SHA-512"), "{err}");
+}
+
 /// A listener that requires a client certificate: refused without one, served with one.
 pub fn mutual_tls(c: &SecureCluster) {
     let mutual = c.mutual.as_ref().expect("a listener that requires client certificates");
@@ -306,14 +324,19 @@ pub fn unsecured_jwt(subject: &str, lifetime: Duration) -> String {
 /// PLAIN users come from the JAAS config, SCRAM users are added when the log dir is formatted,
 /// OAUTHBEARER uses Kafka's validator of unsecured tokens. Started once per test binary.
 pub fn kafka_secure(version: &str) -> &'static SecureCluster {
-    static STARTED: std::sync::OnceLock<std::result::Result<SecureCluster, String>> = std::sync::OnceLock::new();
-    STARTED.get_or_init(|| start_kafka_secure(version)).as_ref().unwrap_or_else(|e| panic!("{e}"))
+    type Started =
+        std::sync::Mutex<std::collections::HashMap<String, &'static std::result::Result<SecureCluster, String>>>;
+    static STARTED: std::sync::OnceLock<Started> = std::sync::OnceLock::new();
+    let mut map = STARTED.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    let started: &'static _ =
+        *map.entry(version.to_string()).or_insert_with(|| Box::leak(Box::new(start_kafka_secure(version))));
+    started.as_ref().unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn start_kafka_secure(version: &str) -> std::result::Result<SecureCluster, String> {
     let port = super::free_port_pair();
     let (ssl, sasl_pt, sasl_ssl, mutual, wrong) = (free_port(), free_port(), free_port(), free_port(), free_port());
-    let renewal = free_port();
+    let (renewal, limited) = (free_port(), free_port());
     let dir = super::root().join(format!("target/kafka/secure-{version}-{port}"));
     let files = CertFiles::generate(&dir);
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
@@ -333,11 +356,13 @@ fn start_kafka_secure(version: &str) -> std::result::Result<SecureCluster, Strin
     let oauth_jaas = r#"org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="admin";"#;
     let mut props = format!(
         "listeners=PLAINTEXT://{h}:{port},CONTROLLER://{h}:{c},SSL://{h}:{ssl},SASL_PLAINTEXT://{h}:{sasl_pt},\
-SASL_SSL://{h}:{sasl_ssl},MUTUAL://{h}:{mutual},WRONGNAME://{h}:{wrong},RENEWAL://{h}:{renewal}\n\
+SASL_SSL://{h}:{sasl_ssl},MUTUAL://{h}:{mutual},WRONGNAME://{h}:{wrong},RENEWAL://{h}:{renewal},LIMITED://{h}:{limited}\n\
 advertised.listeners=PLAINTEXT://{h}:{port},SSL://{h}:{ssl},SASL_PLAINTEXT://{h}:{sasl_pt},SASL_SSL://{h}:{sasl_ssl},\
-MUTUAL://{h}:{mutual},WRONGNAME://{h}:{wrong},RENEWAL://{h}:{renewal}\n\
+MUTUAL://{h}:{mutual},WRONGNAME://{h}:{wrong},RENEWAL://{h}:{renewal},LIMITED://{h}:{limited}\n\
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,\
-SASL_SSL:SASL_SSL,MUTUAL:SSL,WRONGNAME:SSL,RENEWAL:SASL_PLAINTEXT\n\
+SASL_SSL:SASL_SSL,MUTUAL:SSL,WRONGNAME:SSL,RENEWAL:SASL_PLAINTEXT,LIMITED:SASL_PLAINTEXT\n\
+listener.name.limited.sasl.enabled.mechanisms=SCRAM-SHA-512\n\
+listener.name.limited.scram-sha-512.sasl.jaas.config={scram_jaas}\n\
 sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER\n\
 connections.max.reauth.ms={KAFKA_REAUTH_MS}\n\
 ssl.keystore.type=PEM\n\
@@ -387,6 +412,7 @@ listener.name.wrongname.ssl.keystore.location={}\n",
         wrong_name: at(wrong),
         mutual: Some(at(mutual)),
         renewal: Some(at(renewal)),
+        scram_512_only: at(limited),
         files,
         user: KAFKA_USER,
         password: KAFKA_PASSWORD,
