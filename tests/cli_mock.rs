@@ -151,3 +151,41 @@ fn security_properties_from_flags_and_a_file() {
     let bad = run(&b, &["-X", "sasl.passwd=x", "topics"], "");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown property"), "{bad:?}");
 }
+
+/// `plainkafka mock --tls-client-ca` requires client certificates: the CLI without one is told
+/// so; with one (`ssl.certificate.location`, `ssl.key.location`) it is served.
+#[test]
+fn a_mock_that_requires_client_certificates() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-mtls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = plainkafka::mock::CertificateAuthority::generate("client CA").unwrap();
+    let client = ca.issue(&["cli-client"]).unwrap();
+    let write = |name: &str, pem: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, pem).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let (client_ca, cert, key) =
+        (write("client-ca.pem", &ca.ca_pem()), write("client.crt", &client.cert_pem), write("client.key", &client.key_pem));
+    let server_ca = dir.join("server-ca.pem").to_str().unwrap().to_string();
+    let (_mock, b) = start_mock(&["--tls-ca-out", &server_ca, "--tls-client-ca", &client_ca]);
+    let tls = format!("ssl.ca.location={server_ca}");
+    let refused = run(&b, &["-X", &tls, "topics"], "");
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("client certificate"), "{err}");
+    let with_cert = [
+        "-X".to_string(),
+        tls.clone(),
+        "-X".into(),
+        format!("ssl.certificate.location={cert}"),
+        "-X".into(),
+        format!("ssl.key.location={key}"),
+        "create-topic".into(),
+        "mtls".into(),
+        "--partitions".into(),
+        "1".into(),
+    ];
+    let args: Vec<&str> = with_cert.iter().map(String::as_str).collect();
+    ok(&b, &args, "");
+}

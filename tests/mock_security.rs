@@ -59,6 +59,7 @@ fn secure() -> Secure {
         build(sasl(with_tls(MockCluster::builder(), &files.server))),
         build(with_tls(MockCluster::builder(), &files.wrong_name)),
         build(sasl(MockCluster::builder()).sasl_mechanisms(&["SCRAM-SHA-512"])),
+        build(with_tls(MockCluster::builder(), &files.server).tls_client_ca(&read(&files.ca))),
     ];
     let cluster = SecureCluster {
         name: "MockCluster",
@@ -68,7 +69,7 @@ fn secure() -> Secure {
         sasl_ssl: clusters[3].bootstrap(),
         wrong_name: clusters[4].bootstrap(),
         scram_512_only: clusters[5].bootstrap(),
-        mutual: None,
+        mutual: Some(clusters[6].bootstrap()),
         renewal: None,
         files,
         user: USER,
@@ -86,6 +87,7 @@ impl std::ops::Deref for Secure {
     }
 }
 
+security_matrix!(secure(); mutual_tls);
 security_matrix!(secure());
 
 /// SASL against a cluster without it: the broker offers nothing, and the error says so.
@@ -250,4 +252,69 @@ fn librdkafka_authenticates_with_each_mechanism_and_fails_with_a_wrong_password(
             });
         }
     }
+}
+
+/// Kafka's own console producer and consumer (the Java client) over SASL_SSL with
+/// SCRAM-SHA-512 against the mock, whose sessions last two seconds: the Java client's TLS, SCRAM
+/// and session renewal all meet the mock's, and plainkafka reads what Java wrote.
+#[test]
+fn java_clients_log_in_over_sasl_ssl() {
+    let version = "4.4.0";
+    common::kafka_jars(version);
+    init_logging();
+    let files = &CertFiles::generate(&cert_dir());
+    let m = sasl(with_tls(MockCluster::builder(), &files.server))
+        .sasl_session_lifetime(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let config = files.ca.with_file_name("java-client.properties");
+    std::fs::write(
+        &config,
+        format!(
+            "security.protocol=SASL_SSL\nssl.truststore.type=PEM\nssl.truststore.location={}\n\
+             sasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule \
+             required username=\"{USER}\" password=\"{PASSWORD}\";\n",
+            files.ca.display()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let lines: String = (0..10).map(|i| format!("java-{i}\n")).collect();
+    common::kafka_tool(
+        version,
+        "org.apache.kafka.tools.ConsoleProducer",
+        &["--bootstrap-server", &m.bootstrap(), "--topic", "java-secure", "--producer.config", config],
+        Some(&lines),
+    );
+    let read = common::kafka_tool(
+        version,
+        "org.apache.kafka.tools.consumer.ConsoleConsumer",
+        &[
+            "--bootstrap-server",
+            &m.bootstrap(),
+            "--topic",
+            "java-secure",
+            "--from-beginning",
+            "--max-messages",
+            "10",
+            "--consumer.config",
+            config,
+        ],
+        None,
+    );
+    let got: Vec<&str> = read.lines().filter(|l| l.starts_with("java-")).collect();
+    assert_eq!(got, lines.lines().collect::<Vec<_>>());
+    let ours = security::connect(
+        &m.bootstrap(),
+        &[
+            ("security.protocol", "SASL_SSL"),
+            ("ssl.ca.location", files.ca.to_str().unwrap()),
+            ("sasl.mechanisms", "SCRAM-SHA-512"),
+            ("sasl.username", USER),
+            ("sasl.password", PASSWORD),
+        ],
+    )
+    .unwrap();
+    assert_eq!(ours.topic("java-secure").unwrap().latest_available_offsets().unwrap()[&0], 10);
+    assert!(m.requests_served(ApiKey::SaslAuthenticate) >= 4, "Java logged in over SCRAM (two rounds each)");
 }

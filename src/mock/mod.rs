@@ -24,7 +24,8 @@
 //! Security, to try a secure configuration locally: SASL PLAIN, SCRAM-SHA-256/512 and
 //! OAUTHBEARER against a user list ([`MockClusterBuilder::sasl_user`]) with session lifetimes
 //! (KIP-368), and TLS listeners (feature `tls`) with a given certificate or, with `mock-tls`,
-//! one issued at start by a throwaway CA (`MockClusterBuilder::tls_generated`).
+//! one issued at start by a throwaway CA (`MockClusterBuilder::tls_generated`), optionally
+//! requiring client certificates (`MockClusterBuilder::tls_client_ca`).
 //!
 //! Faults, in the spirit of librdkafka's mock and franz-go's kfake: [`MockCluster::fail_next`]
 //! (the next requests of an API get an error code), [`MockCluster::delay`],
@@ -138,7 +139,22 @@ impl MockClusterBuilder {
     /// Serves TLS with this certificate chain and private key (PEM).
     #[cfg(feature = "tls")]
     pub fn tls(mut self, chain_pem: &str, key_pem: &str) -> Self {
-        self.tls = Some(MockTls { chain_pem: chain_pem.into(), key_pem: key_pem.into() });
+        let client_ca_pem = self.tls.take().and_then(|t| t.client_ca_pem);
+        self.tls = Some(MockTls { chain_pem: chain_pem.into(), key_pem: key_pem.into(), client_ca_pem });
+        self
+    }
+
+    /// Requires every client to present a certificate signed by one of these CAs (PEM), as
+    /// Kafka's `ssl.client.auth=required` does. Goes with [`MockClusterBuilder::tls`] or
+    /// `tls_generated`, in either order.
+    #[cfg(feature = "tls")]
+    pub fn tls_client_ca(mut self, ca_pem: &str) -> Self {
+        let tls = self.tls.get_or_insert_with(|| MockTls {
+            chain_pem: String::new(),
+            key_pem: String::new(),
+            client_ca_pem: None,
+        });
+        tls.client_ca_pem = Some(ca_pem.into());
         self
     }
 

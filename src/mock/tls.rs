@@ -12,6 +12,8 @@ use std::sync::Arc;
 pub struct MockTls {
     pub(crate) chain_pem: String,
     pub(crate) key_pem: String,
+    /// When set, clients must present a certificate signed by one of these CAs (PEM).
+    pub(crate) client_ca_pem: Option<String>,
 }
 
 impl std::fmt::Debug for MockTls {
@@ -35,12 +37,25 @@ impl MockTls {
         }
         let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).map_err(|e| invalid("mock TLS key", e))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
-            .map_err(|e| invalid("mock TLS", e))?
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .map_err(|e| invalid("mock TLS certificate", e))?;
+            .map_err(|e| invalid("mock TLS", e))?;
+        let builder = match &self.client_ca_pem {
+            None => builder.with_no_client_auth(),
+            Some(pem) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for ca in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                    roots
+                        .add(ca.map_err(|e| invalid("mock TLS client CA", e))?)
+                        .map_err(|e| invalid("mock TLS client CA", e))?;
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                    .build()
+                    .map_err(|e| invalid("mock TLS client CA", e))?;
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let cfg = builder.with_single_cert(chain, key).map_err(|e| invalid("mock TLS certificate", e))?;
         Ok(Arc::new(cfg))
     }
 }
@@ -116,10 +131,12 @@ mod tests {
     fn an_issued_certificate_makes_a_server_config() {
         let ca = CertificateAuthority::generate("test CA").unwrap();
         let leaf = ca.issue(&["localhost", "127.0.0.1"]).unwrap();
-        let tls = MockTls { chain_pem: leaf.cert_pem.clone(), key_pem: leaf.key_pem.clone() };
+        let tls = MockTls { chain_pem: leaf.cert_pem.clone(), key_pem: leaf.key_pem.clone(), client_ca_pem: None };
         assert!(tls.server_config().is_ok());
         assert!(!format!("{leaf:?}{tls:?}").contains("PRIVATE"));
-        let broken = MockTls { chain_pem: String::new(), key_pem: leaf.key_pem };
+        let mutual = MockTls { client_ca_pem: Some(ca.ca_pem()), ..tls.clone() };
+        assert!(mutual.server_config().is_ok());
+        let broken = MockTls { chain_pem: String::new(), key_pem: leaf.key_pem, client_ca_pem: None };
         assert!(broken.server_config().is_err());
     }
 }

@@ -17,7 +17,7 @@
 //! plainkafka [-b BROKERS] reset-offsets TOPIC -g GROUP --to earliest|latest|OFFSET|@MILLIS
 //!            [-p PARTITION]... [--dry-run]
 //! plainkafka mock [--brokers N] [--port P] [--partitions N] [--sasl-user USER:PASSWORD]...
-//!                 [--tls-ca-out FILE]
+//!                 [--tls-ca-out FILE [--tls-client-ca FILE]]
 //! plainkafka [-b BROKERS] produce TOPIC [-p PARTITION] [-k KEY] [-K DELIM]
 //!            [-z none|gzip|snappy|lz4|zstd] [--acks 0|1|all] [-H name=value]...
 //! ```
@@ -296,6 +296,9 @@ enum Command {
         /// write that CA's certificate here (for ssl.ca.location).
         #[arg(long, value_name = "FILE")]
         tls_ca_out: Option<std::path::PathBuf>,
+        /// With --tls-ca-out: require client certificates signed by the CA in this PEM file.
+        #[arg(long, value_name = "FILE", requires = "tls_ca_out")]
+        tls_client_ca: Option<std::path::PathBuf>,
     },
 }
 
@@ -364,8 +367,9 @@ fn main() -> ExitCode {
             ops::create_topic(conn, &topic, partitions, replication_factor)
         }
         Command::DeleteTopic { topic } => ops::delete_topic(conn, &topic),
-        Command::Mock { brokers, port, partitions, sasl_users, tls_ca_out } => {
-            ops::mock(brokers, port, partitions, &sasl_users, tls_ca_out.as_deref())
+        Command::Mock { brokers, port, partitions, sasl_users, tls_ca_out, tls_client_ca } => {
+            let tls = tls_ca_out.as_deref().map(|ca_out| (ca_out, tls_client_ca.as_deref()));
+            ops::mock(brokers, port, partitions, &sasl_users, tls)
         }
         Command::Produce { topic, partition, key, key_delimiter, compression, acks, headers } => {
             let opts = ProduceOpts { partition, key, key_delimiter, compression, acks, headers };

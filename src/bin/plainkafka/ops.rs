@@ -347,7 +347,7 @@ pub(crate) fn mock(
     port: Option<u16>,
     partitions: i32,
     sasl_users: &[String],
-    tls_ca_out: Option<&std::path::Path>,
+    tls: Option<(&std::path::Path, Option<&std::path::Path>)>,
 ) -> AnyResult<()> {
     let mut b = plainkafka::mock::MockCluster::builder().brokers(brokers).partitions(partitions);
     if let Some(p) = port {
@@ -357,11 +357,15 @@ pub(crate) fn mock(
         let (user, password) = u.split_once(':').ok_or_else(|| format!("--sasl-user {u:?}: expected USER:PASSWORD"))?;
         b = b.sasl_user(user, password);
     }
-    if tls_ca_out.is_some() {
+    if let Some((_, client_ca)) = tls {
         b = b.tls_generated()?;
+        if let Some(path) = client_ca {
+            let pem = std::fs::read_to_string(path).map_err(|e| format!("--tls-client-ca {}: {e}", path.display()))?;
+            b = b.tls_client_ca(&pem);
+        }
     }
     let cluster = b.build()?;
-    if let (Some(path), Some(ca)) = (tls_ca_out, cluster.tls_ca_pem()) {
+    if let (Some((path, _)), Some(ca)) = (tls, cluster.tls_ca_pem()) {
         std::fs::write(path, ca).map_err(|e| format!("--tls-ca-out {}: {e}", path.display()))?;
     }
     let mut out = io::stdout().lock();
