@@ -73,7 +73,10 @@ impl KafkaClientBuilder {
     /// `security.protocol`, `ssl.ca.location` (a PEM file, or `probe` for the platform's
     /// store), `ssl.certificate.location`, `ssl.key.location`,
     /// `ssl.endpoint.identification.algorithm` (`https` or `none`), `sasl.mechanisms`,
-    /// `sasl.username`, `sasl.password`; also `client.id`, `socket.timeout.ms`,
+    /// `sasl.username`, `sasl.password`, `sasl.oauthbearer.token.endpoint.url` (a `file://`
+    /// URL, read at every authentication), `enable.sasl.oauthbearer.unsecure.jwt` and
+    /// `sasl.oauthbearer.config` (`principal=NAME [lifeSeconds=N]`, for development); also
+    /// `client.id`, `socket.timeout.ms`,
     /// `socket.connection.setup.timeout.ms` and `retry.backoff.ms`.
     pub fn set(mut self, name: &str, value: &str) -> Result<Self> {
         let millis = || {

@@ -165,8 +165,11 @@ fn a_mock_that_requires_client_certificates() {
         std::fs::write(&p, pem).unwrap();
         p.to_str().unwrap().to_string()
     };
-    let (client_ca, cert, key) =
-        (write("client-ca.pem", &ca.ca_pem()), write("client.crt", &client.cert_pem), write("client.key", &client.key_pem));
+    let (client_ca, cert, key) = (
+        write("client-ca.pem", &ca.ca_pem()),
+        write("client.crt", &client.cert_pem),
+        write("client.key", &client.key_pem),
+    );
     let server_ca = dir.join("server-ca.pem").to_str().unwrap().to_string();
     let (_mock, b) = start_mock(&["--tls-ca-out", &server_ca, "--tls-client-ca", &client_ca]);
     let tls = format!("ssl.ca.location={server_ca}");

@@ -31,6 +31,11 @@ macro_rules! secure_suite {
                 super::sessions_are_renewed_before_kafka_ends_them(broker());
             }
 
+            #[test]
+            fn oauthbearer_tokens_from_properties() {
+                super::oauthbearer_tokens_from_properties(broker());
+            }
+
             #[cfg(feature = "cli")]
             #[test]
             fn cli_produces_and_consumes_over_sasl_ssl() {
@@ -73,6 +78,37 @@ fn sessions_are_renewed_before_kafka_ends_them(c: &SecureCluster) {
     assert_eq!(security::connections_to(port), held, "connections were replaced instead of renewed");
     let renewals = calls.load(Ordering::SeqCst) - logins;
     assert!(renewals >= 3, "{renewals} renewals over {span:?} of {KAFKA_REAUTH_MS} ms sessions");
+}
+
+/// OAUTHBEARER configured by properties alone, as the CLI must: tokens read from a file
+/// (`sasl.oauthbearer.token.endpoint.url=file://...`), and librdkafka's unsecured JWTs.
+fn oauthbearer_tokens_from_properties(c: &SecureCluster) {
+    let token = c.files.ca.with_file_name("oauth.token");
+    std::fs::write(&token, security::unsecured_jwt(security::KAFKA_USER, Duration::from_secs(600))).unwrap();
+    let url = format!("file://{}", token.display());
+    let ca = c.files.ca.to_str().unwrap();
+    let from_file = security::connect(
+        &c.sasl_ssl,
+        &[
+            ("security.protocol", "SASL_SSL"),
+            ("ssl.ca.location", ca),
+            ("sasl.mechanisms", "OAUTHBEARER"),
+            ("sasl.oauthbearer.token.endpoint.url", &url),
+        ],
+    )
+    .expect("token from a file");
+    security::round_trip(&from_file, "oauth-file");
+    let unsecured = security::connect(
+        &c.sasl_plaintext,
+        &[
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanisms", "OAUTHBEARER"),
+            ("enable.sasl.oauthbearer.unsecure.jwt", "true"),
+            ("sasl.oauthbearer.config", "principal=alice lifeSeconds=600"),
+        ],
+    )
+    .expect("unsecured JWT");
+    security::round_trip(&unsecured, "oauth-unsecured");
 }
 
 /// The CLI with kcat-style properties against Kafka's SASL_SSL listener: SCRAM-SHA-256 from

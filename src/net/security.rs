@@ -119,6 +119,9 @@ pub const PROPERTIES: &[&str] = &[
     "sasl.mechanisms",
     "sasl.username",
     "sasl.password",
+    "sasl.oauthbearer.token.endpoint.url",
+    "enable.sasl.oauthbearer.unsecure.jwt",
+    "sasl.oauthbearer.config",
 ];
 
 /// Security settings as given, before they are checked.
@@ -131,6 +134,13 @@ pub(crate) struct SecuritySettings {
     username: Option<String>,
     password: Option<Hidden>,
     oauth: Option<TokenProvider>,
+    /// `sasl.oauthbearer.token.endpoint.url`: a `file://` URL to read tokens from.
+    token_file: Option<PathBuf>,
+    /// `enable.sasl.oauthbearer.unsecure.jwt` and `sasl.oauthbearer.config`'s `principal=` and
+    /// `lifeSeconds=`.
+    unsecure_jwt: bool,
+    jwt_principal: Option<String>,
+    jwt_lifetime_secs: Option<u64>,
 }
 
 /// A password that Debug output leaves out.
@@ -205,6 +215,40 @@ impl SecuritySettings {
             "sasl.mechanisms" | "sasl.mechanism" => self.mechanism_name = Some(value.to_string()),
             "sasl.username" => self.username = Some(value.to_string()),
             "sasl.password" => self.password = Some(Hidden(value.to_string())),
+            "sasl.oauthbearer.token.endpoint.url" => match value.strip_prefix("file://") {
+                Some(path) => self.token_file = Some(PathBuf::from(path)),
+                None => {
+                    return Err(Error::Config(format!(
+                        "sasl.oauthbearer.token.endpoint.url {value:?}: only file:// URLs are read; fetch tokens \
+                         over HTTP in a KafkaClientBuilder::sasl_oauthbearer closure"
+                    )))
+                }
+            },
+            "enable.sasl.oauthbearer.unsecure.jwt" => {
+                self.unsecure_jwt = match value {
+                    "true" => true,
+                    "false" => false,
+                    other => return Err(Error::Config(format!("{name} {other:?}: expected true or false"))),
+                }
+            }
+            // librdkafka's form: space-separated name=value pairs.
+            "sasl.oauthbearer.config" => {
+                for pair in value.split_whitespace() {
+                    match pair.split_once('=') {
+                        Some(("principal", p)) => self.jwt_principal = Some(p.to_string()),
+                        Some(("lifeSeconds", n)) => {
+                            self.jwt_lifetime_secs = Some(n.parse().map_err(|_| {
+                                Error::Config(format!("sasl.oauthbearer.config lifeSeconds {n:?}: expected seconds"))
+                            })?)
+                        }
+                        _ => {
+                            return Err(Error::Config(format!(
+                                "sasl.oauthbearer.config {pair:?}: only principal= and lifeSeconds= are understood"
+                            )))
+                        }
+                    }
+                }
+            }
             other => {
                 return Err(Error::Config(format!("unknown property {other:?}; known: {}", PROPERTIES.join(", "))))
             }
@@ -258,6 +302,36 @@ impl SecuritySettings {
         Err(Error::Config(format!("security.protocol {protocol:?} needs TLS: build plainkafka with the `tls` feature")))
     }
 
+    /// Where OAUTHBEARER tokens come from: the builder's closure, a token file, or (for
+    /// development) unsecured JWTs made here.
+    fn token_provider(&self) -> Result<TokenProvider> {
+        if let Some(p) = &self.oauth {
+            return Ok(p.clone());
+        }
+        if let Some(path) = &self.token_file {
+            return Ok(TokenProvider::from_file(path.clone()));
+        }
+        if self.unsecure_jwt {
+            let principal = self.jwt_principal.as_deref().ok_or_else(|| {
+                Error::Config(
+                    "enable.sasl.oauthbearer.unsecure.jwt needs sasl.oauthbearer.config=principal=NAME".into(),
+                )
+            })?;
+            let lifetime = std::time::Duration::from_secs(self.jwt_lifetime_secs.unwrap_or(3600));
+            #[cfg(feature = "scram")]
+            return Ok(TokenProvider::unsecured_jwt(principal, lifetime));
+            #[cfg(not(feature = "scram"))]
+            return Err(Error::Config(format!(
+                "unsecured JWTs for {principal} ({lifetime:?}) need plainkafka's `scram` feature (base64)"
+            )));
+        }
+        Err(Error::Config(
+            "sasl.mechanisms OAUTHBEARER needs tokens: KafkaClientBuilder::sasl_oauthbearer, \
+             sasl.oauthbearer.token.endpoint.url=file://PATH, or enable.sasl.oauthbearer.unsecure.jwt=true"
+                .into(),
+        ))
+    }
+
     /// The SASL mechanism: given whole, or made from the properties.
     fn mechanism(&self) -> Result<Option<SaslMechanism>> {
         if let Some(m) = &self.sasl {
@@ -266,16 +340,11 @@ impl SecuritySettings {
         let name = match &self.mechanism_name {
             Some(n) => n.clone(),
             None if self.username.is_some() || self.password.is_some() => "PLAIN".to_string(),
-            None if self.oauth.is_some() => "OAUTHBEARER".to_string(),
+            None if self.oauth.is_some() || self.token_file.is_some() || self.unsecure_jwt => "OAUTHBEARER".to_string(),
             None => return Ok(None),
         };
         if name.trim().eq_ignore_ascii_case("OAUTHBEARER") {
-            return match &self.oauth {
-                Some(p) => Ok(Some(SaslMechanism::OAuthBearer(p.clone()))),
-                None => Err(Error::Config(
-                    "sasl.mechanisms OAUTHBEARER needs a token provider (KafkaClientBuilder::sasl_oauthbearer)".into(),
-                )),
-            };
+            return self.token_provider().map(|p| Some(SaslMechanism::OAuthBearer(p)));
         }
         let (Some(user), Some(Hidden(pass))) = (&self.username, &self.password) else {
             return Err(Error::Config(format!("SASL {name} needs sasl.username and sasl.password")));
@@ -333,7 +402,8 @@ mod tests {
                 vec![("sasl.mechanisms", "GSSAPI"), ("sasl.username", "u"), ("sasl.password", "p")],
                 "unknown SASL mechanism",
             ),
-            (vec![("sasl.mechanisms", "OAUTHBEARER")], "token provider"),
+            (vec![("sasl.mechanisms", "OAUTHBEARER")], "needs tokens"),
+            (vec![("enable.sasl.oauthbearer.unsecure.jwt", "true")], "principal=NAME"),
         ] {
             let err = settings(&props).unwrap().resolve().unwrap_err().to_string();
             assert!(err.contains(needle), "{props:?}: {err}");
@@ -344,6 +414,22 @@ mod tests {
         assert!(err.contains("unknown property") && err.contains("sasl.password"), "{err}");
         let err = settings(&[("ssl.endpoint.identification.algorithm", "dns")]).unwrap_err().to_string();
         assert!(err.contains("https or none"), "{err}");
+        let err = settings(&[("sasl.oauthbearer.token.endpoint.url", "https://idp/token")]).unwrap_err().to_string();
+        assert!(err.contains("only file://"), "{err}");
+        let err = settings(&[("sasl.oauthbearer.config", "scope=x")]).unwrap_err().to_string();
+        assert!(err.contains("principal="), "{err}");
+    }
+
+    #[test]
+    fn oauthbearer_tokens_from_a_file_or_made_unsecured() {
+        let s = settings(&[("sasl.oauthbearer.token.endpoint.url", "file:///run/token")]).unwrap();
+        assert_eq!(s.resolve().unwrap().sasl.unwrap().name(), "OAUTHBEARER");
+        let s = settings(&[
+            ("enable.sasl.oauthbearer.unsecure.jwt", "true"),
+            ("sasl.oauthbearer.config", "principal=alice lifeSeconds=60"),
+        ])
+        .unwrap();
+        assert_eq!(s.resolve().map(|r| r.sasl.unwrap().name()).ok(), cfg!(feature = "scram").then_some("OAUTHBEARER"));
     }
 
     #[test]

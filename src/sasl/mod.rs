@@ -13,6 +13,8 @@ pub(crate) mod plain;
 #[cfg(feature = "scram")]
 pub(crate) mod scram;
 
+#[cfg(feature = "scram")]
+pub use oauthbearer::unsecured_jwt;
 pub use oauthbearer::{OAuthBearerToken, TokenProvider};
 use std::fmt;
 

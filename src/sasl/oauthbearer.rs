@@ -47,6 +47,29 @@ impl TokenProvider {
         TokenProvider(Arc::new(f))
     }
 
+    /// Reads the token from `path` at every authentication, so that whatever renews the file
+    /// (a sidecar, a cron job) is picked up (`sasl.oauthbearer.token.endpoint.url=file://...`,
+    /// as the Java client takes it).
+    pub fn from_file(path: impl Into<std::path::PathBuf>) -> TokenProvider {
+        let path = path.into();
+        TokenProvider::new(move || {
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("token file {}: {e}", path.display()))?;
+            match text.trim() {
+                "" => Err(format!("token file {} is empty", path.display())),
+                token => Ok(OAuthBearerToken::new(token)),
+            }
+        })
+    }
+
+    /// Makes a fresh unsecured JWT (`alg: none`) for `principal` at every authentication, valid
+    /// for `lifetime`: what Kafka's default OAUTHBEARER validator accepts, for development only
+    /// (librdkafka's `enable.sasl.oauthbearer.unsecure.jwt`).
+    #[cfg(feature = "scram")]
+    pub fn unsecured_jwt(principal: &str, lifetime: std::time::Duration) -> TokenProvider {
+        let principal = principal.to_string();
+        TokenProvider::new(move || unsecured_jwt(&principal, lifetime).map(OAuthBearerToken::new))
+    }
+
     pub(crate) fn token(&self) -> Result<OAuthBearerToken, String> {
         (self.0)().map_err(|e| format!("the OAUTHBEARER token provider failed: {e}"))
     }
@@ -56,6 +79,22 @@ impl fmt::Debug for TokenProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("TokenProvider(<closure>)")
     }
+}
+
+/// An unsecured JWT (`{"alg":"none"}`, no signature) with claims `sub`, `iat` and `exp`.
+#[cfg(feature = "scram")]
+pub fn unsecured_jwt(principal: &str, lifetime: std::time::Duration) -> Result<String, String> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use base64::Engine;
+    if principal.is_empty() || principal.chars().any(|c| c.is_control() || c == '"' || c == '\\') {
+        return Err(format!("{principal:?} is not a usable principal name"));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| format!("the clock is before 1970: {e}"))?
+        .as_secs();
+    let claims = format!(r#"{{"sub":"{principal}","iat":{now},"exp":{}}}"#, now + lifetime.as_secs().max(1));
+    Ok(format!("{}.{}.", B64.encode(r#"{"alg":"none"}"#), B64.encode(claims)))
 }
 
 pub(crate) struct OAuthBearer {
@@ -122,5 +161,32 @@ mod tests {
         let err = x.next(b"").unwrap_err();
         assert!(err.contains("invalid_token"), "{err}");
         assert!(!format!("{:?}", OAuthBearerToken::new("secret-token")).contains("secret"));
+    }
+
+    #[test]
+    fn tokens_from_a_file_are_read_at_every_authentication() {
+        let path = std::env::temp_dir().join(format!("plainkafka-token-{}", std::process::id()));
+        let p = TokenProvider::from_file(&path);
+        assert!(p.token().unwrap_err().contains("token file"));
+        std::fs::write(&path, "first\n").unwrap();
+        assert_eq!(p.token().unwrap().value, "first");
+        std::fs::write(&path, "second").unwrap();
+        assert_eq!(p.token().unwrap().value, "second");
+        std::fs::write(&path, " \n").unwrap();
+        assert!(p.token().unwrap_err().contains("empty"));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[cfg(feature = "scram")]
+    #[test]
+    fn unsecured_jwts_name_the_principal() {
+        use base64::Engine;
+        let jwt = unsecured_jwt("alice", std::time::Duration::from_secs(60)).unwrap();
+        let parts: Vec<&str> = jwt.split('.').collect();
+        assert_eq!((parts.len(), parts[2]), (3, ""));
+        let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).unwrap();
+        let claims = String::from_utf8(claims).unwrap();
+        assert!(claims.starts_with(r#"{"sub":"alice","iat":"#), "{claims}");
+        assert!(unsecured_jwt("a\"b", std::time::Duration::from_secs(60)).is_err());
     }
 }

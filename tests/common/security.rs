@@ -312,11 +312,7 @@ fn free_port() -> u16 {
 
 /// An unsecured JWT (`alg: none`), which Kafka's default OAUTHBEARER validator accepts.
 pub fn unsecured_jwt(subject: &str, lifetime: Duration) -> String {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-    use base64::Engine;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
-    let claims = format!(r#"{{"sub":"{subject}","iat":{now},"exp":{}}}"#, now + lifetime.as_secs());
-    format!("{}.{}.", B64.encode(r#"{"alg":"none"}"#), B64.encode(claims))
+    plainkafka::sasl::unsecured_jwt(subject, lifetime).expect("jwt")
 }
 
 /// Apache Kafka `version` with listeners for PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL, a TLS
