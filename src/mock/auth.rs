@@ -11,7 +11,9 @@ use crate::sasl::oauthbearer;
 use crate::sasl::plain;
 #[cfg(feature = "scram")]
 use crate::sasl::scram::{self, Credential, Hash, ScramServer};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+#[cfg(feature = "scram")]
+use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 /// A SASL listener's settings, as the builder gathers them.
@@ -105,10 +107,7 @@ impl Session {
     pub(crate) fn allows(&self, key: ApiKey) -> bool {
         match key {
             ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate => true,
-            _ => {
-                matches!(self.authenticated, Some(None))
-                    || matches!(self.authenticated, Some(Some(t)) if Instant::now() < t)
-            }
+            _ => self.authenticated.is_some_and(|until| until.map_or(true, |t| Instant::now() < t)),
         }
     }
 

@@ -68,6 +68,8 @@ pub struct MockClusterBuilder {
     sasl: Option<auth::SaslSettings>,
     #[cfg(feature = "tls")]
     tls: Option<MockTls>,
+    #[cfg(feature = "tls")]
+    tls_client_ca: Option<String>,
     tls_ca_pem: Option<String>,
 }
 
@@ -139,8 +141,7 @@ impl MockClusterBuilder {
     /// Serves TLS with this certificate chain and private key (PEM).
     #[cfg(feature = "tls")]
     pub fn tls(mut self, chain_pem: &str, key_pem: &str) -> Self {
-        let client_ca_pem = self.tls.take().and_then(|t| t.client_ca_pem);
-        self.tls = Some(MockTls { chain_pem: chain_pem.into(), key_pem: key_pem.into(), client_ca_pem });
+        self.tls = Some(MockTls { chain_pem: chain_pem.into(), key_pem: key_pem.into() });
         self
     }
 
@@ -149,12 +150,7 @@ impl MockClusterBuilder {
     /// `tls_generated`, in either order.
     #[cfg(feature = "tls")]
     pub fn tls_client_ca(mut self, ca_pem: &str) -> Self {
-        let tls = self.tls.get_or_insert_with(|| MockTls {
-            chain_pem: String::new(),
-            key_pem: String::new(),
-            client_ca_pem: None,
-        });
-        tls.client_ca_pem = Some(ca_pem.into());
+        self.tls_client_ca = Some(ca_pem.into());
         self
     }
 
@@ -187,7 +183,16 @@ impl MockClusterBuilder {
             .map(|(i, l)| Ok(BrokerInfo { id: i as i32 + 1, port: l.local_addr()?.port(), up: AtomicBool::new(true) }))
             .collect::<std::io::Result<Vec<_>>>()?;
         #[cfg(feature = "tls")]
-        let tls = self.tls.as_ref().map(MockTls::server_config).transpose()?;
+        let tls = match (&self.tls, &self.tls_client_ca) {
+            (Some(t), ca) => Some(t.server_config(ca.as_deref())?),
+            (None, Some(_)) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "tls_client_ca needs tls or tls_generated: the brokers' own certificate",
+                ))
+            }
+            (None, None) => None,
+        };
         let sasl = self.sasl.as_ref().map(auth::SaslServer::new);
         let shared = Arc::new(Shared {
             sasl,
@@ -338,6 +343,8 @@ impl MockCluster {
             sasl: None,
             #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "tls")]
+            tls_client_ca: None,
             tls_ca_pem: None,
         }
     }

@@ -12,8 +12,6 @@ use std::sync::Arc;
 pub struct MockTls {
     pub(crate) chain_pem: String,
     pub(crate) key_pem: String,
-    /// When set, clients must present a certificate signed by one of these CAs (PEM).
-    pub(crate) client_ca_pem: Option<String>,
 }
 
 impl std::fmt::Debug for MockTls {
@@ -27,8 +25,9 @@ fn invalid(what: &str, e: impl std::fmt::Display) -> io::Error {
 }
 
 impl MockTls {
-    /// The rustls server configuration for these files.
-    pub(crate) fn server_config(&self) -> io::Result<Arc<rustls::ServerConfig>> {
+    /// The rustls server configuration for these files; with `client_ca_pem`, clients must
+    /// present a certificate signed by one of those CAs.
+    pub(crate) fn server_config(&self, client_ca_pem: Option<&str>) -> io::Result<Arc<rustls::ServerConfig>> {
         let chain = CertificateDer::pem_slice_iter(self.chain_pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| invalid("mock TLS certificate chain", e))?;
@@ -40,7 +39,7 @@ impl MockTls {
         let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
             .map_err(|e| invalid("mock TLS", e))?;
-        let builder = match &self.client_ca_pem {
+        let builder = match client_ca_pem {
             None => builder.with_no_client_auth(),
             Some(pem) => {
                 let mut roots = rustls::RootCertStore::empty();
@@ -131,12 +130,11 @@ mod tests {
     fn an_issued_certificate_makes_a_server_config() {
         let ca = CertificateAuthority::generate("test CA").unwrap();
         let leaf = ca.issue(&["localhost", "127.0.0.1"]).unwrap();
-        let tls = MockTls { chain_pem: leaf.cert_pem.clone(), key_pem: leaf.key_pem.clone(), client_ca_pem: None };
-        assert!(tls.server_config().is_ok());
+        let tls = MockTls { chain_pem: leaf.cert_pem.clone(), key_pem: leaf.key_pem.clone() };
+        assert!(tls.server_config(None).is_ok());
         assert!(!format!("{leaf:?}{tls:?}").contains("PRIVATE"));
-        let mutual = MockTls { client_ca_pem: Some(ca.ca_pem()), ..tls.clone() };
-        assert!(mutual.server_config().is_ok());
-        let broken = MockTls { chain_pem: String::new(), key_pem: leaf.key_pem, client_ca_pem: None };
-        assert!(broken.server_config().is_err());
+        assert!(tls.server_config(Some(&ca.ca_pem())).is_ok());
+        let broken = MockTls { chain_pem: String::new(), key_pem: leaf.key_pem };
+        assert!(broken.server_config(None).is_err());
     }
 }

@@ -73,14 +73,19 @@ impl CertFiles {
 
 /// A client with the given properties and short timeouts.
 pub fn connect(bootstrap: &str, props: &[(&str, &str)]) -> Result<KafkaClient> {
-    let mut b = KafkaClient::builder(bootstrap)
-        .connect_timeout(Duration::from_secs(5))
-        .request_timeout(Duration::from_secs(10))
-        .retry_backoff(Duration::from_millis(50));
+    let mut b = builder(bootstrap);
     for (k, v) in props {
         b = b.set(k, v)?;
     }
     b.build()
+}
+
+/// A client builder with short timeouts, so that failures show within seconds.
+fn builder(bootstrap: &str) -> plainkafka::KafkaClientBuilder {
+    KafkaClient::builder(bootstrap)
+        .connect_timeout(Duration::from_secs(5))
+        .request_timeout(Duration::from_secs(10))
+        .retry_backoff(Duration::from_millis(50))
 }
 
 fn path(p: &Path) -> &str {
@@ -144,10 +149,7 @@ fn oauth_client(
     protocol: &str,
     token: impl Fn() -> String + Send + Sync + 'static,
 ) -> Result<KafkaClient> {
-    let mut b = KafkaClient::builder(bootstrap)
-        .connect_timeout(Duration::from_secs(5))
-        .request_timeout(Duration::from_secs(10))
-        .retry_backoff(Duration::from_millis(50))
+    let mut b = builder(bootstrap)
         .set("security.protocol", protocol)?
         .sasl_oauthbearer(move || Ok(OAuthBearerToken::new(token())));
     if protocol == "SASL_SSL" {
