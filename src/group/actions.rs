@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Retry};
 use crate::protocol::error_code::ErrorCode;
+use crate::protocol::ApiKey;
 
 /// The member's next step after an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,12 @@ pub(crate) fn for_code(code: ErrorCode) -> Action {
 /// The step for any error from a group request.
 pub(crate) fn for_error(e: &Error) -> Action {
     match e {
+        // librdkafka's mock coordinator marks the group synced once the leader's SyncGroup
+        // carries every assignment, and then answers a follower's later SyncGroup with
+        // INVALID_REQUEST (Kafka answers it with the assignment). Joining again, within the
+        // usual retry limit, gets the follower its partitions; an INVALID_REQUEST that persists
+        // still reaches the application once the retries are spent.
+        Error::Broker { api: ApiKey::SyncGroup, code: ErrorCode::INVALID_REQUEST, .. } => Action::Rejoin,
         Error::Broker { code, .. } => for_code(*code),
         other => match other.retry() {
             Retry::Never => Action::Fatal,
@@ -73,5 +80,8 @@ mod tests {
         let io = Error::Io { broker: "b".into(), api: None, source: std::io::ErrorKind::ConnectionReset.into() };
         assert_eq!(for_error(&io), Action::FindCoordinator);
         assert_eq!(for_error(&Error::Config("x".into())), Action::Fatal);
+        let broker = |api, code| Error::Broker { api, code, context: "group g".into(), message: None };
+        assert_eq!(for_error(&broker(ApiKey::SyncGroup, ErrorCode::INVALID_REQUEST)), Action::Rejoin);
+        assert_eq!(for_error(&broker(ApiKey::JoinGroup, ErrorCode::INVALID_REQUEST)), Action::Fatal);
     }
 }
