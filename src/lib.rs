@@ -72,17 +72,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod admin;
-pub mod client;
-pub mod cluster;
+mod client;
 pub mod consumer;
 pub mod error;
+mod facade;
 pub mod group;
 pub mod message;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod net;
-mod offset_requests;
 pub mod offsets;
 pub mod producer;
 pub mod protocol;
@@ -90,9 +88,10 @@ mod retry;
 pub mod sasl;
 mod workers;
 
-pub use client::{KafkaClient, KafkaClientBuilder, Topic};
+pub use client::PartitionInfo;
 pub use consumer::{BalancedConsumer, BalancedConsumerBuilder, SimpleConsumer, SimpleConsumerBuilder, StopHandle};
 pub use error::{Error, Result, Retry};
+pub use facade::{KafkaClient, KafkaClientBuilder, Topic};
 pub use group::Assignor;
 pub use message::{Message, Timestamp};
 pub use net::{CaRoots, SecurityProtocol, TlsConfig};

@@ -1,6 +1,37 @@
-//! Retry decisions, as pure functions: how long to back off before attempt `n`.
+//! Retry decisions, as pure functions: how long to back off before attempt `n`. Every retry
+//! loop in the crate uses [`Backoff`], with one of the caps below.
 
 use std::time::Duration;
+
+/// The cap for retried requests (metadata, offsets, commits, fetches, produces): long enough
+/// to ride out a leader election, short enough to notice the broker back quickly.
+pub const REQUEST_MAX: Duration = Duration::from_secs(5);
+/// The cap while waiting for a new topic's leaders: they come within a second or two.
+pub const TOPIC_READY_MAX: Duration = Duration::from_secs(1);
+/// The cap between group join attempts: a coordinator that refuses joins is usually
+/// rebalancing or loading, which takes seconds.
+pub const REJOIN_MAX: Duration = Duration::from_secs(10);
+
+/// An exponential backoff policy: `base` doubling per attempt up to `max`, with jitter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The first pause.
+    pub base: Duration,
+    /// The longest pause.
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// A policy from `base` up to `max`.
+    pub const fn new(base: Duration, max: Duration) -> Backoff {
+        Backoff { base, max }
+    }
+
+    /// The pause before retry number `attempt` (0 for the first retry), jittered.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        backoff(self.base, self.max, attempt, seed())
+    }
+}
 
 /// Exponential backoff from `base`, doubling per attempt, capped at `max`, with up to 20%
 /// jitter taken from `seed` so that several clients don't retry in lock-step.

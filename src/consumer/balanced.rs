@@ -9,13 +9,13 @@ use super::balanced_config::{BalancedConsumerBuilder, RebalanceCallback};
 use super::config::ConsumerConfig;
 use super::engine::{CommitTimer, Engine, Key};
 use super::simple::StopHandle;
-use crate::cluster::Cluster;
+use crate::client::offsets::{self as broker_offsets, Generation};
+use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::group::actions::{self, Action};
-use crate::group::membership::{self, GroupConfig, Heartbeat, Rejoin};
+use crate::group::membership::{self, GroupConfig, Heartbeat, Rejoin, Wake};
 use crate::group::Assignor;
 use crate::message::Message;
-use crate::offset_requests::{self, Generation};
 use crate::offsets::StartDecision;
 use crate::protocol::consumer_protocol::TopicPartitions;
 use crate::workers::Workers;
@@ -55,7 +55,7 @@ use std::time::Instant;
 /// }
 /// ```
 pub struct BalancedConsumer {
-    cluster: Arc<Cluster>,
+    client: Arc<Client>,
     cfg: ConsumerConfig,
     group: GroupConfig,
     on_assigned: Option<RebalanceCallback>,
@@ -100,11 +100,11 @@ fn minus(a: &TopicPartitions, b: &TopicPartitions) -> Vec<Key> {
 
 impl BalancedConsumer {
     pub(crate) fn new(b: BalancedConsumerBuilder) -> BalancedConsumer {
-        let heartbeat = Arc::new(Heartbeat::new(Arc::clone(&b.cluster), b.group.clone()));
-        let engine = Engine::new(b.cfg.clone(), Arc::clone(&b.cluster), Vec::new());
+        let heartbeat = Arc::new(Heartbeat::new(Arc::clone(&b.client), b.group.clone()));
+        let engine = Engine::new(b.cfg.clone(), Arc::clone(&b.client), Vec::new());
         BalancedConsumer {
             commit_timer: CommitTimer::new(&b.cfg),
-            cluster: b.cluster,
+            client: b.client,
             cfg: b.cfg,
             group: b.group,
             on_assigned: b.on_assigned,
@@ -248,13 +248,13 @@ impl BalancedConsumer {
             let all = keys_of(&self.assignment);
             self.revoke(&all);
             self.engine.stop();
-            self.engine = Engine::new(self.cfg.clone(), Arc::clone(&self.cluster), Vec::new());
+            self.engine = Engine::new(self.cfg.clone(), Arc::clone(&self.client), Vec::new());
             self.assignment.clear();
         }
         let owned_generation = self.generation.as_ref().map_or(-1, |g| g.generation_id);
         let heartbeat = Arc::clone(&self.heartbeat);
         let joined = membership::join(
-            &self.cluster,
+            &self.client,
             &self.group,
             &mut self.member_id,
             &self.assignment,
@@ -278,7 +278,7 @@ impl BalancedConsumer {
             let mut cfg = self.cfg.clone();
             // PyKafka resets only the first assignment; later ones resume from commits.
             cfg.reset_offset_on_start = cfg.reset_offset_on_start && !self.assigned_once;
-            let mut engine = Engine::new(cfg, Arc::clone(&self.cluster), keys_of(&joined.assignment));
+            let mut engine = Engine::new(cfg, Arc::clone(&self.client), keys_of(&joined.assignment));
             engine.carry_from(&self.engine);
             self.engine.stop();
             self.engine = engine;
@@ -296,7 +296,8 @@ impl BalancedConsumer {
                 f(&pairs(&added));
             }
         }
-        self.heartbeat.set(Some(joined.generation), Some(Arc::clone(self.engine.shared())));
+        let wake: Arc<dyn Wake> = self.engine.shared().clone();
+        self.heartbeat.set(Some(joined.generation), Some(wake));
         if cooperative && !revoked.is_empty() {
             // KIP-429: what was revoked can only reach its new owner in a second round.
             self.needs_join = true;
@@ -313,7 +314,7 @@ impl BalancedConsumer {
         }
         let offsets = self.engine.describe(todo);
         let attempts = self.cfg.offsets_commit_max_retries.max(1);
-        match offset_requests::commit(&self.cluster, &self.group.group, Some(&generation), &offsets, attempts) {
+        match broker_offsets::commit(&self.client, &self.group.group, Some(&generation), &offsets, attempts) {
             Ok(()) => {
                 log::debug!("group {}: committed {offsets:?}", self.group.group);
                 self.engine.mark_committed(todo);
@@ -362,11 +363,11 @@ impl BalancedConsumer {
         self.heartbeat.stop();
         self.engine.stop();
         if let Some(g) = &self.generation {
-            if let Err(e) = membership::leave(&self.cluster, &self.group, g) {
+            if let Err(e) = membership::leave(&self.client, &self.group, g) {
                 log::warn!("group {}: leaving failed: {e}", self.group.group);
             }
         }
-        let deadline = Instant::now() + self.cluster.connection_config().request_timeout;
+        let deadline = Instant::now() + self.client.connection_config().request_timeout;
         self.workers.join_by(deadline, &format!("group {} heartbeat", self.group.group));
     }
 }

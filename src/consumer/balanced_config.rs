@@ -2,7 +2,7 @@
 //! more than one topic.
 
 use super::config::{consumer_setters, ConsumerConfig};
-use crate::cluster::Cluster;
+use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::group::membership::GroupConfig;
 use crate::group::Assignor;
@@ -17,7 +17,7 @@ pub type RebalanceCallback = Box<dyn FnMut(&[(String, i32)]) + Send>;
 /// [`crate::KafkaClient::balanced_consumer`]. Every setter names the PyKafka parameter it
 /// mirrors and its default.
 pub struct BalancedConsumerBuilder {
-    pub(crate) cluster: Arc<Cluster>,
+    pub(crate) client: Arc<Client>,
     pub(crate) cfg: ConsumerConfig,
     pub(crate) group: GroupConfig,
     pub(crate) on_assigned: Option<RebalanceCallback>,
@@ -31,14 +31,14 @@ impl std::fmt::Debug for BalancedConsumerBuilder {
 }
 
 impl BalancedConsumerBuilder {
-    pub(crate) fn new(cluster: Arc<Cluster>, group: &str, topics: Vec<String>) -> Self {
+    pub(crate) fn new(client: Arc<Client>, group: &str, topics: Vec<String>) -> Self {
         let cfg = ConsumerConfig {
             consumer_group: Some(group.to_string()),
             auto_commit_enable: true,
             ..ConsumerConfig::default()
         };
         BalancedConsumerBuilder {
-            cluster,
+            client,
             cfg,
             group: GroupConfig {
                 group: group.to_string(),

@@ -1,6 +1,6 @@
 //! The consumer's settings, with PyKafka's names and defaults.
 
-use crate::client::Topic;
+use crate::client::TopicRef;
 use crate::error::{Error, Result};
 use crate::offsets::OffsetReset;
 use std::time::Duration;
@@ -189,16 +189,16 @@ macro_rules! consumer_setters {
 }
 pub(crate) use consumer_setters;
 
-/// Builds a [`crate::SimpleConsumer`]; get one from [`Topic::simple_consumer`]. Every setter
+/// Builds a [`crate::SimpleConsumer`]; get one from [`crate::Topic::simple_consumer`]. Every setter
 /// names the PyKafka parameter it mirrors and its default.
 #[derive(Debug, Clone)]
 pub struct SimpleConsumerBuilder {
-    pub(crate) topic: Topic,
+    pub(crate) topic: TopicRef,
     pub(crate) cfg: ConsumerConfig,
 }
 
 impl SimpleConsumerBuilder {
-    pub(crate) fn new(topic: Topic) -> Self {
+    pub(crate) fn new(topic: TopicRef) -> Self {
         SimpleConsumerBuilder { topic, cfg: ConsumerConfig::default() }
     }
 
@@ -224,9 +224,9 @@ impl SimpleConsumerBuilder {
         let c = &self.cfg;
         if let Some(parts) = &c.partitions {
             for p in parts {
-                if !self.topic.partitions().iter().any(|q| q.partition == *p) {
+                if !self.topic.partitions.iter().any(|q| q.partition == *p) {
                     return Err(Error::UnknownTopicOrPartition {
-                        topic: self.topic.name().to_string(),
+                        topic: self.topic.name.to_string(),
                         partition: Some(*p),
                     });
                 }

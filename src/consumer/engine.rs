@@ -6,7 +6,7 @@
 use super::config::ConsumerConfig;
 use super::fetcher;
 use super::state::{Position, Shared};
-use crate::cluster::Cluster;
+use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::offsets::StartDecision;
@@ -70,10 +70,10 @@ pub(crate) struct Engine {
 }
 
 impl Engine {
-    pub fn new(cfg: ConsumerConfig, cluster: Arc<Cluster>, keys: Vec<Key>) -> Engine {
+    pub fn new(cfg: ConsumerConfig, client: Arc<Client>, keys: Vec<Key>) -> Engine {
         let n = keys.len();
         Engine {
-            shared: Arc::new(Shared::new(cfg, cluster, keys)),
+            shared: Arc::new(Shared::new(cfg, client, keys)),
             workers: Workers::new(),
             started: false,
             stopped: false,

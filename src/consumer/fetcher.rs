@@ -8,21 +8,19 @@
 //! its connections: a Fetch waiting out `fetch_wait_max` never holds up anyone else's request.
 
 use super::state::{Part, Position, Shared};
+use crate::client::fetch::{self, FetchOutcome, FetchParams, PartitionFetch};
+use crate::client::offsets as broker_offsets;
+use crate::client::pool::Dedicated;
 use crate::error::{Error, Retry};
-use crate::net::Dedicated;
-use crate::offset_requests;
-use crate::offsets::{decide_out_of_range, decide_start, LogBounds};
-use crate::protocol::error_code::ErrorCode;
-use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse, FetchRequest, FetchTopic};
-use crate::protocol::list_offsets::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
+use crate::offsets::{decide_out_of_range, decide_start};
 use crate::protocol::records::{self, Record};
-use crate::protocol::ApiKey;
+use crate::retry;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The most a whole Fetch response may carry (the Java client's `fetch.max.bytes` default).
-const FETCH_MAX_BYTES: i32 = 50 * 1024 * 1024;
+const FETCH_MAX_BYTES: usize = 50 * 1024 * 1024;
 /// How long an idle fetcher sleeps before looking for work again, when nothing wakes it.
 const IDLE_WAIT: Duration = Duration::from_millis(100);
 
@@ -89,19 +87,14 @@ impl Fetcher {
     }
 
     fn refresh_metadata(&mut self) {
-        let wait = crate::retry::backoff(
-            self.shared.cluster.retry_backoff(),
-            Duration::from_secs(5),
-            self.refresh_failures,
-            crate::retry::seed(),
-        );
+        let wait = self.shared.client.backoff(retry::REQUEST_MAX).delay(self.refresh_failures);
         // Waits out the backoff, but wakes at once on stop.
         self.shared.wait_for_work(wait);
         if self.shared.is_stopped() {
             return;
         }
         let topics: Vec<&str> = self.shared.topics.iter().map(|t| &**t).collect();
-        match self.shared.cluster.refresh_metadata(&topics) {
+        match self.shared.client.refresh_metadata(&topics) {
             Ok(()) => {
                 self.refresh = false;
                 self.refresh_failures = 0;
@@ -115,7 +108,7 @@ impl Fetcher {
 
     fn plan(&self) -> Plan {
         let now = Instant::now();
-        let leaders = self.shared.cluster.leaders_of(&self.shared.keys);
+        let leaders = self.shared.client.leaders_of(&self.shared.keys);
         let parts = self.shared.lock();
         let mut plan = Plan::default();
         for (slot, (p, leader)) in parts.iter().zip(leaders).enumerate() {
@@ -174,7 +167,7 @@ impl Fetcher {
                 if how != Retry::Backoff {
                     self.refresh = true;
                 }
-                let base = self.shared.cluster.retry_backoff();
+                let base = self.shared.client.retry_backoff();
                 self.with_current(list.iter().copied(), |p| p.back_off(base));
             }
         }
@@ -196,7 +189,7 @@ impl Fetcher {
     fn resolve_topic(&mut self, topic: &str, list: &[(usize, u64, bool)]) {
         let shared = Arc::clone(&self.shared);
         let cfg = &shared.cfg;
-        let cluster = &shared.cluster;
+        let client = &shared.client;
         let partition_of = |slot: usize| shared.keys[slot].1;
         let ids: Vec<i32> = list.iter().map(|r| partition_of(r.0)).collect();
         let keys: Vec<(usize, u64)> = list.iter().map(|r| (r.0, r.1)).collect();
@@ -206,17 +199,14 @@ impl Fetcher {
         let result = (|| {
             let committed = match &cfg.consumer_group {
                 Some(g) if !ask_group.is_empty() => {
-                    offset_requests::fetch_committed(cluster, g, topic, &ask_group, attempts)?
+                    broker_offsets::fetch_committed(client, g, topic, &ask_group, attempts)?
                 }
                 _ => BTreeMap::new(),
             };
-            let earliest: Vec<(i32, i64)> = ids.iter().map(|p| (*p, EARLIEST_TIMESTAMP)).collect();
-            let latest: Vec<(i32, i64)> = ids.iter().map(|p| (*p, LATEST_TIMESTAMP)).collect();
-            let lo = offset_requests::list_offsets(cluster, topic, &earliest, attempts)?;
-            let hi = offset_requests::list_offsets(cluster, topic, &latest, attempts)?;
-            Ok::<_, Error>((committed, lo, hi))
+            let bounds = broker_offsets::log_bounds(client, topic, &ids, attempts)?;
+            Ok::<_, Error>((committed, bounds))
         })();
-        let (committed, lo, hi) = match result {
+        let (committed, bounds_of) = match result {
             Ok(r) => r,
             Err(e) => return self.fail(&keys, &e),
         };
@@ -224,8 +214,7 @@ impl Fetcher {
         for &(slot, epoch, out_of_range) in list {
             let partition = partition_of(slot);
             let Some(p) = parts.get_mut(slot).filter(|p| p.epoch == epoch) else { continue };
-            let (Some(&log_start), Some(&high_watermark)) = (lo.get(&partition), hi.get(&partition)) else { continue };
-            let bounds = LogBounds { log_start, high_watermark };
+            let Some(&bounds) = bounds_of.get(&partition) else { continue };
             let d = if out_of_range {
                 decide_out_of_range(bounds, cfg.auto_offset_reset)
             } else {
@@ -235,100 +224,61 @@ impl Fetcher {
             log::info!("{topic}/{partition}: start at {} ({d})", d.offset);
             p.position = Position::At(d.offset);
             p.decision = Some(d);
-            p.high_watermark = high_watermark;
+            p.high_watermark = bounds.high_watermark;
             p.succeeded();
         }
     }
 
     fn fetch(&mut self, plan: BTreeMap<i32, Vec<Planned>>) {
-        let cfg = self.shared.cfg.clone();
-        let wait = cfg.fetch_wait_max;
-        let deadline = Instant::now() + wait + self.shared.cluster.connection_config().request_timeout;
+        let cfg = &self.shared.cfg;
+        let params =
+            FetchParams { wait: cfg.fetch_wait_max, min_bytes: cfg.fetch_min_bytes, max_bytes: FETCH_MAX_BYTES };
+        let deadline = Instant::now() + params.wait + self.shared.client.connection_config().request_timeout;
         let mut inflight = Vec::new();
         for (leader, planned) in plan {
             let keys: Vec<(usize, u64)> = planned.iter().map(|p| (p.slot, p.epoch)).collect();
-            let mut topics: Vec<FetchTopic> = Vec::new();
-            for p in &planned {
-                let (topic, partition) = &self.shared.keys[p.slot];
-                let fp = FetchPartition {
-                    partition: *partition,
-                    current_leader_epoch: -1,
-                    fetch_offset: p.offset,
-                    last_fetched_epoch: -1,
-                    log_start_offset: -1,
-                    partition_max_bytes: p.size as i32,
-                };
-                match topics.iter_mut().find(|t| *t.topic == **topic) {
-                    Some(t) => t.partitions.push(fp),
-                    None => topics.push(FetchTopic { topic: topic.to_string(), partitions: vec![fp] }),
-                }
-            }
-            let req = FetchRequest {
-                replica_id: -1,
-                max_wait_ms: wait.as_millis() as i32,
-                min_bytes: cfg.fetch_min_bytes as i32,
-                max_bytes: FETCH_MAX_BYTES,
-                isolation_level: 0,
-                session_id: 0,
-                session_epoch: -1,
-                topics,
-                rack_id: String::new(),
-            };
-            let sent = self.conns.get(&self.shared.cluster, leader).and_then(|c| {
-                let v = c.version_for::<FetchRequest>()?;
-                Ok((v, c.write_request(&req, v, deadline)?))
-            });
-            match sent {
-                Ok((version, corr)) => inflight.push((leader, version, corr, planned, keys)),
+            let wanted: Vec<PartitionFetch<'_>> = planned
+                .iter()
+                .map(|p| {
+                    let (topic, partition) = &self.shared.keys[p.slot];
+                    PartitionFetch { topic, partition: *partition, offset: p.offset, max_bytes: p.size }
+                })
+                .collect();
+            match fetch::send(&mut self.conns, &self.shared.client, leader, &params, &wanted, deadline) {
+                Ok(pending) => inflight.push((pending, planned, keys)),
                 Err(e) => self.fail(&keys, &e),
             }
         }
-        for (leader, version, corr, planned, keys) in inflight {
-            let resp = match self.conns.existing(leader) {
-                Some(c) => c.read_response::<FetchRequest>(corr, version, deadline),
-                None => continue,
-            };
-            let resp = match resp {
+        for (pending, planned, keys) in inflight {
+            let outcomes = match fetch::read(&mut self.conns, pending, deadline) {
                 Ok(r) => r,
                 Err(e) => {
                     self.fail(&keys, &e);
                     continue;
                 }
             };
-            let top = ErrorCode::from_i16(resp.error_code);
-            if !top.is_ok() {
-                let parts: Vec<String> = keys
-                    .iter()
-                    .map(|(slot, _)| format!("{}/{}", self.shared.keys[*slot].0, self.shared.keys[*slot].1))
-                    .collect();
-                let context = format!("{} on broker {leader}", parts.join(","));
-                let e = Error::Broker { api: ApiKey::Fetch, code: top, context, message: None };
-                self.fail(&keys, &e);
-                continue;
-            }
-            for t in resp.responses {
-                for pr in t.partitions {
-                    let matching = planned.iter().find(|p| {
-                        let (topic, partition) = &self.shared.keys[p.slot];
-                        *partition == pr.partition_index && **topic == *t.topic
-                    });
-                    if let Some(p) = matching {
-                        self.apply(*p, pr);
-                    }
+            for (topic, partition, outcome) in outcomes {
+                let matching = planned.iter().find(|p| {
+                    let (t, q) = &self.shared.keys[p.slot];
+                    *q == partition && **t == *topic
+                });
+                if let Some(p) = matching {
+                    self.apply(*p, outcome);
                 }
             }
         }
     }
 
     /// Applies one partition's fetch result.
-    fn apply(&mut self, planned: Planned, pr: FetchPartitionResponse) {
+    fn apply(&mut self, planned: Planned, outcome: FetchOutcome) {
         let (topic, partition) = self.shared.keys[planned.slot].clone();
-        let code = ErrorCode::from_i16(pr.error_code);
-        if !code.is_ok() {
-            return self.apply_error(planned, code);
-        }
+        let (high_watermark, buf) = match outcome {
+            FetchOutcome::Data { high_watermark, records } => (high_watermark, records),
+            FetchOutcome::OutOfRange => return self.out_of_range(planned),
+            FetchOutcome::Failed(e) => return self.fail(&[(planned.slot, planned.epoch)], &e),
+        };
         // Decode before taking the lock: the application keeps consuming meanwhile.
-        let buf = Arc::new(pr.records.unwrap_or_default());
+        let buf = Arc::new(buf);
         let mut recs: Vec<Record> = Vec::new();
         let decoded = records::decode(&buf, planned.offset, &mut recs);
         let cfg = &self.shared.cfg;
@@ -337,7 +287,7 @@ impl Fetcher {
         if p.epoch != planned.epoch || p.position != Position::At(planned.offset) {
             return; // reset while the request was in flight
         }
-        p.high_watermark = pr.high_watermark;
+        p.high_watermark = high_watermark;
         p.succeeded();
         let delivered = recs.last().map(|r| r.offset + 1);
         let had_records = !recs.is_empty();
@@ -380,29 +330,24 @@ impl Fetcher {
         }
     }
 
-    fn apply_error(&mut self, planned: Planned, code: ErrorCode) {
+    /// The position fell outside the log: reset it, or stop the partition with the error.
+    fn out_of_range(&mut self, planned: Planned) {
         let (topic, partition) = self.shared.keys[planned.slot].clone();
         let key = [(planned.slot, planned.epoch)];
-        if code == ErrorCode::OFFSET_OUT_OF_RANGE {
-            let reset = self.shared.cfg.reset_offset_on_fetch;
-            self.with_current(key, |p| {
-                if reset {
-                    log::warn!(
-                        "{topic}/{partition}: offset {} is out of range; applying auto_offset_reset",
-                        planned.offset
-                    );
-                    p.position = Position::OutOfRange;
-                } else {
-                    p.position = Position::Failed;
-                    p.error =
-                        Some(Error::OffsetOutOfRange { topic: topic.to_string(), partition, offset: planned.offset });
-                }
-            });
-            self.shared.data_ready.notify_all();
-            return;
-        }
-        let e = Error::Broker { api: ApiKey::Fetch, code, context: format!("{topic}/{partition}"), message: None };
-        self.fail(&key, &e);
+        let reset = self.shared.cfg.reset_offset_on_fetch;
+        self.with_current(key, |p| {
+            if reset {
+                log::warn!(
+                    "{topic}/{partition}: offset {} is out of range; applying auto_offset_reset",
+                    planned.offset
+                );
+                p.position = Position::OutOfRange;
+            } else {
+                p.position = Position::Failed;
+                p.error = Some(Error::OffsetOutOfRange { topic: topic.to_string(), partition, offset: planned.offset });
+            }
+        });
+        self.shared.data_ready.notify_all();
     }
 }
 

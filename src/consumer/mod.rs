@@ -15,4 +15,3 @@ pub use balanced::{BalancedConsumer, BalancedIter};
 pub use balanced_config::{BalancedConsumerBuilder, RebalanceCallback};
 pub use config::SimpleConsumerBuilder;
 pub use simple::{Iter, SimpleConsumer, StopHandle};
-pub(crate) use state::Shared;

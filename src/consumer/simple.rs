@@ -4,17 +4,16 @@
 use super::config::ConsumerConfig;
 use super::engine::{CommitTimer, Engine};
 use super::state::Shared;
-use crate::client::Topic;
+use crate::client::offsets::{self as broker_offsets, ListAt};
+use crate::client::TopicRef;
 use crate::error::{Error, Result};
 use crate::message::Message;
-use crate::offset_requests;
-use crate::offsets::{LogBounds, OffsetSpec, StartDecision, StartRule};
-use crate::protocol::list_offsets::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
+use crate::offsets::{OffsetSpec, StartDecision, StartRule};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Reads partitions of a topic. Create one with [`Topic::simple_consumer`].
+/// Reads partitions of a topic. Create one with [`crate::Topic::simple_consumer`].
 ///
 /// Nothing happens on the network until the first [`SimpleConsumer::consume`]: then each
 /// partition's start offset is resolved by the rules in [`crate::offsets`] and fetcher threads
@@ -74,7 +73,7 @@ impl Iterator for Iter<'_> {
 }
 
 impl SimpleConsumer {
-    pub(crate) fn new(topic: Topic, cfg: ConsumerConfig) -> SimpleConsumer {
+    pub(crate) fn new(topic: TopicRef, cfg: ConsumerConfig) -> SimpleConsumer {
         let ids: Vec<i32> = match &cfg.partitions {
             Some(p) => {
                 let mut p = p.clone();
@@ -82,15 +81,15 @@ impl SimpleConsumer {
                 p.dedup();
                 p
             }
-            None => topic.partitions().iter().map(|p| p.partition).collect(),
+            None => topic.partitions.iter().map(|p| p.partition).collect(),
         };
-        let name = topic.name_arc();
+        let name = Arc::clone(&topic.name);
         let keys = ids.iter().map(|p| (Arc::clone(&name), *p)).collect();
         SimpleConsumer {
             topic: name,
             ids,
             commit_timer: CommitTimer::new(&cfg),
-            engine: Engine::new(cfg, Arc::clone(topic.cluster()), keys),
+            engine: Engine::new(cfg, topic.client, keys),
             stopped: false,
         }
     }
@@ -154,8 +153,8 @@ impl SimpleConsumer {
             .ok_or_else(|| Error::Config("commit_offsets needs a consumer_group".into()))?;
         let todo = self.engine.uncommitted();
         let offsets = self.engine.describe(&todo);
-        let cluster = &self.engine.shared().cluster;
-        offset_requests::commit(cluster, group, None, &offsets, cfg.offsets_commit_max_retries.max(1))?;
+        let client = &self.engine.shared().client;
+        broker_offsets::commit(client, group, None, &offsets, cfg.offsets_commit_max_retries.max(1))?;
         log::debug!("{}: committed {offsets:?} for group {group}", self.topic);
         self.engine.mark_committed(&todo);
         Ok(())
@@ -169,7 +168,7 @@ impl SimpleConsumer {
             .as_deref()
             .ok_or_else(|| Error::Config("fetch_offsets needs a consumer_group".into()))?;
         let attempts = cfg.offsets_commit_max_retries.max(1);
-        offset_requests::fetch_committed(&self.engine.shared().cluster, group, &self.topic, &self.ids, attempts)
+        broker_offsets::fetch_committed(&self.engine.shared().client, group, &self.topic, &self.ids, attempts)
     }
 
     /// Per partition, the next offset this consumer will hand out: one past the last message
@@ -195,42 +194,30 @@ impl SimpleConsumer {
             }
         }
         let attempts = self.cfg().offsets_commit_max_retries.max(1);
-        let (cluster, topic) = (&self.engine.shared().cluster, &*self.topic);
+        let (client, topic) = (&self.engine.shared().client, &*self.topic);
         let all: Vec<i32> = specs.iter().map(|s| s.0).collect();
-        let lo = offset_requests::list_offsets(
-            cluster,
-            topic,
-            &all.iter().map(|p| (*p, EARLIEST_TIMESTAMP)).collect::<Vec<_>>(),
-            attempts,
-        )?;
-        let hi = offset_requests::list_offsets(
-            cluster,
-            topic,
-            &all.iter().map(|p| (*p, LATEST_TIMESTAMP)).collect::<Vec<_>>(),
-            attempts,
-        )?;
-        let by_time: Vec<(i32, i64)> = specs
+        let bounds_of = broker_offsets::log_bounds(client, topic, &all, attempts)?;
+        let by_time: Vec<(i32, ListAt)> = specs
             .iter()
             .filter_map(|(p, s)| match s {
-                OffsetSpec::Timestamp(t) => Some((*p, *t)),
+                OffsetSpec::Timestamp(t) => Some((*p, ListAt::Time(*t))),
                 _ => None,
             })
             .collect();
         let at_time = if by_time.is_empty() {
             BTreeMap::new()
         } else {
-            offset_requests::list_offsets(cluster, topic, &by_time, attempts)?
+            broker_offsets::list_offsets(client, topic, &by_time, attempts)?
         };
         let reset = self.cfg().auto_offset_reset;
         for &(partition, spec) in specs {
-            let bounds = LogBounds { log_start: lo[&partition], high_watermark: hi[&partition] };
+            let Some(&bounds) = bounds_of.get(&partition) else {
+                return Err(Error::UnknownTopicOrPartition { topic: topic.to_string(), partition: Some(partition) });
+            };
             let offset = match spec {
                 OffsetSpec::Earliest => bounds.log_start,
                 OffsetSpec::Latest => bounds.high_watermark,
-                OffsetSpec::Timestamp(_) => match at_time.get(&partition) {
-                    Some(&o) if o >= 0 => o,
-                    _ => bounds.high_watermark,
-                },
+                OffsetSpec::Timestamp(_) => at_time.get(&partition).copied().flatten().unwrap_or(bounds.high_watermark),
                 OffsetSpec::Offset(o) => o,
             };
             let slot = ids.iter().position(|p| *p == partition).expect("checked above");

@@ -13,7 +13,7 @@
 //!   any ──reset_offsets──▶ At(new offset)     (epoch bumped: in-flight results are dropped)
 //! ```
 
-use crate::cluster::Cluster;
+use crate::client::Client;
 use crate::error::Error;
 use crate::offsets::StartDecision;
 use crate::protocol::records::Record;
@@ -103,7 +103,7 @@ impl Part {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub cfg: ConsumerConfig,
-    pub cluster: Arc<Cluster>,
+    pub client: Arc<Client>,
     /// The partitions read, in the order of `parts` (fixed for the state's life): an index
     /// into it is a partition's slot.
     pub keys: Vec<(Arc<str>, i32)>,
@@ -119,8 +119,18 @@ pub(crate) struct Shared {
     interrupted: AtomicBool,
 }
 
+impl crate::group::membership::Wake for Shared {
+    fn interrupt(&self) {
+        Shared::interrupt(self);
+    }
+
+    fn stop(&self) {
+        Shared::stop(self);
+    }
+}
+
 impl Shared {
-    pub fn new(cfg: ConsumerConfig, cluster: Arc<Cluster>, keys: Vec<(Arc<str>, i32)>) -> Shared {
+    pub fn new(cfg: ConsumerConfig, client: Arc<Client>, keys: Vec<(Arc<str>, i32)>) -> Shared {
         let parts = keys.iter().map(|(_, p)| Part::new(*p, cfg.fetch_message_max_bytes)).collect();
         let mut topics: Vec<Arc<str>> = Vec::new();
         for (t, _) in &keys {
@@ -130,7 +140,7 @@ impl Shared {
         }
         Shared {
             cfg,
-            cluster,
+            client,
             keys,
             topics,
             parts: Mutex::new(parts),

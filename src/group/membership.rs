@@ -9,18 +9,13 @@
 
 use super::actions::{self, Action};
 use super::assignors::{Assignor, MemberInfo};
-use crate::cluster::Cluster;
-use crate::consumer::Shared;
+use crate::client::group::{self as calls, JoinAnswer, JoinParams};
+use crate::client::offsets::Generation;
+use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::offset_requests::Generation;
 use crate::protocol::consumer_protocol::{self, Assignment, Subscription, TopicPartitions};
-use crate::protocol::error_code::ErrorCode;
-use crate::protocol::heartbeat::HeartbeatRequest;
-use crate::protocol::join_group::{JoinGroupProtocol, JoinGroupRequest, JoinGroupResponse};
-use crate::protocol::leave_group::{LeaveGroupRequest, LeavingMember};
-use crate::protocol::sync_group::SyncGroupRequest;
 use crate::protocol::ApiKey;
-use crate::retry;
+use crate::retry::{self, Backoff};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -55,8 +50,13 @@ pub(crate) struct Joined {
     pub assignment: TopicPartitions,
 }
 
-fn group_err(api: ApiKey, code: ErrorCode, cfg: &GroupConfig, message: Option<String>) -> Error {
-    Error::Broker { api, code, context: format!("group {}", cfg.group), message }
+/// What a member's heartbeat thread wakes when a rejoin is due or the member stops: the
+/// consumer's wait for messages. A trait, so that the group needn't know the consumer.
+pub(crate) trait Wake: Send + Sync + std::fmt::Debug {
+    /// Makes the consumer's wait for messages return, to rejoin.
+    fn interrupt(&self);
+    /// Stops the consumer.
+    fn stop(&self);
 }
 
 /// Joins the group and returns this member's assignment. `member_id` is updated in place (it
@@ -64,7 +64,7 @@ fn group_err(api: ApiKey, code: ErrorCode, cfg: &GroupConfig, message: Option<St
 /// reported to the leader for cooperative assignment. Gives up after
 /// `rebalance_max_retries` failed attempts, or at once on a fatal error or when `stopped`.
 pub(crate) fn join(
-    cluster: &Cluster,
+    client: &Client,
     cfg: &GroupConfig,
     member_id: &mut String,
     owned: &TopicPartitions,
@@ -76,7 +76,7 @@ pub(crate) fn join(
     // broker that keeps asking gets the usual backoff and retry limit, not a tight loop.
     let mut retried_now = false;
     loop {
-        let err = match join_once(cluster, cfg, member_id, owned, owned_generation) {
+        let err = match join_once(client, cfg, member_id, owned, owned_generation) {
             Ok(j) => return Ok(j),
             Err(e) => e,
         };
@@ -90,25 +90,24 @@ pub(crate) fn join(
             Action::RetryNow if again_at_once => continue,
             Action::RetryNow => {}
             Action::RejoinAsNew => member_id.clear(),
-            Action::FindCoordinator => cluster.forget_coordinator(&cfg.group),
+            Action::FindCoordinator => client.forget_coordinator(&cfg.group),
             Action::Rejoin | Action::Backoff => {}
         }
         failures += 1;
         if failures > cfg.rebalance_max_retries || stopped() {
             return Err(err);
         }
-        std::thread::sleep(retry::backoff(cfg.rebalance_backoff, Duration::from_secs(10), failures - 1, retry::seed()));
+        std::thread::sleep(Backoff::new(cfg.rebalance_backoff, retry::REJOIN_MAX).delay(failures - 1));
     }
 }
 
 fn join_once(
-    cluster: &Cluster,
+    client: &Client,
     cfg: &GroupConfig,
     member_id: &mut String,
     owned: &TopicPartitions,
     owned_generation: i32,
 ) -> Result<Joined> {
-    let coordinator = cluster.coordinator(&cfg.group)?;
     let protocols = cfg
         .assignors
         .iter()
@@ -121,94 +120,53 @@ fn join_once(
                 generation_id: owned_generation,
                 rack_id: None,
             };
-            JoinGroupProtocol { name: a.name().to_string(), metadata: sub.encode(consumer_protocol::VERSION) }
+            (a.name().to_string(), sub.encode(consumer_protocol::VERSION))
         })
         .collect();
-    let req = JoinGroupRequest {
-        group_id: cfg.group.clone(),
-        session_timeout_ms: cfg.session_timeout.as_millis() as i32,
-        rebalance_timeout_ms: cfg.rebalance_timeout.as_millis() as i32,
-        member_id: member_id.clone(),
-        group_instance_id: cfg.group_instance_id.clone(),
-        protocol_type: "consumer".into(),
+    let params = JoinParams {
+        group: &cfg.group,
+        session_timeout: cfg.session_timeout,
+        rebalance_timeout: cfg.rebalance_timeout,
+        group_instance_id: cfg.group_instance_id.as_deref(),
         protocols,
-        reason: None,
     };
-    let resp = cluster.send_waiting(coordinator, &req, cfg.rebalance_timeout)?;
-    let code = ErrorCode::from_i16(resp.error_code);
-    if code == ErrorCode::MEMBER_ID_REQUIRED {
-        member_id.clone_from(&resp.member_id);
-    }
-    if !code.is_ok() {
-        return Err(group_err(ApiKey::JoinGroup, code, cfg, None));
-    }
-    member_id.clone_from(&resp.member_id);
-    let name = resp.protocol_name.clone().unwrap_or_default();
+    let joined = calls::join_group(client, &params, member_id)?;
+    let name = joined.protocol_name.clone();
     let assignor = Assignor::from_name(&name).ok_or_else(|| {
         Error::Config(format!(
             "group {}: the coordinator chose assignor {name:?}, which this member didn't offer",
             cfg.group
         ))
     })?;
-    let leader = resp.leader == resp.member_id && !resp.skip_assignment;
-    let assignments = if leader { lead(cluster, cfg, assignor, &resp)? } else { Vec::new() };
+    let assignments = if joined.leads { lead(client, cfg, assignor, &joined)? } else { Vec::new() };
     log::info!(
         "group {}: joined generation {} as {}{} with {assignor}",
         cfg.group,
-        resp.generation_id,
-        resp.member_id,
-        if leader { " (leader)" } else { "" }
+        joined.generation_id,
+        joined.member_id,
+        if joined.leads { " (leader)" } else { "" }
     );
-    let sync = SyncGroupRequest {
-        group_id: cfg.group.clone(),
-        generation_id: resp.generation_id,
-        member_id: resp.member_id.clone(),
+    let generation = Generation {
+        member_id: joined.member_id,
+        generation_id: joined.generation_id,
         group_instance_id: cfg.group_instance_id.clone(),
-        protocol_type: Some("consumer".into()),
-        protocol_name: Some(name),
-        assignments,
     };
-    let synced = cluster.send_waiting(coordinator, &sync, cfg.rebalance_timeout)?;
-    let code = ErrorCode::from_i16(synced.error_code);
-    if !code.is_ok() {
-        return Err(group_err(ApiKey::SyncGroup, code, cfg, None));
-    }
-    let assignment = Assignment::decode(&synced.assignment).map_err(|e| Error::Decode {
-        broker: format!("coordinator {coordinator}"),
-        api: ApiKey::SyncGroup,
-        version: -1,
-        source: e,
-    })?;
+    let payload = calls::sync_group(client, &cfg.group, &generation, &name, assignments, cfg.rebalance_timeout)?;
+    let assignment = Assignment::decode(&payload)
+        .map_err(|e| calls::payload_error(ApiKey::SyncGroup, format!("coordinator of group {}", cfg.group), e))?;
     let mine: TopicPartitions =
         assignment.partitions.into_iter().filter(|(t, ps)| cfg.topics.contains(t) && !ps.is_empty()).collect();
-    Ok(Joined {
-        generation: Generation {
-            member_id: resp.member_id,
-            generation_id: resp.generation_id,
-            group_instance_id: cfg.group_instance_id.clone(),
-        },
-        assignor,
-        assignment: mine,
-    })
+    Ok(Joined { generation, assignor, assignment: mine })
 }
 
 /// The leader's job: read every member's subscription, look up the topics, run the assignor.
-fn lead(
-    cluster: &Cluster,
-    cfg: &GroupConfig,
-    assignor: Assignor,
-    resp: &JoinGroupResponse,
-) -> Result<Vec<(String, Vec<u8>)>> {
+fn lead(client: &Client, cfg: &GroupConfig, assignor: Assignor, joined: &JoinAnswer) -> Result<Vec<(String, Vec<u8>)>> {
     let mut members = Vec::new();
     let mut versions = BTreeMap::new();
-    for m in &resp.members {
-        let sub = Subscription::decode(&m.metadata).map_err(|e| Error::Decode {
-            broker: format!("member {}", m.member_id),
-            api: ApiKey::JoinGroup,
-            version: -1,
-            source: e,
-        })?;
-        // Answer each member in the payload version it speaks.
+    for m in &joined.members {
+        let sub = Subscription::decode(&m.metadata)
+            .map_err(|e| calls::payload_error(ApiKey::JoinGroup, format!("member {}", m.member_id), e))?;
+        // Answer each member in the payload version it speaks (decode checked the 2 bytes).
         let version = i16::from_be_bytes([m.metadata[0], m.metadata[1]]).clamp(0, consumer_protocol::VERSION);
         versions.insert(m.member_id.clone(), version);
         let generation = if sub.generation_id >= 0 {
@@ -226,9 +184,9 @@ fn lead(
     }
     let topics: BTreeSet<String> = members.iter().flat_map(|m| m.topics.iter().cloned()).collect();
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-    cluster.refresh_metadata(&names)?;
+    client.refresh_metadata(&names)?;
     let counts: BTreeMap<String, i32> =
-        topics.iter().filter_map(|t| cluster.partition_count(t).map(|n| (t.clone(), n))).collect();
+        topics.iter().filter_map(|t| client.partition_count(t).map(|n| (t.clone(), n))).collect();
     let plan = assignor.assign(&members, &counts);
     log::debug!("group {}: assignment {plan:?}", cfg.group);
     Ok(plan
@@ -243,27 +201,11 @@ fn lead(
 /// Leaves the group so that the partitions move at once. A static member doesn't: keeping its
 /// partitions through a restart is the point of static membership (the Java client does the
 /// same); they move when its session times out.
-pub(crate) fn leave(cluster: &Cluster, cfg: &GroupConfig, generation: &Generation) -> Result<()> {
+pub(crate) fn leave(client: &Client, cfg: &GroupConfig, generation: &Generation) -> Result<()> {
     if cfg.group_instance_id.is_some() {
         return Ok(());
     }
-    let coordinator = cluster.coordinator(&cfg.group)?;
-    let req = LeaveGroupRequest {
-        group_id: cfg.group.clone(),
-        members: vec![LeavingMember {
-            member_id: generation.member_id.clone(),
-            group_instance_id: None,
-            reason: Some("the consumer is closing".into()),
-        }],
-    };
-    let resp = cluster.send_to(coordinator, &req)?;
-    let code =
-        resp.members.first().map_or(resp.error_code, |m| if resp.error_code != 0 { resp.error_code } else { m.2 });
-    let code = ErrorCode::from_i16(code);
-    if !code.is_ok() && code != ErrorCode::UNKNOWN_MEMBER_ID {
-        return Err(group_err(ApiKey::LeaveGroup, code, cfg, None));
-    }
-    Ok(())
+    calls::leave_group(client, &cfg.group, &generation.member_id, "the consumer is closing")
 }
 
 /// Why a rejoin was asked for.
@@ -283,21 +225,21 @@ struct Beat {
     fatal: Option<Error>,
     stopped: bool,
     /// The consumer's current fetch state, woken when a rejoin is due.
-    wake: Option<Arc<Shared>>,
+    wake: Option<Arc<dyn Wake>>,
 }
 
 /// What the heartbeat thread and the consumer share.
 #[derive(Debug)]
 pub(crate) struct Heartbeat {
-    cluster: Arc<Cluster>,
+    client: Arc<Client>,
     cfg: GroupConfig,
     state: Mutex<Beat>,
     cv: Condvar,
 }
 
 impl Heartbeat {
-    pub fn new(cluster: Arc<Cluster>, cfg: GroupConfig) -> Heartbeat {
-        Heartbeat { cluster, cfg, state: Mutex::new(Beat::default()), cv: Condvar::new() }
+    pub fn new(client: Arc<Client>, cfg: GroupConfig) -> Heartbeat {
+        Heartbeat { client, cfg, state: Mutex::new(Beat::default()), cv: Condvar::new() }
     }
 
     fn lock(&self) -> MutexGuard<'_, Beat> {
@@ -305,7 +247,7 @@ impl Heartbeat {
     }
 
     /// Starts heartbeating for `generation` (or pauses with `None`), waking `wake` on trouble.
-    pub fn set(&self, generation: Option<Generation>, wake: Option<Arc<Shared>>) {
+    pub fn set(&self, generation: Option<Generation>, wake: Option<Arc<dyn Wake>>) {
         let mut s = self.lock();
         s.current = generation;
         s.wake = wake;
@@ -379,7 +321,7 @@ impl Heartbeat {
                     match action {
                         Action::Rejoin | Action::RetryNow => self.request_rejoin(Rejoin::SameId),
                         Action::RejoinAsNew => self.request_rejoin(Rejoin::NewId),
-                        Action::FindCoordinator => self.cluster.forget_coordinator(&self.cfg.group),
+                        Action::FindCoordinator => self.client.forget_coordinator(&self.cfg.group),
                         Action::Backoff => {}
                         Action::Fatal => {
                             self.lock().fatal = Some(e);
@@ -400,19 +342,6 @@ impl Heartbeat {
     }
 
     fn beat(&self, generation: &Generation) -> Result<()> {
-        let coordinator = self.cluster.coordinator(&self.cfg.group)?;
-        let req = HeartbeatRequest {
-            group_id: self.cfg.group.clone(),
-            generation_id: generation.generation_id,
-            member_id: generation.member_id.clone(),
-            group_instance_id: generation.group_instance_id.clone(),
-        };
-        let resp = self.cluster.send_to(coordinator, &req)?;
-        let code = ErrorCode::from_i16(resp.error_code);
-        if code.is_ok() {
-            Ok(())
-        } else {
-            Err(group_err(ApiKey::Heartbeat, code, &self.cfg, None))
-        }
+        calls::heartbeat(&self.client, &self.cfg.group, generation)
     }
 }

@@ -3,9 +3,8 @@
 //! view from outside (list, describe, committed offsets) for tools.
 
 pub(crate) mod actions;
-mod admin;
 pub mod assignors;
 pub(crate) mod membership;
 
-pub use admin::{GroupDescription, GroupListing, GroupMemberDescription};
+pub use crate::client::groups_admin::{GroupDescription, GroupListing, GroupMemberDescription};
 pub use assignors::{Assignor, MemberInfo};

@@ -2,12 +2,10 @@
 //! when configured.
 
 mod connection;
-mod dedicated;
 pub(crate) mod security;
 mod stream;
 #[cfg(feature = "tls")]
 mod tls;
 
 pub use connection::{Connection, ConnectionConfig};
-pub use dedicated::Dedicated;
 pub use security::{CaRoots, SecurityProtocol, TlsConfig};

@@ -1,7 +1,7 @@
 //! The producer's settings, with PyKafka's names; defaults follow PyKafka unless noted.
 
 use super::partitioner::Partitioner;
-use crate::client::Topic;
+use crate::client::TopicRef;
 use crate::error::{Error, Result};
 use crate::protocol::records::Compression;
 use std::time::Duration;
@@ -46,16 +46,16 @@ pub(crate) struct ProducerConfig {
     pub enable_idempotence: bool,
 }
 
-/// Builds a [`crate::Producer`]; get one from [`Topic::producer`]. Every setter names the PyKafka
+/// Builds a [`crate::Producer`]; get one from [`crate::Topic::producer`]. Every setter names the PyKafka
 /// parameter it mirrors and its default.
 #[derive(Debug, Clone)]
 pub struct ProducerBuilder {
-    pub(crate) topic: Topic,
+    pub(crate) topic: TopicRef,
     pub(crate) cfg: ProducerConfig,
 }
 
 impl ProducerBuilder {
-    pub(crate) fn new(topic: Topic) -> Self {
+    pub(crate) fn new(topic: TopicRef) -> Self {
         ProducerBuilder {
             topic,
             cfg: ProducerConfig {

@@ -1,14 +1,12 @@
 //! The producer as the application sees it.
 
-use super::config::{ProducerBuilder, ProducerConfig};
+use super::config::ProducerConfig;
 use super::record::{Delivery, DeliveryReport, ProducerRecord};
 use super::sender::{self, Shared};
 use super::state::{Pending, State};
-use crate::client::Topic;
+use crate::client::produce::init_producer_id;
+use crate::client::TopicRef;
 use crate::error::{Error, Result};
-use crate::protocol::error_code::ErrorCode;
-use crate::protocol::init_producer_id::InitProducerIdRequest;
-use crate::protocol::ApiKey;
 use crate::workers::Workers;
 use std::sync::atomic::AtomicUsize;
 use std::sync::mpsc::{channel, sync_channel, Receiver};
@@ -18,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// How long dropping a producer waits for its messages before giving up on them.
 const DROP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Writes messages to a topic (PyKafka's Producer). Create one with [`Topic::producer`].
+/// Writes messages to a topic (PyKafka's Producer). Create one with [`crate::Topic::producer`].
 ///
 /// `produce` queues a message and returns; a sender thread batches per partition (by
 /// `min_queued_messages`, `max_request_size` and `linger`) and writes one Produce request per
@@ -44,10 +42,11 @@ fn now_ms() -> i64 {
 }
 
 impl Producer {
-    pub(crate) fn start(topic: Topic, cfg: ProducerConfig) -> Result<Producer> {
-        let cluster = Arc::clone(topic.cluster());
-        let (producer_id, producer_epoch) = if cfg.enable_idempotence { init_producer_id(&topic)? } else { (-1, -1) };
-        let partitions = topic.partitions().len();
+    pub(crate) fn start(topic: TopicRef, cfg: ProducerConfig) -> Result<Producer> {
+        let client = Arc::clone(&topic.client);
+        let (producer_id, producer_epoch) =
+            if cfg.enable_idempotence { init_producer_id(&topic.client, &topic.name)? } else { (-1, -1) };
+        let partitions = topic.partitions.len();
         let (reports_tx, reports) = if cfg.delivery_reports {
             let (tx, rx) = channel();
             (Some(tx), Some(Mutex::new(rx)))
@@ -55,16 +54,16 @@ impl Producer {
             (None, None)
         };
         let shared = Arc::new(Shared {
-            topic: topic.name_arc(),
+            topic: Arc::clone(&topic.name),
             cfg,
-            cluster,
+            client,
             state: Mutex::new(State::new(partitions, reports_tx)),
             work: Condvar::new(),
             progress: Condvar::new(),
             producer_id,
             producer_epoch,
         });
-        let owners: Arc<Vec<i32>> = Arc::new(shared.cluster.brokers().keys().copied().collect());
+        let owners: Arc<Vec<i32>> = Arc::new(shared.client.brokers().keys().copied().collect());
         let mut workers = Workers::new();
         for &broker in owners.iter() {
             let role = sender::Role { broker, owners: Arc::clone(&owners) };
@@ -105,8 +104,7 @@ impl Producer {
         let (tx, rx) = sync_channel(1);
         self.enqueue(rec, Some(tx))?;
         let cfg = &self.shared.cfg;
-        let per_try =
-            cfg.ack_timeout + self.shared.cluster.connection_config().request_timeout + Duration::from_secs(5);
+        let per_try = cfg.ack_timeout + self.shared.client.connection_config().request_timeout + Duration::from_secs(5);
         let limit = cfg.linger + per_try * (cfg.max_retries + 1);
         rx.recv_timeout(limit).map_err(|_| Error::DeliveryTimeout {
             topic: self.shared.topic.to_string(),
@@ -248,44 +246,5 @@ impl Drop for Producer {
         if let Err(e) = self.close(DROP_TIMEOUT) {
             log::error!("{}: closing on drop: {e}", self.shared.topic);
         }
-    }
-}
-
-/// Gets an idempotent producer id and epoch from any broker.
-fn init_producer_id(topic: &Topic) -> Result<(i64, i16)> {
-    let cluster = topic.cluster();
-    let req = InitProducerIdRequest {
-        transactional_id: None,
-        transaction_timeout_ms: 60_000,
-        producer_id: -1,
-        producer_epoch: -1,
-    };
-    cluster.with_retries(8, &[], None, || {
-        let node = cluster.any_broker()?;
-        let r = cluster.send_to(node, &req)?;
-        let code = ErrorCode::from_i16(r.error_code);
-        if !code.is_ok() {
-            return Err(Error::Broker {
-                api: ApiKey::InitProducerId,
-                code,
-                context: format!("broker {node}"),
-                message: None,
-            });
-        }
-        log::info!("{}: idempotent producer id {} epoch {}", topic.name(), r.producer_id, r.producer_epoch);
-        Ok((r.producer_id, r.producer_epoch))
-    })
-}
-
-impl Topic {
-    /// A [`Producer`] builder for this topic (PyKafka's `get_producer`).
-    pub fn producer(&self) -> ProducerBuilder {
-        ProducerBuilder::new(self.clone())
-    }
-
-    /// A builder for a producer whose `produce` waits for each acknowledgement (PyKafka's
-    /// `get_sync_producer`).
-    pub fn sync_producer(&self) -> ProducerBuilder {
-        ProducerBuilder::new(self.clone()).sync(true)
     }
 }

@@ -4,17 +4,18 @@
 //! slow broker so holds up only its own partitions. Partitions without a leader, or led by a
 //! broker that has no thread (it joined later), go to the thread of the lowest broker id.
 
-use super::config::{Acks, ProducerConfig};
+use super::config::ProducerConfig;
 use super::record::Delivery;
 use super::state::{Batch, State};
-use crate::cluster::Cluster;
+use crate::client::pool::Dedicated;
+use crate::client::produce::{self, ProduceOutcome, ProduceParams};
+use crate::client::Client;
 use crate::error::{Error, Retry};
-use crate::net::Dedicated;
 use crate::protocol::codec::Encoder;
 use crate::protocol::error_code::ErrorCode;
-use crate::protocol::produce::{ProduceRequest, ProduceTopic};
-use crate::protocol::records::{encode_batch_v2, BatchSpec, Compression, RecordSpec};
+use crate::protocol::records::{encode_batch_v2, BatchSpec, RecordSpec};
 use crate::protocol::ApiKey;
+use crate::retry::{self, Backoff};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -29,7 +30,7 @@ const IDLE_WAIT: Duration = Duration::from_secs(1);
 pub(crate) struct Shared {
     pub topic: Arc<str>,
     pub cfg: ProducerConfig,
-    pub cluster: Arc<Cluster>,
+    pub client: Arc<Client>,
     pub state: Mutex<State>,
     /// Signalled when there may be a batch to send (new messages, flush, close).
     pub work: Condvar,
@@ -91,7 +92,7 @@ fn take_ready(shared: &Shared, role: &Role) -> Option<Vec<Batch>> {
         let mut wake: Option<Instant> = None;
         let mut out = Vec::new();
         // Lock order: producer state, then the cluster's metadata (never the other way).
-        let leaders = shared.cluster.leaders(&shared.topic, &ids);
+        let leaders = shared.client.leaders(&shared.topic, &ids);
         for ((p, q), leader) in st.parts.iter_mut().enumerate().zip(leaders) {
             if q.in_flight || !role.owns(leader) {
                 continue;
@@ -168,20 +169,13 @@ fn encode(shared: &Shared, batch: &Batch) -> Result<Vec<u8>, Error> {
     Ok(e.into_inner())
 }
 
-struct InFlight {
-    leader: i32,
-    version: i16,
-    correlation: i32,
-    batches: Vec<Batch>,
-}
-
 fn send_round(shared: &Shared, conns: &mut Dedicated, batches: Vec<Batch>) {
     let cfg = &shared.cfg;
     let topic = &*shared.topic;
     let mut refresh = false;
     let mut by_leader: BTreeMap<i32, Vec<Batch>> = BTreeMap::new();
     for b in batches {
-        match shared.cluster.leader(topic, b.partition) {
+        match shared.client.leader(topic, b.partition) {
             Some(l) => by_leader.entry(l).or_default().push(b),
             None => {
                 let e = Error::Broker {
@@ -194,7 +188,9 @@ fn send_round(shared: &Shared, conns: &mut Dedicated, batches: Vec<Batch>) {
             }
         }
     }
-    let deadline = Instant::now() + cfg.ack_timeout + shared.cluster.connection_config().request_timeout;
+    let deadline = Instant::now() + cfg.ack_timeout + shared.client.connection_config().request_timeout;
+    let params =
+        ProduceParams { topic, acks: cfg.required_acks.wire(), timeout: cfg.ack_timeout, compression: cfg.compression };
     let mut inflight = Vec::new();
     for (leader, batches) in by_leader {
         let mut parts = Vec::with_capacity(batches.len());
@@ -211,35 +207,16 @@ fn send_round(shared: &Shared, conns: &mut Dedicated, batches: Vec<Batch>) {
         if ok.is_empty() {
             continue;
         }
-        let req = ProduceRequest {
-            transactional_id: None,
-            acks: cfg.required_acks.wire(),
-            timeout_ms: cfg.ack_timeout.as_millis() as i32,
-            topics: vec![ProduceTopic { name: topic.to_string(), partitions: parts }],
-        };
-        let sent = conns.get(&shared.cluster, leader).and_then(|c| {
-            let v = c.version_for::<ProduceRequest>()?;
-            if cfg.compression == Compression::Zstd && v < 7 {
-                return Err(Error::Config(format!(
-                    "broker {} speaks Produce up to v{v}; zstd needs v7 (Kafka 2.1)",
-                    c.addr()
-                )));
-            }
-            Ok((v, c.write_request(&req, v, deadline)?))
-        });
-        match sent {
+        match produce::send(conns, &shared.client, leader, &params, parts, deadline) {
             // With acks=0 the broker never answers: written is as good as it gets.
-            Ok(_) if cfg.required_acks == Acks::None => {
-                if let Some(c) = conns.existing(leader) {
-                    c.no_response_expected();
-                }
+            Ok(None) => {
                 let mut st = shared.lock();
                 for b in ok {
                     let p = b.partition;
                     st.finish(b, |_| Ok(Delivery { partition: p, offset: None }));
                 }
             }
-            Ok((version, correlation)) => inflight.push(InFlight { leader, version, correlation, batches: ok }),
+            Ok(Some(pending)) => inflight.push((pending, ok)),
             Err(e) => {
                 for b in ok {
                     refresh |= settle_error(shared, b, &e);
@@ -247,50 +224,28 @@ fn send_round(shared: &Shared, conns: &mut Dedicated, batches: Vec<Batch>) {
             }
         }
     }
-    for f in inflight {
-        let resp = match conns.existing(f.leader) {
-            Some(c) => c.read_response::<ProduceRequest>(f.correlation, f.version, deadline),
-            None => continue,
-        };
-        let mut results: BTreeMap<i32, (ErrorCode, i64, Option<String>)> = BTreeMap::new();
-        match resp {
-            Ok(r) => {
-                for t in r.responses.into_iter().filter(|t| *t.name == *topic) {
-                    for p in t.partitions {
-                        results.insert(p.index, (ErrorCode::from_i16(p.error_code), p.base_offset, p.error_message));
-                    }
-                }
-            }
+    for (pending, batches) in inflight {
+        let mut results = match produce::read(conns, pending, deadline) {
+            Ok(r) => r,
             Err(e) => {
-                for b in f.batches {
+                for b in batches {
                     refresh |= settle_error(shared, b, &e);
                 }
                 continue;
             }
-        }
-        for b in f.batches {
+        };
+        for b in batches {
             let p = b.partition;
             match results.remove(&p) {
-                Some((ErrorCode::NONE, base, _)) => {
+                Some(ProduceOutcome::Written { base_offset: Some(base) }) => {
                     shared.lock().finish(b, |i| Ok(Delivery { partition: p, offset: Some(base + i as i64) }));
                 }
-                // A retry of a batch the broker had already written (idempotence at work).
-                Some((ErrorCode::DUPLICATE_SEQUENCE_NUMBER, _, _)) => {
+                Some(ProduceOutcome::Written { base_offset: None }) => {
                     shared.lock().finish(b, |_| Ok(Delivery { partition: p, offset: None }));
                 }
-                Some((code, _, message)) => {
-                    let e = Error::Broker { api: ApiKey::Produce, code, context: format!("{topic}/{p}"), message };
-                    refresh |= settle_error(shared, b, &e);
-                }
-                None => {
-                    let e = Error::Broker {
-                        api: ApiKey::Produce,
-                        code: ErrorCode::UNKNOWN_SERVER_ERROR,
-                        context: format!("{topic}/{p}"),
-                        message: Some("partition missing from the Produce response".into()),
-                    };
-                    refresh |= settle_error(shared, b, &e);
-                }
+                Some(ProduceOutcome::Failed(e)) => refresh |= settle_error(shared, b, &e),
+                // produce::read answers for every partition sent.
+                None => {}
             }
         }
     }
@@ -298,7 +253,7 @@ fn send_round(shared: &Shared, conns: &mut Dedicated, batches: Vec<Batch>) {
     // Batches settled here may unblock partitions another sender owns now.
     shared.work.notify_all();
     if refresh {
-        if let Err(e) = shared.cluster.refresh_metadata(&[topic]) {
+        if let Err(e) = shared.client.refresh_metadata(&[topic]) {
             log::warn!("{topic}: metadata refresh failed: {e}");
         }
     }
@@ -310,12 +265,7 @@ fn settle_error(shared: &Shared, mut batch: Batch, e: &Error) -> bool {
     let how = e.retry();
     let mut st = shared.lock();
     if how != Retry::Never && batch.attempts < shared.cfg.max_retries {
-        let wait = crate::retry::backoff(
-            shared.cfg.retry_backoff,
-            Duration::from_secs(5),
-            batch.attempts,
-            crate::retry::seed(),
-        );
+        let wait = Backoff::new(shared.cfg.retry_backoff, retry::REQUEST_MAX).delay(batch.attempts);
         batch.attempts += 1;
         log::debug!("{}/{}: {e}; retry {} in {wait:?}", shared.topic, batch.partition, batch.attempts);
         let q = &mut st.parts[batch.partition as usize];

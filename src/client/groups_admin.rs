@@ -2,9 +2,8 @@
 //! looks like now (DescribeGroups, asked of its coordinator), and everything it has committed
 //! (OffsetFetch for all topics). The CLI's `groups`, `group` and `lag` commands use these.
 
-use crate::client::KafkaClient;
-use crate::cluster::Cluster;
-use crate::error::{Error, Result};
+use super::{broker_err, Client};
+use crate::error::Result;
 use crate::protocol::consumer_protocol::{Assignment, TopicPartitions};
 use crate::protocol::describe_groups::DescribeGroupsRequest;
 use crate::protocol::error_code::ErrorCode;
@@ -54,14 +53,10 @@ pub struct GroupMemberDescription {
     pub assignment: TopicPartitions,
 }
 
-fn broker_err(api: ApiKey, code: ErrorCode, context: String, message: Option<String>) -> Error {
-    Error::Broker { api, code, context, message }
-}
-
-fn list_groups(cluster: &Cluster) -> Result<Vec<GroupListing>> {
+pub(crate) fn list_groups(client: &Client) -> Result<Vec<GroupListing>> {
     let mut out = Vec::new();
-    for (id, _) in cluster.brokers() {
-        let resp = cluster.send_to(id, &ListGroupsRequest::default())?;
+    for (id, _) in client.brokers() {
+        let resp = client.send_to(id, &ListGroupsRequest::default())?;
         let code = ErrorCode::from_i16(resp.error_code);
         if !code.is_ok() {
             return Err(broker_err(ApiKey::ListGroups, code, format!("broker {id}"), None));
@@ -77,11 +72,11 @@ fn list_groups(cluster: &Cluster) -> Result<Vec<GroupListing>> {
     Ok(out)
 }
 
-fn describe_group(cluster: &Cluster, group: &str) -> Result<GroupDescription> {
-    cluster.with_retries(crate::offset_requests::DEFAULT_ATTEMPTS, &[], Some(group), || {
-        let node = cluster.coordinator(group)?;
+pub(crate) fn describe_group(client: &Client, group: &str) -> Result<GroupDescription> {
+    client.with_retries(super::offsets::DEFAULT_ATTEMPTS, &[], Some(group), || {
+        let node = client.coordinator(group)?;
         let req = DescribeGroupsRequest { groups: vec![group.to_string()], include_authorized_operations: false };
-        let resp = cluster.send_to(node, &req)?;
+        let resp = client.send_to(node, &req)?;
         let g = resp.groups.into_iter().find(|g| g.group_id == group).ok_or_else(|| {
             broker_err(ApiKey::DescribeGroups, ErrorCode::COORDINATOR_NOT_AVAILABLE, format!("group {group}"), None)
         })?;
@@ -114,11 +109,11 @@ fn describe_group(cluster: &Cluster, group: &str) -> Result<GroupDescription> {
     })
 }
 
-fn group_offsets(cluster: &Cluster, group: &str) -> Result<BTreeMap<(String, i32), i64>> {
-    cluster.with_retries(crate::offset_requests::DEFAULT_ATTEMPTS, &[], Some(group), || {
-        let node = cluster.coordinator(group)?;
+pub(crate) fn group_offsets(client: &Client, group: &str) -> Result<BTreeMap<(String, i32), i64>> {
+    client.with_retries(super::offsets::DEFAULT_ATTEMPTS, &[], Some(group), || {
+        let node = client.coordinator(group)?;
         let req = OffsetFetchRequest { group_id: group.to_string(), topics: None, require_stable: false };
-        let resp = cluster.send_to(node, &req)?;
+        let resp = client.send_to(node, &req)?;
         let code = ErrorCode::from_i16(resp.error_code);
         if !code.is_ok() {
             return Err(broker_err(ApiKey::OffsetFetch, code, format!("group {group}"), None));
@@ -133,21 +128,4 @@ fn group_offsets(cluster: &Cluster, group: &str) -> Result<BTreeMap<(String, i32
         }
         Ok(out)
     })
-}
-
-impl KafkaClient {
-    /// Every group the cluster's brokers coordinate, sorted by id.
-    pub fn list_groups(&self) -> Result<Vec<GroupListing>> {
-        list_groups(self.cluster())
-    }
-
-    /// A group's state and members with their assignments.
-    pub fn describe_group(&self, group: &str) -> Result<GroupDescription> {
-        describe_group(self.cluster(), group)
-    }
-
-    /// Every offset `group` has committed, by (topic, partition): the next offset to read.
-    pub fn group_offsets(&self, group: &str) -> Result<BTreeMap<(String, i32), i64>> {
-        group_offsets(self.cluster(), group)
-    }
 }

@@ -1,12 +1,15 @@
 //! The entry point: a [`KafkaClient`] connected to a cluster, and the [`Topic`]s it hands out.
+//! Every public method of both lives here; the work is done by the client layer
+//! ([`crate::client`]) and by the consumers and producer these hand out.
 
-use crate::cluster::{Cluster, PartitionInfo};
+use crate::client::offsets::{self as broker_offsets, ListAt, DEFAULT_ATTEMPTS};
+use crate::client::{admin, groups_admin, Client, PartitionInfo, TopicRef};
 use crate::consumer::{BalancedConsumerBuilder, SimpleConsumerBuilder};
 use crate::error::{Error, Result};
+use crate::group::{GroupDescription, GroupListing};
 use crate::net::security::SecuritySettings;
 use crate::net::{ConnectionConfig, SecurityProtocol, TlsConfig};
-use crate::offset_requests;
-use crate::protocol::list_offsets::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
+use crate::producer::ProducerBuilder;
 use crate::sasl::{OAuthBearerToken, SaslMechanism, TokenProvider};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -135,15 +138,15 @@ impl KafkaClientBuilder {
         }
         let mut conn = self.conn;
         conn.security = self.security.resolve()?;
-        let cluster = Cluster::connect(&self.hosts, conn, self.retry_backoff)?;
-        Ok(KafkaClient { cluster })
+        let client = Client::connect(&self.hosts, conn, self.retry_backoff)?;
+        Ok(KafkaClient { client })
     }
 }
 
 /// A connection to a Kafka cluster (PyKafka's `KafkaClient`). Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct KafkaClient {
-    cluster: Arc<Cluster>,
+    client: Arc<Client>,
 }
 
 impl KafkaClient {
@@ -160,58 +163,96 @@ impl KafkaClient {
     /// A topic. Loads its metadata, waiting up to the request timeout for leaders if the broker
     /// is still creating it.
     pub fn topic(&self, name: &str) -> Result<Topic> {
-        let partitions = self.cluster.partitions(name, self.cluster.connection_config().request_timeout)?;
-        Ok(Topic { cluster: Arc::clone(&self.cluster), name: Arc::from(name), partitions })
-    }
-
-    pub(crate) fn cluster(&self) -> &Arc<Cluster> {
-        &self.cluster
+        let partitions = self.client.partitions(name, self.client.connection_config().request_timeout)?;
+        Ok(Topic { inner: TopicRef { client: Arc::clone(&self.client), name: Arc::from(name), partitions } })
     }
 
     /// Broker ids and addresses.
     pub fn brokers(&self) -> BTreeMap<i32, String> {
-        self.cluster.brokers()
+        self.client.brokers()
     }
 
     /// A [`crate::BalancedConsumer`] builder: a member of `group` reading `topics`.
     pub fn balanced_consumer(&self, group: &str, topics: &[&str]) -> BalancedConsumerBuilder {
         let topics = topics.iter().map(|t| t.to_string()).collect();
-        BalancedConsumerBuilder::new(Arc::clone(&self.cluster), group, topics)
+        BalancedConsumerBuilder::new(Arc::clone(&self.client), group, topics)
+    }
+
+    /// Creates `topic` with `partitions` and `replication_factor` (-1 for the broker's
+    /// defaults), and waits until its partitions have leaders.
+    pub fn create_topic(&self, topic: &str, partitions: i32, replication_factor: i16) -> Result<()> {
+        admin::create_topic(&self.client, topic, partitions, replication_factor)
+    }
+
+    /// Deletes `topic`.
+    pub fn delete_topic(&self, topic: &str) -> Result<()> {
+        admin::delete_topic(&self.client, topic)
+    }
+
+    /// Every topic's name, sorted (internal topics included).
+    pub fn topics(&self) -> Result<Vec<String>> {
+        self.client.topic_names()
+    }
+
+    /// Every group the cluster's brokers coordinate, sorted by id.
+    pub fn list_groups(&self) -> Result<Vec<GroupListing>> {
+        groups_admin::list_groups(&self.client)
+    }
+
+    /// A group's state and members with their assignments.
+    pub fn describe_group(&self, group: &str) -> Result<GroupDescription> {
+        groups_admin::describe_group(&self.client, group)
+    }
+
+    /// Every offset `group` has committed, by (topic, partition): the next offset to read.
+    pub fn group_offsets(&self, group: &str) -> Result<BTreeMap<(String, i32), i64>> {
+        groups_admin::group_offsets(&self.client, group)
     }
 }
 
 /// A topic (PyKafka's `Topic`): offsets, and the consumers that read it.
 #[derive(Debug, Clone)]
 pub struct Topic {
-    cluster: Arc<Cluster>,
-    name: Arc<str>,
-    partitions: Vec<PartitionInfo>,
+    inner: TopicRef,
 }
 
 impl Topic {
     /// The topic's name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.inner.name
     }
 
     /// The partitions, with their leaders when the topic was loaded.
     pub fn partitions(&self) -> &[PartitionInfo] {
-        &self.partitions
+        &self.inner.partitions
     }
 
-    fn offsets_at(&self, timestamp: i64) -> Result<BTreeMap<i32, i64>> {
-        let parts: Vec<(i32, i64)> = self.partitions.iter().map(|p| (p.partition, timestamp)).collect();
-        offset_requests::list_offsets(&self.cluster, &self.name, &parts, offset_requests::DEFAULT_ATTEMPTS)
+    fn offsets_at(&self, at: ListAt) -> Result<BTreeMap<i32, Option<i64>>> {
+        let parts: Vec<(i32, ListAt)> = self.inner.partitions.iter().map(|p| (p.partition, at)).collect();
+        broker_offsets::list_offsets(&self.inner.client, &self.inner.name, &parts, DEFAULT_ATTEMPTS)
+    }
+
+    /// The log start or end of every partition; a broker that names no offset is an error.
+    fn bound(&self, at: ListAt) -> Result<BTreeMap<i32, i64>> {
+        self.offsets_at(at)?
+            .into_iter()
+            .map(|(p, o)| {
+                o.map(|o| (p, o)).ok_or_else(|| Error::UnknownTopicOrPartition {
+                    topic: self.name().to_string(),
+                    partition: Some(p),
+                })
+            })
+            .collect()
     }
 
     /// The oldest offset still held, per partition (PyKafka's `earliest_available_offsets`).
     pub fn earliest_available_offsets(&self) -> Result<BTreeMap<i32, i64>> {
-        self.offsets_at(EARLIEST_TIMESTAMP)
+        self.bound(ListAt::Earliest)
     }
 
     /// The next offset to be written, per partition (PyKafka's `latest_available_offsets`).
     pub fn latest_available_offsets(&self) -> Result<BTreeMap<i32, i64>> {
-        self.offsets_at(LATEST_TIMESTAMP)
+        self.bound(ListAt::Latest)
     }
 
     /// Per partition, the first offset whose timestamp is at or after `millis`; `None` where no
@@ -220,38 +261,41 @@ impl Topic {
         if millis < 0 {
             return Err(Error::Config(format!("timestamp {millis} is negative")));
         }
-        Ok(self.offsets_at(millis)?.into_iter().map(|(p, o)| (p, (o >= 0).then_some(o))).collect())
+        self.offsets_at(ListAt::Time(millis))
     }
 
     /// The offsets `group` has committed, per partition; `None` where it has none.
     pub fn committed_offsets(&self, group: &str) -> Result<BTreeMap<i32, Option<i64>>> {
-        let parts: Vec<i32> = self.partitions.iter().map(|p| p.partition).collect();
-        offset_requests::fetch_committed(&self.cluster, group, &self.name, &parts, offset_requests::DEFAULT_ATTEMPTS)
+        let parts: Vec<i32> = self.inner.partitions.iter().map(|p| p.partition).collect();
+        broker_offsets::fetch_committed(&self.inner.client, group, &self.inner.name, &parts, DEFAULT_ATTEMPTS)
     }
 
     /// Commits `offsets` (partition, next offset to read) for `group`, outside any group
     /// membership: the coordinator accepts this only while the group has no running members.
     pub fn commit_offsets(&self, group: &str, offsets: &[(i32, i64)]) -> Result<()> {
-        let list: Vec<(&str, i32, i64)> = offsets.iter().map(|&(p, o)| (&*self.name, p, o)).collect();
-        offset_requests::commit(&self.cluster, group, None, &list, offset_requests::DEFAULT_ATTEMPTS)
+        let list: Vec<(&str, i32, i64)> = offsets.iter().map(|&(p, o)| (&*self.inner.name, p, o)).collect();
+        broker_offsets::commit(&self.inner.client, group, None, &list, DEFAULT_ATTEMPTS)
     }
 
     /// A [`crate::SimpleConsumer`] builder for this topic (PyKafka's `get_simple_consumer`).
     pub fn simple_consumer(&self) -> SimpleConsumerBuilder {
-        SimpleConsumerBuilder::new(self.clone())
+        SimpleConsumerBuilder::new(self.inner.clone())
     }
 
     /// A [`crate::BalancedConsumer`] builder: a member of `group` reading this topic (PyKafka's
     /// `get_balanced_consumer`). Add topics with [`BalancedConsumerBuilder::topic`].
     pub fn balanced_consumer(&self, group: &str) -> BalancedConsumerBuilder {
-        BalancedConsumerBuilder::new(Arc::clone(&self.cluster), group, vec![self.name.to_string()])
+        BalancedConsumerBuilder::new(Arc::clone(&self.inner.client), group, vec![self.name().to_string()])
     }
 
-    pub(crate) fn cluster(&self) -> &Arc<Cluster> {
-        &self.cluster
+    /// A [`crate::Producer`] builder for this topic (PyKafka's `get_producer`).
+    pub fn producer(&self) -> ProducerBuilder {
+        ProducerBuilder::new(self.inner.clone())
     }
 
-    pub(crate) fn name_arc(&self) -> Arc<str> {
-        Arc::clone(&self.name)
+    /// A builder for a producer whose `produce` waits for each acknowledgement (PyKafka's
+    /// `get_sync_producer`).
+    pub fn sync_producer(&self) -> ProducerBuilder {
+        ProducerBuilder::new(self.inner.clone()).sync(true)
     }
 }

@@ -1,10 +1,13 @@
-//! ListOffsets, OffsetFetch and OffsetCommit over the cluster, with retries for moved leaders
-//! and coordinators.
+//! ListOffsets, OffsetFetch and OffsetCommit as typed operations, with retries for moved
+//! leaders and coordinators.
 
-use crate::cluster::Cluster;
+use super::{broker_err as broker_error, Client};
 use crate::error::{Error, Result};
+use crate::offsets::LogBounds;
 use crate::protocol::error_code::ErrorCode;
-use crate::protocol::list_offsets::{ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic};
+use crate::protocol::list_offsets::{
+    ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
+};
 use crate::protocol::offset_commit::{OffsetCommitPartition, OffsetCommitRequest, OffsetCommitTopic};
 use crate::protocol::offset_fetch::{OffsetFetchRequest, OffsetFetchRequestTopic};
 use crate::protocol::ApiKey;
@@ -14,23 +17,63 @@ use std::collections::{BTreeMap, HashMap};
 pub(crate) const DEFAULT_ATTEMPTS: u32 = 5;
 
 fn broker_err(api: ApiKey, code: ErrorCode, context: String) -> Error {
-    Error::Broker { api, code, context, message: None }
+    broker_error(api, code, context, None)
 }
 
-/// The offsets at `timestamp` (or the -1 / -2 sentinels) for `partitions` of `topic`, asking
-/// each partition's leader.
-pub(crate) fn list_offsets(
-    cluster: &Cluster,
+/// Which offset ListOffsets asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ListAt {
+    /// The log start offset.
+    Earliest,
+    /// The high watermark: the next offset to be written.
+    Latest,
+    /// The first offset whose timestamp is at or after these milliseconds.
+    Time(i64),
+}
+
+impl ListAt {
+    fn wire(self) -> i64 {
+        match self {
+            ListAt::Earliest => EARLIEST_TIMESTAMP,
+            ListAt::Latest => LATEST_TIMESTAMP,
+            ListAt::Time(t) => t,
+        }
+    }
+}
+
+/// The earliest and latest offsets of `partitions` of `topic`.
+pub(crate) fn log_bounds(
+    client: &Client,
     topic: &str,
-    partitions: &[(i32, i64)],
+    partitions: &[i32],
     attempts: u32,
-) -> Result<BTreeMap<i32, i64>> {
+) -> Result<BTreeMap<i32, LogBounds>> {
+    let ask = |at: ListAt| -> Vec<(i32, ListAt)> { partitions.iter().map(|p| (*p, at)).collect() };
+    let lo = list_offsets(client, topic, &ask(ListAt::Earliest), attempts)?;
+    let hi = list_offsets(client, topic, &ask(ListAt::Latest), attempts)?;
+    Ok(lo
+        .into_iter()
+        .filter_map(|(p, lo)| {
+            let bounds = LogBounds { log_start: lo?, high_watermark: hi.get(&p).copied().flatten()? };
+            Some((p, bounds))
+        })
+        .collect())
+}
+
+/// The offsets `partitions` of `topic` have at the given points, asking each partition's
+/// leader; `None` where there is none (no message as recent as a time asked for).
+pub(crate) fn list_offsets(
+    client: &Client,
+    topic: &str,
+    partitions: &[(i32, ListAt)],
+    attempts: u32,
+) -> Result<BTreeMap<i32, Option<i64>>> {
     let mut out = BTreeMap::new();
-    let mut todo: Vec<(i32, i64)> = partitions.to_vec();
-    cluster.with_retries(attempts, &[topic], None, || {
+    let mut todo: Vec<(i32, i64)> = partitions.iter().map(|&(p, at)| (p, at.wire())).collect();
+    client.with_retries(attempts, &[topic], None, || {
         let mut by_leader: HashMap<i32, Vec<(i32, i64)>> = HashMap::new();
         for &(p, ts) in &todo {
-            let leader = cluster.leader(topic, p).ok_or_else(|| {
+            let leader = client.leader(topic, p).ok_or_else(|| {
                 broker_err(ApiKey::ListOffsets, ErrorCode::LEADER_NOT_AVAILABLE, format!("{topic}/{p}"))
             })?;
             by_leader.entry(leader).or_default().push((p, ts));
@@ -52,7 +95,7 @@ pub(crate) fn list_offsets(
                         .collect(),
                 }],
             };
-            let resp = match cluster.send_to(leader, &req) {
+            let resp = match client.send_to(leader, &req) {
                 Ok(r) => r,
                 Err(e) => {
                     failed = Some(e);
@@ -63,7 +106,7 @@ pub(crate) fn list_offsets(
                 for p in t.partitions {
                     let code = ErrorCode::from_i16(p.error_code);
                     if code.is_ok() {
-                        out.insert(p.partition_index, p.offset);
+                        out.insert(p.partition_index, (p.offset >= 0).then_some(p.offset));
                         todo.retain(|(q, _)| *q != p.partition_index);
                     } else {
                         failed = Some(broker_err(ApiKey::ListOffsets, code, format!("{topic}/{}", p.partition_index)));
@@ -87,14 +130,14 @@ pub(crate) fn list_offsets(
 /// The committed offsets of `group` for `partitions` of `topic`; `None` where nothing is
 /// committed.
 pub(crate) fn fetch_committed(
-    cluster: &Cluster,
+    client: &Client,
     group: &str,
     topic: &str,
     partitions: &[i32],
     attempts: u32,
 ) -> Result<BTreeMap<i32, Option<i64>>> {
-    cluster.with_retries(attempts, &[topic], Some(group), || {
-        let node = cluster.coordinator(group)?;
+    client.with_retries(attempts, &[topic], Some(group), || {
+        let node = client.coordinator(group)?;
         let req = OffsetFetchRequest {
             group_id: group.to_string(),
             topics: Some(vec![OffsetFetchRequestTopic {
@@ -103,7 +146,7 @@ pub(crate) fn fetch_committed(
             }]),
             require_stable: true,
         };
-        let resp = cluster.send_to(node, &req)?;
+        let resp = client.send_to(node, &req)?;
         let code = ErrorCode::from_i16(resp.error_code);
         if !code.is_ok() {
             return Err(broker_err(ApiKey::OffsetFetch, code, format!("group {group}")));
@@ -140,7 +183,7 @@ pub(crate) struct Generation {
 /// Commits `offsets` (topic, partition, next offset to read) for `group`: as `member` when
 /// given, otherwise outside any group membership (generation -1).
 pub(crate) fn commit(
-    cluster: &Cluster,
+    client: &Client,
     group: &str,
     member: Option<&Generation>,
     offsets: &[(&str, i32, i64)],
@@ -171,9 +214,9 @@ pub(crate) fn commit(
         retention_time_ms: -1,
         topics,
     };
-    cluster.with_retries(attempts, &names, Some(group), || {
-        let node = cluster.coordinator(group)?;
-        let resp = cluster.send_to(node, &req)?;
+    client.with_retries(attempts, &names, Some(group), || {
+        let node = client.coordinator(group)?;
+        let resp = client.send_to(node, &req)?;
         for t in resp.topics {
             for (p, code) in t.partitions {
                 let code = ErrorCode::from_i16(code);

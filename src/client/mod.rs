@@ -1,51 +1,56 @@
-//! What the client knows about the cluster: brokers, topic partitions and their leaders, group
-//! coordinators; and a pool of connections for short requests (metadata, offsets, commits).
+//! The client layer: the only code above `net` that builds or reads Kafka requests.
 //!
-//! Long-polling fetches run on connections of their own (see the consumer's fetchers) so that a
+//! [`Client`] owns what every feature shares — the metadata cache ([`metadata`]), the pool of
+//! short-request connections ([`pool`]), the backoff policy — and the typed operations take and
+//! return domain types: [`fetch`], [`produce`], [`offsets`] (ListOffsets, OffsetFetch,
+//! OffsetCommit), [`group`] (JoinGroup, SyncGroup, Heartbeat, LeaveGroup), [`admin`] (topics,
+//! groups seen from outside, producer ids). Version choice, sentinels (`replica_id: -1`, …),
+//! correlation and the conversion of error codes into [`Error`]s with their context happen
+//! here and nowhere else, so the consumer, the producer and the group never see a wire struct.
+//!
+//! Long-polling fetches and produces run on per-thread connections ([`pool::Dedicated`]) so a
 //! Fetch waiting for data never delays a commit.
+
+pub(crate) mod admin;
+pub(crate) mod fetch;
+pub(crate) mod group;
+pub(crate) mod groups_admin;
+pub(crate) mod metadata;
+pub(crate) mod offsets;
+pub(crate) mod pool;
+pub(crate) mod produce;
 
 use crate::error::{Error, Result, Retry};
 use crate::net::{Connection, ConnectionConfig};
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::find_coordinator::FindCoordinatorRequest;
-use crate::protocol::metadata::{MetadataRequest, MetadataResponse};
+use crate::protocol::metadata::MetadataRequest;
 use crate::protocol::{ApiKey, Request};
-use crate::retry;
-use std::collections::{BTreeMap, HashMap};
+use crate::retry::{self, Backoff};
+use metadata::Metadata;
+pub use metadata::PartitionInfo;
+use pool::Pool;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// A partition's leader and replicas.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartitionInfo {
-    /// Partition id.
-    pub partition: i32,
-    /// Leader broker id; `None` while there is no leader.
-    pub leader: Option<i32>,
-    /// Leader epoch, -1 if the broker doesn't say.
-    pub leader_epoch: i32,
-    /// Replica broker ids.
-    pub replicas: Vec<i32>,
-    /// In-sync replica broker ids.
-    pub isr: Vec<i32>,
+/// A topic as the features above see it: the client, its name, its partitions when loaded.
+#[derive(Debug, Clone)]
+pub(crate) struct TopicRef {
+    pub client: Arc<Client>,
+    pub name: Arc<str>,
+    pub partitions: Vec<PartitionInfo>,
 }
 
-#[derive(Debug, Default)]
-struct Known {
-    brokers: HashMap<i32, String>,
-    topics: HashMap<String, BTreeMap<i32, PartitionInfo>>,
-    coordinators: HashMap<String, i32>,
-}
-
-/// Cluster metadata and a connection pool. Shared between threads behind an `Arc`.
+/// Cluster metadata, a connection pool and the retry policy. Shared between threads behind an
+/// `Arc`.
 #[derive(Debug)]
-pub struct Cluster {
+pub(crate) struct Client {
     bootstrap: Vec<String>,
     conn_cfg: ConnectionConfig,
     retry_backoff: Duration,
-    known: Mutex<Known>,
-    /// One idle connection per broker address, taken out while a request is in flight.
-    pool: Mutex<HashMap<String, Connection>>,
+    known: Mutex<Metadata>,
+    pool: Pool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -53,21 +58,26 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl Cluster {
+/// A broker error with its context.
+pub(crate) fn broker_err(api: ApiKey, code: ErrorCode, context: String, message: Option<String>) -> Error {
+    Error::Broker { api, code, context, message }
+}
+
+impl Client {
     /// Connects to the first reachable bootstrap broker and loads the broker list.
-    pub fn connect(bootstrap: &[String], conn_cfg: ConnectionConfig, retry_backoff: Duration) -> Result<Arc<Cluster>> {
+    pub fn connect(bootstrap: &[String], conn_cfg: ConnectionConfig, retry_backoff: Duration) -> Result<Arc<Client>> {
         if bootstrap.is_empty() {
             return Err(Error::Config("no bootstrap brokers given".into()));
         }
-        let cluster = Cluster {
+        let client = Client {
             bootstrap: bootstrap.to_vec(),
             conn_cfg,
             retry_backoff,
-            known: Mutex::new(Known::default()),
-            pool: Mutex::new(HashMap::new()),
+            known: Mutex::new(Metadata::default()),
+            pool: Pool::default(),
         };
-        cluster.refresh_metadata(&[])?;
-        Ok(Arc::new(cluster))
+        client.refresh_metadata(&[])?;
+        Ok(Arc::new(client))
     }
 
     /// The connection settings.
@@ -75,9 +85,15 @@ impl Cluster {
         &self.conn_cfg
     }
 
-    /// The configured backoff between retries.
+    /// The configured first pause between retries.
     pub fn retry_backoff(&self) -> Duration {
         self.retry_backoff
+    }
+
+    /// The backoff policy from the configured first pause up to `max` (one of
+    /// [`crate::retry`]'s caps).
+    pub fn backoff(&self, max: Duration) -> Backoff {
+        Backoff::new(self.retry_backoff, max)
     }
 
     /// Refreshes metadata for `topics` (none: every topic). Asks each known broker, then
@@ -89,18 +105,12 @@ impl Cluster {
             topics: (!topics.is_empty()).then(|| topics.iter().map(|t| t.to_string()).collect()),
             allow_auto_topic_creation: true,
         };
-        let mut addrs: Vec<String> = lock(&self.known).brokers.values().cloned().collect();
-        addrs.sort();
-        for b in &self.bootstrap {
-            if !addrs.contains(b) {
-                addrs.push(b.clone());
-            }
-        }
+        let addrs = lock(&self.known).metadata_targets(&self.bootstrap);
         let mut last = None;
         for addr in &addrs {
-            match self.send_to_addr(addr, &req, Duration::ZERO) {
+            match self.pool.send(addr, &self.conn_cfg, &req, Duration::ZERO) {
                 Ok(resp) => {
-                    self.absorb(resp, topics.is_empty());
+                    lock(&self.known).absorb(resp, topics.is_empty());
                     return Ok(());
                 }
                 Err(e) => {
@@ -119,87 +129,43 @@ impl Cluster {
         })
     }
 
-    /// Takes in a Metadata answer; `complete` when it lists every topic, so that topics it
-    /// doesn't mention are gone.
-    fn absorb(&self, resp: MetadataResponse, complete: bool) {
-        let mut k = lock(&self.known);
-        if complete {
-            k.topics.clear();
-        }
-        for b in resp.brokers {
-            k.brokers.insert(b.node_id, format!("{}:{}", b.host, b.port));
-        }
-        for t in resp.topics {
-            let Some(name) = t.name else { continue };
-            let code = ErrorCode::from_i16(t.error_code);
-            if !code.is_ok() {
-                log::debug!("metadata for topic {name}: {code}");
-                if code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION {
-                    k.topics.remove(&name);
-                }
-                continue;
-            }
-            let parts = t
-                .partitions
-                .into_iter()
-                .map(|p| {
-                    let info = PartitionInfo {
-                        partition: p.partition_index,
-                        leader: (p.leader_id >= 0).then_some(p.leader_id),
-                        leader_epoch: p.leader_epoch,
-                        replicas: p.replica_nodes,
-                        isr: p.isr_nodes,
-                    };
-                    (p.partition_index, info)
-                })
-                .collect();
-            k.topics.insert(name, parts);
-        }
-    }
-
     /// The partitions of `topic`, loading metadata if needed. Retries while the topic is being
     /// created (leaders not yet elected) until `timeout`.
     pub fn partitions(&self, topic: &str, timeout: Duration) -> Result<Vec<PartitionInfo>> {
         let deadline = Instant::now() + timeout;
+        let backoff = self.backoff(retry::TOPIC_READY_MAX);
         let mut attempt = 0;
-        // Known, with a leader for every partition.
-        let ready = || {
-            let k = lock(&self.known);
-            let p = k.topics.get(topic)?;
-            (!p.is_empty() && p.values().all(|p| p.leader.is_some())).then(|| p.values().cloned().collect())
-        };
         loop {
-            if let Some(p) = ready() {
+            if let Some(p) = lock(&self.known).ready_partitions(topic) {
                 return Ok(p);
             }
             self.refresh_metadata(&[topic])?;
-            if let Some(p) = ready() {
+            if let Some(p) = lock(&self.known).ready_partitions(topic) {
                 return Ok(p);
             }
             if Instant::now() >= deadline {
                 return Err(Error::UnknownTopicOrPartition { topic: topic.to_string(), partition: None });
             }
-            std::thread::sleep(retry::backoff(self.retry_backoff, Duration::from_secs(1), attempt, retry::seed()));
+            std::thread::sleep(backoff.delay(attempt));
             attempt += 1;
         }
     }
 
     /// The cached leader of a partition.
     pub fn leader(&self, topic: &str, partition: i32) -> Option<i32> {
-        lock(&self.known).topics.get(topic)?.get(&partition)?.leader
+        lock(&self.known).leader(topic, partition)
     }
 
     /// The cached leaders of `partitions` of `topic` (None where unknown).
     pub fn leaders(&self, topic: &str, partitions: &[i32]) -> Vec<Option<i32>> {
         let k = lock(&self.known);
-        let t = k.topics.get(topic);
-        partitions.iter().map(|p| t.and_then(|t| t.get(p)).and_then(|p| p.leader)).collect()
+        partitions.iter().map(|p| k.leader(topic, *p)).collect()
     }
 
     /// The cached leaders of `partitions` (topic, partition) of any topics, None where unknown.
     pub fn leaders_of<T: AsRef<str>>(&self, partitions: &[(T, i32)]) -> Vec<Option<i32>> {
         let k = lock(&self.known);
-        partitions.iter().map(|(t, p)| k.topics.get(t.as_ref())?.get(p)?.leader).collect()
+        partitions.iter().map(|(t, p)| k.leader(t.as_ref(), *p)).collect()
     }
 
     /// Every topic's name, from fresh metadata, sorted.
@@ -232,28 +198,15 @@ impl Cluster {
     }
 
     /// Sends `req` to broker `node` over a pooled connection.
-    pub fn send_to<R: Request>(&self, node: i32, req: &R) -> Result<R::Response> {
+    pub(crate) fn send_to<R: Request>(&self, node: i32, req: &R) -> Result<R::Response> {
         self.send_waiting(node, req, Duration::ZERO)
     }
 
-    /// Like [`Cluster::send_to`], for a request the broker may hold for up to `extra` beyond
+    /// Like [`Client::send_to`], for a request the broker may hold for up to `extra` beyond
     /// the request timeout (JoinGroup and SyncGroup wait for the rest of the group).
-    pub fn send_waiting<R: Request>(&self, node: i32, req: &R, extra: Duration) -> Result<R::Response> {
+    pub(crate) fn send_waiting<R: Request>(&self, node: i32, req: &R, extra: Duration) -> Result<R::Response> {
         let addr = self.broker_addr(node).ok_or_else(|| Error::Config(format!("unknown broker id {node}")))?;
-        self.send_to_addr(&addr, req, extra)
-    }
-
-    fn send_to_addr<R: Request>(&self, addr: &str, req: &R, extra: Duration) -> Result<R::Response> {
-        let pooled = lock(&self.pool).remove(addr);
-        let mut conn = match pooled {
-            Some(c) => c,
-            None => Connection::connect(addr, &self.conn_cfg)?,
-        };
-        let r = conn.send(req, extra);
-        if !conn.is_broken() {
-            lock(&self.pool).insert(addr.to_string(), conn);
-        }
-        r
+        self.pool.send(&addr, &self.conn_cfg, req, extra)
     }
 
     /// The coordinator of `group`, from cache or FindCoordinator.
@@ -264,20 +217,18 @@ impl Cluster {
         let req = FindCoordinatorRequest { key: group.to_string(), key_type: 0 };
         let node = self.any_broker()?;
         let resp = self.send_to(node, &req)?;
-        let c = resp.coordinators.into_iter().next().ok_or_else(|| Error::Broker {
-            api: ApiKey::FindCoordinator,
-            code: ErrorCode::COORDINATOR_NOT_AVAILABLE,
-            context: format!("group {group}"),
-            message: Some("empty coordinator list".into()),
+        let context = || format!("group {group}");
+        let c = resp.coordinators.into_iter().next().ok_or_else(|| {
+            broker_err(
+                ApiKey::FindCoordinator,
+                ErrorCode::COORDINATOR_NOT_AVAILABLE,
+                context(),
+                Some("empty coordinator list".into()),
+            )
         })?;
         let code = ErrorCode::from_i16(c.error_code);
         if !code.is_ok() {
-            return Err(Error::Broker {
-                api: ApiKey::FindCoordinator,
-                code,
-                context: format!("group {group}"),
-                message: c.error_message,
-            });
+            return Err(broker_err(ApiKey::FindCoordinator, code, context(), c.error_message));
         }
         let mut k = lock(&self.known);
         k.brokers.entry(c.node_id).or_insert_with(|| format!("{}:{}", c.host, c.port));
@@ -311,6 +262,7 @@ impl Cluster {
         group: Option<&str>,
         mut f: impl FnMut() -> Result<T>,
     ) -> Result<T> {
+        let backoff = self.backoff(retry::REQUEST_MAX);
         let mut attempt = 0;
         loop {
             let err = match f() {
@@ -323,7 +275,7 @@ impl Cluster {
                 return Err(err);
             }
             log::debug!("retrying after ({how:?}): {err}");
-            std::thread::sleep(retry::backoff(self.retry_backoff, Duration::from_secs(5), attempt - 1, retry::seed()));
+            std::thread::sleep(backoff.delay(attempt - 1));
             if how == Retry::RefreshMetadata || how == Retry::Reconnect {
                 if let Some(g) = group {
                     self.forget_coordinator(g);

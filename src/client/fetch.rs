@@ -1,0 +1,140 @@
+//! Fetch as a typed operation, split in two so that one thread can have a Fetch outstanding at
+//! every broker at once: [`send`] writes the request, [`read`] reads its answer.
+//!
+//! The consumer says which partitions from which offsets; this module fills in the rest of the
+//! request (a consumer's replica id, read-uncommitted isolation, no fetch session — KIP-227's
+//! "full fetch"), picks the version, and turns each partition's error code into a
+//! [`FetchOutcome`].
+
+use super::pool::Dedicated;
+use super::{broker_err, Client};
+use crate::error::{Error, Result};
+use crate::protocol::error_code::ErrorCode;
+use crate::protocol::fetch::{FetchPartition, FetchRequest, FetchTopic};
+use crate::protocol::ApiKey;
+use std::time::{Duration, Instant};
+
+/// What to read from one partition.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PartitionFetch<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+    /// The most record bytes to return for this partition.
+    pub max_bytes: usize,
+}
+
+/// Settings of a whole Fetch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FetchParams {
+    /// How long the broker may wait for `min_bytes`.
+    pub wait: Duration,
+    pub min_bytes: usize,
+    /// The most bytes in the whole response.
+    pub max_bytes: usize,
+}
+
+/// A Fetch written to a broker, its answer still to be read.
+#[derive(Debug)]
+pub(crate) struct PendingFetch {
+    broker: i32,
+    version: i16,
+    correlation: i32,
+    /// The partitions asked for, for errors about the whole request.
+    label: String,
+}
+
+/// One partition's answer.
+#[derive(Debug)]
+pub(crate) enum FetchOutcome {
+    /// Record data (possibly none, or a partial batch) and the partition's high watermark.
+    Data { high_watermark: i64, records: Vec<u8> },
+    /// The offset asked for is outside the log.
+    OutOfRange,
+    /// Any other error code, as an [`Error`] naming the partition.
+    Failed(Error),
+}
+
+/// The outcome for (topic, partition).
+pub(crate) type PartitionOutcome = (String, i32, FetchOutcome);
+
+fn saturating_i32(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// Writes a Fetch for `parts` to broker `broker` on the thread's own connection.
+pub(crate) fn send(
+    conns: &mut Dedicated,
+    client: &Client,
+    broker: i32,
+    params: &FetchParams,
+    parts: &[PartitionFetch<'_>],
+    deadline: Instant,
+) -> Result<PendingFetch> {
+    let mut topics: Vec<FetchTopic> = Vec::new();
+    for p in parts {
+        let fp = FetchPartition {
+            partition: p.partition,
+            current_leader_epoch: -1,
+            fetch_offset: p.offset,
+            last_fetched_epoch: -1,
+            log_start_offset: -1,
+            partition_max_bytes: saturating_i32(p.max_bytes),
+        };
+        match topics.iter_mut().find(|t| t.topic == p.topic) {
+            Some(t) => t.partitions.push(fp),
+            None => topics.push(FetchTopic { topic: p.topic.to_string(), partitions: vec![fp] }),
+        }
+    }
+    let req = FetchRequest {
+        replica_id: -1,
+        max_wait_ms: saturating_i32(params.wait.as_millis() as usize),
+        min_bytes: saturating_i32(params.min_bytes),
+        max_bytes: saturating_i32(params.max_bytes),
+        isolation_level: 0,
+        session_id: 0,
+        session_epoch: -1,
+        topics,
+        rack_id: String::new(),
+    };
+    let conn = conns.get(client, broker)?;
+    let version = conn.version_for::<FetchRequest>()?;
+    let correlation = conn.write_request(&req, version, deadline)?;
+    let label: Vec<String> = parts.iter().map(|p| format!("{}/{}", p.topic, p.partition)).collect();
+    Ok(PendingFetch { broker, version, correlation, label: format!("{} on broker {broker}", label.join(",")) })
+}
+
+/// Reads the answer to `pending`: one outcome per partition the broker answered for. An error
+/// for the whole request (a broken connection, a top-level error code) is `Err`.
+pub(crate) fn read(conns: &mut Dedicated, pending: PendingFetch, deadline: Instant) -> Result<Vec<PartitionOutcome>> {
+    let conn = conns.existing(pending.broker).ok_or_else(|| Error::Io {
+        broker: format!("broker {}", pending.broker),
+        api: Some(ApiKey::Fetch),
+        source: std::io::Error::new(std::io::ErrorKind::NotConnected, "the connection was closed"),
+    })?;
+    let resp = conn.read_response::<FetchRequest>(pending.correlation, pending.version, deadline)?;
+    let top = ErrorCode::from_i16(resp.error_code);
+    if !top.is_ok() {
+        return Err(broker_err(ApiKey::Fetch, top, pending.label, None));
+    }
+    let mut out = Vec::new();
+    for t in resp.responses {
+        for p in t.partitions {
+            let code = ErrorCode::from_i16(p.error_code);
+            let outcome = match code {
+                ErrorCode::NONE => {
+                    FetchOutcome::Data { high_watermark: p.high_watermark, records: p.records.unwrap_or_default() }
+                }
+                ErrorCode::OFFSET_OUT_OF_RANGE => FetchOutcome::OutOfRange,
+                code => FetchOutcome::Failed(broker_err(
+                    ApiKey::Fetch,
+                    code,
+                    format!("{}/{}", t.topic, p.partition_index),
+                    None,
+                )),
+            };
+            out.push((t.topic.clone(), p.partition_index, outcome));
+        }
+    }
+    Ok(out)
+}

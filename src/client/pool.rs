@@ -1,0 +1,68 @@
+//! Connections: a shared pool for short requests (metadata, offsets, commits, group calls), and
+//! [`Dedicated`] connections owned by one thread (a fetcher, a producer's sender). Broken
+//! connections are dropped, never reused.
+
+use super::Client;
+use crate::error::Result;
+use crate::net::{Connection, ConnectionConfig};
+use crate::protocol::Request;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// One idle connection per broker address, taken out while a request is in flight, so that
+/// threads never share a connection mid-request.
+#[derive(Debug, Default)]
+pub(crate) struct Pool {
+    idle: Mutex<HashMap<String, Connection>>,
+}
+
+impl Pool {
+    /// Sends `req` to `addr` and reads the answer, which the broker may hold for up to `extra`
+    /// beyond the request timeout.
+    pub fn send<R: Request>(
+        &self,
+        addr: &str,
+        cfg: &ConnectionConfig,
+        req: &R,
+        extra: Duration,
+    ) -> Result<R::Response> {
+        let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).remove(addr);
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => Connection::connect(addr, cfg)?,
+        };
+        let r = conn.send(req, extra);
+        if !conn.is_broken() {
+            self.idle.lock().unwrap_or_else(|e| e.into_inner()).insert(addr.to_string(), conn);
+        }
+        r
+    }
+}
+
+/// One connection per broker id, owned by one thread, opened on first use and replaced once
+/// broken. Unlike the pool's they are never shared, so a long-polling Fetch or a Produce
+/// awaiting acks holds up no one else.
+#[derive(Debug, Default)]
+pub(crate) struct Dedicated {
+    conns: HashMap<i32, Connection>,
+}
+
+impl Dedicated {
+    /// The connection to broker `node`, opening a new one if there is none or it broke.
+    pub fn get(&mut self, client: &Client, node: i32) -> Result<&mut Connection> {
+        if self.conns.get(&node).is_some_and(Connection::is_broken) {
+            self.conns.remove(&node);
+        }
+        Ok(match self.conns.entry(node) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(client.open(node)?),
+        })
+    }
+
+    /// The open connection to `node`, if any (to read a response to a request already written).
+    pub fn existing(&mut self, node: i32) -> Option<&mut Connection> {
+        self.conns.get_mut(&node)
+    }
+}
