@@ -85,11 +85,6 @@ impl Client {
         &self.conn_cfg
     }
 
-    /// The configured first pause between retries.
-    pub fn retry_backoff(&self) -> Duration {
-        self.retry_backoff
-    }
-
     /// The backoff policy from the configured first pause up to `max` (one of
     /// [`crate::retry`]'s caps).
     pub fn backoff(&self, max: Duration) -> Backoff {

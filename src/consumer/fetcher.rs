@@ -7,14 +7,15 @@
 //! then reads the answers, so one thread fetches from every broker at once. Each thread owns
 //! its connections: a Fetch waiting out `fetch_wait_max` never holds up anyone else's request.
 
-use super::state::{Part, Position, Shared};
+use super::position::{Applied, Limits, Need, Part, Ticket};
+use super::state::Shared;
 use crate::client::fetch::{self, FetchOutcome, FetchParams, PartitionFetch};
 use crate::client::offsets as broker_offsets;
 use crate::client::pool::Dedicated;
 use crate::error::{Error, Retry};
 use crate::offsets::{decide_out_of_range, decide_start};
 use crate::protocol::records::{self, Record};
-use crate::retry;
+use crate::retry::{self, Backoff};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,31 +27,31 @@ const IDLE_WAIT: Duration = Duration::from_millis(100);
 
 /// Runs fetcher `idx` of `n` until the consumer stops.
 pub(crate) fn run(shared: Arc<Shared>, idx: usize, n: usize) {
-    let mut f = Fetcher { shared, idx, n, conns: Dedicated::default(), refresh: false, refresh_failures: 0 };
+    let cfg = &shared.cfg;
+    let limits = Limits {
+        queued_max_messages: cfg.queued_max_messages,
+        fetch_size_limit: cfg.fetch_message_max_bytes_limit,
+        reset_on_fetch: cfg.reset_offset_on_fetch,
+    };
+    let backoff = shared.client.backoff(retry::REQUEST_MAX);
+    let mut f =
+        Fetcher { shared, idx, n, limits, backoff, conns: Dedicated::default(), refresh: false, refresh_failures: 0 };
     while !f.shared.is_stopped() {
         f.step();
     }
 }
 
-/// The next per-partition fetch size when a fetch brought only part of a batch of `needed`
-/// bytes: at least double, at least `needed`, at most `limit`; `None` once `limit` is reached.
-/// (Brokers that honour KIP-74 return whole batches; this covers those that cut them.)
-fn grow_fetch_size(current: usize, needed: usize, limit: usize) -> Option<usize> {
-    (current < limit).then(|| needed.max(current.saturating_mul(2)).min(limit))
-}
-
 #[derive(Debug, Clone, Copy)]
 struct Planned {
     slot: usize,
-    epoch: u64,
-    offset: i64,
+    ticket: Ticket,
     size: usize,
 }
 
 #[derive(Debug, Default)]
 struct Plan {
-    /// (slot, epoch, after OFFSET_OUT_OF_RANGE)
-    resolve: Vec<(usize, u64, bool)>,
+    /// (slot, ticket, after OFFSET_OUT_OF_RANGE)
+    resolve: Vec<(usize, Ticket, bool)>,
     fetch: BTreeMap<i32, Vec<Planned>>,
     leaderless: bool,
     next_wake: Option<Instant>,
@@ -60,6 +61,8 @@ struct Fetcher {
     shared: Arc<Shared>,
     idx: usize,
     n: usize,
+    limits: Limits,
+    backoff: Backoff,
     conns: Dedicated,
     refresh: bool,
     refresh_failures: u32,
@@ -87,7 +90,7 @@ impl Fetcher {
     }
 
     fn refresh_metadata(&mut self) {
-        let wait = self.shared.client.backoff(retry::REQUEST_MAX).delay(self.refresh_failures);
+        let wait = self.backoff.delay(self.refresh_failures);
         // Waits out the backoff, but wakes at once on stop.
         self.shared.wait_for_work(wait);
         if self.shared.is_stopped() {
@@ -106,6 +109,7 @@ impl Fetcher {
         }
     }
 
+    /// Asks each partition this thread serves what it needs.
     fn plan(&self) -> Plan {
         let now = Instant::now();
         let leaders = self.shared.client.leaders_of(&self.shared.keys);
@@ -113,86 +117,77 @@ impl Fetcher {
         let mut plan = Plan::default();
         for (slot, (p, leader)) in parts.iter().zip(leaders).enumerate() {
             let owner = leader.unwrap_or(p.partition).rem_euclid(self.n as i32) as usize;
-            if owner != self.idx || p.position == Position::Failed {
+            if owner != self.idx {
                 continue;
             }
-            if p.backing_off(now) {
-                plan.next_wake =
-                    Some(plan.next_wake.map_or(p.retry_at.unwrap_or(now), |w| w.min(p.retry_at.unwrap_or(now))));
+            let need = p.need(now, &self.limits);
+            if let Need::WaitUntil(at) = need {
+                plan.next_wake = Some(plan.next_wake.map_or(at, |w| w.min(at)));
+                continue;
+            }
+            if need == Need::Nothing {
                 continue;
             }
             let Some(leader) = leader else {
                 plan.leaderless = true;
                 continue;
             };
-            match p.position {
-                Position::Unresolved => plan.resolve.push((slot, p.epoch, false)),
-                Position::OutOfRange => plan.resolve.push((slot, p.epoch, true)),
-                Position::At(offset) if p.queue.len() < self.shared.cfg.queued_max_messages => plan
-                    .fetch
-                    .entry(leader)
-                    .or_default()
-                    .push(Planned { slot, epoch: p.epoch, offset, size: p.fetch_size }),
-                _ => {}
+            match need {
+                Need::Resolve { out_of_range } => plan.resolve.push((slot, p.ticket(-1), out_of_range)),
+                Need::Fetch { offset, max_bytes } => plan.fetch.entry(leader).or_default().push(Planned {
+                    slot,
+                    ticket: p.ticket(offset),
+                    size: max_bytes,
+                }),
+                Need::Nothing | Need::WaitUntil(_) => {}
             }
         }
         plan
     }
 
-    /// Applies `f` to each partition (slot, epoch) of `list` whose epoch hasn't moved since it
-    /// was planned.
-    fn with_current(&self, list: impl IntoIterator<Item = (usize, u64)>, mut f: impl FnMut(&mut Part)) {
-        let mut parts = self.shared.lock();
-        for (slot, epoch) in list {
-            if let Some(p) = parts.get_mut(slot).filter(|p| p.epoch == epoch) {
-                f(p);
-            }
+    /// Feeds an answer to partition `slot`'s machine, waking the application when it has
+    /// something new.
+    fn apply_to(&self, slot: usize, f: impl FnOnce(&mut Part) -> Applied) {
+        let woke = self.shared.lock().get_mut(slot).map(f).is_some_and(|a| a.wake_application);
+        if woke {
+            self.shared.data_ready.notify_all();
         }
     }
 
-    /// A failure that concerns every partition in `list`: back off if it may pass, otherwise
-    /// hand it to the application and stop those partitions.
-    fn fail(&mut self, list: &[(usize, u64)], e: &Error) {
+    /// A failure that concerns every partition in `list`. Metadata is refreshed first when the
+    /// error says leaders may have moved.
+    fn fail(&mut self, list: &[(usize, Ticket)], e: &Error) {
         match e.retry() {
-            Retry::Never => {
-                log::error!("{e}");
-                self.with_current(list.iter().copied(), |p| {
-                    p.position = Position::Failed;
-                    p.error = Some(e.clone());
-                });
-                self.shared.data_ready.notify_all();
-            }
+            Retry::Never => log::error!("{e}"),
             how => {
                 log::debug!("{e} ({how:?})");
-                if how != Retry::Backoff {
-                    self.refresh = true;
-                }
-                let base = self.shared.client.retry_backoff();
-                self.with_current(list.iter().copied(), |p| p.back_off(base));
+                self.refresh |= how != Retry::Backoff;
             }
+        }
+        let now = Instant::now();
+        for &(slot, ticket) in list {
+            self.apply_to(slot, |p| p.on_failure(ticket, e, &self.backoff, now));
         }
     }
 
     /// Runs the start-offset rules (or the out-of-range reset) for `list`, one topic at a time.
-    fn resolve(&mut self, list: &[(usize, u64, bool)]) {
+    fn resolve(&mut self, list: &[(usize, Ticket, bool)]) {
         let shared = Arc::clone(&self.shared);
         for topic in &shared.topics {
-            let of_topic: Vec<(usize, u64, bool)> =
+            let of_topic: Vec<(usize, Ticket, bool)> =
                 list.iter().copied().filter(|r| shared.keys[r.0].0 == *topic).collect();
             if !of_topic.is_empty() {
                 self.resolve_topic(topic, &of_topic);
             }
         }
-        shared.data_ready.notify_all();
     }
 
-    fn resolve_topic(&mut self, topic: &str, list: &[(usize, u64, bool)]) {
+    fn resolve_topic(&mut self, topic: &str, list: &[(usize, Ticket, bool)]) {
         let shared = Arc::clone(&self.shared);
         let cfg = &shared.cfg;
         let client = &shared.client;
         let partition_of = |slot: usize| shared.keys[slot].1;
         let ids: Vec<i32> = list.iter().map(|r| partition_of(r.0)).collect();
-        let keys: Vec<(usize, u64)> = list.iter().map(|r| (r.0, r.1)).collect();
         let attempts = cfg.offsets_commit_max_retries.max(1);
         let ask_group: Vec<i32> =
             list.iter().filter(|r| !r.2 && !cfg.reset_offset_on_start).map(|r| partition_of(r.0)).collect();
@@ -208,12 +203,13 @@ impl Fetcher {
         })();
         let (committed, bounds_of) = match result {
             Ok(r) => r,
-            Err(e) => return self.fail(&keys, &e),
+            Err(e) => {
+                let keys: Vec<(usize, Ticket)> = list.iter().map(|r| (r.0, r.1)).collect();
+                return self.fail(&keys, &e);
+            }
         };
-        let mut parts = shared.lock();
-        for &(slot, epoch, out_of_range) in list {
+        for &(slot, ticket, out_of_range) in list {
             let partition = partition_of(slot);
-            let Some(p) = parts.get_mut(slot).filter(|p| p.epoch == epoch) else { continue };
             let Some(&bounds) = bounds_of.get(&partition) else { continue };
             let d = if out_of_range {
                 decide_out_of_range(bounds, cfg.auto_offset_reset)
@@ -222,10 +218,7 @@ impl Fetcher {
                 decide_start(c, bounds, cfg.auto_offset_reset, cfg.reset_offset_on_start, cfg.consumer_group.is_some())
             };
             log::info!("{topic}/{partition}: start at {} ({d})", d.offset);
-            p.position = Position::At(d.offset);
-            p.decision = Some(d);
-            p.high_watermark = bounds.high_watermark;
-            p.succeeded();
+            self.apply_to(slot, |p| p.on_start(ticket, d, bounds.high_watermark));
         }
     }
 
@@ -236,12 +229,12 @@ impl Fetcher {
         let deadline = Instant::now() + params.wait + self.shared.client.connection_config().request_timeout;
         let mut inflight = Vec::new();
         for (leader, planned) in plan {
-            let keys: Vec<(usize, u64)> = planned.iter().map(|p| (p.slot, p.epoch)).collect();
+            let keys: Vec<(usize, Ticket)> = planned.iter().map(|p| (p.slot, p.ticket)).collect();
             let wanted: Vec<PartitionFetch<'_>> = planned
                 .iter()
                 .map(|p| {
                     let (topic, partition) = &self.shared.keys[p.slot];
-                    PartitionFetch { topic, partition: *partition, offset: p.offset, max_bytes: p.size }
+                    PartitionFetch { topic, partition: *partition, offset: p.ticket.offset, max_bytes: p.size }
                 })
                 .collect();
             match fetch::send(&mut self.conns, &self.shared.client, leader, &params, &wanted, deadline) {
@@ -271,102 +264,19 @@ impl Fetcher {
 
     /// Applies one partition's fetch result.
     fn apply(&mut self, planned: Planned, outcome: FetchOutcome) {
-        let (topic, partition) = self.shared.keys[planned.slot].clone();
-        let (high_watermark, buf) = match outcome {
-            FetchOutcome::Data { high_watermark, records } => (high_watermark, records),
-            FetchOutcome::OutOfRange => return self.out_of_range(planned),
-            FetchOutcome::Failed(e) => return self.fail(&[(planned.slot, planned.epoch)], &e),
-        };
-        // Decode before taking the lock: the application keeps consuming meanwhile.
-        let buf = Arc::new(buf);
-        let mut recs: Vec<Record> = Vec::new();
-        let decoded = records::decode(&buf, planned.offset, &mut recs);
-        let cfg = &self.shared.cfg;
-        let mut parts = self.shared.lock();
-        let Some(p) = parts.get_mut(planned.slot) else { return };
-        if p.epoch != planned.epoch || p.position != Position::At(planned.offset) {
-            return; // reset while the request was in flight
-        }
-        p.high_watermark = high_watermark;
-        p.succeeded();
-        let delivered = recs.last().map(|r| r.offset + 1);
-        let had_records = !recs.is_empty();
-        p.queue.extend(recs);
-        match decoded {
-            Ok(summary) => {
-                if let Some(next) = summary.next_offset.or(delivered) {
-                    p.position = Position::At(next.max(planned.offset));
-                } else if let Some(need) = summary.first_batch_size {
-                    match grow_fetch_size(p.fetch_size, need, cfg.fetch_message_max_bytes_limit) {
-                        Some(grown) => {
-                            log::info!(
-                                "{topic}/{partition}: batch at {} needs {need} bytes; fetch size {} -> {grown}",
-                                planned.offset,
-                                p.fetch_size
-                            );
-                            p.fetch_size = grown;
-                        }
-                        None => {
-                            p.position = Position::Failed;
-                            p.error = Some(Error::RecordTooLarge {
-                                topic: topic.to_string(),
-                                partition,
-                                offset: planned.offset,
-                                size: need,
-                                max: cfg.fetch_message_max_bytes_limit,
-                            });
-                        }
-                    }
-                }
+        let slot = planned.slot;
+        let ticket = planned.ticket;
+        let topic = Arc::clone(&self.shared.keys[slot].0);
+        match outcome {
+            FetchOutcome::Data { high_watermark, records } => {
+                // Decode before taking the lock: the application keeps consuming meanwhile.
+                let buf = Arc::new(records);
+                let mut recs: Vec<Record> = Vec::new();
+                let decoded = records::decode(&buf, ticket.offset, &mut recs);
+                self.apply_to(slot, |p| p.on_data(ticket, high_watermark, recs, decoded, &self.limits, &topic));
             }
-            Err(e) => {
-                log::error!("{topic}/{partition}: {e}");
-                p.position = Position::Failed;
-                p.error = Some(Error::Records { topic: topic.to_string(), partition, source: e });
-            }
-        }
-        if had_records || p.error.is_some() {
-            self.shared.data_ready.notify_all();
-        }
-    }
-
-    /// The position fell outside the log: reset it, or stop the partition with the error.
-    fn out_of_range(&mut self, planned: Planned) {
-        let (topic, partition) = self.shared.keys[planned.slot].clone();
-        let key = [(planned.slot, planned.epoch)];
-        let reset = self.shared.cfg.reset_offset_on_fetch;
-        self.with_current(key, |p| {
-            if reset {
-                log::warn!(
-                    "{topic}/{partition}: offset {} is out of range; applying auto_offset_reset",
-                    planned.offset
-                );
-                p.position = Position::OutOfRange;
-            } else {
-                p.position = Position::Failed;
-                p.error = Some(Error::OffsetOutOfRange { topic: topic.to_string(), partition, offset: planned.offset });
-            }
-        });
-        self.shared.data_ready.notify_all();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::grow_fetch_size;
-
-    #[test]
-    fn fetch_size_grows_to_the_batch_then_stops_at_the_limit() {
-        // (current, needed, limit) -> next
-        let table = [
-            (1000, 50_000, 1 << 20, Some(50_000)), // straight to what the batch needs
-            (1000, 1500, 1 << 20, Some(2000)),     // at least double, to avoid creeping
-            (1000, 50_000, 10_000, Some(10_000)),  // capped at the limit...
-            (10_000, 50_000, 10_000, None),        // ...and past it the batch can't be read
-            (usize::MAX / 2 + 1, usize::MAX, usize::MAX, Some(usize::MAX)),
-        ];
-        for (current, needed, limit, next) in table {
-            assert_eq!(grow_fetch_size(current, needed, limit), next, "{current} {needed} {limit}");
+            FetchOutcome::OutOfRange => self.apply_to(slot, |p| p.on_out_of_range(ticket, &self.limits, &topic)),
+            FetchOutcome::Failed(e) => self.fail(&[(slot, ticket)], &e),
         }
     }
 }

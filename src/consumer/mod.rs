@@ -8,6 +8,7 @@ mod balanced_config;
 mod config;
 mod engine;
 mod fetcher;
+mod position;
 mod simple;
 mod state;
 

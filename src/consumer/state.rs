@@ -2,102 +2,15 @@
 //! partition (of one or more topics), behind one mutex, with two condition variables (data ready for the application,
 //! room or work for the fetchers).
 //!
-//! A partition moves through these positions:
-//!
-//! ```text
-//!   Unresolved ──(start rules: OffsetFetch + ListOffsets)──▶ At(offset) ──fetch──▶ At(next)
-//!                                                            │   ▲
-//!                          OFFSET_OUT_OF_RANGE, reset on ────┘   │ (auto_offset_reset)
-//!                          fetch ──▶ OutOfRange ─────────────────┘
-//!   At ──(bad data, or out of range with reset_offset_on_fetch off)──▶ Failed
-//!   any ──reset_offsets──▶ At(new offset)     (epoch bumped: in-flight results are dropped)
-//! ```
+//! Each partition's position is a [`Part`], the state machine of [`super::position`].
 
 use crate::client::Client;
-use crate::error::Error;
-use crate::offsets::StartDecision;
-use crate::protocol::records::Record;
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::config::ConsumerConfig;
-
-/// Where a partition reads next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Position {
-    /// The start rules have not run yet.
-    Unresolved,
-    /// The position fell out of range; `auto_offset_reset` must be looked up.
-    OutOfRange,
-    /// The next offset to fetch.
-    At(i64),
-    /// Stopped after an error the application must see; waits for `reset_offsets`.
-    Failed,
-}
-
-/// One partition's state.
-#[derive(Debug)]
-pub(crate) struct Part {
-    pub partition: i32,
-    pub position: Position,
-    /// Bumped by every reset, so that results of requests sent before it are dropped.
-    pub epoch: u64,
-    pub queue: VecDeque<Record>,
-    pub error: Option<Error>,
-    pub decision: Option<StartDecision>,
-    pub high_watermark: i64,
-    pub fetch_size: usize,
-    /// Don't fetch or resolve before this (after a retriable error).
-    pub retry_at: Option<Instant>,
-    pub failures: u32,
-}
-
-impl Part {
-    pub fn new(partition: i32, fetch_size: usize) -> Part {
-        Part {
-            partition,
-            position: Position::Unresolved,
-            epoch: 0,
-            queue: VecDeque::new(),
-            error: None,
-            decision: None,
-            high_watermark: -1,
-            fetch_size,
-            retry_at: None,
-            failures: 0,
-        }
-    }
-
-    /// Whether the partition is waiting out a backoff.
-    pub fn backing_off(&self, now: Instant) -> bool {
-        self.retry_at.is_some_and(|t| t > now)
-    }
-
-    /// Records a transient failure and schedules the next attempt.
-    pub fn back_off(&mut self, base: Duration) {
-        let d = crate::retry::backoff(base, Duration::from_secs(5), self.failures, crate::retry::seed());
-        self.failures = self.failures.saturating_add(1);
-        self.retry_at = Some(Instant::now() + d);
-    }
-
-    /// Clears the backoff after a success.
-    pub fn succeeded(&mut self) {
-        self.failures = 0;
-        self.retry_at = None;
-    }
-
-    /// Moves to `offset`, dropping everything queued or in flight.
-    pub fn jump(&mut self, offset: i64, decision: StartDecision) {
-        self.position = Position::At(offset);
-        self.decision = Some(decision);
-        self.epoch += 1;
-        self.queue.clear();
-        self.error = None;
-        self.succeeded();
-    }
-}
+pub(crate) use super::position::{Part, Position};
 
 /// Everything the fetchers and the application share.
 #[derive(Debug)]

@@ -1,0 +1,467 @@
+//! One partition's read position as a state machine with no sockets, threads or clock of its
+//! own: the fetcher asks each partition what it [needs](Part::need) and feeds back what
+//! happened (`on_start`, `on_data`, `on_out_of_range`, `on_failure`); `now` is always passed
+//! in. The unit tests below walk every transition.
+//!
+//! ```text
+//!   Unresolved ──(start rules: OffsetFetch + ListOffsets)──▶ At(offset) ──fetch──▶ At(next)
+//!                                                            │   ▲
+//!                          OFFSET_OUT_OF_RANGE, reset on ────┘   │ (auto_offset_reset)
+//!                          fetch ──▶ OutOfRange ─────────────────┘
+//!   At ──(bad data, a batch over the size limit, out of range with
+//!         reset_offset_on_fetch off, a non-retriable error)──▶ Failed
+//!   any ──reset_offsets──▶ At(new offset)     (epoch bumped: in-flight results are dropped)
+//! ```
+//!
+//! Every request is planned under a [`Ticket`] (the epoch and offset it was planned at); an
+//! answer whose ticket no longer matches (a reset happened meanwhile) is ignored.
+
+use crate::error::{Error, Retry};
+use crate::offsets::StartDecision;
+use crate::protocol::records::{Record, RecordsError, RecordsSummary};
+use crate::retry::Backoff;
+use std::collections::VecDeque;
+use std::time::Instant;
+
+/// Where a partition reads next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Position {
+    /// The start rules have not run yet.
+    Unresolved,
+    /// The position fell out of range; `auto_offset_reset` must be looked up.
+    OutOfRange,
+    /// The next offset to fetch.
+    At(i64),
+    /// Stopped after an error the application must see; waits for `reset_offsets`.
+    Failed,
+}
+
+/// What a partition asks of its fetcher now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Need {
+    /// Nothing: failed, or its queue is full.
+    Nothing,
+    /// Nothing before this instant (backing off after an error).
+    WaitUntil(Instant),
+    /// Its start offset (or, after OFFSET_OUT_OF_RANGE, its reset offset) must be looked up.
+    Resolve { out_of_range: bool },
+    /// A fetch from `offset` of at most `max_bytes`.
+    Fetch { offset: i64, max_bytes: usize },
+}
+
+/// Identifies the state a request was planned in, so its answer applies only to that state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ticket {
+    pub epoch: u64,
+    /// The offset fetched from (for fetches).
+    pub offset: i64,
+}
+
+/// Limits from the consumer's configuration that the machine applies.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// How many messages a partition's queue may hold before fetching pauses.
+    pub queued_max_messages: usize,
+    /// The most the per-partition fetch size may grow to for one large batch.
+    pub fetch_size_limit: usize,
+    /// On OFFSET_OUT_OF_RANGE: reset (true) or fail the partition (false).
+    pub reset_on_fetch: bool,
+}
+
+/// What an answer did, for the fetcher to act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Applied {
+    /// The application has something new to see: messages or an error.
+    pub wake_application: bool,
+    /// The answer was stale (the partition was reset since) and was ignored.
+    pub stale: bool,
+}
+
+/// One partition's state.
+#[derive(Debug)]
+pub(crate) struct Part {
+    pub partition: i32,
+    pub position: Position,
+    /// Bumped by every reset, so that results of requests sent before it are dropped.
+    pub epoch: u64,
+    pub queue: VecDeque<Record>,
+    pub error: Option<Error>,
+    pub decision: Option<StartDecision>,
+    pub high_watermark: i64,
+    pub fetch_size: usize,
+    /// Don't fetch or resolve before this (after a retriable error).
+    pub retry_at: Option<Instant>,
+    pub failures: u32,
+}
+
+/// The next per-partition fetch size when a fetch brought only part of a batch of `needed`
+/// bytes: at least double, at least `needed`, at most `limit`; `None` once `limit` is reached.
+/// (Brokers that honour KIP-74 return whole batches; this covers those that cut them.)
+fn grow_fetch_size(current: usize, needed: usize, limit: usize) -> Option<usize> {
+    (current < limit).then(|| needed.max(current.saturating_mul(2)).min(limit))
+}
+
+impl Part {
+    pub fn new(partition: i32, fetch_size: usize) -> Part {
+        Part {
+            partition,
+            position: Position::Unresolved,
+            epoch: 0,
+            queue: VecDeque::new(),
+            error: None,
+            decision: None,
+            high_watermark: -1,
+            fetch_size,
+            retry_at: None,
+            failures: 0,
+        }
+    }
+
+    /// What this partition needs at `now`.
+    pub fn need(&self, now: Instant, limits: &Limits) -> Need {
+        if let Some(at) = self.retry_at.filter(|at| *at > now) {
+            if self.position != Position::Failed {
+                return Need::WaitUntil(at);
+            }
+        }
+        match self.position {
+            Position::Unresolved => Need::Resolve { out_of_range: false },
+            Position::OutOfRange => Need::Resolve { out_of_range: true },
+            Position::At(offset) if self.queue.len() < limits.queued_max_messages => {
+                Need::Fetch { offset, max_bytes: self.fetch_size }
+            }
+            Position::At(_) | Position::Failed => Need::Nothing,
+        }
+    }
+
+    /// The ticket for a request planned now at `offset`.
+    pub fn ticket(&self, offset: i64) -> Ticket {
+        Ticket { epoch: self.epoch, offset }
+    }
+
+    fn current(&self, t: Ticket) -> bool {
+        self.epoch == t.epoch
+    }
+
+    /// The start (or reset) offset was decided.
+    pub fn on_start(&mut self, t: Ticket, decision: StartDecision, high_watermark: i64) -> Applied {
+        if !self.current(t) {
+            return Applied { stale: true, ..Applied::default() };
+        }
+        self.position = Position::At(decision.offset);
+        self.decision = Some(decision);
+        self.high_watermark = high_watermark;
+        self.succeeded();
+        Applied { wake_application: true, stale: false }
+    }
+
+    /// A fetch answered with data: `records` decoded from it (those at or past the fetch
+    /// offset) and the decoder's verdict.
+    pub fn on_data(
+        &mut self,
+        t: Ticket,
+        high_watermark: i64,
+        records: Vec<Record>,
+        decoded: Result<RecordsSummary, RecordsError>,
+        limits: &Limits,
+        topic: &str,
+    ) -> Applied {
+        if !self.current(t) || self.position != Position::At(t.offset) {
+            return Applied { stale: true, ..Applied::default() };
+        }
+        self.high_watermark = high_watermark;
+        self.succeeded();
+        let delivered = records.last().map(|r| r.offset + 1);
+        let had_records = !records.is_empty();
+        self.queue.extend(records);
+        match decoded {
+            Ok(summary) => {
+                if let Some(next) = summary.next_offset.or(delivered) {
+                    // Never backwards, whatever the batch claims.
+                    self.position = Position::At(next.max(t.offset));
+                } else if let Some(need) = summary.first_batch_size {
+                    match grow_fetch_size(self.fetch_size, need, limits.fetch_size_limit) {
+                        Some(grown) => {
+                            log::info!(
+                                "{topic}/{}: batch at {} needs {need} bytes; fetch size {} -> {grown}",
+                                self.partition,
+                                t.offset,
+                                self.fetch_size
+                            );
+                            self.fetch_size = grown;
+                        }
+                        None => self.fail(Error::RecordTooLarge {
+                            topic: topic.to_string(),
+                            partition: self.partition,
+                            offset: t.offset,
+                            size: need,
+                            max: limits.fetch_size_limit,
+                        }),
+                    }
+                }
+            }
+            Err(e) => {
+                log::error!("{topic}/{}: {e}", self.partition);
+                self.fail(Error::Records { topic: topic.to_string(), partition: self.partition, source: e });
+            }
+        }
+        Applied { wake_application: had_records || self.error.is_some(), stale: false }
+    }
+
+    /// The fetch offset is outside the log.
+    pub fn on_out_of_range(&mut self, t: Ticket, limits: &Limits, topic: &str) -> Applied {
+        if !self.current(t) {
+            return Applied { stale: true, ..Applied::default() };
+        }
+        if limits.reset_on_fetch {
+            log::warn!("{topic}/{}: offset {} is out of range; applying auto_offset_reset", self.partition, t.offset);
+            self.position = Position::OutOfRange;
+        } else {
+            self.fail(Error::OffsetOutOfRange {
+                topic: topic.to_string(),
+                partition: self.partition,
+                offset: t.offset,
+            });
+        }
+        Applied { wake_application: true, stale: false }
+    }
+
+    /// A request for this partition failed with `e`: back off if it may pass, otherwise fail
+    /// the partition so the application sees the error.
+    pub fn on_failure(&mut self, t: Ticket, e: &Error, backoff: &Backoff, now: Instant) -> Applied {
+        if !self.current(t) {
+            return Applied { stale: true, ..Applied::default() };
+        }
+        if e.retry() == Retry::Never {
+            self.fail(e.clone());
+            return Applied { wake_application: true, stale: false };
+        }
+        self.retry_at = Some(now + backoff.delay(self.failures));
+        self.failures = self.failures.saturating_add(1);
+        Applied::default()
+    }
+
+    fn fail(&mut self, e: Error) {
+        self.position = Position::Failed;
+        self.error = Some(e);
+    }
+
+    /// Clears the backoff after a success.
+    fn succeeded(&mut self) {
+        self.failures = 0;
+        self.retry_at = None;
+    }
+
+    /// Moves to `offset` (`reset_offsets`, or a kept partition carried into a new engine),
+    /// dropping everything queued or in flight.
+    pub fn jump(&mut self, offset: i64, decision: StartDecision) {
+        self.position = Position::At(offset);
+        self.decision = Some(decision);
+        self.epoch += 1;
+        self.queue.clear();
+        self.error = None;
+        self.succeeded();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::offsets::{decide_start, LogBounds, OffsetReset};
+    use crate::protocol::error_code::ErrorCode;
+    use crate::protocol::records::{RecordsErrorKind, TimestampType};
+    use crate::protocol::ApiKey;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    const LIMITS: Limits = Limits { queued_max_messages: 3, fetch_size_limit: 10_000, reset_on_fetch: true };
+
+    fn decision(offset: i64) -> StartDecision {
+        let bounds = LogBounds { log_start: 0, high_watermark: 100 };
+        let mut d = decide_start(None, bounds, OffsetReset::Earliest, false, false);
+        d.offset = offset;
+        d
+    }
+
+    fn record(offset: i64) -> Record {
+        Record {
+            offset,
+            timestamp: 0,
+            timestamp_type: TimestampType::CreateTime,
+            key: None,
+            value: None,
+            headers: Vec::new(),
+            leader_epoch: -1,
+            buf: Arc::new(Vec::new()),
+        }
+    }
+
+    fn summary(next: Option<i64>, partial: Option<usize>) -> Result<RecordsSummary, RecordsError> {
+        Ok(RecordsSummary { next_offset: next, first_batch_size: partial })
+    }
+
+    fn broker(code: ErrorCode) -> Error {
+        Error::Broker { api: ApiKey::Fetch, code, context: "t/0".into(), message: None }
+    }
+
+    fn started(at: i64) -> Part {
+        let mut p = Part::new(0, 1000);
+        let t = p.ticket(-1);
+        p.on_start(t, decision(at), 100);
+        p
+    }
+
+    #[test]
+    fn resolves_first_then_fetches_from_the_decided_offset() {
+        let now = Instant::now();
+        let mut p = Part::new(0, 1000);
+        assert_eq!(p.need(now, &LIMITS), Need::Resolve { out_of_range: false });
+        let t = p.ticket(-1);
+        assert!(p.on_start(t, decision(42), 100).wake_application);
+        assert_eq!(p.need(now, &LIMITS), Need::Fetch { offset: 42, max_bytes: 1000 });
+        assert_eq!(p.high_watermark, 100);
+        assert_eq!(p.decision.map(|d| d.offset), Some(42));
+    }
+
+    #[test]
+    fn data_advances_past_the_last_batch_and_queues_records() {
+        let mut p = started(10);
+        let t = p.ticket(10);
+        let a = p.on_data(t, 20, vec![record(10), record(11)], summary(Some(15), None), &LIMITS, "t");
+        assert!(a.wake_application);
+        // next_offset covers control batches past the last record.
+        assert_eq!(p.position, Position::At(15));
+        assert_eq!(p.queue.len(), 2);
+        assert_eq!(p.high_watermark, 20);
+        // An empty answer wakes no one and stays put.
+        let t = p.ticket(15);
+        let a = p.on_data(t, 20, vec![], summary(None, None), &LIMITS, "t");
+        assert!(!a.wake_application);
+        assert_eq!(p.position, Position::At(15));
+        // A batch claiming an earlier next offset never moves the position backwards.
+        let a = p.on_data(p.ticket(15), 20, vec![], summary(Some(3), None), &LIMITS, "t");
+        assert!(!a.stale);
+        assert_eq!(p.position, Position::At(15));
+    }
+
+    #[test]
+    fn a_full_queue_pauses_fetching() {
+        let now = Instant::now();
+        let mut p = started(0);
+        let recs = (0..3).map(record).collect();
+        p.on_data(p.ticket(0), 3, recs, summary(Some(3), None), &LIMITS, "t");
+        assert_eq!(p.need(now, &LIMITS), Need::Nothing);
+        p.queue.pop_front();
+        assert_eq!(p.need(now, &LIMITS), Need::Fetch { offset: 3, max_bytes: 1000 });
+    }
+
+    #[test]
+    fn a_partial_batch_grows_the_fetch_size_then_fails_at_the_limit() {
+        let now = Instant::now();
+        let mut p = started(0);
+        p.on_data(p.ticket(0), 5, vec![], summary(None, Some(4000)), &LIMITS, "t");
+        assert_eq!(p.need(now, &LIMITS), Need::Fetch { offset: 0, max_bytes: 4000 });
+        p.on_data(p.ticket(0), 5, vec![], summary(None, Some(50_000)), &LIMITS, "t");
+        assert_eq!(p.fetch_size, 10_000);
+        let a = p.on_data(p.ticket(0), 5, vec![], summary(None, Some(50_000)), &LIMITS, "t");
+        assert!(a.wake_application);
+        assert_eq!(p.position, Position::Failed);
+        assert!(matches!(p.error, Some(Error::RecordTooLarge { size: 50_000, max: 10_000, .. })));
+        assert_eq!(p.need(now, &LIMITS), Need::Nothing);
+    }
+
+    #[test]
+    fn bad_data_fails_the_partition_after_queueing_what_was_good() {
+        let mut p = started(0);
+        let bad = Err(RecordsError { offset: 1, kind: RecordsErrorKind::CrcMismatch { stored: 1, computed: 2 } });
+        let a = p.on_data(p.ticket(0), 5, vec![record(0)], bad, &LIMITS, "t");
+        assert!(a.wake_application);
+        assert_eq!(p.queue.len(), 1, "records before the bad batch are still delivered");
+        assert_eq!(p.position, Position::Failed);
+        assert!(matches!(p.error, Some(Error::Records { partition: 0, .. })));
+    }
+
+    #[test]
+    fn out_of_range_resets_or_fails_as_configured() {
+        let now = Instant::now();
+        let mut p = started(7);
+        p.on_out_of_range(p.ticket(7), &LIMITS, "t");
+        assert_eq!(p.need(now, &LIMITS), Need::Resolve { out_of_range: true });
+        let strict = Limits { reset_on_fetch: false, ..LIMITS };
+        let mut p = started(7);
+        let a = p.on_out_of_range(p.ticket(7), &strict, "t");
+        assert!(a.wake_application);
+        assert!(matches!(p.error, Some(Error::OffsetOutOfRange { offset: 7, .. })));
+        assert_eq!(p.need(now, &strict), Need::Nothing);
+    }
+
+    #[test]
+    fn retriable_failures_back_off_longer_each_time_and_success_clears_it() {
+        let now = Instant::now();
+        let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        let mut p = started(0);
+        let mut waits = Vec::new();
+        for _ in 0..4 {
+            p.on_failure(p.ticket(0), &broker(ErrorCode::NOT_LEADER_OR_FOLLOWER), &backoff, now);
+            match p.need(now, &LIMITS) {
+                Need::WaitUntil(at) => waits.push(at - now),
+                other => panic!("expected a wait, got {other:?}"),
+            }
+        }
+        // 100, 200, 400, 800 ms, each with up to 20% jitter off.
+        for (i, w) in waits.iter().enumerate() {
+            let full = Duration::from_millis(100 << i);
+            assert!(*w <= full && *w >= full * 8 / 10, "wait {i}: {w:?}");
+        }
+        assert_eq!(p.position, Position::At(0), "a retriable error keeps the position");
+        // Once the wait is over it fetches again; a success resets the backoff.
+        let later = now + Duration::from_secs(1);
+        assert_eq!(p.need(later, &LIMITS), Need::Fetch { offset: 0, max_bytes: 1000 });
+        p.on_data(p.ticket(0), 1, vec![], summary(None, None), &LIMITS, "t");
+        assert_eq!((p.failures, p.retry_at), (0, None));
+    }
+
+    #[test]
+    fn a_fatal_error_reaches_the_application() {
+        let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        let mut p = started(0);
+        let a = p.on_failure(p.ticket(0), &broker(ErrorCode::TOPIC_AUTHORIZATION_FAILED), &backoff, Instant::now());
+        assert!(a.wake_application);
+        assert_eq!(p.position, Position::Failed);
+        assert_eq!(p.error.as_ref().and_then(Error::code), Some(ErrorCode::TOPIC_AUTHORIZATION_FAILED));
+    }
+
+    #[test]
+    fn answers_planned_before_a_reset_are_ignored() {
+        let now = Instant::now();
+        let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        let mut p = started(0);
+        let old = p.ticket(0);
+        p.queue.push_back(record(0));
+        p.jump(50, decision(50));
+        assert!(p.queue.is_empty(), "a jump drops what was queued");
+        assert!(p.on_data(old, 9, vec![record(0)], summary(Some(1), None), &LIMITS, "t").stale);
+        assert!(p.on_out_of_range(old, &LIMITS, "t").stale);
+        assert!(p.on_failure(old, &broker(ErrorCode::TOPIC_AUTHORIZATION_FAILED), &backoff, now).stale);
+        assert!(p.on_start(old, decision(3), 9).stale);
+        assert_eq!(p.need(now, &LIMITS), Need::Fetch { offset: 50, max_bytes: 1000 });
+        assert!(p.queue.is_empty());
+        // A fetch answered for an offset the partition has moved past is stale too.
+        assert!(p.on_data(p.ticket(40), 9, vec![record(40)], summary(Some(41), None), &LIMITS, "t").stale);
+    }
+
+    #[test]
+    fn fetch_size_grows_to_the_batch_then_stops_at_the_limit() {
+        // (current, needed, limit) -> next
+        let table = [
+            (1000, 50_000, 1 << 20, Some(50_000)), // straight to what the batch needs
+            (1000, 1500, 1 << 20, Some(2000)),     // at least double, to avoid creeping
+            (1000, 50_000, 10_000, Some(10_000)),  // capped at the limit...
+            (10_000, 50_000, 10_000, None),        // ...and past it the batch can't be read
+            (usize::MAX / 2 + 1, usize::MAX, usize::MAX, Some(usize::MAX)),
+        ];
+        for (current, needed, limit, next) in table {
+            assert_eq!(grow_fetch_size(current, needed, limit), next, "{current} {needed} {limit}");
+        }
+    }
+}
