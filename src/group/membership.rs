@@ -9,13 +9,13 @@
 
 use super::actions::{self, Action};
 use super::assignors::{Assignor, MemberInfo};
+use super::transitions::{BeatStep, HeartbeatTracker, JoinRetries, JoinStep};
 use crate::client::group::{self as calls, JoinAnswer, JoinParams};
 use crate::client::offsets::Generation;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::protocol::consumer_protocol::{self, Assignment, Subscription, TopicPartitions};
 use crate::protocol::ApiKey;
-use crate::retry::{self, Backoff};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -71,10 +71,7 @@ pub(crate) fn join(
     owned_generation: i32,
     stopped: &dyn Fn() -> bool,
 ) -> Result<Joined> {
-    let mut failures = 0u32;
-    // MEMBER_ID_REQUIRED is answered by joining again at once, but only once in a row: a
-    // broker that keeps asking gets the usual backoff and retry limit, not a tight loop.
-    let mut retried_now = false;
+    let mut retries = JoinRetries::new(cfg.rebalance_max_retries, cfg.rebalance_backoff);
     loop {
         let err = match join_once(client, cfg, member_id, owned, owned_generation) {
             Ok(j) => return Ok(j),
@@ -82,22 +79,17 @@ pub(crate) fn join(
         };
         let action = actions::for_error(&err);
         log::info!("group {}: join: {err} ({action:?})", cfg.group);
-        let again_at_once = action == Action::RetryNow && !retried_now;
-        retried_now = action == Action::RetryNow;
+        // (After MEMBER_ID_REQUIRED, join_once stored the id to join with.)
         match action {
-            Action::Fatal => return Err(err),
-            // join_once stored the id to use
-            Action::RetryNow if again_at_once => continue,
-            Action::RetryNow => {}
             Action::RejoinAsNew => member_id.clear(),
             Action::FindCoordinator => client.forget_coordinator(&cfg.group),
-            Action::Rejoin | Action::Backoff => {}
+            _ => {}
         }
-        failures += 1;
-        if failures > cfg.rebalance_max_retries || stopped() {
-            return Err(err);
+        match retries.on_error(action, stopped()) {
+            JoinStep::Now => {}
+            JoinStep::After(wait) => std::thread::sleep(wait),
+            JoinStep::GiveUp => return Err(err),
         }
-        std::thread::sleep(Backoff::new(cfg.rebalance_backoff, retry::REJOIN_MAX).delay(failures - 1));
     }
 }
 
@@ -293,14 +285,14 @@ impl Heartbeat {
     /// member that can't reach its coordinator for a whole session timeout has been removed
     /// from the group; it stops reading (its partitions are someone else's by now) and rejoins.
     pub fn run(&self) {
-        let mut last_ok = Instant::now();
+        let mut tracker = HeartbeatTracker::new(self.cfg.session_timeout, Instant::now());
         let mut s = self.lock();
         loop {
             if s.stopped {
                 return;
             }
             let Some(generation) = s.current.clone() else {
-                last_ok = Instant::now();
+                tracker.reset(Instant::now());
                 s = self.cv.wait(s).unwrap_or_else(|e| e.into_inner());
                 continue;
             };
@@ -311,33 +303,28 @@ impl Heartbeat {
             }
             drop(s);
             let outcome = self.beat(&generation);
-            s = self.lock();
-            match outcome {
-                Ok(()) => last_ok = Instant::now(),
-                Err(e) => {
-                    let action = actions::for_error(&e);
-                    log::info!("group {}: heartbeat: {e} ({action:?})", self.cfg.group);
-                    drop(s);
-                    match action {
-                        Action::Rejoin | Action::RetryNow => self.request_rejoin(Rejoin::SameId),
-                        Action::RejoinAsNew => self.request_rejoin(Rejoin::NewId),
-                        Action::FindCoordinator => self.client.forget_coordinator(&self.cfg.group),
-                        Action::Backoff => {}
-                        Action::Fatal => {
-                            self.lock().fatal = Some(e);
-                            self.request_rejoin(Rejoin::SameId);
-                        }
-                    }
-                    if last_ok.elapsed() >= self.cfg.session_timeout {
-                        log::warn!(
-                            "group {}: no heartbeat got through for a session timeout; rejoining",
-                            self.cfg.group
-                        );
+            let action = outcome.as_ref().err().map(|e| {
+                let action = actions::for_error(e);
+                log::info!("group {}: heartbeat: {e} ({action:?})", self.cfg.group);
+                action
+            });
+            let steps = tracker.on_beat(action, Instant::now());
+            if action.is_some() && steps.len() > 1 {
+                log::warn!("group {}: no heartbeat got through for a session timeout; rejoining", self.cfg.group);
+            }
+            for step in steps {
+                match step {
+                    BeatStep::Continue => {}
+                    BeatStep::Rejoin { new_id: false } => self.request_rejoin(Rejoin::SameId),
+                    BeatStep::Rejoin { new_id: true } => self.request_rejoin(Rejoin::NewId),
+                    BeatStep::FindCoordinator => self.client.forget_coordinator(&self.cfg.group),
+                    BeatStep::Fatal => {
+                        self.lock().fatal = outcome.as_ref().err().cloned();
                         self.request_rejoin(Rejoin::SameId);
                     }
-                    s = self.lock();
                 }
             }
+            s = self.lock();
         }
     }
 

@@ -1,9 +1,9 @@
 //! The producer as the application sees it.
 
+use super::accumulator::{Pending, State};
 use super::config::ProducerConfig;
 use super::record::{Delivery, DeliveryReport, ProducerRecord};
 use super::sender::{self, Shared};
-use super::state::{Pending, State};
 use crate::client::produce::init_producer_id;
 use crate::client::TopicRef;
 use crate::error::{Error, Result};
@@ -149,12 +149,7 @@ impl Producer {
         if st.closing {
             return Err(Error::Stopped);
         }
-        let q = &mut st.parts[p as usize];
-        let wake = q.queue.is_empty() || reply.is_some() || q.queue.len() + 1 >= cfg.min_queued_messages;
-        if reply.is_some() {
-            q.waiting += 1;
-        }
-        q.queue.push_back(Pending { rec, reply, enqueued: now });
+        let wake = st.parts[p as usize].push(Pending { rec, reply, enqueued: now }, &self.shared.rules());
         st.outstanding += 1;
         drop(st);
         if wake {
@@ -229,7 +224,8 @@ impl Producer {
                 leftovers.extend(q.queue.drain(..));
             }
             if !leftovers.is_empty() {
-                let batch = super::state::Batch { partition: -1, msgs: leftovers, attempts: 0, base_sequence: -1 };
+                let batch =
+                    super::accumulator::Batch { partition: -1, msgs: leftovers, attempts: 0, base_sequence: -1 };
                 st.finish(batch, |_| Err(Error::Stopped));
             }
         }

@@ -2,12 +2,12 @@
 //! batching per partition, the four codecs, delivery reports, murmur2 partitioning like the
 //! Java client, and idempotence.
 
+mod accumulator;
 mod config;
 mod handle;
 pub mod partitioner;
 mod record;
 mod sender;
-mod state;
 
 pub use config::{Acks, ProducerBuilder};
 pub use handle::Producer;

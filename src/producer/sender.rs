@@ -4,9 +4,9 @@
 //! slow broker so holds up only its own partitions. Partitions without a leader, or led by a
 //! broker that has no thread (it joined later), go to the thread of the lowest broker id.
 
+use super::accumulator::{Batch, BatchRules, Ready, Settled, State};
 use super::config::ProducerConfig;
 use super::record::Delivery;
-use super::state::{Batch, State};
 use crate::client::pool::Dedicated;
 use crate::client::produce::{self, ProduceOutcome, ProduceParams};
 use crate::client::Client;
@@ -51,6 +51,15 @@ impl Shared {
     pub fn batch_budget(&self) -> usize {
         self.cfg.max_request_size - BATCH_OVERHEAD
     }
+
+    /// The batching rules from the configuration.
+    pub fn rules(&self) -> BatchRules {
+        BatchRules {
+            linger: self.cfg.linger,
+            min_queued_messages: self.cfg.min_queued_messages,
+            budget: self.batch_budget(),
+        }
+    }
 }
 
 /// Which broker a sender thread serves, and which brokers have threads.
@@ -83,7 +92,7 @@ pub(crate) fn run(shared: Arc<Shared>, role: Role) {
 /// Waits until one of `role`'s partitions has a batch to send; `None` once closing with nothing
 /// left.
 fn take_ready(shared: &Shared, role: &Role) -> Option<Vec<Batch>> {
-    let cfg = &shared.cfg;
+    let rules = shared.rules();
     let ids: Vec<i32> = (0..shared.lock().parts.len() as i32).collect();
     let mut st = shared.lock();
     loop {
@@ -91,47 +100,17 @@ fn take_ready(shared: &Shared, role: &Role) -> Option<Vec<Batch>> {
         let urgent = st.flushing > 0 || st.closing;
         let mut wake: Option<Instant> = None;
         let mut out = Vec::new();
-        // Lock order: producer state, then the cluster's metadata (never the other way).
+        // Lock order: producer state, then the client's metadata (never the other way).
         let leaders = shared.client.leaders(&shared.topic, &ids);
         for ((p, q), leader) in st.parts.iter_mut().enumerate().zip(leaders) {
-            if q.in_flight || !role.owns(leader) {
+            if !role.owns(leader) {
                 continue;
             }
-            if let Some(at) = q.retry_at.filter(|at| *at > now) {
-                wake = Some(wake.map_or(at, |w| w.min(at)));
-                continue;
+            match q.take(p as i32, now, urgent, &rules) {
+                Ready::Batch(b) => out.push(b),
+                Ready::WaitUntil(at) => wake = Some(wake.map_or(at, |w| w.min(at))),
+                Ready::Nothing => {}
             }
-            if let Some(b) = q.retry.take() {
-                q.retry_at = None;
-                q.in_flight = true;
-                out.push(b);
-                continue;
-            }
-            let Some(front) = q.queue.front() else { continue };
-            let due = front.enqueued + cfg.linger;
-            if !(urgent || q.waiting > 0 || q.queue.len() >= cfg.min_queued_messages || due <= now) {
-                wake = Some(wake.map_or(due, |w| w.min(due)));
-                continue;
-            }
-            let mut size = 0;
-            let mut msgs = Vec::new();
-            while let Some(m) = q.queue.front() {
-                let s = m.rec.size_estimate();
-                if !msgs.is_empty() && (size + s > shared.batch_budget() || msgs.len() >= cfg.min_queued_messages) {
-                    break;
-                }
-                size += s;
-                let m = q.queue.pop_front().expect("front exists");
-                if m.reply.is_some() {
-                    q.waiting -= 1;
-                }
-                msgs.push(m);
-            }
-            let base_sequence = q.next_sequence;
-            // Sequence numbers wrap to 0 after i32::MAX (KIP-98).
-            q.next_sequence = ((i64::from(q.next_sequence) + msgs.len() as i64) % (i64::from(i32::MAX) + 1)) as i32;
-            q.in_flight = true;
-            out.push(Batch { partition: p as i32, msgs, attempts: 0, base_sequence });
         }
         if !out.is_empty() {
             return Some(out);
@@ -261,26 +240,23 @@ fn send_round(shared: &Shared, conns: &mut Dedicated, batches: Vec<Batch>) {
 
 /// Retries `batch` after a backoff if `e` may pass and attempts remain, else fails its messages.
 /// Returns whether metadata should be refreshed.
-fn settle_error(shared: &Shared, mut batch: Batch, e: &Error) -> bool {
-    let how = e.retry();
-    let mut st = shared.lock();
-    if how != Retry::Never && batch.attempts < shared.cfg.max_retries {
-        let wait = Backoff::new(shared.cfg.retry_backoff, retry::REQUEST_MAX).delay(batch.attempts);
-        batch.attempts += 1;
-        log::debug!("{}/{}: {e}; retry {} in {wait:?}", shared.topic, batch.partition, batch.attempts);
-        let q = &mut st.parts[batch.partition as usize];
-        q.retry_at = Some(Instant::now() + wait);
-        q.in_flight = false;
-        q.retry = Some(batch);
-        drop(st);
-        // The partition's owner may be another thread now.
-        shared.work.notify_all();
-        return how != Retry::Backoff;
+fn settle_error(shared: &Shared, batch: Batch, e: &Error) -> bool {
+    let backoff = Backoff::new(shared.cfg.retry_backoff, retry::REQUEST_MAX);
+    let (partition, count) = (batch.partition, batch.msgs.len());
+    let settled = shared.lock().on_failure(batch, e, shared.cfg.max_retries, &backoff, Instant::now());
+    match settled {
+        Settled::Retrying(wait) => {
+            log::debug!("{}/{partition}: {e}; retry in {wait:?}", shared.topic);
+            // The partition's owner may be another thread now.
+            shared.work.notify_all();
+            e.retry() != Retry::Backoff
+        }
+        Settled::Failed => {
+            log::error!("{}/{partition}: {count} messages failed: {e}", shared.topic);
+            shared.progress.notify_all();
+            false
+        }
     }
-    log::error!("{}/{}: {} messages failed: {e}", shared.topic, batch.partition, batch.msgs.len());
-    st.finish(batch, |_| Err(e.clone()));
-    shared.progress.notify_all();
-    false
 }
 
 #[cfg(test)]

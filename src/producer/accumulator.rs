@@ -1,0 +1,347 @@
+//! The accumulator between `produce` and the sender threads, with no sockets, threads or clock
+//! of its own (`now` is passed in): per-partition messages in order, the batching decision
+//! ([`PartQueue::take`]: linger, size, flush), sequence numbers, at most one batch per
+//! partition in flight, retries at the front of their partition ([`State::on_failure`]), and
+//! the counts `produce`, `flush` and `close` wait on. The unit tests below walk each rule.
+
+use super::record::{Delivery, DeliveryReport, ProducerRecord};
+use crate::error::{Error, Retry};
+use crate::retry::Backoff;
+use std::collections::VecDeque;
+use std::sync::mpsc::{Sender, SyncSender};
+use std::time::{Duration, Instant};
+
+/// A message waiting to be written.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub rec: ProducerRecord,
+    /// Where `send` waits for the outcome.
+    pub reply: Option<SyncSender<Result<Delivery, Error>>>,
+    pub enqueued: Instant,
+}
+
+/// A batch taken from a partition's queue; kept whole across retries so that its sequence
+/// numbers and its place in the partition don't change.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub partition: i32,
+    pub msgs: Vec<Pending>,
+    pub attempts: u32,
+    pub base_sequence: i32,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct PartQueue {
+    pub queue: VecDeque<Pending>,
+    /// A batch that failed and waits for its retry; it goes before anything queued.
+    pub retry: Option<Batch>,
+    pub retry_at: Option<Instant>,
+    pub next_sequence: i32,
+    /// Queued messages whose producer waits in `send`: the batch goes without lingering.
+    pub waiting: usize,
+    /// A batch of this partition is being sent: no other may go until it settles, whichever
+    /// sender thread owns the partition by then.
+    pub in_flight: bool,
+}
+
+/// When a partition's queued messages make a batch, and how big it may be.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchRules {
+    /// How long the first queued message may wait for company.
+    pub linger: Duration,
+    /// A batch goes at once when this many messages are queued, and holds at most this many.
+    pub min_queued_messages: usize,
+    /// The most record bytes (estimated) a batch may carry; a single larger message still
+    /// goes alone (its size was checked when it was queued).
+    pub budget: usize,
+}
+
+/// What a partition has for its sender.
+#[derive(Debug)]
+pub(crate) enum Ready {
+    /// This batch, now marked in flight.
+    Batch(Batch),
+    /// Nothing before this instant (lingering, or backing off before a retry).
+    WaitUntil(Instant),
+    /// Nothing: empty, or a batch is in flight.
+    Nothing,
+}
+
+/// Sequence numbers wrap to 0 after i32::MAX (KIP-98).
+fn next_sequence(from: i32, count: usize) -> i32 {
+    ((i64::from(from) + count as i64) % (i64::from(i32::MAX) + 1)) as i32
+}
+
+impl PartQueue {
+    /// Queues a message; returns whether a sender should be woken for it (the partition was
+    /// idle, someone waits in `send`, or a batch just filled up).
+    pub fn push(&mut self, msg: Pending, rules: &BatchRules) -> bool {
+        let wake = self.queue.is_empty() || msg.reply.is_some() || self.queue.len() + 1 >= rules.min_queued_messages;
+        if msg.reply.is_some() {
+            self.waiting += 1;
+        }
+        self.queue.push_back(msg);
+        wake
+    }
+
+    /// The batch this partition (`partition`) has for its sender at `now`: a retry when its
+    /// backoff is over, else queued messages once due — lingered long enough, enough of them,
+    /// someone waiting in `send`, or `urgent` (flush, close).
+    pub fn take(&mut self, partition: i32, now: Instant, urgent: bool, rules: &BatchRules) -> Ready {
+        if self.in_flight {
+            return Ready::Nothing;
+        }
+        if let Some(at) = self.retry_at.filter(|at| *at > now) {
+            return Ready::WaitUntil(at);
+        }
+        if let Some(b) = self.retry.take() {
+            self.retry_at = None;
+            self.in_flight = true;
+            return Ready::Batch(b);
+        }
+        let Some(front) = self.queue.front() else { return Ready::Nothing };
+        let due = front.enqueued + rules.linger;
+        if !(urgent || self.waiting > 0 || self.queue.len() >= rules.min_queued_messages || due <= now) {
+            return Ready::WaitUntil(due);
+        }
+        let mut size = 0;
+        let mut msgs = Vec::new();
+        while let Some(m) = self.queue.front() {
+            let s = m.rec.size_estimate();
+            if !msgs.is_empty() && (size + s > rules.budget || msgs.len() >= rules.min_queued_messages) {
+                break;
+            }
+            size += s;
+            let Some(m) = self.queue.pop_front() else { break };
+            if m.reply.is_some() {
+                self.waiting -= 1;
+            }
+            msgs.push(m);
+        }
+        let base_sequence = self.next_sequence;
+        self.next_sequence = next_sequence(self.next_sequence, msgs.len());
+        self.in_flight = true;
+        Ready::Batch(Batch { partition, msgs, attempts: 0, base_sequence })
+    }
+}
+
+/// How a failed batch was settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Settled {
+    /// Back at the front of its partition, to go again after this pause.
+    Retrying(Duration),
+    /// Failed for good: each message has its error.
+    Failed,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub parts: Vec<PartQueue>,
+    /// Messages accepted and not yet finished (queued, waiting to retry, or in flight).
+    pub outstanding: usize,
+    /// Threads inside `flush`: batches are sent without waiting for `linger`.
+    pub flushing: usize,
+    pub closing: bool,
+    /// With delivery reports off: the first failure since the last `flush`, and how many.
+    pub first_error: Option<Error>,
+    pub failed: u64,
+    pub reports: Option<Sender<DeliveryReport>>,
+}
+
+impl State {
+    pub fn new(partitions: usize, reports: Option<Sender<DeliveryReport>>) -> State {
+        State {
+            parts: (0..partitions).map(|_| PartQueue::default()).collect(),
+            outstanding: 0,
+            flushing: 0,
+            closing: false,
+            first_error: None,
+            failed: 0,
+            reports,
+        }
+    }
+
+    /// Settles a batch that failed with `e`: retried after a backoff while `e` may pass and
+    /// fewer than `max_retries` retries were made, else failed.
+    pub fn on_failure(
+        &mut self,
+        mut batch: Batch,
+        e: &Error,
+        max_retries: u32,
+        backoff: &Backoff,
+        now: Instant,
+    ) -> Settled {
+        let slot = usize::try_from(batch.partition).ok().filter(|p| *p < self.parts.len());
+        if let (Some(p), true) = (slot, e.retry() != Retry::Never && batch.attempts < max_retries) {
+            let wait = backoff.delay(batch.attempts);
+            batch.attempts += 1;
+            let q = &mut self.parts[p];
+            q.retry_at = Some(now + wait);
+            q.in_flight = false;
+            q.retry = Some(batch);
+            return Settled::Retrying(wait);
+        }
+        self.finish(batch, |_| Err(e.clone()));
+        Settled::Failed
+    }
+
+    /// Hands each message of a finished batch its outcome.
+    pub fn finish(&mut self, batch: Batch, outcome: impl Fn(usize) -> Result<Delivery, Error>) {
+        if let Some(q) = usize::try_from(batch.partition).ok().and_then(|p| self.parts.get_mut(p)) {
+            q.in_flight = false;
+        }
+        let n = batch.msgs.len();
+        for (i, p) in batch.msgs.into_iter().enumerate() {
+            let result = outcome(i);
+            if let Err(e) = &result {
+                self.failed += 1;
+                if self.reports.is_none() && p.reply.is_none() && self.first_error.is_none() {
+                    self.first_error = Some(e.clone());
+                }
+            }
+            if let Some(reply) = p.reply {
+                // The waiter may have given up; the outcome then goes nowhere, as it asked.
+                let _ = reply.send(result);
+            } else if let Some(r) = &self.reports {
+                let _ = r.send(DeliveryReport { record: p.rec, result });
+            }
+        }
+        self.outstanding -= n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::error_code::ErrorCode;
+    use crate::protocol::ApiKey;
+    use std::sync::mpsc::sync_channel;
+
+    const RULES: BatchRules = BatchRules { linger: Duration::from_millis(5), min_queued_messages: 3, budget: 100 };
+
+    fn msg(len: usize, at: Instant) -> Pending {
+        Pending { rec: ProducerRecord::new(vec![b'x'; len]), reply: None, enqueued: at }
+    }
+
+    fn batch(r: Ready) -> Batch {
+        match r {
+            Ready::Batch(b) => b,
+            other => panic!("expected a batch, got {other:?}"),
+        }
+    }
+
+    fn err(code: ErrorCode) -> Error {
+        Error::Broker { api: ApiKey::Produce, code, context: "t/0".into(), message: None }
+    }
+
+    #[test]
+    fn a_lone_message_lingers_then_goes() {
+        let t0 = Instant::now();
+        let mut q = PartQueue::default();
+        assert!(q.push(msg(1, t0), &RULES), "the first message wakes a sender");
+        assert!(!q.push(msg(1, t0), &RULES), "the second lingers with it");
+        match q.take(0, t0, false, &RULES) {
+            Ready::WaitUntil(at) => assert_eq!(at, t0 + RULES.linger),
+            other => panic!("expected to linger, got {other:?}"),
+        }
+        let b = batch(q.take(0, t0 + RULES.linger, false, &RULES));
+        assert_eq!((b.partition, b.msgs.len(), b.base_sequence), (0, 2, 0));
+        assert!(matches!(q.take(0, t0 + RULES.linger, true, &RULES), Ready::Nothing), "one batch in flight");
+    }
+
+    #[test]
+    fn enough_messages_a_flush_or_a_waiting_send_go_at_once() {
+        let t0 = Instant::now();
+        let mut q = PartQueue::default();
+        for _ in 0..3 {
+            q.push(msg(1, t0), &RULES);
+        }
+        assert_eq!(batch(q.take(0, t0, false, &RULES)).msgs.len(), 3);
+
+        let mut q = PartQueue::default();
+        q.push(msg(1, t0), &RULES);
+        assert_eq!(batch(q.take(0, t0, true, &RULES)).msgs.len(), 1, "urgent (flush, close)");
+
+        let mut q = PartQueue::default();
+        let (tx, _rx) = sync_channel(1);
+        assert!(q.push(Pending { reply: Some(tx), ..msg(1, t0) }, &RULES), "a send() wakes a sender");
+        let b = batch(q.take(0, t0, false, &RULES));
+        assert_eq!((b.msgs.len(), q.waiting), (1, 0));
+    }
+
+    #[test]
+    fn batches_respect_the_budget_and_the_count_but_always_take_one() {
+        let t0 = Instant::now();
+        let mut q = PartQueue::default();
+        // size_estimate is 21 + the value: 61 each, so two exceed the budget of 100.
+        q.push(msg(40, t0), &RULES);
+        q.push(msg(40, t0), &RULES);
+        assert_eq!(batch(q.take(0, t0, true, &RULES)).msgs.len(), 1);
+        q.in_flight = false;
+        let mut q2 = PartQueue::default();
+        q2.push(msg(500, t0), &RULES);
+        assert_eq!(batch(q2.take(0, t0, true, &RULES)).msgs.len(), 1, "an oversized message still goes");
+        let mut q3 = PartQueue::default();
+        for _ in 0..5 {
+            q3.push(msg(1, t0), &RULES);
+        }
+        assert_eq!(batch(q3.take(0, t0, true, &RULES)).msgs.len(), 3, "at most min_queued_messages");
+    }
+
+    #[test]
+    fn sequence_numbers_follow_on_and_wrap() {
+        let t0 = Instant::now();
+        let mut q = PartQueue { next_sequence: i32::MAX - 1, ..PartQueue::default() };
+        for _ in 0..3 {
+            q.push(msg(1, t0), &RULES);
+        }
+        let b = batch(q.take(0, t0, true, &RULES));
+        assert_eq!((b.base_sequence, q.next_sequence), (i32::MAX - 1, 1));
+        assert_eq!(next_sequence(5, 10), 15);
+    }
+
+    #[test]
+    fn a_failed_batch_retries_first_with_the_same_sequence_then_fails_for_good() {
+        let t0 = Instant::now();
+        let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        let mut st = State::new(1, None);
+        for _ in 0..2 {
+            st.parts[0].push(msg(1, t0), &RULES);
+            st.outstanding += 1;
+        }
+        let first = batch(st.parts[0].take(0, t0, true, &RULES));
+        st.parts[0].push(msg(1, t0), &RULES);
+        st.outstanding += 1;
+        let retriable = err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+        let Settled::Retrying(wait) = st.on_failure(first, &retriable, 1, &backoff, t0) else {
+            panic!("a retriable error with retries left is retried");
+        };
+        assert!(wait <= Duration::from_millis(100));
+        assert!(matches!(st.parts[0].take(0, t0, true, &RULES), Ready::WaitUntil(_)), "backing off");
+        let again = batch(st.parts[0].take(0, t0 + wait, true, &RULES));
+        assert_eq!((again.msgs.len(), again.base_sequence, again.attempts), (2, 0, 1), "the same batch goes first");
+        // Out of retries: every message fails and stops counting as outstanding.
+        assert_eq!(st.on_failure(again, &retriable, 1, &backoff, t0), Settled::Failed);
+        assert_eq!((st.outstanding, st.failed), (1, 2));
+        assert_eq!(st.first_error.as_ref().and_then(Error::code), Some(ErrorCode::NOT_LEADER_OR_FOLLOWER));
+        // The message queued behind it goes next, with the following sequence number.
+        assert_eq!(batch(st.parts[0].take(0, t0, true, &RULES)).base_sequence, 2);
+    }
+
+    #[test]
+    fn a_fatal_error_fails_at_once_and_reaches_send() {
+        let t0 = Instant::now();
+        let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        let mut st = State::new(1, None);
+        let (tx, rx) = sync_channel(1);
+        st.parts[0].push(Pending { reply: Some(tx), ..msg(1, t0) }, &RULES);
+        st.outstanding += 1;
+        let b = batch(st.parts[0].take(0, t0, false, &RULES));
+        let fatal = err(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+        assert_eq!(st.on_failure(b, &fatal, 10, &backoff, t0), Settled::Failed);
+        let got = rx.try_recv().expect("the waiting send() hears the outcome");
+        assert_eq!(got.err().as_ref().and_then(Error::code), Some(ErrorCode::TOPIC_AUTHORIZATION_FAILED));
+        assert!(st.first_error.is_none(), "an error handed to send() is not reported again by flush");
+        assert!(!st.parts[0].in_flight);
+    }
+}
