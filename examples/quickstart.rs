@@ -43,11 +43,7 @@ fn main() -> plainkafka::Result<()> {
     let (_mock, brokers) = match given {
         Some(b) => (None, b),
         None => {
-            let m = plainkafka::mock::MockCluster::builder().brokers(3).build().map_err(|e| plainkafka::Error::Io {
-                broker: "mock cluster".into(),
-                api: None,
-                source: e,
-            })?;
+            let m = plainkafka::mock::MockCluster::builder().brokers(3).build()?;
             let b = m.bootstrap();
             println!("started an in-process MockCluster: {b}");
             (Some(m), b)

@@ -6,23 +6,124 @@ use crate::protocol::records::RecordsError;
 use crate::protocol::{ApiKey, VersionRange};
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
+/// What a broker's error concerns: the broker, the group, the topic, partition and offset —
+/// whichever are known. Its `Display` reads like "group billing" or "orders/3 at offset 17 on
+/// broker 2".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Context {
+    /// The broker (its id or address).
+    pub broker: Option<String>,
+    /// The consumer group.
+    pub group: Option<String>,
+    /// The topic.
+    pub topic: Option<String>,
+    /// The partition (of `topic`).
+    pub partition: Option<i32>,
+    /// The offset.
+    pub offset: Option<i64>,
+    /// Further partitions the same request covered (a Fetch covers several at once).
+    pub more_partitions: Vec<(String, i32)>,
+}
+
+impl Context {
+    /// About a consumer group.
+    pub fn group(group: &str) -> Context {
+        Context { group: Some(group.to_string()), ..Context::default() }
+    }
+
+    /// About a topic.
+    pub fn topic(topic: &str) -> Context {
+        Context { topic: Some(topic.to_string()), ..Context::default() }
+    }
+
+    /// About one partition of a topic.
+    pub fn partition(topic: &str, partition: i32) -> Context {
+        Context { topic: Some(topic.to_string()), partition: Some(partition), ..Context::default() }
+    }
+
+    /// About a broker.
+    pub fn broker(broker: impl fmt::Display) -> Context {
+        Context::default().on_broker(broker)
+    }
+
+    /// The same, naming the broker.
+    pub fn on_broker(mut self, broker: impl fmt::Display) -> Context {
+        self.broker = Some(broker.to_string());
+        self
+    }
+
+    /// The same, within a consumer group.
+    pub fn in_group(mut self, group: &str) -> Context {
+        self.group = Some(group.to_string());
+        self
+    }
+
+    /// The same, at an offset.
+    pub fn at_offset(mut self, offset: i64) -> Context {
+        self.offset = Some(offset);
+        self
+    }
+}
+
+impl fmt::Display for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(g) = &self.group {
+            parts.push(format!("group {g}"));
+        }
+        match (&self.topic, self.partition) {
+            (Some(t), Some(p)) => parts.push(format!("{t}/{p}")),
+            (Some(t), None) => parts.push(format!("topic {t}")),
+            _ => {}
+        }
+        for (t, p) in &self.more_partitions {
+            parts.push(format!("{t}/{p}"));
+        }
+        let mut out = parts.join(", ");
+        if let Some(o) = self.offset {
+            out.push_str(&format!(" at offset {o}"));
+        }
+        if let Some(b) = &self.broker {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&format!("on broker {b}"));
+        }
+        f.write_str(if out.is_empty() { "the cluster" } else { &out })
+    }
+}
+
 /// Everything that can go wrong. Each variant carries the context needed to act on it: the
-/// broker, the API and version, the topic, partition and offset.
-#[derive(Debug)]
+/// broker, the API and version, the topic, partition and offset. Cloning is cheap: I/O causes
+/// are shared.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
     /// A socket error talking to `broker`.
+    #[non_exhaustive]
     Io {
         /// The broker address.
         broker: String,
         /// The API being sent, if any.
         api: Option<ApiKey>,
         /// The cause.
-        source: io::Error,
+        source: Arc<io::Error>,
+    },
+    /// An I/O error on this machine rather than with a broker: binding a port, reading a
+    /// file, starting a thread.
+    #[non_exhaustive]
+    Local {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        source: Arc<io::Error>,
     },
     /// A deadline passed.
+    #[non_exhaustive]
     Timeout {
         /// The broker address.
         broker: String,
@@ -32,6 +133,7 @@ pub enum Error {
         after: Duration,
     },
     /// A broker's bytes did not parse.
+    #[non_exhaustive]
     Decode {
         /// The broker address.
         broker: String,
@@ -43,6 +145,7 @@ pub enum Error {
         source: DecodeError,
     },
     /// A response answered a different request: the stream is out of step.
+    #[non_exhaustive]
     CorrelationMismatch {
         /// The broker address.
         broker: String,
@@ -52,6 +155,7 @@ pub enum Error {
         received: i32,
     },
     /// The broker and plainkafka share no version of an API.
+    #[non_exhaustive]
     NoCommonVersion {
         /// The broker address.
         broker: String,
@@ -63,17 +167,20 @@ pub enum Error {
         broker_range: Option<VersionRange>,
     },
     /// The broker answered with an error code.
+    #[non_exhaustive]
     Broker {
         /// The API.
         api: ApiKey,
         /// The code.
         code: ErrorCode,
-        /// What the request was about: a topic-partition, a group.
-        context: String,
+        /// What the request was about: a topic-partition, a group, a broker (boxed, to keep
+        /// `Result`s small).
+        context: Box<Context>,
         /// The broker's message, when it sent one.
         message: Option<String>,
     },
     /// Record data in a fetch response could not be read.
+    #[non_exhaustive]
     Records {
         /// Topic.
         topic: String,
@@ -83,6 +190,7 @@ pub enum Error {
         source: RecordsError,
     },
     /// The fetch position is outside the partition's log and `reset_offset_on_fetch` is off.
+    #[non_exhaustive]
     OffsetOutOfRange {
         /// Topic.
         topic: String,
@@ -92,6 +200,7 @@ pub enum Error {
         offset: i64,
     },
     /// A single record batch is larger than the largest fetch size allowed.
+    #[non_exhaustive]
     RecordTooLarge {
         /// Topic.
         topic: String,
@@ -105,13 +214,22 @@ pub enum Error {
         max: usize,
     },
     /// The topic does not exist, or has no such partition.
+    #[non_exhaustive]
     UnknownTopicOrPartition {
         /// Topic.
         topic: String,
         /// The partition, when one was named.
         partition: Option<i32>,
     },
+    /// A broker id that the metadata no longer (or not yet) lists; `None`: no broker is known
+    /// at all. Passes once metadata is refreshed.
+    #[non_exhaustive]
+    UnknownBroker {
+        /// The broker id.
+        id: Option<i32>,
+    },
     /// None of the bootstrap brokers could be reached.
+    #[non_exhaustive]
     NoBrokerReachable {
         /// The addresses tried.
         tried: Vec<String>,
@@ -119,6 +237,7 @@ pub enum Error {
         last: Box<Error>,
     },
     /// A message is larger than a batch may be (`max_request_size`).
+    #[non_exhaustive]
     MessageTooLarge {
         /// Topic.
         topic: String,
@@ -129,6 +248,7 @@ pub enum Error {
     },
     /// The producer's queue is full and `block_on_queue_full` is off (or `pending_timeout`
     /// passed).
+    #[non_exhaustive]
     QueueFull {
         /// Topic.
         topic: String,
@@ -136,6 +256,7 @@ pub enum Error {
         queued: usize,
     },
     /// Messages were not acknowledged in time (`flush`, `close`, `send`).
+    #[non_exhaustive]
     DeliveryTimeout {
         /// Topic.
         topic: String,
@@ -147,6 +268,7 @@ pub enum Error {
     /// The broker refused the SASL login (wrong credentials, a refused token), or proved not
     /// to know the password (SCRAM's server signature). Not retried: the same login fails the
     /// same way.
+    #[non_exhaustive]
     AuthenticationFailed {
         /// The broker address.
         broker: String,
@@ -156,6 +278,7 @@ pub enum Error {
         message: String,
     },
     /// The broker does not offer the configured SASL mechanism on this listener.
+    #[non_exhaustive]
     SaslMechanismNotOffered {
         /// The broker address.
         broker: String,
@@ -166,6 +289,7 @@ pub enum Error {
     },
     /// TLS failed: the certificate was refused (unknown CA, wrong name, expired), the
     /// handshake failed, or TLS and plaintext were mixed up on a port.
+    #[non_exhaustive]
     Tls {
         /// The broker address.
         broker: String,
@@ -180,6 +304,7 @@ pub enum Error {
 
 /// What a caller should do before trying a failed request again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Retry {
     /// Drop the connection and open a new one, then retry.
     Reconnect,
@@ -218,7 +343,7 @@ impl Error {
                 c if c.is_retriable() => Retry::Backoff,
                 _ => Retry::Never,
             },
-            Error::UnknownTopicOrPartition { .. } => Retry::RefreshMetadata,
+            Error::UnknownTopicOrPartition { .. } | Error::UnknownBroker { .. } => Retry::RefreshMetadata,
             _ => Retry::Never,
         }
     }
@@ -248,6 +373,7 @@ impl fmt::Display for Error {
         let api = |a: &Option<ApiKey>| a.map_or_else(|| "connect".to_string(), |a| a.to_string());
         match self {
             Error::Io { broker, api: a, source } => write!(f, "{} to broker {broker}: {source}", api(a)),
+            Error::Local { what, source } => write!(f, "{what}: {source}"),
             Error::Timeout { broker, api: a, after } => {
                 write!(f, "{} to broker {broker} timed out after {after:?}", api(a))
             }
@@ -282,6 +408,8 @@ impl fmt::Display for Error {
                 write!(f, "topic {topic} has no partition {p}")
             }
             Error::UnknownTopicOrPartition { topic, partition: None } => write!(f, "topic {topic} does not exist"),
+            Error::UnknownBroker { id: Some(id) } => write!(f, "broker {id} is not in the cluster's metadata"),
+            Error::UnknownBroker { id: None } => write!(f, "no broker is known: the metadata lists none"),
             Error::NoBrokerReachable { tried, last } => {
                 write!(f, "no bootstrap broker reachable (tried {}): {last}", tried.join(", "))
             }
@@ -311,7 +439,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io { source, .. } => Some(source),
+            Error::Io { source, .. } | Error::Local { source, .. } => Some(source.as_ref()),
             Error::Decode { source, .. } => Some(source),
             Error::Records { source, .. } => Some(source),
             Error::NoBrokerReachable { last, .. } => Some(last.as_ref()),
@@ -320,70 +448,35 @@ impl std::error::Error for Error {
     }
 }
 
-impl Clone for Error {
-    /// io::Error can't be cloned; the copy keeps its kind and message. Used where one failure
-    /// concerns several partitions, each of which reports it.
-    fn clone(&self) -> Error {
+impl From<io::Error> for Error {
+    /// An I/O error of the application's own (so `?` works in a function returning
+    /// [`Result`]): [`Error::Local`].
+    fn from(source: io::Error) -> Error {
+        Error::Local { what: "I/O".into(), source: Arc::new(source) }
+    }
+}
+
+impl Error {
+    /// A socket error talking to `broker`.
+    pub(crate) fn io(broker: impl Into<String>, api: Option<ApiKey>, source: io::Error) -> Error {
+        Error::Io { broker: broker.into(), api, source: Arc::new(source) }
+    }
+
+    /// A local I/O error while doing `what`.
+    pub(crate) fn local(what: impl Into<String>, source: io::Error) -> Error {
+        Error::Local { what: what.into(), source: Arc::new(source) }
+    }
+
+    /// A broker's error code about `context`.
+    pub(crate) fn broker(api: ApiKey, code: ErrorCode, context: Context, message: Option<String>) -> Error {
+        Error::Broker { api, code, context: Box::new(context), message }
+    }
+
+    /// What a broker error concerns.
+    pub fn context(&self) -> Option<&Context> {
         match self {
-            Error::Io { broker, api, source } => Error::Io {
-                broker: broker.clone(),
-                api: *api,
-                source: io::Error::new(source.kind(), source.to_string()),
-            },
-            Error::Timeout { broker, api, after } => {
-                Error::Timeout { broker: broker.clone(), api: *api, after: *after }
-            }
-            Error::Decode { broker, api, version, source } => {
-                Error::Decode { broker: broker.clone(), api: *api, version: *version, source: source.clone() }
-            }
-            Error::CorrelationMismatch { broker, expected, received } => {
-                Error::CorrelationMismatch { broker: broker.clone(), expected: *expected, received: *received }
-            }
-            Error::NoCommonVersion { broker, api, ours, broker_range } => {
-                Error::NoCommonVersion { broker: broker.clone(), api: *api, ours: *ours, broker_range: *broker_range }
-            }
-            Error::Broker { api, code, context, message } => {
-                Error::Broker { api: *api, code: *code, context: context.clone(), message: message.clone() }
-            }
-            Error::Records { topic, partition, source } => {
-                Error::Records { topic: topic.clone(), partition: *partition, source: source.clone() }
-            }
-            Error::OffsetOutOfRange { topic, partition, offset } => {
-                Error::OffsetOutOfRange { topic: topic.clone(), partition: *partition, offset: *offset }
-            }
-            Error::RecordTooLarge { topic, partition, offset, size, max } => Error::RecordTooLarge {
-                topic: topic.clone(),
-                partition: *partition,
-                offset: *offset,
-                size: *size,
-                max: *max,
-            },
-            Error::UnknownTopicOrPartition { topic, partition } => {
-                Error::UnknownTopicOrPartition { topic: topic.clone(), partition: *partition }
-            }
-            Error::NoBrokerReachable { tried, last } => {
-                Error::NoBrokerReachable { tried: tried.clone(), last: last.clone() }
-            }
-            Error::MessageTooLarge { topic, size, max } => {
-                Error::MessageTooLarge { topic: topic.clone(), size: *size, max: *max }
-            }
-            Error::QueueFull { topic, queued } => Error::QueueFull { topic: topic.clone(), queued: *queued },
-            Error::DeliveryTimeout { topic, outstanding, after } => {
-                Error::DeliveryTimeout { topic: topic.clone(), outstanding: *outstanding, after: *after }
-            }
-            Error::AuthenticationFailed { broker, mechanism, message } => Error::AuthenticationFailed {
-                broker: broker.clone(),
-                mechanism: mechanism.clone(),
-                message: message.clone(),
-            },
-            Error::SaslMechanismNotOffered { broker, wanted, offered } => Error::SaslMechanismNotOffered {
-                broker: broker.clone(),
-                wanted: wanted.clone(),
-                offered: offered.clone(),
-            },
-            Error::Tls { broker, message } => Error::Tls { broker: broker.clone(), message: message.clone() },
-            Error::Config(m) => Error::Config(m.clone()),
-            Error::Stopped => Error::Stopped,
+            Error::Broker { context, .. } => Some(context),
+            _ => None,
         }
     }
 }
@@ -396,7 +489,7 @@ mod tests {
     use super::*;
 
     fn broker(code: ErrorCode) -> Error {
-        Error::Broker { api: ApiKey::Fetch, code, context: "t/0".into(), message: None }
+        Error::broker(ApiKey::Fetch, code, Context::partition("t", 0).on_broker(1), None)
     }
 
     #[test]
@@ -406,7 +499,7 @@ mod tests {
         assert_eq!(broker(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS).retry(), Retry::Backoff);
         assert_eq!(broker(ErrorCode::REQUEST_TIMED_OUT).retry(), Retry::Backoff);
         assert_eq!(broker(ErrorCode::TOPIC_AUTHORIZATION_FAILED).retry(), Retry::Never);
-        let io = Error::Io { broker: "b".into(), api: None, source: io::ErrorKind::ConnectionReset.into() };
+        let io = Error::io("b", None, io::ErrorKind::ConnectionReset.into());
         assert_eq!(io.retry(), Retry::Reconnect);
         assert_eq!(Error::Config("x".into()).retry(), Retry::Never);
         let auth = Error::AuthenticationFailed { broker: "b".into(), mechanism: "PLAIN".into(), message: "no".into() };
@@ -421,6 +514,34 @@ mod tests {
     #[test]
     fn display_names_the_context() {
         let s = broker(ErrorCode::OFFSET_OUT_OF_RANGE).to_string();
-        assert!(s.contains("Fetch") && s.contains("t/0") && s.contains("OFFSET_OUT_OF_RANGE"), "{s}");
+        assert!(s.contains("Fetch") && s.contains("t/0 on broker 1") && s.contains("OFFSET_OUT_OF_RANGE"), "{s}");
+    }
+
+    #[test]
+    fn contexts_read_naturally() {
+        assert_eq!(Context::group("g").to_string(), "group g");
+        assert_eq!(Context::topic("t").to_string(), "topic t");
+        assert_eq!(Context::partition("t", 3).at_offset(17).on_broker(2).to_string(), "t/3 at offset 17 on broker 2");
+        let mut c = Context::partition("t", 0).on_broker("h:9092");
+        c.more_partitions.push(("u".into(), 1));
+        assert_eq!(c.to_string(), "t/0, u/1 on broker h:9092");
+        assert_eq!(Context::default().to_string(), "the cluster");
+        let commit = Context { group: Some("g".into()), ..Context::partition("t", 1) };
+        assert_eq!(commit.to_string(), "group g, t/1");
+    }
+
+    #[test]
+    fn clones_share_the_io_cause_and_question_mark_works() {
+        fn read() -> Result<()> {
+            Err(io::Error::new(io::ErrorKind::NotFound, "nope"))?;
+            Ok(())
+        }
+        let e = read().unwrap_err();
+        assert!(matches!(&e, Error::Local { source, .. } if source.kind() == io::ErrorKind::NotFound));
+        let io = Error::io("b", None, io::ErrorKind::ConnectionReset.into());
+        match (&io, &io.clone()) {
+            (Error::Io { source: a, .. }, Error::Io { source: b, .. }) => assert!(Arc::ptr_eq(a, b)),
+            _ => unreachable!(),
+        }
     }
 }

@@ -17,6 +17,7 @@ use std::fmt;
 
 /// Where to start when no committed offset applies (PyKafka's `auto_offset_reset`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum OffsetReset {
     /// The oldest offset still in the log (PyKafka's `OffsetType.EARLIEST`, its default).
     #[default]
@@ -27,6 +28,7 @@ pub enum OffsetReset {
 
 /// A position to move a partition to, for [`crate::SimpleConsumer::reset_offsets`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum OffsetSpec {
     /// The oldest offset still in the log.
     Earliest,
@@ -52,6 +54,7 @@ impl From<OffsetReset> for OffsetSpec {
 
 /// Which rule chose a partition's position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StartRule {
     /// `reset_offset_on_start` was set: `auto_offset_reset` applied.
     ResetOnStart,

@@ -21,7 +21,7 @@ impl Workers {
     }
 
     /// Starts `f` on a thread called `name`.
-    pub fn spawn(&mut self, name: String, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    pub fn spawn(&mut self, name: String, f: impl FnOnce() + Send + 'static) -> crate::Result<()> {
         struct Signal(Sender<()>);
         impl Drop for Signal {
             fn drop(&mut self) {
@@ -29,10 +29,14 @@ impl Workers {
             }
         }
         let signal = Signal(self.tx.clone());
-        let t = std::thread::Builder::new().name(name).spawn(move || {
-            let _signal = signal;
-            f();
-        })?;
+        let what = format!("starting thread {name}");
+        let t = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || {
+                let _signal = signal;
+                f();
+            })
+            .map_err(|e| crate::Error::local(what, e))?;
         self.threads.push(t);
         Ok(())
     }

@@ -271,6 +271,7 @@ fn one_group_of_plainkafka_java_and_librdkafka_members(b: &Broker, assignor: pla
         plainkafka::Assignor::Range => "org.apache.kafka.clients.consumer.RangeAssignor",
         plainkafka::Assignor::RoundRobin => "org.apache.kafka.clients.consumer.RoundRobinAssignor",
         plainkafka::Assignor::CooperativeSticky => "org.apache.kafka.clients.consumer.CooperativeStickyAssignor",
+        other => panic!("no Java assignor for {other:?}"),
     };
     let client = common::scenarios::client(b);
 

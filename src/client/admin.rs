@@ -2,7 +2,7 @@
 //! `delete-topic` and `topics`).
 
 use super::Client;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::protocol::create_topics::{CreatableTopic, CreateTopicsRequest};
 use crate::protocol::delete_topics::DeleteTopicsRequest;
 use crate::protocol::error_code::ErrorCode;
@@ -30,7 +30,7 @@ pub(crate) fn create_topic(client: &Client, topic: &str, partitions: i32, replic
     let r = resp.topics.into_iter().find(|t| t.name == topic).ok_or_else(|| Error::Broker {
         api: ApiKey::CreateTopics,
         code: ErrorCode::UNKNOWN_SERVER_ERROR,
-        context: format!("topic {topic}"),
+        context: Box::new(Context::topic(topic)),
         message: Some("the answer did not mention the topic".into()),
     })?;
     let code = ErrorCode::from_i16(r.error_code);
@@ -38,7 +38,7 @@ pub(crate) fn create_topic(client: &Client, topic: &str, partitions: i32, replic
         return Err(Error::Broker {
             api: ApiKey::CreateTopics,
             code,
-            context: format!("topic {topic}"),
+            context: Box::new(Context::topic(topic)),
             message: r.error_message,
         });
     }
@@ -52,7 +52,12 @@ pub(crate) fn delete_topic(client: &Client, topic: &str) -> Result<()> {
     for (name, code, message) in resp.responses {
         let code = ErrorCode::from_i16(code);
         if name == topic && !code.is_ok() {
-            return Err(Error::Broker { api: ApiKey::DeleteTopics, code, context: format!("topic {topic}"), message });
+            return Err(Error::Broker {
+                api: ApiKey::DeleteTopics,
+                code,
+                context: Box::new(Context::topic(topic)),
+                message,
+            });
         }
     }
     Ok(())

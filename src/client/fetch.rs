@@ -8,6 +8,7 @@
 
 use super::pool::Dedicated;
 use super::{broker_err, Client};
+use crate::error::Context;
 use crate::error::{Error, Result};
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::fetch::{FetchPartition, FetchRequest, FetchTopic};
@@ -40,8 +41,8 @@ pub(crate) struct PendingFetch {
     broker: i32,
     version: i16,
     correlation: i32,
-    /// The partitions asked for, for errors about the whole request.
-    label: String,
+    /// (topic, partition, offset) asked for, for the errors' context.
+    asked: Vec<(String, i32, i64)>,
 }
 
 /// One partition's answer.
@@ -60,6 +61,16 @@ pub(crate) type PartitionOutcome = (String, i32, FetchOutcome);
 
 fn saturating_i32(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// What an error about one partition of `pending` concerns: the partition, the offset asked
+/// for, the broker.
+fn partition_context(pending: &PendingFetch, topic: &str, partition: i32) -> Context {
+    let context = Context::partition(topic, partition).on_broker(pending.broker);
+    match pending.asked.iter().find(|(t, p, _)| t == topic && *p == partition) {
+        Some((_, _, offset)) => context.at_offset(*offset),
+        None => context,
+    }
 }
 
 /// Writes a Fetch for `parts` to broker `broker` on the thread's own connection.
@@ -100,22 +111,27 @@ pub(crate) fn send(
     let conn = conns.get(client, broker)?;
     let version = conn.version_for::<FetchRequest>()?;
     let correlation = conn.write_request(&req, version, deadline)?;
-    let label: Vec<String> = parts.iter().map(|p| format!("{}/{}", p.topic, p.partition)).collect();
-    Ok(PendingFetch { broker, version, correlation, label: format!("{} on broker {broker}", label.join(",")) })
+    let asked = parts.iter().map(|p| (p.topic.to_string(), p.partition, p.offset)).collect();
+    Ok(PendingFetch { broker, version, correlation, asked })
 }
 
 /// Reads the answer to `pending`: one outcome per partition the broker answered for. An error
 /// for the whole request (a broken connection, a top-level error code) is `Err`.
 pub(crate) fn read(conns: &mut Dedicated, pending: PendingFetch, deadline: Instant) -> Result<Vec<PartitionOutcome>> {
-    let conn = conns.existing(pending.broker).ok_or_else(|| Error::Io {
-        broker: format!("broker {}", pending.broker),
-        api: Some(ApiKey::Fetch),
-        source: std::io::Error::new(std::io::ErrorKind::NotConnected, "the connection was closed"),
+    let conn = conns.existing(pending.broker).ok_or_else(|| {
+        let closed = std::io::Error::new(std::io::ErrorKind::NotConnected, "the connection was closed");
+        Error::io(format!("broker {}", pending.broker), Some(ApiKey::Fetch), closed)
     })?;
     let resp = conn.read_response::<FetchRequest>(pending.correlation, pending.version, deadline)?;
     let top = ErrorCode::from_i16(resp.error_code);
     if !top.is_ok() {
-        return Err(broker_err(ApiKey::Fetch, top, pending.label, None));
+        let mut context = Context::broker(pending.broker);
+        if let Some(((topic, partition, _), rest)) = pending.asked.split_first() {
+            context.topic = Some(topic.clone());
+            context.partition = Some(*partition);
+            context.more_partitions = rest.iter().map(|(t, p, _)| (t.clone(), *p)).collect();
+        }
+        return Err(broker_err(ApiKey::Fetch, top, context, None));
     }
     let mut out = Vec::new();
     for t in resp.responses {
@@ -129,7 +145,7 @@ pub(crate) fn read(conns: &mut Dedicated, pending: PendingFetch, deadline: Insta
                 code => FetchOutcome::Failed(broker_err(
                     ApiKey::Fetch,
                     code,
-                    format!("{}/{}", t.topic, p.partition_index),
+                    partition_context(&pending, &t.topic, p.partition_index),
                     None,
                 )),
             };

@@ -5,7 +5,7 @@
 
 use super::offsets::Generation;
 use super::{broker_err, Client};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::heartbeat::HeartbeatRequest;
 use crate::protocol::join_group::{JoinGroupProtocol, JoinGroupRequest};
@@ -60,7 +60,7 @@ fn check(api: ApiKey, code: i16, group: &str) -> Result<()> {
     if code.is_ok() {
         Ok(())
     } else {
-        Err(broker_err(api, code, format!("group {group}"), None))
+        Err(broker_err(api, code, Context::group(group), None))
     }
 }
 

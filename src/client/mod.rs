@@ -20,7 +20,7 @@ pub(crate) mod offsets;
 pub(crate) mod pool;
 pub(crate) mod produce;
 
-use crate::error::{Error, Result, Retry};
+use crate::error::{Context, Error, Result, Retry};
 use crate::net::{Connection, ConnectionConfig};
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::find_coordinator::FindCoordinatorRequest;
@@ -59,8 +59,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A broker error with its context.
-pub(crate) fn broker_err(api: ApiKey, code: ErrorCode, context: String, message: Option<String>) -> Error {
-    Error::Broker { api, code, context, message }
+pub(crate) fn broker_err(api: ApiKey, code: ErrorCode, context: Context, message: Option<String>) -> Error {
+    Error::broker(api, code, context, message)
 }
 
 impl Client {
@@ -188,7 +188,7 @@ impl Client {
 
     /// Opens a dedicated connection to broker `node` (not pooled).
     pub fn open(&self, node: i32) -> Result<Connection> {
-        let addr = self.broker_addr(node).ok_or_else(|| Error::Config(format!("unknown broker id {node}")))?;
+        let addr = self.broker_addr(node).ok_or(Error::UnknownBroker { id: Some(node) })?;
         Connection::connect(&addr, &self.conn_cfg)
     }
 
@@ -200,7 +200,7 @@ impl Client {
     /// Like [`Client::send_to`], for a request the broker may hold for up to `extra` beyond
     /// the request timeout (JoinGroup and SyncGroup wait for the rest of the group).
     pub(crate) fn send_waiting<R: Request>(&self, node: i32, req: &R, extra: Duration) -> Result<R::Response> {
-        let addr = self.broker_addr(node).ok_or_else(|| Error::Config(format!("unknown broker id {node}")))?;
+        let addr = self.broker_addr(node).ok_or(Error::UnknownBroker { id: Some(node) })?;
         self.pool.send(&addr, &self.conn_cfg, req, extra)
     }
 
@@ -212,7 +212,7 @@ impl Client {
         let req = FindCoordinatorRequest { key: group.to_string(), key_type: 0 };
         let node = self.any_broker()?;
         let resp = self.send_to(node, &req)?;
-        let context = || format!("group {group}");
+        let context = || Context::group(group).on_broker(node);
         let c = resp.coordinators.into_iter().next().ok_or_else(|| {
             broker_err(
                 ApiKey::FindCoordinator,
@@ -242,9 +242,7 @@ impl Client {
         let mut ids: Vec<i32> = k.brokers.keys().copied().collect();
         ids.sort_unstable();
         // Spread lookups over the brokers rather than always asking the lowest id.
-        ids.get(retry::seed() as usize % ids.len().max(1))
-            .copied()
-            .ok_or_else(|| Error::Config("no brokers known".into()))
+        ids.get(retry::seed() as usize % ids.len().max(1)).copied().ok_or(Error::UnknownBroker { id: None })
     }
 
     /// Runs `f` until it succeeds, fails for good, or `attempts` run out, backing off between

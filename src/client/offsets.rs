@@ -2,7 +2,7 @@
 //! leaders and coordinators.
 
 use super::{broker_err as broker_error, Client};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::offsets::LogBounds;
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::list_offsets::{
@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 /// How many times the helpers here try a request before giving up.
 pub(crate) const DEFAULT_ATTEMPTS: u32 = 5;
 
-fn broker_err(api: ApiKey, code: ErrorCode, context: String) -> Error {
+fn broker_err(api: ApiKey, code: ErrorCode, context: Context) -> Error {
     broker_error(api, code, context, None)
 }
 
@@ -74,7 +74,7 @@ pub(crate) fn list_offsets(
         let mut by_leader: HashMap<i32, Vec<(i32, i64)>> = HashMap::new();
         for &(p, ts) in &todo {
             let leader = client.leader(topic, p).ok_or_else(|| {
-                broker_err(ApiKey::ListOffsets, ErrorCode::LEADER_NOT_AVAILABLE, format!("{topic}/{p}"))
+                broker_err(ApiKey::ListOffsets, ErrorCode::LEADER_NOT_AVAILABLE, Context::partition(topic, p))
             })?;
             by_leader.entry(leader).or_default().push((p, ts));
         }
@@ -109,7 +109,8 @@ pub(crate) fn list_offsets(
                         out.insert(p.partition_index, (p.offset >= 0).then_some(p.offset));
                         todo.retain(|(q, _)| *q != p.partition_index);
                     } else {
-                        failed = Some(broker_err(ApiKey::ListOffsets, code, format!("{topic}/{}", p.partition_index)));
+                        failed =
+                            Some(broker_err(ApiKey::ListOffsets, code, Context::partition(topic, p.partition_index)));
                     }
                 }
             }
@@ -117,11 +118,16 @@ pub(crate) fn list_offsets(
         match (failed, todo.is_empty()) {
             (Some(e), _) => Err(e),
             (None, true) => Ok(()),
-            (None, false) => Err(broker_err(
-                ApiKey::ListOffsets,
-                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-                format!("{topic}/{:?}: missing from the response", todo.iter().map(|t| t.0).collect::<Vec<_>>()),
-            )),
+            (None, false) => {
+                let mut context = Context::partition(topic, todo[0].0);
+                context.more_partitions = todo[1..].iter().map(|t| (topic.to_string(), t.0)).collect();
+                Err(broker_error(
+                    ApiKey::ListOffsets,
+                    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                    context,
+                    Some("missing from the response".into()),
+                ))
+            }
         }
     })?;
     Ok(out)
@@ -149,7 +155,7 @@ pub(crate) fn fetch_committed(
         let resp = client.send_to(node, &req)?;
         let code = ErrorCode::from_i16(resp.error_code);
         if !code.is_ok() {
-            return Err(broker_err(ApiKey::OffsetFetch, code, format!("group {group}")));
+            return Err(broker_err(ApiKey::OffsetFetch, code, Context::group(group)));
         }
         let mut out: BTreeMap<i32, Option<i64>> = partitions.iter().map(|p| (*p, None)).collect();
         for t in resp.topics.into_iter().filter(|t| t.name == topic) {
@@ -159,7 +165,7 @@ pub(crate) fn fetch_committed(
                     return Err(broker_err(
                         ApiKey::OffsetFetch,
                         code,
-                        format!("group {group} {topic}/{}", p.partition_index),
+                        Context::partition(topic, p.partition_index).in_group(group),
                     ));
                 }
                 if let Some(slot) = out.get_mut(&p.partition_index) {
@@ -221,7 +227,7 @@ pub(crate) fn commit(
             for (p, code) in t.partitions {
                 let code = ErrorCode::from_i16(code);
                 if !code.is_ok() {
-                    return Err(broker_err(ApiKey::OffsetCommit, code, format!("group {group} {}/{p}", t.name)));
+                    return Err(broker_err(ApiKey::OffsetCommit, code, Context::partition(&t.name, p).in_group(group)));
                 }
             }
         }

@@ -3,6 +3,7 @@
 
 use super::pool::Dedicated;
 use super::{broker_err, Client};
+use crate::error::Context;
 use crate::error::{Error, Result};
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::init_producer_id::InitProducerIdRequest;
@@ -84,10 +85,9 @@ pub(crate) fn read(
     pending: PendingProduce,
     deadline: Instant,
 ) -> Result<BTreeMap<i32, ProduceOutcome>> {
-    let conn = conns.existing(pending.broker).ok_or_else(|| Error::Io {
-        broker: format!("broker {}", pending.broker),
-        api: Some(ApiKey::Produce),
-        source: std::io::Error::new(std::io::ErrorKind::NotConnected, "the connection was closed"),
+    let conn = conns.existing(pending.broker).ok_or_else(|| {
+        let closed = std::io::Error::new(std::io::ErrorKind::NotConnected, "the connection was closed");
+        Error::io(format!("broker {}", pending.broker), Some(ApiKey::Produce), closed)
     })?;
     let resp = conn.read_response::<ProduceRequest>(pending.correlation, pending.version, deadline)?;
     let topic = &pending.topic;
@@ -101,7 +101,7 @@ pub(crate) fn read(
                 code => ProduceOutcome::Failed(broker_err(
                     ApiKey::Produce,
                     code,
-                    format!("{topic}/{}", p.index),
+                    Context::partition(topic, p.index).on_broker(pending.broker),
                     p.error_message,
                 )),
             };
@@ -113,7 +113,7 @@ pub(crate) fn read(
             ProduceOutcome::Failed(broker_err(
                 ApiKey::Produce,
                 ErrorCode::UNKNOWN_SERVER_ERROR,
-                format!("{topic}/{p}"),
+                Context::partition(topic, p).on_broker(pending.broker),
                 Some("partition missing from the Produce response".into()),
             ))
         });
@@ -134,7 +134,7 @@ pub(crate) fn init_producer_id(client: &Client, topic: &str) -> Result<(i64, i16
         let r = client.send_to(node, &req)?;
         let code = ErrorCode::from_i16(r.error_code);
         if !code.is_ok() {
-            return Err(broker_err(ApiKey::InitProducerId, code, format!("broker {node}"), None));
+            return Err(broker_err(ApiKey::InitProducerId, code, Context::broker(node), None));
         }
         log::info!("{topic}: idempotent producer id {} epoch {}", r.producer_id, r.producer_epoch);
         Ok((r.producer_id, r.producer_epoch))

@@ -11,7 +11,7 @@ use super::engine::{CommitTimer, Engine, Key};
 use super::simple::StopHandle;
 use crate::client::offsets::{self as broker_offsets, Generation};
 use crate::client::Client;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::group::actions::{self, Action};
 use crate::group::membership::{self, GroupConfig, Heartbeat, Rejoin, Wake};
 use crate::group::Assignor;
@@ -166,9 +166,7 @@ impl BalancedConsumer {
         }
         self.started = true;
         let hb = Arc::clone(&self.heartbeat);
-        self.workers
-            .spawn(format!("plainkafka-heartbeat-{}", self.group.group), move || hb.run())
-            .map_err(|e| Error::Io { broker: String::new(), api: None, source: e })
+        self.workers.spawn(format!("plainkafka-heartbeat-{}", self.group.group), move || hb.run())
     }
 
     /// The next message; `Ok(None)` when `consumer_timeout` passes without one or the consumer

@@ -7,7 +7,7 @@ use super::config::ConsumerConfig;
 use super::fetcher;
 use super::state::{Position, Shared};
 use crate::client::Client;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::message::Message;
 use crate::offsets::StartDecision;
 use crate::protocol::records::Record;
@@ -118,9 +118,7 @@ impl Engine {
         let n = self.shared.cfg.num_consumer_fetchers;
         for i in 0..n {
             let shared = Arc::clone(&self.shared);
-            self.workers
-                .spawn(format!("plainkafka-fetch-{i}"), move || fetcher::run(shared, i, n))
-                .map_err(|e| Error::Io { broker: String::new(), api: None, source: e })?;
+            self.workers.spawn(format!("plainkafka-fetch-{i}"), move || fetcher::run(shared, i, n))?;
         }
         Ok(())
     }

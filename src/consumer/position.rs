@@ -301,7 +301,7 @@ mod tests {
     }
 
     fn broker(code: ErrorCode) -> Error {
-        Error::Broker { api: ApiKey::Fetch, code, context: "t/0".into(), message: None }
+        Error::broker(ApiKey::Fetch, code, crate::error::Context::partition("t", 0), None)
     }
 
     fn started(at: i64) -> Part {

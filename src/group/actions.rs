@@ -77,10 +77,10 @@ mod tests {
         for (code, action) in table {
             assert_eq!(for_code(code), action, "{code}");
         }
-        let io = Error::Io { broker: "b".into(), api: None, source: std::io::ErrorKind::ConnectionReset.into() };
+        let io = Error::io("b", None, std::io::ErrorKind::ConnectionReset.into());
         assert_eq!(for_error(&io), Action::FindCoordinator);
         assert_eq!(for_error(&Error::Config("x".into())), Action::Fatal);
-        let broker = |api, code| Error::Broker { api, code, context: "group g".into(), message: None };
+        let broker = |api, code| Error::broker(api, code, crate::error::Context::group("g"), None);
         assert_eq!(for_error(&broker(ApiKey::SyncGroup, ErrorCode::INVALID_REQUEST)), Action::Rejoin);
         assert_eq!(for_error(&broker(ApiKey::JoinGroup, ErrorCode::INVALID_REQUEST)), Action::Fatal);
     }

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// How a group divides partitions between its members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Assignor {
     /// Per topic, contiguous ranges of partitions; the first members get one extra when the
     /// count doesn't divide (PyKafka's RangeProtocol, Kafka's `range`). Eager rebalancing.

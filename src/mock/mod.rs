@@ -157,38 +157,51 @@ impl MockClusterBuilder {
     /// Serves TLS with a certificate for `localhost` and `127.0.0.1` issued at build time by a
     /// new CA, whose certificate [`MockCluster::tls_ca_pem`] returns for clients to trust.
     #[cfg(feature = "mock-tls")]
-    pub fn tls_generated(mut self) -> std::io::Result<Self> {
-        let ca = CertificateAuthority::generate("plainkafka mock CA")?;
-        let leaf = ca.issue(&["localhost", "127.0.0.1"])?;
+    pub fn tls_generated(mut self) -> crate::Result<Self> {
+        let ca = CertificateAuthority::generate("plainkafka mock CA")
+            .map_err(|e| crate::Error::local("generating the mock's CA", e))?;
+        let leaf = ca
+            .issue(&["localhost", "127.0.0.1"])
+            .map_err(|e| crate::Error::local("issuing the mock's certificate", e))?;
         self.tls_ca_pem = Some(ca.ca_pem());
         Ok(self.tls(&leaf.cert_pem, &leaf.key_pem))
     }
 
     /// Binds the brokers' ports and starts serving.
-    pub fn build(self) -> std::io::Result<MockCluster> {
+    pub fn build(self) -> crate::Result<MockCluster> {
+        use crate::Error;
         if self.brokers == 0 || self.partitions <= 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "brokers and partitions must be at least 1",
-            ));
+            return Err(Error::Config("a MockCluster needs at least 1 broker and 1 partition".into()));
         }
         let mut listeners = Vec::new();
         for i in 0..self.brokers {
-            let port = self.port.map_or(0, |p| p + i as u16);
-            listeners.push(TcpListener::bind(("127.0.0.1", port))?);
+            // Consecutive ports from `port`: all of them must exist (no wrapping to port 0 or 1).
+            let port = match self.port {
+                None => 0,
+                Some(p) => u16::try_from(i).ok().and_then(|i| p.checked_add(i)).ok_or_else(|| {
+                    Error::Config(format!("ports {p} and up have no room for {} brokers", self.brokers))
+                })?,
+            };
+            let bound = TcpListener::bind(("127.0.0.1", port))
+                .map_err(|e| Error::local(format!("binding 127.0.0.1:{port} for a mock broker"), e))?;
+            listeners.push(bound);
         }
         let brokers = listeners
             .iter()
             .enumerate()
-            .map(|(i, l)| Ok(BrokerInfo { id: i as i32 + 1, port: l.local_addr()?.port(), up: AtomicBool::new(true) }))
-            .collect::<std::io::Result<Vec<_>>>()?;
+            .map(|(i, l)| {
+                let port = l.local_addr().map_err(|e| Error::local("reading a mock broker's port", e))?.port();
+                Ok(BrokerInfo { id: i as i32 + 1, port, up: AtomicBool::new(true) })
+            })
+            .collect::<crate::Result<Vec<_>>>()?;
         #[cfg(feature = "tls")]
         let tls = match (&self.tls, &self.tls_client_ca) {
-            (Some(t), ca) => Some(t.server_config(ca.as_deref())?),
+            (Some(t), ca) => Some(
+                t.server_config(ca.as_deref()).map_err(|e| Error::Config(format!("the mock's TLS settings: {e}")))?,
+            ),
             (None, Some(_)) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    "tls_client_ca needs tls or tls_generated: the brokers' own certificate",
+                return Err(Error::Config(
+                    "tls_client_ca needs tls or tls_generated: the brokers' own certificate".into(),
                 ))
             }
             (None, None) => None,
@@ -328,7 +341,7 @@ pub(crate) fn valid_topic_name(name: &str) -> bool {
 
 impl MockCluster {
     /// A one-broker cluster with default settings.
-    pub fn new() -> std::io::Result<MockCluster> {
+    pub fn new() -> crate::Result<MockCluster> {
         MockCluster::builder().build()
     }
 

@@ -13,7 +13,7 @@
 
 use super::security::Security;
 use super::stream::Stream;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::protocol::api_versions::{ApiVersionsRequest, ApiVersionsResponse};
 use crate::protocol::codec::DecodeError;
 use crate::protocol::error_code::ErrorCode;
@@ -134,12 +134,7 @@ impl Connection {
             }
             code => {
                 self.broken = true;
-                return Err(Error::Broker {
-                    api: ApiKey::SaslHandshake,
-                    code,
-                    context: format!("broker {}", self.addr),
-                    message: None,
-                });
+                return Err(Error::broker(ApiKey::SaslHandshake, code, Context::broker(&self.addr), None));
             }
         }
         let fail = |conn: &mut Connection, message: String| {
@@ -237,14 +232,7 @@ impl Connection {
                     }
                     version = next;
                 }
-                code => {
-                    return Err(Error::Broker {
-                        api: ApiKey::ApiVersions,
-                        code,
-                        context: format!("broker {}", self.addr),
-                        message: None,
-                    })
-                }
+                code => return Err(Error::broker(ApiKey::ApiVersions, code, Context::broker(&self.addr), None)),
             }
         }
         Err(self.no_common_version(
@@ -386,11 +374,11 @@ impl Connection {
         }
         if len < 4 {
             self.broken = true;
-            return Err(Error::Io {
-                broker: self.addr.clone(),
-                api: Some(api),
-                source: io::Error::new(io::ErrorKind::InvalidData, "response frame shorter than its header"),
-            });
+            return Err(Error::io(
+                self.addr.clone(),
+                Some(api),
+                io::Error::new(io::ErrorKind::InvalidData, "response frame shorter than its header"),
+            ));
         }
         let received = i32::from_be_bytes([body[0], body[1], body[2], body[3]]);
         if received != corr {
@@ -451,7 +439,7 @@ impl Connection {
             };
             return Error::Tls { broker: self.addr.clone(), message: format!("{e} (during {during}){hint}") };
         }
-        Error::Io { broker: self.addr.clone(), api, source }
+        Error::io(self.addr.clone(), api, source)
     }
 }
 
@@ -461,7 +449,7 @@ fn is_tls_record(prefix: [u8; 4]) -> bool {
 }
 
 fn tcp_connect(addr: &str, timeout: Duration) -> Result<TcpStream> {
-    let io_err = |source| Error::Io { broker: addr.to_string(), api: None, source };
+    let io_err = |source| Error::io(addr, None, source);
     let addrs: Vec<SocketAddr> = addr.to_socket_addrs().map_err(io_err)?.collect();
     let mut last = io::Error::new(io::ErrorKind::NotFound, "address resolved to nothing");
     for sa in addrs {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 /// `security.protocol`: whether connections use TLS and whether they authenticate with SASL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SecurityProtocol {
     /// Neither.
     Plaintext,
@@ -58,6 +59,7 @@ impl SecurityProtocol {
 
 /// Where the certificates that may sign a broker's certificate come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CaRoots {
     /// Mozilla's roots, compiled in (the webpki-roots crate). The default.
     WebPki,

@@ -231,7 +231,7 @@ mod tests {
     }
 
     fn err(code: ErrorCode) -> Error {
-        Error::Broker { api: ApiKey::Produce, code, context: "t/0".into(), message: None }
+        Error::broker(ApiKey::Produce, code, crate::error::Context::partition("t", 0), None)
     }
 
     #[test]

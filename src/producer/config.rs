@@ -8,6 +8,7 @@ use std::time::Duration;
 
 /// Acknowledgements the producer waits for (PyKafka's `required_acks`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Acks {
     /// Don't wait: the broker sends no answer, offsets are unknown, errors go unseen.
     None,

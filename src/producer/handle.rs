@@ -72,7 +72,7 @@ impl Producer {
                 // Stop the ones already running before reporting.
                 shared.lock().closing = true;
                 shared.work.notify_all();
-                return Err(Error::Io { broker: String::new(), api: None, source: e });
+                return Err(e);
             }
         }
         Ok(Producer {

@@ -48,6 +48,7 @@ pub type PartitionFn = Arc<dyn Fn(Option<&[u8]>, i32) -> i32 + Send + Sync>;
 
 /// How messages without an explicit partition are spread.
 #[derive(Clone, Default)]
+#[non_exhaustive]
 pub enum Partitioner {
     /// Keyed messages by murmur2 like the Java client (and librdkafka's `murmur2_random`);
     /// keyless ones round-robin. The default.

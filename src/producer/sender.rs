@@ -10,7 +10,7 @@ use super::record::Delivery;
 use crate::client::pool::Dedicated;
 use crate::client::produce::{self, ProduceOutcome, ProduceParams};
 use crate::client::Client;
-use crate::error::{Error, Retry};
+use crate::error::{Context, Error, Retry};
 use crate::protocol::codec::Encoder;
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::records::{encode_batch_v2, BatchSpec, RecordSpec};
@@ -160,7 +160,7 @@ fn send_round(shared: &Shared, conns: &mut Dedicated, batches: Vec<Batch>) {
                 let e = Error::Broker {
                     api: ApiKey::Produce,
                     code: ErrorCode::LEADER_NOT_AVAILABLE,
-                    context: format!("{topic}/{}", b.partition),
+                    context: Box::new(Context::partition(topic, b.partition)),
                     message: None,
                 };
                 refresh |= settle_error(shared, b, &e);

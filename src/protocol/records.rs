@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 /// Compression codec ids (attributes bits 0–2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Compression {
     /// No compression.
     None,
@@ -55,6 +56,7 @@ impl Compression {
 
 /// How a record's timestamp was assigned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TimestampType {
     /// Set by the producer.
     CreateTime,

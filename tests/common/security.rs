@@ -194,7 +194,7 @@ pub fn a_wrong_password_fails_fast(c: &SecureCluster) {
                 must_fail(&what, bootstrap, &mechanism_props(c, protocol, mechanism, "wrong-password"))
             };
             match &err {
-                Error::AuthenticationFailed { broker, mechanism: m, message } => {
+                Error::AuthenticationFailed { broker, mechanism: m, message, .. } => {
                     assert_eq!(m, mechanism, "{what}");
                     assert!(!broker.is_empty() && !message.is_empty(), "{what}: {err}");
                 }
@@ -214,7 +214,7 @@ pub fn an_unknown_ca_fails_fast(c: &SecureCluster) {
         &[("security.protocol", "SSL"), ("ssl.ca.location", path(&c.files.other_ca))],
     );
     match &err {
-        Error::Tls { broker, message } => {
+        Error::Tls { broker, message, .. } => {
             assert!(c.ssl.contains(broker.as_str()), "{err}");
             assert!(message.contains("UnknownIssuer") || message.contains("unknown issuer"), "{err}");
         }
