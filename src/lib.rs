@@ -40,16 +40,20 @@
 //! `auto_offset_reset` again and logs a warning; with `reset_offset_on_fetch(false)` the
 //! iterator yields [`Error::OffsetOutOfRange`] once instead and the partition pauses.
 //!
-//! # Layout
+//! # Features
 //!
-//! - [`protocol`]: the wire protocol, sans-io (bytes in, bytes out), every message able to
-//!   encode and decode.
-//! - [`net`]: blocking connections with deadlines, TLS and SASL; [`cluster`]: metadata,
-//!   leaders, coordinators.
-//! - [`sasl`]: the SASL mechanisms, sans-io.
-//! - [`offsets`]: the start-offset rules as pure functions.
-//! - [`consumer`]: [`SimpleConsumer`], [`BalancedConsumer`] and their fetcher threads.
-//! - [`group`]: consumer groups: assignors (pure functions), membership, and a view from outside.
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `gzip`, `snappy`, `lz4`, `zstd` | on | the compression codecs (a build without one reports [`Error::Records`] with [`RecordsErrorKind::UnsupportedCompression`] for data that uses it) |
+//! | `mock` | on | [`mock::MockCluster`], an in-process Kafka cluster for tests |
+//! | `scram` | on | SASL SCRAM-SHA-256/512 |
+//! | `tls` | off | TLS (rustls) |
+//! | `mock-tls` | off | TLS listeners with a generated certificate for the mock |
+//! | `cli` | off | the `plainkafka` command-line tool |
+//! | `unstable` | off | the wire protocol, connections and SASL mechanisms as public modules (`protocol`, `net`, `sasl`), with no semver promise |
+//!
+//! How the crate is built inside — the layers, the data flow of a fetch and of a produce,
+//! where each kind of change lands — is in `ARCHITECTURE.md` at the top of the repository.
 //!
 //! # Consumer groups
 //!
@@ -63,7 +67,7 @@
 //! `ssl.ca.location`, `sasl.mechanisms`, `sasl.username`, `sasl.password`, ...), and the builder
 //! has the same as methods ([`KafkaClientBuilder::tls`], [`KafkaClientBuilder::sasl`],
 //! [`KafkaClientBuilder::sasl_oauthbearer`]). TLS is the feature `tls` (rustls); SASL PLAIN,
-//! SCRAM-SHA-256/512 (feature `scram`, on by default) and OAUTHBEARER are in [`sasl`]. A refused
+//! SCRAM-SHA-256/512 (feature `scram`, on by default) and OAUTHBEARER are [`SaslMechanism`]s. A refused
 //! login is [`Error::AuthenticationFailed`], a refused certificate [`Error::Tls`]; neither is
 //! retried.
 //!
@@ -80,22 +84,42 @@ pub mod group;
 pub mod message;
 #[cfg(feature = "mock")]
 pub mod mock;
+// The wire protocol, connections and SASL mechanisms are the crate's insides: public only with
+// the `unstable` feature (fuzz targets, advanced users), with no semver promise. Their codecs
+// are complete both ways, so a build without the mock leaves half of them unused.
+#[cfg(feature = "unstable")]
 pub mod net;
+#[cfg(not(feature = "unstable"))]
+#[allow(dead_code, unreachable_pub)]
+mod net;
 pub mod offsets;
 pub mod producer;
+#[cfg(feature = "unstable")]
 pub mod protocol;
+#[cfg(not(feature = "unstable"))]
+#[allow(dead_code, unreachable_pub)]
+mod protocol;
 mod retry;
+#[cfg(feature = "unstable")]
 pub mod sasl;
+#[cfg(not(feature = "unstable"))]
+#[allow(dead_code, unreachable_pub)]
+mod sasl;
 mod workers;
 
 pub use client::PartitionInfo;
 pub use consumer::{BalancedConsumer, BalancedConsumerBuilder, SimpleConsumer, SimpleConsumerBuilder, StopHandle};
-pub use error::{Error, Result, Retry};
+pub use error::{Context, Error, Result, Retry};
 pub use facade::{KafkaClient, KafkaClientBuilder, Topic};
 pub use group::Assignor;
 pub use message::{Message, Timestamp};
 pub use net::{CaRoots, SecurityProtocol, TlsConfig};
 pub use offsets::{OffsetReset, OffsetSpec, StartDecision, StartRule};
 pub use producer::{Acks, Delivery, DeliveryReport, Partitioner, Producer, ProducerBuilder, ProducerRecord};
-pub use protocol::records::Compression;
+pub use protocol::codec::DecodeError;
+pub use protocol::compression::CodecError;
+pub use protocol::consumer_protocol::TopicPartitions;
+pub use protocol::error_code::ErrorCode;
+pub use protocol::records::{Compression, RecordsError, RecordsErrorKind, TimestampType};
+pub use protocol::{ApiKey, VersionRange};
 pub use sasl::{OAuthBearerToken, SaslMechanism, TokenProvider};

@@ -388,7 +388,7 @@ fn one_group_of_plainkafka_java_and_librdkafka_members(b: &Broker, assignor: pla
 fn static_member_restarts_without_a_rebalance_and_a_duplicate_is_fenced(b: &Broker) {
     use common::groups::spawn_member;
     use common::wait_until;
-    use plainkafka::protocol::error_code::ErrorCode;
+    use plainkafka::ErrorCode;
 
     let name = new_topic(b, "static", 6);
     let group = unique_topic("static-group");

@@ -7,8 +7,8 @@ mod common;
 use common::scenarios::{self, read_n};
 use common::{groups, init_logging, Broker, Kind};
 use plainkafka::mock::MockCluster;
-use plainkafka::protocol::error_code::ErrorCode;
-use plainkafka::protocol::ApiKey;
+use plainkafka::ApiKey;
+use plainkafka::ErrorCode;
 use plainkafka::ProducerRecord;
 use std::time::{Duration, Instant};
 

@@ -9,7 +9,7 @@ mod common;
 use common::security::{self, CertFiles, SecureCluster};
 use common::{init_logging, produce_with, unique_topic, TestMsg};
 use plainkafka::mock::{MockCluster, MockClusterBuilder};
-use plainkafka::protocol::ApiKey;
+use plainkafka::ApiKey;
 use plainkafka::{Error, OAuthBearerToken};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,6 +1,6 @@
 //! An in-process Kafka cluster for tests, examples and benchmarks: N brokers, each on its own
 //! loopback port, served by threads and `std::net`, speaking the wire protocol through this
-//! crate's [`crate::protocol`] module (requests decoded, responses encoded). Real clients
+//! crate's `protocol` module (requests decoded, responses encoded). Real clients
 //! connect to it as to Kafka: plainkafka, librdkafka, the Java client.
 //!
 //! ```
