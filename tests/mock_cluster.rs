@@ -6,10 +6,11 @@ mod common;
 
 use common::scenarios::{self, read_n};
 use common::{groups, init_logging, Broker, Kind};
-use plainkafka::mock::MockCluster;
+use plainkafka::mock::{Control, MockCluster};
 use plainkafka::ApiKey;
 use plainkafka::ErrorCode;
 use plainkafka::ProducerRecord;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn mock() -> (MockCluster, Broker) {
@@ -93,6 +94,51 @@ fn fault_a_connection_dropped_mid_response_is_reopened() {
     m.drop_next_response(ApiKey::ListOffsets);
     let got = read_n(&mut c, 10, Duration::from_secs(30));
     assert_eq!(got.iter().map(|m| m.offset()).collect::<Vec<_>>(), (0..10).collect::<Vec<i64>>());
+}
+
+#[test]
+fn control_hooks_see_each_request_and_decide_its_fate() {
+    let (m, b) = mock();
+    m.create_topic("hooked", 1);
+    write(&b, "hooked", "h", 10);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let watch = m.control(None, move |r| {
+        log.lock().unwrap().push((r.broker, r.api, r.version));
+        Control::Pass
+    });
+    // One ListOffsets loses its connection; every Fetch is slowed; the first Fetch is refused
+    // as out of range, which this consumer must report rather than reset.
+    let close = m.control_times(Some(ApiKey::ListOffsets), 1, |_| Control::Close);
+    let slow = m.control(Some(ApiKey::Fetch), |_| Control::Delay(Duration::from_millis(5)));
+    m.control_times(Some(ApiKey::Fetch), 1, |_| Control::Fail(ErrorCode::OFFSET_OUT_OF_RANGE));
+    let mut c = client(&b)
+        .topic("hooked")
+        .expect("topic")
+        .simple_consumer()
+        .partitions(&[0])
+        .reset_offset_on_fetch(false)
+        .consumer_timeout(Some(Duration::from_secs(30)))
+        .build()
+        .expect("consumer");
+    let first = c.consume();
+    assert!(matches!(first, Err(plainkafka::Error::OffsetOutOfRange { partition: 0, offset: 0, .. })), "{first:?}");
+    c.reset_offsets(&[(0, plainkafka::OffsetSpec::Earliest)]).expect("reset");
+    let got = read_n(&mut c, 10, Duration::from_secs(30));
+    assert_eq!(got.iter().map(|m| m.offset()).collect::<Vec<_>>(), (0..10).collect::<Vec<i64>>());
+    let list_offsets = seen.lock().unwrap().iter().filter(|(_, api, _)| *api == ApiKey::ListOffsets).count();
+    // Earliest and latest for the start, again for the reset, plus the one whose connection
+    // closed and was retried.
+    assert!(list_offsets >= 5, "ListOffsets seen {list_offsets} times");
+    assert!(seen.lock().unwrap().iter().all(|(broker, _, _)| (1..=3).contains(broker)));
+    assert!(!m.remove_control(close), "a hook is gone once used up");
+    assert!(m.remove_control(slow));
+    assert!(m.remove_control(watch));
+    // (The consumer's fetcher may still be inside a Fetch that met the hook before it went.)
+    let produces = || seen.lock().unwrap().iter().filter(|(_, api, _)| *api == ApiKey::Produce).count();
+    let before = produces();
+    write(&b, "hooked", "after", 1);
+    assert_eq!(produces(), before, "a removed hook sees nothing");
 }
 
 #[test]

@@ -27,13 +27,17 @@
 //! one issued at start by a throwaway CA (`MockClusterBuilder::tls_generated`), optionally
 //! requiring client certificates (`MockClusterBuilder::tls_client_ca`).
 //!
-//! Faults, in the spirit of librdkafka's mock and franz-go's kfake: [`MockCluster::fail_next`]
-//! (the next requests of an API get an error code), [`MockCluster::delay`],
-//! [`MockCluster::drop_next_response`] (the connection closes halfway through a response),
-//! [`MockCluster::broker_down`] / [`MockCluster::broker_up`], [`MockCluster::move_leader`],
-//! [`MockCluster::move_coordinator`] and [`MockCluster::restrict_versions`].
+//! Faults, in the spirit of librdkafka's mock and franz-go's kfake: [`MockCluster::control`]
+//! registers a hook that sees each request of an API before its handler and may fail it,
+//! delay it, cut its response off or close the connection ([`Control`]); the presets
+//! [`MockCluster::fail_next`] (the next requests of an API get an error code),
+//! [`MockCluster::delay`] and [`MockCluster::drop_next_response`] are built on it. State
+//! changes: [`MockCluster::broker_down`] / [`MockCluster::broker_up`],
+//! [`MockCluster::move_leader`], [`MockCluster::move_coordinator`] and
+//! [`MockCluster::restrict_versions`].
 
 mod auth;
+mod control;
 mod group;
 mod handlers;
 mod log;
@@ -49,9 +53,11 @@ pub use tls::{CertificateAuthority, IssuedCertificate};
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::{ApiKey, VersionRange};
 use crate::workers::Workers;
+use control::Controls;
+pub use control::{Control, ControlId, Intercepted};
 use group::Group;
 use log::PartitionLog;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -271,9 +277,9 @@ pub(crate) struct State {
 
 #[derive(Debug, Default)]
 pub(crate) struct Faults {
-    pub errors: HashMap<ApiKey, VecDeque<ErrorCode>>,
-    pub drops: HashMap<ApiKey, usize>,
-    pub delays: HashMap<i32, Duration>,
+    pub controls: Controls,
+    /// The hook of each broker's `delay`, to replace or remove.
+    pub delays: HashMap<i32, ControlId>,
     pub versions: HashMap<ApiKey, VersionRange>,
     /// Requests answered, per API.
     pub served: HashMap<ApiKey, usize>,
@@ -382,19 +388,77 @@ impl MockCluster {
         true
     }
 
-    /// The next `count` requests of `api` (to any broker) fail with `code`.
-    pub fn fail_next(&self, api: ApiKey, code: ErrorCode, count: usize) {
-        self.shared.faults().errors.entry(api).or_default().extend(std::iter::repeat(code).take(count));
+    /// Calls `hook` with every request of `api` (`None`: of every API) before its handler,
+    /// until [`MockCluster::remove_control`]: the hook passes it on, fails it with an error
+    /// code, delays its response, cuts the response off or closes the connection
+    /// ([`Control`]). Hooks are asked in the order they were added; the first that returns
+    /// `Fail`, `DropResponse` or `Close` decides, and delays add up. A hook runs on the thread
+    /// of the request's connection with none of the cluster's locks held: a hook that blocks
+    /// holds up only that connection.
+    ///
+    /// ```
+    /// use plainkafka::mock::{Control, MockCluster};
+    /// use plainkafka::{ApiKey, ErrorCode};
+    ///
+    /// let cluster = MockCluster::builder().brokers(2).build()?;
+    /// // Every Fetch to broker 2 is refused as if its leadership moved.
+    /// cluster.control(Some(ApiKey::Fetch), |req| match req.broker {
+    ///     2 => Control::Fail(ErrorCode::NOT_LEADER_OR_FOLLOWER),
+    ///     _ => Control::Pass,
+    /// });
+    /// # Ok::<(), plainkafka::Error>(())
+    /// ```
+    pub fn control(
+        &self,
+        api: Option<ApiKey>,
+        hook: impl FnMut(&Intercepted<'_>) -> Control + Send + 'static,
+    ) -> ControlId {
+        self.shared.faults().controls.add(api, None, Box::new(hook))
     }
 
-    /// Every response from `broker` is held back by `d` (zero to stop).
+    /// Like [`MockCluster::control`], for a hook that is removed once it has acted (returned
+    /// anything but `Pass`) `times` times.
+    pub fn control_times(
+        &self,
+        api: Option<ApiKey>,
+        times: usize,
+        hook: impl FnMut(&Intercepted<'_>) -> Control + Send + 'static,
+    ) -> ControlId {
+        self.shared.faults().controls.add(api, Some(times), Box::new(hook))
+    }
+
+    /// Removes a hook; false if it was gone already (removed, or used up).
+    pub fn remove_control(&self, id: ControlId) -> bool {
+        self.shared.faults().controls.remove(id)
+    }
+
+    /// The next `count` requests of `api` (to any broker) fail with `code`. A preset of
+    /// [`MockCluster::control_times`].
+    pub fn fail_next(&self, api: ApiKey, code: ErrorCode, count: usize) {
+        if count > 0 {
+            self.control_times(Some(api), count, move |_| Control::Fail(code));
+        }
+    }
+
+    /// Every response from `broker` is held back by `d` (zero to stop). A preset of
+    /// [`MockCluster::control`].
     pub fn delay(&self, broker: i32, d: Duration) {
-        self.shared.faults().delays.insert(broker, d);
+        let mut f = self.shared.faults();
+        if let Some(old) = f.delays.remove(&broker) {
+            f.controls.remove(old);
+        }
+        if !d.is_zero() {
+            let hook =
+                move |req: &Intercepted<'_>| if req.broker == broker { Control::Delay(d) } else { Control::Pass };
+            let id = f.controls.add(None, None, Box::new(hook));
+            f.delays.insert(broker, id);
+        }
     }
 
     /// The next response to a request of `api` is cut off halfway and its connection closed.
+    /// A preset of [`MockCluster::control_times`].
     pub fn drop_next_response(&self, api: ApiKey) {
-        *self.shared.faults().drops.entry(api).or_default() += 1;
+        self.control_times(Some(api), 1, |_| Control::DropResponse);
     }
 
     /// Takes `broker` down: its connections close and new ones are refused (closed at once),

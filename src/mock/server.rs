@@ -3,6 +3,7 @@
 //! sessions.
 
 use super::auth::Session;
+use super::control::{self, Control, Intercepted, Verdict};
 use super::handlers::{self, Ctx};
 use super::Shared;
 use crate::protocol::api_versions::{ApiVersion, ApiVersionsRequest, ApiVersionsResponse};
@@ -114,13 +115,13 @@ fn serve(shared: &Shared, idx: usize, mut s: impl Read + Write) {
         if !read_full(shared, idx, &mut s, &mut frame) {
             return;
         }
-        let (out, then_close) = match respond(&ctx, &mut session, &frame) {
+        let (reply, delay) = respond(&ctx, &mut session, &frame);
+        let (out, then_close) = match reply {
             Reply::Send(out) => (out, false),
             Reply::Nothing => continue, // acks=0
             Reply::HalfThenClose(out) | Reply::Last(out) => (out, true),
             Reply::Close => return,
         };
-        let delay = shared.faults().delays.get(&ctx.broker).copied().unwrap_or_default();
         if !delay.is_zero() {
             std::thread::sleep(delay);
         }
@@ -153,49 +154,62 @@ enum Reply {
     Close,
 }
 
-fn respond(ctx: &Ctx<'_>, session: &mut Session, frame: &[u8]) -> Reply {
+fn respond(ctx: &Ctx<'_>, session: &mut Session, frame: &[u8]) -> (Reply, Duration) {
     let mut d = Decoder::new(frame);
-    let Ok(hdr) = RequestHeader::decode(&mut d) else { return Reply::Close };
-    let Some(key) = ApiKey::from_code(hdr.api_key) else { return Reply::Close };
+    let Ok(hdr) = RequestHeader::decode(&mut d) else { return (Reply::Close, Duration::ZERO) };
+    let Some(key) = ApiKey::from_code(hdr.api_key) else { return (Reply::Close, Duration::ZERO) };
     if key == ApiKey::ApiVersions {
-        return Reply::Send(api_versions(ctx, &hdr, d));
+        return (Reply::Send(api_versions(ctx, &hdr, d)), Duration::ZERO);
     }
-    let Some(range) = advertised(ctx.shared, key) else { return Reply::Close };
+    let Some(range) = advertised(ctx.shared, key) else { return (Reply::Close, Duration::ZERO) };
     if hdr.api_version < range.min || hdr.api_version > range.max {
         ::log::debug!("mock: {key} v{} is not supported; closing", hdr.api_version);
-        return Reply::Close;
+        return (Reply::Close, Duration::ZERO);
     }
     if matches!(key, ApiKey::SaslHandshake | ApiKey::SaslAuthenticate) {
         *ctx.shared.faults().served.entry(key).or_default() += 1;
-        return sasl(ctx, session, key, &hdr, d);
+        return (sasl(ctx, session, key, &hdr, d), Duration::ZERO);
     }
     if ctx.shared.sasl.is_some() && !session.allows(key) {
         ::log::debug!("mock: {key} on a connection that is not authenticated; closing");
-        return Reply::Close;
+        return (Reply::Close, Duration::ZERO);
     }
-    let fault = ctx.shared.faults().errors.get_mut(&key).and_then(|q| q.pop_front());
+    let hooks = ctx.shared.faults().controls.for_api(key);
+    let verdict = if hooks.is_empty() {
+        Verdict::default()
+    } else {
+        let body = frame.get(d.position()..).unwrap_or_default();
+        let seen = Intercepted {
+            broker: ctx.broker,
+            api: key,
+            version: hdr.api_version,
+            client_id: hdr.client_id.as_deref(),
+            body,
+        };
+        let v = control::decide(&hooks, &seen);
+        ctx.shared.faults().controls.prune();
+        v
+    };
+    let delay = verdict.delay;
+    if verdict.fate == Some(Control::Close) {
+        return (Reply::Close, delay);
+    }
+    let fault = match verdict.fate {
+        Some(Control::Fail(code)) => Some(code),
+        _ => None,
+    };
     let handled = handlers::dispatch(ctx, key, &hdr, d, fault);
     *ctx.shared.faults().served.entry(key).or_default() += 1;
     let out = match handled {
         Some(Some(out)) => out,
-        Some(None) => return Reply::Nothing,
-        None => return Reply::Close,
+        Some(None) => return (Reply::Nothing, delay),
+        None => return (Reply::Close, delay),
     };
-    let dropped = {
-        let mut f = ctx.shared.faults();
-        match f.drops.get_mut(&key) {
-            Some(n) if *n > 0 => {
-                *n -= 1;
-                true
-            }
-            _ => false,
-        }
-    };
-    if dropped {
+    if verdict.fate == Some(Control::DropResponse) {
         let half = out.len() / 2;
-        return Reply::HalfThenClose(out[..half].to_vec());
+        return (Reply::HalfThenClose(out[..half].to_vec()), delay);
     }
-    Reply::Send(out)
+    (Reply::Send(out), delay)
 }
 
 fn decode<R: Request>(hdr: &RequestHeader, mut d: Decoder<'_>) -> Option<R> {

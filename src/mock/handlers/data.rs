@@ -1,0 +1,220 @@
+//! Produce, Fetch, ListOffsets and InitProducerId: the partition logs and the producer ids that write to them.
+
+use super::*;
+
+/// Produce, v3–v11.
+///
+/// Behavior:
+/// - Stores each partition's RecordBatch v2 batches as sent, assigning offsets; checks every
+///   batch's CRC-32C first and stores nothing of a partition whose data is bad
+///   (CORRUPT_MESSAGE; magic other than 2: UNSUPPORTED_FOR_MESSAGE_FORMAT).
+/// - Idempotent producers: a retry of one of the last five batches gets its first offset back
+///   and is not stored again; a sequence gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
+/// - NOT_LEADER_OR_FOLLOWER unless this broker leads the partition; unknown topics are not
+///   created here (Metadata creates them).
+/// - acks=0 gets no response; otherwise the answer comes when the data is stored (there are no
+///   replicas to wait for). No transactions, no LogAppendTime.
+pub(super) fn produce(
+    ctx: &Ctx<'_>,
+    _: &RequestHeader,
+    req: ProduceRequest,
+    _: i16,
+    fault: Option<ErrorCode>,
+) -> Option<ProduceResponse> {
+    let retention = ctx.shared.cfg.retention_bytes;
+    let mut st = ctx.shared.lock();
+    let mut responses = Vec::new();
+    for t in req.topics {
+        let mut partitions = Vec::new();
+        for (index, records) in t.partitions {
+            let result = injected(fault).and_then(|_| leads(ctx, &st, &t.name, index)).and_then(|_| {
+                let p = &mut st.topics.get_mut(&t.name).expect("checked").partitions[index as usize];
+                p.log.append(&records, retention)
+            });
+            let log_start =
+                st.topics.get(&t.name).and_then(|x| x.partitions.get(index as usize)).map_or(-1, |p| p.log.log_start);
+            partitions.push(ProducePartitionResponse {
+                index,
+                error_code: code_of(result.map(drop)),
+                base_offset: result.unwrap_or(-1),
+                log_append_time_ms: -1,
+                log_start_offset: log_start,
+                record_errors: Vec::new(),
+                error_message: None,
+            });
+        }
+        responses.push(ProduceTopicResponse { name: t.name, partitions });
+    }
+    drop(st);
+    ctx.shared.changed.notify_all();
+    (req.acks != 0).then_some(ProduceResponse { responses, throttle_time_ms: 0 })
+}
+
+/// Fetch, v4–v12.
+///
+/// Behavior:
+/// - Returns whole batches from the one holding the fetch offset, at least one per partition
+///   even past `partition_max_bytes` (KIP-74), and stops adding partitions at `max_bytes`.
+/// - Answers at once when `min_bytes` are there; otherwise waits up to `max_wait_ms` for
+///   produced data, answering as soon as enough arrives.
+/// - OFFSET_OUT_OF_RANGE below the log start or past the high watermark; the last stable
+///   offset is the high watermark (no transactions). No fetch sessions (session id 0), no
+///   follower fetching, no topic ids (v13+ isn't offered).
+pub(super) fn fetch(
+    ctx: &Ctx<'_>,
+    _: &RequestHeader,
+    req: FetchRequest,
+    _: i16,
+    fault: Option<ErrorCode>,
+) -> Option<FetchResponse> {
+    let deadline = Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
+    let mut st = ctx.shared.lock();
+    loop {
+        let mut available = 0usize;
+        let mut answer_now = fault.is_some();
+        for t in &req.topics {
+            for p in &t.partitions {
+                match leads(ctx, &st, &t.topic, p.partition) {
+                    Ok(()) => {
+                        let log = &st.topics[&t.topic].partitions[p.partition as usize].log;
+                        if p.fetch_offset < log.log_start || p.fetch_offset > log.next_offset {
+                            answer_now = true;
+                        }
+                        available += log.bytes_from(p.fetch_offset);
+                    }
+                    Err(_) => answer_now = true,
+                }
+            }
+        }
+        let now = Instant::now();
+        if answer_now
+            || available >= req.min_bytes.max(1) as usize
+            || now >= deadline
+            || ctx.shared.shutdown.load(Ordering::Acquire)
+        {
+            break;
+        }
+        st = ctx.shared.changed.wait_timeout(st, deadline - now).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
+    }
+    let mut budget = req.max_bytes.max(0) as usize;
+    let responses = req
+        .topics
+        .iter()
+        .map(|t| FetchTopicResponse {
+            topic: t.topic.clone(),
+            partitions: t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let mut r = FetchPartitionResponse {
+                        partition_index: p.partition,
+                        error_code: 0,
+                        high_watermark: -1,
+                        last_stable_offset: -1,
+                        log_start_offset: -1,
+                        aborted_transactions: None,
+                        preferred_read_replica: -1,
+                        records: None,
+                    };
+                    let checked = injected(fault).and_then(|_| leads(ctx, &st, &t.topic, p.partition));
+                    if let Err(code) = checked {
+                        r.error_code = code.code();
+                        return r;
+                    }
+                    let log = &st.topics[&t.topic].partitions[p.partition as usize].log;
+                    (r.high_watermark, r.last_stable_offset, r.log_start_offset) =
+                        (log.next_offset, log.next_offset, log.log_start);
+                    if p.fetch_offset < log.log_start || p.fetch_offset > log.next_offset {
+                        r.error_code = ErrorCode::OFFSET_OUT_OF_RANGE.code();
+                    } else if budget > 0 {
+                        let data = log.read(p.fetch_offset, (p.partition_max_bytes.max(0) as usize).min(budget));
+                        budget = budget.saturating_sub(data.len());
+                        r.records = Some(data);
+                    } else {
+                        r.records = Some(Vec::new());
+                    }
+                    r
+                })
+                .collect(),
+        })
+        .collect();
+    Some(FetchResponse { throttle_time_ms: 0, error_code: 0, session_id: 0, responses })
+}
+
+/// ListOffsets, v1–v8.
+///
+/// Behavior:
+/// - -2: the log start; -1: the high watermark; a timestamp: the first offset whose record
+///   timestamp is at or after it (with that timestamp), or -1 when none is.
+/// - -3 (max timestamp) and other negative specs answer -1. Isolation levels are the same
+///   (no transactions). NOT_LEADER_OR_FOLLOWER unless this broker leads the partition.
+pub(super) fn list_offsets(
+    ctx: &Ctx<'_>,
+    _: &RequestHeader,
+    req: ListOffsetsRequest,
+    _: i16,
+    fault: Option<ErrorCode>,
+) -> Option<ListOffsetsResponse> {
+    let st = ctx.shared.lock();
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let found = injected(fault).and_then(|_| leads(ctx, &st, &t.name, p.partition_index)).map(|_| {
+                        let log = &st.topics[&t.name].partitions[p.partition_index as usize].log;
+                        match p.timestamp {
+                            -2 => (-1, log.log_start),
+                            -1 => (-1, log.next_offset),
+                            ts if ts >= 0 => log.offset_for_time(ts).map_or((-1, -1), |(o, ts)| (ts, o)),
+                            _ => (-1, -1),
+                        }
+                    });
+                    let (timestamp, offset) = found.unwrap_or((-1, -1));
+                    ListOffsetsPartitionResponse {
+                        partition_index: p.partition_index,
+                        error_code: code_of(found.map(drop)),
+                        timestamp,
+                        offset,
+                        leader_epoch: 0,
+                    }
+                })
+                .collect();
+            ListOffsetsTopicResponse { name: t.name, partitions }
+        })
+        .collect();
+    Some(ListOffsetsResponse { throttle_time_ms: 0, topics })
+}
+
+/// InitProducerId, v0–v4.
+///
+/// Behavior:
+/// - A new producer id with epoch 0 for every request; no transactional ids (a request with
+///   one is answered the same way, without transaction state).
+pub(super) fn init_producer_id(
+    ctx: &Ctx<'_>,
+    _: &RequestHeader,
+    _: InitProducerIdRequest,
+    _: i16,
+    fault: Option<ErrorCode>,
+) -> Option<InitProducerIdResponse> {
+    let mut st = ctx.shared.lock();
+    if let Some(code) = fault {
+        return Some(InitProducerIdResponse {
+            throttle_time_ms: 0,
+            error_code: code.code(),
+            producer_id: -1,
+            producer_epoch: -1,
+        });
+    }
+    st.next_producer_id += 1;
+    Some(InitProducerIdResponse {
+        throttle_time_ms: 0,
+        error_code: 0,
+        producer_id: st.next_producer_id,
+        producer_epoch: 0,
+    })
+}
