@@ -247,7 +247,8 @@ impl Client {
 
     /// Runs `f` until it succeeds, fails for good, or `attempts` run out, backing off between
     /// tries and refreshing what `f`'s error says is stale (`topics`' metadata, `group`'s
-    /// coordinator).
+    /// coordinator). With one attempt it never sleeps: a caller with a retry loop of its own
+    /// (a fetcher) passes 1, and still gets a stale coordinator forgotten.
     pub fn with_retries<T>(
         &self,
         attempts: u32,
@@ -263,16 +264,17 @@ impl Client {
                 Err(e) => e,
             };
             let how = err.retry();
+            let stale = how == Retry::RefreshMetadata || how == Retry::Reconnect;
+            if let (true, Some(g)) = (stale, group) {
+                self.forget_coordinator(g);
+            }
             attempt += 1;
             if how == Retry::Never || attempt >= attempts {
                 return Err(err);
             }
             log::debug!("retrying after ({how:?}): {err}");
             std::thread::sleep(backoff.delay(attempt - 1));
-            if how == Retry::RefreshMetadata || how == Retry::Reconnect {
-                if let Some(g) = group {
-                    self.forget_coordinator(g);
-                }
+            if stale {
                 if let Err(e) = self.refresh_metadata(topics) {
                     log::debug!("metadata refresh failed: {e}");
                 }

@@ -188,7 +188,9 @@ impl Fetcher {
         let client = &shared.client;
         let partition_of = |slot: usize| shared.keys[slot].1;
         let ids: Vec<i32> = list.iter().map(|r| partition_of(r.0)).collect();
-        let attempts = cfg.offsets_commit_max_retries.max(1);
+        // One attempt each: a failure goes to the partitions' machines, which back off and ask
+        // again, so this thread never sleeps inside a retry while other partitions wait.
+        let attempts = 1;
         let ask_group: Vec<i32> =
             list.iter().filter(|r| !r.2 && !cfg.reset_offset_on_start).map(|r| partition_of(r.0)).collect();
         let result = (|| {
