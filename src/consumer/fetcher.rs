@@ -57,6 +57,35 @@ struct Plan {
     next_wake: Option<Instant>,
 }
 
+/// Which of `n` fetcher threads serves a partition: its leader's id modulo `n`, so that each
+/// broker is fetched from by one thread; a leaderless partition goes by its own id (that
+/// thread refreshes the metadata).
+fn owner(leader: Option<i32>, partition: i32, n: usize) -> usize {
+    leader.unwrap_or(partition).rem_euclid(n.max(1) as i32) as usize
+}
+
+/// The work of fetcher `idx` of `n` at `now`: what each of its partitions needs, fetches
+/// grouped by leader, and whether a leader is missing.
+fn plan_for(parts: &[Part], leaders: &[Option<i32>], idx: usize, n: usize, now: Instant, limits: &Limits) -> Plan {
+    let mut plan = Plan::default();
+    for (slot, (p, &leader)) in parts.iter().zip(leaders).enumerate() {
+        if owner(leader, p.partition, n) != idx {
+            continue;
+        }
+        let need = p.need(now, limits);
+        match (need, leader) {
+            (Need::Nothing, _) => {}
+            (Need::WaitUntil(at), _) => plan.next_wake = Some(plan.next_wake.map_or(at, |w| w.min(at))),
+            (_, None) => plan.leaderless = true,
+            (Need::Resolve { out_of_range }, Some(_)) => plan.resolve.push((slot, p.ticket(-1), out_of_range)),
+            (Need::Fetch { offset, max_bytes }, Some(leader)) => {
+                plan.fetch.entry(leader).or_default().push(Planned { slot, ticket: p.ticket(offset), size: max_bytes })
+            }
+        }
+    }
+    plan
+}
+
 struct Fetcher {
     shared: Arc<Shared>,
     idx: usize,
@@ -111,38 +140,9 @@ impl Fetcher {
 
     /// Asks each partition this thread serves what it needs.
     fn plan(&self) -> Plan {
-        let now = Instant::now();
         let leaders = self.shared.client.leaders_of(&self.shared.keys);
         let parts = self.shared.lock();
-        let mut plan = Plan::default();
-        for (slot, (p, leader)) in parts.iter().zip(leaders).enumerate() {
-            let owner = leader.unwrap_or(p.partition).rem_euclid(self.n as i32) as usize;
-            if owner != self.idx {
-                continue;
-            }
-            let need = p.need(now, &self.limits);
-            if let Need::WaitUntil(at) = need {
-                plan.next_wake = Some(plan.next_wake.map_or(at, |w| w.min(at)));
-                continue;
-            }
-            if need == Need::Nothing {
-                continue;
-            }
-            let Some(leader) = leader else {
-                plan.leaderless = true;
-                continue;
-            };
-            match need {
-                Need::Resolve { out_of_range } => plan.resolve.push((slot, p.ticket(-1), out_of_range)),
-                Need::Fetch { offset, max_bytes } => plan.fetch.entry(leader).or_default().push(Planned {
-                    slot,
-                    ticket: p.ticket(offset),
-                    size: max_bytes,
-                }),
-                Need::Nothing | Need::WaitUntil(_) => {}
-            }
-        }
-        plan
+        plan_for(&parts, &leaders, self.idx, self.n, Instant::now(), &self.limits)
     }
 
     /// Feeds an answer to partition `slot`'s machine, waking the application when it has
@@ -280,5 +280,64 @@ impl Fetcher {
             FetchOutcome::OutOfRange => self.apply_to(slot, |p| p.on_out_of_range(ticket, &self.limits, &topic)),
             FetchOutcome::Failed(e) => self.fail(&[(slot, ticket)], &e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::offsets::{decide_start, LogBounds, OffsetReset};
+    use std::time::Duration;
+
+    const LIMITS: Limits = Limits { queued_max_messages: 10, fetch_size_limit: 1 << 20, reset_on_fetch: true };
+
+    fn at(partition: i32, offset: i64) -> Part {
+        let mut p = Part::new(partition, 1000);
+        let bounds = LogBounds { log_start: 0, high_watermark: 100 };
+        let mut d = decide_start(None, bounds, OffsetReset::Earliest, false, false);
+        d.offset = offset;
+        let t = p.ticket(-1);
+        p.on_start(t, d, 100);
+        p
+    }
+
+    #[test]
+    fn each_broker_is_fetched_by_one_thread_in_one_request() {
+        let now = Instant::now();
+        let parts = vec![at(0, 5), at(1, 6), at(2, 7), at(3, 8), Part::new(4, 1000)];
+        let leaders = [Some(1), Some(2), Some(1), Some(3), Some(1)];
+        let t1 = plan_for(&parts, &leaders, 1, 2, now, &LIMITS);
+        // Thread 1 of 2 serves brokers 1 and 3: one Fetch each; partition 4 must resolve first.
+        assert_eq!(t1.fetch.keys().copied().collect::<Vec<_>>(), vec![1, 3]);
+        let to_1: Vec<(usize, i64)> = t1.fetch[&1].iter().map(|p| (p.slot, p.ticket.offset)).collect();
+        assert_eq!(to_1, vec![(0, 5), (2, 7)]);
+        assert_eq!(t1.resolve.iter().map(|r| r.0).collect::<Vec<_>>(), vec![4]);
+        let t0 = plan_for(&parts, &leaders, 0, 2, now, &LIMITS);
+        assert_eq!(t0.fetch.keys().copied().collect::<Vec<_>>(), vec![2]);
+        assert!(t0.resolve.is_empty() && !t0.leaderless && !t1.leaderless);
+    }
+
+    #[test]
+    fn a_leaderless_partition_asks_for_metadata_and_backoffs_set_the_wake() {
+        let now = Instant::now();
+        let backoff = crate::retry::Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+        let mut waiting = at(1, 0);
+        let e = crate::Error::UnknownBroker { id: Some(9) };
+        let t = waiting.ticket(0);
+        waiting.on_failure(t, &e, &backoff, now);
+        let parts = vec![at(0, 0), waiting];
+        let plan = plan_for(&parts, &[None, Some(1)], 0, 1, now, &LIMITS);
+        assert!(plan.leaderless);
+        assert!(plan.fetch.is_empty());
+        let wake = plan.next_wake.expect("the backing-off partition sets a wake time");
+        assert!(wake > now && wake <= now + Duration::from_millis(100));
+    }
+
+    #[test]
+    fn owners_cover_every_thread_and_tolerate_odd_ids() {
+        assert_eq!(owner(Some(4), 0, 3), 1);
+        assert_eq!(owner(None, 5, 3), 2);
+        assert_eq!(owner(Some(-1), 0, 3), 2, "negative ids still land on a thread");
+        assert_eq!(owner(Some(7), 0, 0), 0, "no division by zero");
     }
 }
