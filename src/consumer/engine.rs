@@ -56,6 +56,7 @@ impl CommitTimer {
 #[derive(Debug)]
 pub(crate) struct Engine {
     shared: Arc<Shared>,
+    client: Arc<Client>,
     workers: Workers,
     started: bool,
     stopped: bool,
@@ -73,7 +74,8 @@ impl Engine {
     pub fn new(cfg: ConsumerConfig, client: Arc<Client>, keys: Vec<Key>) -> Engine {
         let n = keys.len();
         Engine {
-            shared: Arc::new(Shared::new(cfg, client, keys)),
+            shared: Arc::new(Shared::new(cfg, keys)),
+            client,
             workers: Workers::new(),
             started: false,
             stopped: false,
@@ -87,6 +89,10 @@ impl Engine {
 
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    pub fn client(&self) -> &Arc<Client> {
+        &self.client
     }
 
     /// The slots of `keys` that this engine reads.
@@ -118,7 +124,8 @@ impl Engine {
         let n = self.shared.cfg.num_consumer_fetchers;
         for i in 0..n {
             let shared = Arc::clone(&self.shared);
-            self.workers.spawn(format!("plainkafka-fetch-{i}"), move || fetcher::run(shared, i, n))?;
+            let client = Arc::clone(&self.client);
+            self.workers.spawn(format!("plainkafka-fetch-{i}"), move || fetcher::run(shared, client, i, n))?;
         }
         Ok(())
     }

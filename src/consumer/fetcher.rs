@@ -6,19 +6,83 @@
 //! Fetch per broker, covering all that broker's partitions with room in their queues, and only
 //! then reads the answers, so one thread fetches from every broker at once. Each thread owns
 //! its connections: a Fetch waiting out `fetch_wait_max` never holds up anyone else's request.
+//!
+//! The thread talks to the cluster only through [`FetchIo`] — [`ClusterIo`] in production, a
+//! scripted fake in the unit tests below, which run the whole loop without a socket.
 
 use super::position::{Applied, Limits, Need, Part, Ticket};
 use super::state::Shared;
-use crate::client::fetch::{self, FetchOutcome, FetchParams, PartitionFetch};
+use crate::client::fetch::{self, FetchOutcome, FetchParams, PartitionFetch, PartitionOutcome, PendingFetch};
 use crate::client::offsets as broker_offsets;
 use crate::client::pool::Dedicated;
-use crate::error::{Error, Retry};
-use crate::offsets::{decide_out_of_range, decide_start};
+use crate::client::Client;
+use crate::error::{Error, Result, Retry};
+use crate::offsets::{decide_out_of_range, decide_start, LogBounds};
 use crate::protocol::records::{self, Record};
 use crate::retry::{self, Backoff};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// What a fetcher thread asks of the cluster.
+pub(crate) trait FetchIo {
+    /// A Fetch written, its answer still to be read.
+    type Pending;
+    /// The cached leaders of `keys`.
+    fn leaders(&self, keys: &[(Arc<str>, i32)]) -> Vec<Option<i32>>;
+    /// Refreshes the metadata of `topics`.
+    fn refresh_metadata(&mut self, topics: &[&str]) -> Result<()>;
+    /// `group`'s committed offsets for `partitions` of `topic` (one attempt).
+    fn committed(&mut self, group: &str, topic: &str, partitions: &[i32]) -> Result<BTreeMap<i32, Option<i64>>>;
+    /// The log bounds of `partitions` of `topic` (one attempt).
+    fn bounds(&mut self, topic: &str, partitions: &[i32]) -> Result<BTreeMap<i32, LogBounds>>;
+    /// Writes a Fetch to `broker`.
+    fn send(&mut self, broker: i32, params: &FetchParams, parts: &[PartitionFetch<'_>]) -> Result<Self::Pending>;
+    /// Reads the answer to a Fetch written by `send`.
+    fn read(&mut self, pending: Self::Pending) -> Result<Vec<PartitionOutcome>>;
+}
+
+/// [`FetchIo`] over the client layer, with the thread's own connections.
+#[derive(Debug)]
+pub(crate) struct ClusterIo {
+    client: Arc<Client>,
+    conns: Dedicated,
+}
+
+impl ClusterIo {
+    pub fn new(client: Arc<Client>) -> ClusterIo {
+        ClusterIo { client, conns: Dedicated::default() }
+    }
+}
+
+impl FetchIo for ClusterIo {
+    type Pending = (PendingFetch, Instant);
+
+    fn leaders(&self, keys: &[(Arc<str>, i32)]) -> Vec<Option<i32>> {
+        self.client.leaders_of(keys)
+    }
+
+    fn refresh_metadata(&mut self, topics: &[&str]) -> Result<()> {
+        self.client.refresh_metadata(topics)
+    }
+
+    fn committed(&mut self, group: &str, topic: &str, partitions: &[i32]) -> Result<BTreeMap<i32, Option<i64>>> {
+        broker_offsets::fetch_committed(&self.client, group, topic, partitions, 1)
+    }
+
+    fn bounds(&mut self, topic: &str, partitions: &[i32]) -> Result<BTreeMap<i32, LogBounds>> {
+        broker_offsets::log_bounds(&self.client, topic, partitions, 1)
+    }
+
+    fn send(&mut self, broker: i32, params: &FetchParams, parts: &[PartitionFetch<'_>]) -> Result<Self::Pending> {
+        let deadline = Instant::now() + params.wait + self.client.connection_config().request_timeout;
+        Ok((fetch::send(&mut self.conns, &self.client, broker, params, parts, deadline)?, deadline))
+    }
+
+    fn read(&mut self, (pending, deadline): Self::Pending) -> Result<Vec<PartitionOutcome>> {
+        fetch::read(&mut self.conns, pending, deadline)
+    }
+}
 
 /// The most a whole Fetch response may carry (the Java client's `fetch.max.bytes` default).
 const FETCH_MAX_BYTES: usize = 50 * 1024 * 1024;
@@ -26,16 +90,9 @@ const FETCH_MAX_BYTES: usize = 50 * 1024 * 1024;
 const IDLE_WAIT: Duration = Duration::from_millis(100);
 
 /// Runs fetcher `idx` of `n` until the consumer stops.
-pub(crate) fn run(shared: Arc<Shared>, idx: usize, n: usize) {
-    let cfg = &shared.cfg;
-    let limits = Limits {
-        queued_max_messages: cfg.queued_max_messages,
-        fetch_size_limit: cfg.fetch_message_max_bytes_limit,
-        reset_on_fetch: cfg.reset_offset_on_fetch,
-    };
-    let backoff = shared.client.backoff(retry::REQUEST_MAX);
-    let mut f =
-        Fetcher { shared, idx, n, limits, backoff, conns: Dedicated::default(), refresh: false, refresh_failures: 0 };
+pub(crate) fn run(shared: Arc<Shared>, client: Arc<Client>, idx: usize, n: usize) {
+    let backoff = client.backoff(retry::REQUEST_MAX);
+    let mut f = Fetcher::new(shared, ClusterIo::new(client), backoff, idx, n);
     while !f.shared.is_stopped() {
         f.step();
     }
@@ -86,18 +143,28 @@ fn plan_for(parts: &[Part], leaders: &[Option<i32>], idx: usize, n: usize, now: 
     plan
 }
 
-struct Fetcher {
+struct Fetcher<I: FetchIo> {
     shared: Arc<Shared>,
+    io: I,
     idx: usize,
     n: usize,
     limits: Limits,
     backoff: Backoff,
-    conns: Dedicated,
     refresh: bool,
     refresh_failures: u32,
 }
 
-impl Fetcher {
+impl<I: FetchIo> Fetcher<I> {
+    fn new(shared: Arc<Shared>, io: I, backoff: Backoff, idx: usize, n: usize) -> Fetcher<I> {
+        let cfg = &shared.cfg;
+        let limits = Limits {
+            queued_max_messages: cfg.queued_max_messages,
+            fetch_size_limit: cfg.fetch_message_max_bytes_limit,
+            reset_on_fetch: cfg.reset_offset_on_fetch,
+        };
+        Fetcher { shared, io, idx, n, limits, backoff, refresh: false, refresh_failures: 0 }
+    }
+
     fn step(&mut self) {
         if self.refresh {
             self.refresh_metadata();
@@ -126,7 +193,7 @@ impl Fetcher {
             return;
         }
         let topics: Vec<&str> = self.shared.topics.iter().map(|t| &**t).collect();
-        match self.shared.client.refresh_metadata(&topics) {
+        match self.io.refresh_metadata(&topics) {
             Ok(()) => {
                 self.refresh = false;
                 self.refresh_failures = 0;
@@ -140,7 +207,7 @@ impl Fetcher {
 
     /// Asks each partition this thread serves what it needs.
     fn plan(&self) -> Plan {
-        let leaders = self.shared.client.leaders_of(&self.shared.keys);
+        let leaders = self.io.leaders(&self.shared.keys);
         let parts = self.shared.lock();
         plan_for(&parts, &leaders, self.idx, self.n, Instant::now(), &self.limits)
     }
@@ -185,22 +252,18 @@ impl Fetcher {
     fn resolve_topic(&mut self, topic: &str, list: &[(usize, Ticket, bool)]) {
         let shared = Arc::clone(&self.shared);
         let cfg = &shared.cfg;
-        let client = &shared.client;
         let partition_of = |slot: usize| shared.keys[slot].1;
         let ids: Vec<i32> = list.iter().map(|r| partition_of(r.0)).collect();
-        // One attempt each: a failure goes to the partitions' machines, which back off and ask
-        // again, so this thread never sleeps inside a retry while other partitions wait.
-        let attempts = 1;
         let ask_group: Vec<i32> =
             list.iter().filter(|r| !r.2 && !cfg.reset_offset_on_start).map(|r| partition_of(r.0)).collect();
+        // One attempt each: a failure goes to the partitions' machines, which back off and ask
+        // again, so this thread never sleeps inside a retry while other partitions wait.
         let result = (|| {
             let committed = match &cfg.consumer_group {
-                Some(g) if !ask_group.is_empty() => {
-                    broker_offsets::fetch_committed(client, g, topic, &ask_group, attempts)?
-                }
+                Some(g) if !ask_group.is_empty() => self.io.committed(g, topic, &ask_group)?,
                 _ => BTreeMap::new(),
             };
-            let bounds = broker_offsets::log_bounds(client, topic, &ids, attempts)?;
+            let bounds = self.io.bounds(topic, &ids)?;
             Ok::<_, Error>((committed, bounds))
         })();
         let (committed, bounds_of) = match result {
@@ -228,7 +291,6 @@ impl Fetcher {
         let cfg = &self.shared.cfg;
         let params =
             FetchParams { wait: cfg.fetch_wait_max, min_bytes: cfg.fetch_min_bytes, max_bytes: FETCH_MAX_BYTES };
-        let deadline = Instant::now() + params.wait + self.shared.client.connection_config().request_timeout;
         let mut inflight = Vec::new();
         for (leader, planned) in plan {
             let keys: Vec<(usize, Ticket)> = planned.iter().map(|p| (p.slot, p.ticket)).collect();
@@ -239,13 +301,13 @@ impl Fetcher {
                     PartitionFetch { topic, partition: *partition, offset: p.ticket.offset, max_bytes: p.size }
                 })
                 .collect();
-            match fetch::send(&mut self.conns, &self.shared.client, leader, &params, &wanted, deadline) {
+            match self.io.send(leader, &params, &wanted) {
                 Ok(pending) => inflight.push((pending, planned, keys)),
                 Err(e) => self.fail(&keys, &e),
             }
         }
         for (pending, planned, keys) in inflight {
-            let outcomes = match fetch::read(&mut self.conns, pending, deadline) {
+            let outcomes = match self.io.read(pending) {
                 Ok(r) => r,
                 Err(e) => {
                     self.fail(&keys, &e);
@@ -285,9 +347,188 @@ impl Fetcher {
 
 #[cfg(test)]
 mod tests {
+    use super::super::config::ConsumerConfig;
+    use super::super::position::Position;
     use super::*;
-    use crate::offsets::{decide_start, LogBounds, OffsetReset};
+    use crate::error::Context;
+    use crate::offsets::{decide_start, OffsetReset};
+    use crate::protocol::codec::Encoder;
+    use crate::protocol::error_code::ErrorCode;
+    use crate::protocol::records::{encode_batch_v2, BatchSpec, Compression, RecordSpec};
+    use crate::protocol::ApiKey;
+    use std::collections::VecDeque;
     use std::time::Duration;
+
+    /// A one-partition cluster in memory: a log of values from `log_start`, a leader, scripted
+    /// failures, and a record of every call.
+    struct Fake {
+        log_start: i64,
+        values: Vec<String>,
+        leader: Option<i32>,
+        fetch_failures: VecDeque<ErrorCode>,
+        bounds_failures: usize,
+        fetched: Vec<(i32, i64)>,
+        refreshes: usize,
+    }
+
+    impl Fake {
+        fn new(n: usize) -> Fake {
+            Fake {
+                log_start: 0,
+                values: (0..n).map(|i| format!("v{i}")).collect(),
+                leader: Some(1),
+                fetch_failures: VecDeque::new(),
+                bounds_failures: 0,
+                fetched: Vec::new(),
+                refreshes: 0,
+            }
+        }
+
+        fn end(&self) -> i64 {
+            self.log_start + self.values.len() as i64
+        }
+
+        /// One RecordBatch v2 holding the log from `from` to its end.
+        fn batch_from(&self, from: i64) -> Vec<u8> {
+            let skip = (from - self.log_start) as usize;
+            let recs: Vec<RecordSpec<'_>> = self.values[skip..]
+                .iter()
+                .map(|v| RecordSpec { key: None, value: Some(v.as_bytes()), headers: Vec::new(), timestamp: 0 })
+                .collect();
+            if recs.is_empty() {
+                return Vec::new();
+            }
+            let spec = BatchSpec {
+                base_offset: from,
+                compression: Compression::None,
+                producer_id: -1,
+                producer_epoch: -1,
+                base_sequence: -1,
+            };
+            let mut e = Encoder::new();
+            encode_batch_v2(&mut e, spec, &recs).expect("encodes");
+            e.into_inner()
+        }
+    }
+
+    impl FetchIo for Fake {
+        type Pending = Vec<(String, i32, i64)>;
+
+        fn leaders(&self, keys: &[(Arc<str>, i32)]) -> Vec<Option<i32>> {
+            keys.iter().map(|_| self.leader).collect()
+        }
+
+        fn refresh_metadata(&mut self, _: &[&str]) -> Result<()> {
+            self.refreshes += 1;
+            self.leader = Some(2);
+            Ok(())
+        }
+
+        fn committed(&mut self, _: &str, _: &str, partitions: &[i32]) -> Result<BTreeMap<i32, Option<i64>>> {
+            Ok(partitions.iter().map(|p| (*p, None)).collect())
+        }
+
+        fn bounds(&mut self, topic: &str, partitions: &[i32]) -> Result<BTreeMap<i32, LogBounds>> {
+            if self.bounds_failures > 0 {
+                self.bounds_failures -= 1;
+                let c = Context::partition(topic, partitions[0]);
+                return Err(Error::broker(ApiKey::ListOffsets, ErrorCode::LEADER_NOT_AVAILABLE, c, None));
+            }
+            let b = LogBounds { log_start: self.log_start, high_watermark: self.end() };
+            Ok(partitions.iter().map(|p| (*p, b)).collect())
+        }
+
+        fn send(&mut self, broker: i32, _: &FetchParams, parts: &[PartitionFetch<'_>]) -> Result<Self::Pending> {
+            self.fetched.extend(parts.iter().map(|p| (broker, p.offset)));
+            Ok(parts.iter().map(|p| (p.topic.to_string(), p.partition, p.offset)).collect())
+        }
+
+        fn read(&mut self, pending: Self::Pending) -> Result<Vec<PartitionOutcome>> {
+            Ok(pending
+                .into_iter()
+                .map(|(topic, partition, offset)| {
+                    let outcome = if let Some(code) = self.fetch_failures.pop_front() {
+                        let c = Context::partition(&topic, partition);
+                        FetchOutcome::Failed(Error::broker(ApiKey::Fetch, code, c, None))
+                    } else if offset < self.log_start || offset > self.end() {
+                        FetchOutcome::OutOfRange
+                    } else {
+                        FetchOutcome::Data { high_watermark: self.end(), records: self.batch_from(offset) }
+                    };
+                    (topic, partition, outcome)
+                })
+                .collect())
+        }
+    }
+
+    fn fetcher(fake: Fake) -> Fetcher<Fake> {
+        let shared = Arc::new(Shared::new(ConsumerConfig::default(), vec![(Arc::from("t"), 0)]));
+        Fetcher::new(shared, fake, Backoff::new(Duration::from_millis(1), Duration::from_millis(2)), 0, 1)
+    }
+
+    fn queued(f: &Fetcher<Fake>) -> Vec<i64> {
+        f.shared.lock()[0].queue.iter().map(|r| r.offset).collect()
+    }
+
+    /// Steps until `done`, at most 50 times (each step waits at most its backoff or 100 ms).
+    fn step_until(f: &mut Fetcher<Fake>, done: impl Fn(&Fetcher<Fake>) -> bool) {
+        for _ in 0..50 {
+            if done(f) {
+                return;
+            }
+            f.step();
+        }
+        assert!(done(f), "condition not reached in 50 steps");
+    }
+
+    #[test]
+    fn the_loop_resolves_then_fetches_from_the_leader_in_order() {
+        let mut f = fetcher(Fake::new(5));
+        f.step();
+        assert_eq!(f.shared.lock()[0].position, Position::At(0), "earliest: resolved to 0");
+        f.step();
+        assert_eq!(queued(&f), vec![0, 1, 2, 3, 4]);
+        assert_eq!(f.io.fetched, vec![(1, 0)]);
+        f.io.values.push("v5".into());
+        f.step();
+        assert_eq!(f.io.fetched.last(), Some(&(1, 5)), "the next fetch starts after the last batch");
+        assert_eq!(queued(&f), vec![0, 1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn out_of_range_resets_and_a_moved_leader_is_found() {
+        let mut f = fetcher(Fake::new(5));
+        f.step();
+        // Retention moved the log start past the position: the partition resets to earliest.
+        f.io.log_start = 3;
+        f.io.values.drain(..3);
+        f.step();
+        step_until(&mut f, |f| !queued(f).is_empty());
+        assert_eq!(queued(&f), vec![3, 4]);
+        assert_eq!(f.io.fetched.iter().map(|x| x.1).collect::<Vec<_>>(), vec![0, 3]);
+        // The leader moved: the fetcher refreshes metadata, then fetches from the new leader.
+        f.io.fetch_failures.push_back(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+        f.io.values.push("v5".into());
+        step_until(&mut f, |f| queued(f).len() == 3);
+        assert_eq!(f.io.refreshes, 1);
+        assert_eq!(f.io.fetched.last(), Some(&(2, 5)));
+    }
+
+    #[test]
+    fn a_failed_start_lookup_is_retried_by_the_machine_and_a_fatal_fetch_error_surfaces() {
+        let mut fake = Fake::new(2);
+        fake.bounds_failures = 2;
+        let mut f = fetcher(fake);
+        step_until(&mut f, |f| queued(f).len() == 2);
+        assert_eq!(f.io.bounds_failures, 0);
+        f.io.fetch_failures.push_back(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+        step_until(&mut f, |f| f.shared.lock()[0].error.is_some());
+        let e = f.shared.lock()[0].error.clone();
+        assert_eq!(e.as_ref().and_then(Error::code), Some(ErrorCode::TOPIC_AUTHORIZATION_FAILED));
+        let fetches = f.io.fetched.len();
+        f.step();
+        assert_eq!(f.io.fetched.len(), fetches, "a failed partition is not fetched again");
+    }
 
     const LIMITS: Limits = Limits { queued_max_messages: 10, fetch_size_limit: 1 << 20, reset_on_fetch: true };
 

@@ -153,7 +153,7 @@ impl SimpleConsumer {
             .ok_or_else(|| Error::Config("commit_offsets needs a consumer_group".into()))?;
         let todo = self.engine.uncommitted();
         let offsets = self.engine.describe(&todo);
-        let client = &self.engine.shared().client;
+        let client = self.engine.client();
         broker_offsets::commit(client, group, None, &offsets, cfg.offsets_commit_max_retries.max(1))?;
         log::debug!("{}: committed {offsets:?} for group {group}", self.topic);
         self.engine.mark_committed(&todo);
@@ -168,7 +168,7 @@ impl SimpleConsumer {
             .as_deref()
             .ok_or_else(|| Error::Config("fetch_offsets needs a consumer_group".into()))?;
         let attempts = cfg.offsets_commit_max_retries.max(1);
-        broker_offsets::fetch_committed(&self.engine.shared().client, group, &self.topic, &self.ids, attempts)
+        broker_offsets::fetch_committed(self.engine.client(), group, &self.topic, &self.ids, attempts)
     }
 
     /// Per partition, the next offset this consumer will hand out: one past the last message
@@ -194,7 +194,7 @@ impl SimpleConsumer {
             }
         }
         let attempts = self.cfg().offsets_commit_max_retries.max(1);
-        let (client, topic) = (&self.engine.shared().client, &*self.topic);
+        let (client, topic) = (self.engine.client(), &*self.topic);
         let all: Vec<i32> = specs.iter().map(|s| s.0).collect();
         let bounds_of = broker_offsets::log_bounds(client, topic, &all, attempts)?;
         let by_time: Vec<(i32, ListAt)> = specs

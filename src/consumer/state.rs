@@ -4,7 +4,6 @@
 //!
 //! Each partition's position is a [`Part`], the state machine of [`super::position`].
 
-use crate::client::Client;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -16,7 +15,6 @@ pub(crate) use super::position::{Part, Position};
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub cfg: ConsumerConfig,
-    pub client: Arc<Client>,
     /// The partitions read, in the order of `parts` (fixed for the state's life): an index
     /// into it is a partition's slot.
     pub keys: Vec<(Arc<str>, i32)>,
@@ -43,7 +41,7 @@ impl crate::group::membership::Wake for Shared {
 }
 
 impl Shared {
-    pub fn new(cfg: ConsumerConfig, client: Arc<Client>, keys: Vec<(Arc<str>, i32)>) -> Shared {
+    pub fn new(cfg: ConsumerConfig, keys: Vec<(Arc<str>, i32)>) -> Shared {
         let parts = keys.iter().map(|(_, p)| Part::new(*p, cfg.fetch_message_max_bytes)).collect();
         let mut topics: Vec<Arc<str>> = Vec::new();
         for (t, _) in &keys {
@@ -53,7 +51,6 @@ impl Shared {
         }
         Shared {
             cfg,
-            client,
             keys,
             topics,
             parts: Mutex::new(parts),
