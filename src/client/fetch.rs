@@ -108,7 +108,7 @@ pub(crate) fn send(
         topics,
         rack_id: String::new(),
     };
-    let conn = conns.get(client, broker)?;
+    let conn = conns.get(broker, || client.open(broker))?;
     let version = conn.version_for::<FetchRequest>()?;
     let correlation = conn.write_request(&req, version, deadline)?;
     let asked = parts.iter().map(|p| (p.topic.to_string(), p.partition, p.offset)).collect();

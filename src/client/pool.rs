@@ -2,7 +2,6 @@
 //! [`Dedicated`] connections owned by one thread (a fetcher, a producer's sender). Broken
 //! connections are dropped, never reused.
 
-use super::Client;
 use crate::error::Result;
 use crate::net::{Connection, ConnectionConfig};
 use crate::protocol::Request;
@@ -50,14 +49,15 @@ pub(crate) struct Dedicated {
 }
 
 impl Dedicated {
-    /// The connection to broker `node`, opening a new one if there is none or it broke.
-    pub fn get(&mut self, client: &Client, node: i32) -> Result<&mut Connection> {
+    /// The connection to broker `node`, opening a new one with `open` if there is none or it
+    /// broke.
+    pub fn get(&mut self, node: i32, open: impl FnOnce() -> Result<Connection>) -> Result<&mut Connection> {
         if self.conns.get(&node).is_some_and(Connection::is_broken) {
             self.conns.remove(&node);
         }
         Ok(match self.conns.entry(node) {
             Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(client.open(node)?),
+            Entry::Vacant(e) => e.insert(open()?),
         })
     }
 

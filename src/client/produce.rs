@@ -62,7 +62,7 @@ pub(crate) fn send(
         timeout_ms: i32::try_from(params.timeout.as_millis()).unwrap_or(i32::MAX),
         topics: vec![ProduceTopic { name: params.topic.to_string(), partitions: batches }],
     };
-    let conn = conns.get(client, broker)?;
+    let conn = conns.get(broker, || client.open(broker))?;
     let version = conn.version_for::<ProduceRequest>()?;
     if params.compression == Compression::Zstd && version < 7 {
         return Err(Error::Config(format!(
