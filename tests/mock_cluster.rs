@@ -142,6 +142,23 @@ fn control_hooks_see_each_request_and_decide_its_fate() {
 }
 
 #[test]
+fn settings_that_would_overflow_are_clear_errors() {
+    let (m, b) = mock();
+    m.create_topic("limits", 1);
+    let t = client(&b).topic("limits").expect("topic");
+    let small = t.producer().max_request_size(100).build();
+    assert!(matches!(&small, Err(plainkafka::Error::Config(m)) if m.contains("max_request_size")), "{small:?}");
+    // Retrying forever is a choice, not an overflow: send still waits for its answer.
+    let p = t.producer().max_retries(u32::MAX).build().expect("producer");
+    assert_eq!(p.send(ProducerRecord::new("x").partition(0)).expect("send").offset, Some(0));
+    let wrap = MockCluster::builder().brokers(3).port(65535).build();
+    assert!(matches!(&wrap, Err(plainkafka::Error::Config(m)) if m.contains("65535")), "{:?}", wrap.err());
+    let life = plainkafka::KafkaClient::builder(&b.bootstrap)
+        .set("sasl.oauthbearer.config", &format!("principal=a lifeSeconds={}", u64::MAX));
+    assert!(matches!(life, Err(plainkafka::Error::Config(_))));
+}
+
+#[test]
 fn fault_broker_down_then_up_and_a_leader_move() {
     let (m, b) = mock();
     m.create_topic("moves", 1);

@@ -18,7 +18,8 @@
 
 use crate::error::{Error, Retry};
 use crate::offsets::StartDecision;
-use crate::protocol::records::{Record, RecordsError, RecordsSummary};
+use crate::protocol::codec::{DecodeError, DecodeErrorKind};
+use crate::protocol::records::{Record, RecordsError, RecordsErrorKind, RecordsSummary};
 use crate::retry::Backoff;
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -177,8 +178,22 @@ impl Part {
         match decoded {
             Ok(summary) => {
                 if let Some(next) = summary.next_offset.or(delivered) {
-                    // Never backwards, whatever the batch claims.
-                    self.position = Position::At(next.max(t.offset));
+                    if next > t.offset || had_records {
+                        // Never backwards, whatever the batch claims.
+                        self.position = Position::At(next.max(t.offset));
+                    } else {
+                        // Whole batches that end at or before the fetch offset: fetching again
+                        // would bring the same, in a loop that reads nothing. Kafka never
+                        // answers so; a broker that does gets a clear error.
+                        let why = format!("the batches end at offset {next}, not past the fetch offset {}", t.offset);
+                        let kind = DecodeErrorKind::Invalid(why);
+                        let source = RecordsError {
+                            offset: t.offset,
+                            kind: RecordsErrorKind::Malformed(DecodeError { what: "fetched batches", at: 0, kind }),
+                        };
+                        log::error!("{topic}/{}: {source}", self.partition);
+                        self.fail(Error::Records { topic: topic.to_string(), partition: self.partition, source });
+                    }
                 } else if let Some(need) = summary.first_batch_size {
                     match grow_fetch_size(self.fetch_size, need, limits.fetch_size_limit) {
                         Some(grown) => {
@@ -269,7 +284,7 @@ mod tests {
     use super::*;
     use crate::offsets::{decide_start, LogBounds, OffsetReset};
     use crate::protocol::error_code::ErrorCode;
-    use crate::protocol::records::{RecordsErrorKind, TimestampType};
+    use crate::protocol::records::TimestampType;
     use crate::protocol::ApiKey;
     use std::sync::Arc;
     use std::time::Duration;
@@ -338,10 +353,12 @@ mod tests {
         let a = p.on_data(t, 20, vec![], summary(None, None), &LIMITS, "t");
         assert!(!a.wake_application);
         assert_eq!(p.position, Position::At(15));
-        // A batch claiming an earlier next offset never moves the position backwards.
-        let a = p.on_data(p.ticket(15), 20, vec![], summary(Some(3), None), &LIMITS, "t");
-        assert!(!a.stale);
-        assert_eq!(p.position, Position::At(15));
+        // Batches that end before the fetch offset make no progress: an error, not a loop.
+        let a = p.on_data(p.ticket(15), 20, vec![], summary(Some(15), None), &LIMITS, "t");
+        assert!(a.wake_application && !a.stale);
+        assert_eq!(p.position, Position::Failed);
+        assert!(matches!(&p.error, Some(Error::Records { source, .. }) if source.offset == 15), "{:?}", p.error);
+        assert_eq!(p.need(Instant::now(), &LIMITS), Need::Nothing, "not fetched again");
     }
 
     #[test]

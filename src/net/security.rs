@@ -239,8 +239,12 @@ impl SecuritySettings {
                     match pair.split_once('=') {
                         Some(("principal", p)) => self.jwt_principal = Some(p.to_string()),
                         Some(("lifeSeconds", n)) => {
-                            self.jwt_lifetime_secs = Some(n.parse().map_err(|_| {
-                                Error::Config(format!("sasl.oauthbearer.config lifeSeconds {n:?}: expected seconds"))
+                            // A year at most: longer is a typo, and sums with the clock stay small.
+                            let secs = n.parse::<u64>().ok().filter(|s| (1..=365 * 24 * 3600).contains(s));
+                            self.jwt_lifetime_secs = Some(secs.ok_or_else(|| {
+                                Error::Config(format!(
+                                    "sasl.oauthbearer.config lifeSeconds {n:?}: expected seconds, 1 to 31536000"
+                                ))
                             })?)
                         }
                         _ => {

@@ -186,8 +186,14 @@ impl ProducerBuilder {
         if c.max_queued_messages == 0 || c.min_queued_messages == 0 {
             return Err(Error::Config("max_queued_messages and min_queued_messages must be at least 1".into()));
         }
-        if c.max_request_size < 64 || c.max_request_size > i32::MAX as usize {
-            return Err(Error::Config(format!("max_request_size {} is out of range", c.max_request_size)));
+        // Room for a batch's and a request's overhead plus at least a small record.
+        let least = super::sender::BATCH_OVERHEAD + 64;
+        if c.max_request_size < least || c.max_request_size > i32::MAX as usize {
+            return Err(Error::Config(format!(
+                "max_request_size {} is out of range: {least} to {} bytes",
+                c.max_request_size,
+                i32::MAX
+            )));
         }
         if c.ack_timeout > Duration::from_millis(i32::MAX as u64) {
             return Err(Error::Config("ack_timeout is too long".into()));

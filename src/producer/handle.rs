@@ -105,7 +105,9 @@ impl Producer {
         self.enqueue(rec, Some(tx))?;
         let cfg = &self.shared.cfg;
         let per_try = cfg.ack_timeout + self.shared.client.connection_config().request_timeout + Duration::from_secs(5);
-        let limit = cfg.linger + per_try * (cfg.max_retries + 1);
+        // Saturating: max_retries may be u32::MAX (recv_timeout then waits without a limit).
+        let tries = cfg.max_retries.saturating_add(1);
+        let limit = cfg.linger.saturating_add(per_try.checked_mul(tries).unwrap_or(Duration::MAX));
         rx.recv_timeout(limit).map_err(|_| Error::DeliveryTimeout {
             topic: self.shared.topic.to_string(),
             outstanding: 1,

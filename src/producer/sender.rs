@@ -21,7 +21,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Bytes of a v2 batch outside its records, with room for the request around it.
-const BATCH_OVERHEAD: usize = 61 + 128;
+pub(crate) const BATCH_OVERHEAD: usize = 61 + 128;
 /// How long an idle sender sleeps when nothing wakes it.
 const IDLE_WAIT: Duration = Duration::from_secs(1);
 

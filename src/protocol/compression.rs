@@ -8,8 +8,9 @@
 
 use super::records::Compression;
 
-/// Why data could not be compressed or decompressed.
+/// Why data could not be compressed or decompressed (or a batch encoded).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CodecError {
     /// This build has no such codec (its cargo feature is off), or no Kafka defines it.
     Unsupported(Compression),
@@ -17,6 +18,8 @@ pub enum CodecError {
     Corrupt(Compression, String),
     /// Decompressed data would exceed the cap.
     TooLarge(Compression, usize),
+    /// Two timestamps of one batch lie too far apart for a timestamp delta.
+    TimestampRange(i64, i64),
 }
 
 impl std::fmt::Display for CodecError {
@@ -25,6 +28,9 @@ impl std::fmt::Display for CodecError {
             CodecError::Unsupported(c) => write!(f, "{c:?} compression is not supported by this build"),
             CodecError::Corrupt(c, why) => write!(f, "{c:?} data is corrupt: {why}"),
             CodecError::TooLarge(c, cap) => write!(f, "{c:?} data decompresses to more than {cap} bytes"),
+            CodecError::TimestampRange(a, b) => {
+                write!(f, "timestamps {a} and {b} are too far apart to share a record batch")
+            }
         }
     }
 }

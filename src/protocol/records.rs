@@ -258,7 +258,19 @@ fn decode_v2(
     };
     let (attributes, last_offset_delta, base_timestamp, max_timestamp, count) =
         fields().map_err(|e| err(e, base_offset))?;
-    let next = base_offset + i64::from(last_offset_delta) + 1;
+    // The checksum covers only what follows the CRC, so the base offset is unchecked data:
+    // sums that leave i64 are corrupt batches, not offsets.
+    let invalid = |what: &'static str, why: String| err(d.error(what, DecodeErrorKind::Invalid(why)), base_offset);
+    let next = base_offset
+        .checked_add(i64::from(last_offset_delta))
+        .and_then(|n| n.checked_add(1))
+        .filter(|_| base_offset >= 0)
+        .ok_or_else(|| {
+            invalid(
+                "record batch",
+                format!("base offset {base_offset} + last offset delta {last_offset_delta} is no offset"),
+            )
+        })?;
     if attributes & ATTR_CONTROL != 0 || next <= fetch_offset {
         return Ok(next);
     }
@@ -281,14 +293,25 @@ fn decode_v2(
     let mut rd = Decoder::new(body);
     for _ in 0..count {
         let rec = read_v2_record(&mut rd, body_start).map_err(|e| err(e, base_offset))?;
-        let offset = base_offset + i64::from(rec.offset_delta);
+        let offset =
+            base_offset
+                .checked_add(i64::from(rec.offset_delta))
+                .filter(|o| (base_offset..next).contains(o))
+                .ok_or_else(|| invalid("record", format!("offset delta {} is outside the batch", rec.offset_delta)))?;
         if offset < fetch_offset {
             continue;
         }
+        let timestamp = if log_append {
+            max_timestamp
+        } else {
+            base_timestamp.checked_add(rec.timestamp_delta).ok_or_else(|| {
+                invalid("record", format!("base timestamp {base_timestamp} + delta {} overflows", rec.timestamp_delta))
+            })?
+        };
         out.push(Record {
             buf: Arc::clone(&buf),
             offset,
-            timestamp: if log_append { max_timestamp } else { base_timestamp + rec.timestamp_delta },
+            timestamp,
             timestamp_type,
             key: rec.key,
             value: rec.value,
@@ -364,11 +387,17 @@ fn decode_legacy(
     out: &mut Vec<Record>,
 ) -> Result<i64, RecordsError> {
     let m = read_legacy(buf, start, msg)?;
+    let bad_offset = |offset: i64, why: &str| {
+        let e = DecodeError { what: "message", at: 0, kind: DecodeErrorKind::Invalid(why.to_string()) };
+        RecordsError { offset, kind: RecordsErrorKind::Malformed(e) }
+    };
+    // Offsets come from unchecked bytes (legacy checksums don't cover them).
+    let next = m.offset.checked_add(1).filter(|_| m.offset >= 0).ok_or_else(|| bad_offset(m.offset, "no offset"))?;
     if m.compression == Compression::None {
         if m.offset >= fetch_offset {
             out.push(m.record);
         }
-        return Ok(m.offset + 1);
+        return Ok(next);
     }
     let (a, b) = m.record.value.unwrap_or((0, 0));
     let value = &buf[a as usize..b as usize];
@@ -392,7 +421,12 @@ fn decode_legacy(
     let last_relative = inner_msgs.last().map_or(0, |i| i.offset);
     for mut i in inner_msgs {
         if magic == 1 {
-            i.record.offset = m.offset - last_relative + i.offset;
+            i.record.offset = m
+                .offset
+                .checked_sub(last_relative)
+                .and_then(|o| o.checked_add(i.offset))
+                .filter(|o| (0..next).contains(o))
+                .ok_or_else(|| bad_offset(m.offset, "an inner message's relative offset is outside the wrapper"))?;
             if m.record.timestamp_type == TimestampType::LogAppendTime {
                 i.record.timestamp = m.record.timestamp;
                 i.record.timestamp_type = TimestampType::LogAppendTime;
@@ -402,7 +436,7 @@ fn decode_legacy(
             out.push(i.record);
         }
     }
-    Ok(m.offset + 1)
+    Ok(next)
 }
 
 struct Legacy {
@@ -540,6 +574,11 @@ pub fn encode_batch_v2(e: &mut Encoder, spec: BatchSpec, records: &[RecordSpec<'
     let start = e.len();
     let base_ts = records.first().map_or(0, |r| r.timestamp);
     let max_ts = records.iter().map(|r| r.timestamp).max().unwrap_or(base_ts);
+    // Every record's timestamp is written as a delta from the first: refuse what can't be,
+    // before writing anything.
+    if let Some(r) = records.iter().find(|r| r.timestamp.checked_sub(base_ts).is_none()) {
+        return Err(CodecError::TimestampRange(base_ts, r.timestamp));
+    }
     e.i64(spec.base_offset);
     let len_at = e.reserve_i32();
     e.i32(-1); // partition leader epoch: set by the broker
@@ -631,6 +670,96 @@ mod tests {
             recs[0].headers,
             vec![Header { key: "h".into(), value: Some(b"x".to_vec()) }, Header { key: "n".into(), value: None }]
         );
+    }
+
+    /// A one-record v2 batch with these header fields, its checksum made right.
+    fn crafted(base_offset: i64, last_offset_delta: i32, base_timestamp: i64, timestamp_delta: i64) -> Vec<u8> {
+        let mut body = Encoder::new();
+        body.i8(0);
+        body.varlong(timestamp_delta);
+        body.varint(0); // offset delta
+        body.varint(-1); // key
+        body.varint(1);
+        body.raw(b"v");
+        body.varint(0); // headers
+        let rec = body.into_inner();
+        let mut r = Encoder::new();
+        r.varint(rec.len() as i32);
+        r.raw(&rec);
+        let records = r.into_inner();
+        let mut e = Encoder::new();
+        e.i64(base_offset);
+        let len_at = e.reserve_i32();
+        e.i32(-1);
+        e.i8(2);
+        let crc_at = e.reserve_i32();
+        e.i16(0);
+        e.i32(last_offset_delta);
+        e.i64(base_timestamp);
+        e.i64(base_timestamp);
+        e.i64(-1);
+        e.i16(-1);
+        e.i32(-1);
+        e.i32(1);
+        e.raw(&records);
+        let end = e.len();
+        e.patch_i32(len_at, (end - LOG_OVERHEAD) as i32);
+        let crc = crc32c::crc32c(&e.as_mut_slice()[crc_at + 4..end]);
+        e.patch_u32(crc_at, crc);
+        e.into_inner()
+    }
+
+    #[test]
+    fn offsets_and_timestamps_that_leave_i64_are_errors_not_panics() {
+        // The checksum covers none of the base offset, so these pass it.
+        let cases = [
+            (i64::MAX, 0, 0, 0, "base offset i64::MAX"),
+            (i64::MAX - 3, 5, 0, 0, "a last offset delta past i64::MAX"),
+            (-7, 0, 0, 0, "a negative base offset"),
+            (0, 0, i64::MAX, 1, "base timestamp i64::MAX plus a delta"),
+            (0, 0, i64::MIN, -1, "base timestamp i64::MIN minus a delta"),
+        ];
+        for (base, delta, ts, ts_delta, what) in cases {
+            let (recs, r) = decode_all(crafted(base, delta, ts, ts_delta), 0);
+            assert!(recs.is_empty(), "{what}");
+            let e = r.expect_err(what);
+            assert!(matches!(e.kind, RecordsErrorKind::Malformed(_)), "{what}: {e}");
+        }
+        // The same batch with sane values decodes.
+        let (recs, r) = decode_all(crafted(5, 0, 1_000, 2), 0);
+        assert_eq!(r.unwrap().next_offset, Some(6));
+        assert_eq!((recs[0].offset, recs[0].timestamp), (5, 1_002));
+    }
+
+    #[test]
+    fn a_record_outside_its_batch_is_an_error() {
+        // last_offset_delta -1 says the batch holds nothing, yet it has a record at delta 0.
+        let (recs, r) = decode_all(crafted(10, -1, 0, 0), 0);
+        assert!(recs.is_empty());
+        assert!(matches!(r.map_err(|e| e.kind), Err(RecordsErrorKind::Malformed(_))));
+    }
+
+    #[test]
+    fn legacy_offsets_that_leave_i64_are_errors() {
+        for offset in [i64::MAX, -5] {
+            let (recs, r) = decode_all(legacy(offset, 0, None, b"v"), 0);
+            assert!(recs.is_empty(), "{offset}");
+            assert!(r.is_err(), "legacy offset {offset}");
+        }
+        let (recs, r) = decode_all(legacy(i64::MAX - 1, 1, None, b"v"), 0);
+        assert_eq!((recs.len(), r.unwrap().next_offset), (1, Some(i64::MAX)));
+    }
+
+    #[test]
+    fn timestamps_too_far_apart_for_one_batch_are_refused_before_writing() {
+        let recs = [
+            RecordSpec { key: None, value: Some(b"a"), headers: vec![], timestamp: i64::MIN },
+            RecordSpec { key: None, value: Some(b"b"), headers: vec![], timestamp: 1 },
+        ];
+        let mut e = Encoder::new();
+        let r = encode_batch_v2(&mut e, BatchSpec::default(), &recs);
+        assert_eq!(r, Err(CodecError::TimestampRange(i64::MIN, 1)));
+        assert!(e.is_empty(), "nothing half-written");
     }
 
     #[test]

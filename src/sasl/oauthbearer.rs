@@ -93,7 +93,11 @@ pub fn unsecured_jwt(principal: &str, lifetime: std::time::Duration) -> Result<S
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|e| format!("the clock is before 1970: {e}"))?
         .as_secs();
-    let claims = format!(r#"{{"sub":"{principal}","iat":{now},"exp":{}}}"#, now + lifetime.as_secs().max(1));
+    let exp = now
+        .checked_add(lifetime.as_secs().max(1))
+        .filter(|e| i64::try_from(*e).is_ok())
+        .ok_or_else(|| format!("a token lifetime of {}s ends past any date a JWT can hold", lifetime.as_secs()))?;
+    let claims = format!(r#"{{"sub":"{principal}","iat":{now},"exp":{exp}}}"#);
     Ok(format!("{}.{}.", B64.encode(r#"{"alg":"none"}"#), B64.encode(claims)))
 }
 
@@ -188,5 +192,6 @@ mod tests {
         let claims = String::from_utf8(claims).unwrap();
         assert!(claims.starts_with(r#"{"sub":"alice","iat":"#), "{claims}");
         assert!(unsecured_jwt("a\"b", std::time::Duration::from_secs(60)).is_err());
+        assert!(unsecured_jwt("alice", std::time::Duration::MAX).is_err(), "a lifetime past any date");
     }
 }
