@@ -296,6 +296,15 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A background thread of a consumer or producer (fetcher, heartbeat, sender) panicked: a
+    /// bug in plainkafka. What it served fails with this error rather than waiting forever.
+    #[non_exhaustive]
+    BackgroundThread {
+        /// The thread's name.
+        thread: String,
+        /// The panic's message.
+        message: String,
+    },
     /// A configuration value is invalid.
     Config(String),
     /// The consumer or producer was stopped.
@@ -430,6 +439,9 @@ impl fmt::Display for Error {
                 write!(f, "broker {broker} does not offer SASL {wanted}; it offers {}", offered.join(", "))
             }
             Error::Tls { broker, message } => write!(f, "TLS with broker {broker}: {message}"),
+            Error::BackgroundThread { thread, message } => {
+                write!(f, "background thread {thread} died (a bug in plainkafka, please report it): {message}")
+            }
             Error::Config(m) => write!(f, "invalid configuration: {m}"),
             Error::Stopped => write!(f, "stopped"),
         }

@@ -142,6 +142,25 @@ fn control_hooks_see_each_request_and_decide_its_fate() {
 }
 
 #[test]
+fn dropping_the_cluster_closes_every_connection_and_waits_for_its_thread() {
+    use std::io::Read;
+    init_logging();
+    let m = MockCluster::builder().brokers(2).build().expect("mock cluster");
+    let addrs: Vec<String> = m.bootstrap().split(',').map(str::to_string).collect();
+    let mut idle: Vec<std::net::TcpStream> =
+        (0..3).map(|i| std::net::TcpStream::connect(&addrs[i % 2]).expect("connect")).collect();
+    common::wait_until("three connections served", Duration::from_secs(10), || m.connections_open() == 3);
+    let start = Instant::now();
+    drop(m);
+    assert!(start.elapsed() < Duration::from_secs(5), "drop took {:?}", start.elapsed());
+    for s in &mut idle {
+        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        let mut buf = [0u8; 1];
+        assert_eq!(s.read(&mut buf).expect("closed, not timed out"), 0, "the broker closed the connection");
+    }
+}
+
+#[test]
 fn settings_that_would_overflow_are_clear_errors() {
     let (m, b) = mock();
     m.create_topic("limits", 1);

@@ -166,7 +166,12 @@ impl BalancedConsumer {
         }
         self.started = true;
         let hb = Arc::clone(&self.heartbeat);
-        self.workers.spawn(format!("plainkafka-heartbeat-{}", self.group.group), move || hb.run())
+        let dead = Arc::clone(&self.heartbeat);
+        self.workers.spawn(
+            format!("plainkafka-heartbeat-{}", self.group.group),
+            move || hb.run(),
+            move |e| dead.fail(e),
+        )
     }
 
     /// The next message; `Ok(None)` when `consumer_timeout` passes without one or the consumer

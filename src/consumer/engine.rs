@@ -125,7 +125,15 @@ impl Engine {
         for i in 0..n {
             let shared = Arc::clone(&self.shared);
             let client = Arc::clone(&self.client);
-            self.workers.spawn(format!("plainkafka-fetch-{i}"), move || fetcher::run(shared, client, i, n))?;
+            let on_panic = {
+                let shared = Arc::clone(&self.shared);
+                move |e| shared.die(e)
+            };
+            self.workers.spawn(
+                format!("plainkafka-fetch-{i}"),
+                move || fetcher::run(shared, client, i, n),
+                on_panic,
+            )?;
         }
         Ok(())
     }
@@ -141,11 +149,16 @@ impl Engine {
         if let Some(m) = self.next_local() {
             return Ok(Some(m));
         }
-        if self.is_stopped() {
-            return Ok(None);
-        }
-        self.start()?;
         loop {
+            // A fetcher died: its partitions would never fill. Say so once, then stop.
+            if let Some(e) = self.shared.take_death() {
+                self.stopped = true;
+                return Err(e);
+            }
+            if self.is_stopped() {
+                return Ok(None);
+            }
+            self.start()?;
             {
                 let mut parts = self.shared.lock();
                 let n = parts.len();

@@ -482,6 +482,22 @@ mod tests {
     }
 
     #[test]
+    fn a_fetcher_that_panics_is_reported_to_the_application() {
+        // Wired as Engine::start wires a fetcher: its panic goes to Shared::die.
+        let shared = Arc::new(Shared::new(ConsumerConfig::default(), vec![(Arc::from("t"), 0)]));
+        let dead = Arc::clone(&shared);
+        let mut w = crate::workers::Workers::new();
+        w.spawn("fetch-test".into(), || panic!("a bug"), move |e| dead.die(e)).expect("spawn");
+        w.join_by(Instant::now() + Duration::from_secs(10), "test");
+        assert!(shared.is_stopped(), "the other fetchers stop");
+        let e = shared.take_death();
+        assert!(
+            matches!(&e, Some(Error::BackgroundThread { thread, message }) if thread == "fetch-test" && message == "a bug")
+        );
+        assert!(shared.take_death().is_none(), "told once");
+    }
+
+    #[test]
     fn the_loop_resolves_then_fetches_from_the_leader_in_order() {
         let mut f = fetcher(Fake::new(5));
         f.step();

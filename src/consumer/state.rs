@@ -4,6 +4,7 @@
 //!
 //! Each partition's position is a [`Part`], the state machine of [`super::position`].
 
+use crate::error::Error;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -26,6 +27,8 @@ pub(crate) struct Shared {
     /// Signalled when a queue drains, a reset happens, and on stop.
     pub work_ready: Condvar,
     stopped: AtomicBool,
+    /// Why a fetcher thread died, until the application is told.
+    death: Mutex<Option<Error>>,
     /// Set to make the application's wait return early (a group rebalance is due).
     interrupted: AtomicBool,
 }
@@ -57,6 +60,7 @@ impl Shared {
             data_ready: Condvar::new(),
             work_ready: Condvar::new(),
             stopped: AtomicBool::new(false),
+            death: Mutex::new(None),
             interrupted: AtomicBool::new(false),
         }
     }
@@ -95,6 +99,18 @@ impl Shared {
         let _g = self.lock();
         self.data_ready.notify_all();
         self.work_ready.notify_all();
+    }
+
+    /// A fetcher thread died with `e`: the application hears it on its next poll, and the
+    /// other fetchers stop.
+    pub fn die(&self, e: Error) {
+        *self.death.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+        self.stop();
+    }
+
+    /// Why a fetcher died, once.
+    pub fn take_death(&self) -> Option<Error> {
+        self.death.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// Waits on `work_ready` for at most `d`, returning early on stop.

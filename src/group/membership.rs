@@ -246,6 +246,13 @@ impl Heartbeat {
         self.cv.notify_all();
     }
 
+    /// Hands the consumer an error it can't recover from (a fatal heartbeat answer, or the
+    /// heartbeat thread's own death), waking it.
+    pub fn fail(&self, e: Error) {
+        self.lock().fatal = Some(e);
+        self.request_rejoin(Rejoin::SameId);
+    }
+
     /// Asks the consumer to rejoin, waking it if it waits for messages.
     pub fn request_rejoin(&self, how: Rejoin) {
         let mut s = self.lock();
@@ -319,8 +326,9 @@ impl Heartbeat {
                     BeatStep::Rejoin { new_id: true } => self.request_rejoin(Rejoin::NewId),
                     BeatStep::FindCoordinator => self.client.forget_coordinator(&self.cfg.group),
                     BeatStep::Fatal => {
-                        self.lock().fatal = outcome.as_ref().err().cloned();
-                        self.request_rejoin(Rejoin::SameId);
+                        if let Err(e) = &outcome {
+                            self.fail(e.clone());
+                        }
                     }
                 }
             }

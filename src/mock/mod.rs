@@ -14,6 +14,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Each connection is served by a thread of its own: at most 1024 at once (more are closed on
+//! arrival), a response write may take at most 30 s (a client that stops reading loses its
+//! connection), and dropping the cluster closes every connection and waits for its thread.
+//!
 //! What it keeps: topics (created by CreateTopics, or on first use with the configured
 //! partition count), partition logs of RecordBatch v2 batches as the producer wrote them (with
 //! offsets assigned, idempotent sequence checks, size-based retention), committed offsets, and
@@ -218,6 +222,7 @@ impl MockClusterBuilder {
             #[cfg(feature = "tls")]
             tls,
             connections: AtomicUsize::new(0),
+            live: server::Live::default(),
             cfg: self,
             brokers,
             state: Mutex::new(State::default()),
@@ -228,10 +233,11 @@ impl MockClusterBuilder {
         let mut workers = Workers::new();
         for (i, l) in listeners.into_iter().enumerate() {
             let s = Arc::clone(&shared);
-            workers.spawn(format!("plainkafka-mock-broker-{}", i + 1), move || server::listen(s, i, l))?;
+            // A broker thread that dies leaves its port unanswered; the log says why.
+            workers.spawn(format!("plainkafka-mock-broker-{}", i + 1), move || server::listen(s, i, l), drop)?;
         }
         let s = Arc::clone(&shared);
-        workers.spawn("plainkafka-mock-janitor".into(), move || server::janitor(s))?;
+        workers.spawn("plainkafka-mock-janitor".into(), move || server::janitor(s), drop)?;
         Ok(MockCluster { shared, workers })
     }
 }
@@ -301,6 +307,8 @@ pub(crate) struct Shared {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Connections accepted so far, by every broker.
     pub connections: AtomicUsize,
+    /// The connections being served now.
+    pub live: server::Live,
 }
 
 impl Shared {
@@ -507,6 +515,12 @@ impl MockCluster {
         self.shared.faults().served.get(&api).copied().unwrap_or(0)
     }
 
+    /// How many connections the brokers are serving now (at most 1024 at once; more are
+    /// closed on arrival).
+    pub fn connections_open(&self) -> usize {
+        self.shared.live.count()
+    }
+
     /// How many connections the brokers have accepted so far.
     pub fn connections_accepted(&self) -> usize {
         self.shared.connections.load(Ordering::Acquire)
@@ -537,5 +551,9 @@ impl Drop for MockCluster {
             );
         }
         self.workers.join_by(Instant::now() + Duration::from_secs(2), "mock cluster");
+        let left = self.shared.live.close_all(Instant::now() + Duration::from_secs(2));
+        if left > 0 {
+            ::log::warn!("mock cluster: {left} connection threads did not end in time");
+        }
     }
 }

@@ -23,6 +23,11 @@ use std::time::{Duration, Instant};
 const TICK: Duration = Duration::from_millis(100);
 /// The largest request accepted.
 const MAX_REQUEST: usize = 100 * 1024 * 1024;
+/// The most connections the whole cluster serves at once; more are closed on arrival.
+pub(crate) const MAX_CONNECTIONS: usize = 1024;
+/// How long a response may take to write: a client that stops reading loses its connection
+/// instead of holding a thread forever.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub(crate) fn listen(shared: Arc<Shared>, idx: usize, listener: TcpListener) {
     for stream in listener.incoming() {
@@ -33,11 +38,18 @@ pub(crate) fn listen(shared: Arc<Shared>, idx: usize, listener: TcpListener) {
         if !shared.brokers[idx].up.load(Ordering::Acquire) {
             continue; // a down broker: the connection closes at once
         }
+        // Registered before its thread starts, so that Drop can close it and wait for it.
+        let Some(id) = shared.live.register(&stream) else {
+            ::log::warn!("mock broker {}: {MAX_CONNECTIONS} connections open; closing a new one", idx + 1);
+            continue;
+        };
         let s = Arc::clone(&shared);
-        let spawned = std::thread::Builder::new()
-            .name(format!("plainkafka-mock-conn-{}", idx + 1))
-            .spawn(move || accepted(s, idx, stream));
+        let spawned = std::thread::Builder::new().name(format!("plainkafka-mock-conn-{}", idx + 1)).spawn(move || {
+            accepted(&s, idx, stream);
+            s.live.unregister(id);
+        });
         if let Err(e) = spawned {
+            shared.live.unregister(id);
             ::log::warn!("mock broker {}: no thread for a connection: {e}", idx + 1);
         }
     }
@@ -83,20 +95,75 @@ fn read_full(shared: &Shared, idx: usize, s: &mut impl Read, buf: &mut [u8]) -> 
 }
 
 /// Sets a new connection up, with TLS when configured, and serves it.
-fn accepted(shared: Arc<Shared>, idx: usize, s: TcpStream) {
+fn accepted(shared: &Shared, idx: usize, s: TcpStream) {
     shared.connections.fetch_add(1, Ordering::AcqRel);
     let _ = s.set_nodelay(true);
     // Reads wake every tick to notice shutdown; TLS reads see the same timeouts underneath.
     let _ = s.set_read_timeout(Some(TICK));
+    let _ = s.set_write_timeout(Some(WRITE_TIMEOUT));
     #[cfg(feature = "tls")]
     if let Some(cfg) = &shared.tls {
         match rustls::ServerConnection::new(Arc::clone(cfg)) {
-            Ok(conn) => serve(&shared, idx, rustls::StreamOwned::new(conn, s)),
+            Ok(conn) => serve(shared, idx, rustls::StreamOwned::new(conn, s)),
             Err(e) => ::log::warn!("mock broker {}: TLS: {e}", idx + 1),
         }
         return;
     }
-    serve(&shared, idx, s)
+    serve(shared, idx, s)
+}
+
+/// The connections being served, so that dropping the cluster can close every one (which
+/// also ends a write blocked on a client that stopped reading) and wait for its thread.
+#[derive(Debug, Default)]
+pub(crate) struct Live {
+    conns: std::sync::Mutex<(u64, std::collections::HashMap<u64, TcpStream>)>,
+    gone: std::sync::Condvar,
+}
+
+impl Live {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, std::collections::HashMap<u64, TcpStream>)> {
+        self.conns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a new connection; `None` when the cap is reached or it can't be tracked.
+    fn register(&self, s: &TcpStream) -> Option<u64> {
+        let mut g = self.lock();
+        if g.1.len() >= MAX_CONNECTIONS {
+            return None;
+        }
+        let handle = s.try_clone().ok()?;
+        g.0 += 1;
+        let id = g.0;
+        g.1.insert(id, handle);
+        Some(id)
+    }
+
+    fn unregister(&self, id: u64) {
+        self.lock().1.remove(&id);
+        self.gone.notify_all();
+    }
+
+    /// How many connections are being served.
+    pub fn count(&self) -> usize {
+        self.lock().1.len()
+    }
+
+    /// Closes every connection, then waits until `deadline` for their threads to end;
+    /// returns how many are still running.
+    pub fn close_all(&self, deadline: Instant) -> usize {
+        let mut g = self.lock();
+        for s in g.1.values() {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+        while !g.1.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            g = self.gone.wait_timeout(g, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        g.1.len()
+    }
 }
 
 fn serve(shared: &Shared, idx: usize, mut s: impl Read + Write) {

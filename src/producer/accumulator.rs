@@ -146,6 +146,8 @@ pub(crate) struct State {
     pub first_error: Option<Error>,
     pub failed: u64,
     pub reports: Option<Sender<DeliveryReport>>,
+    /// A sender thread died: the error every later call gets.
+    pub dead: Option<Error>,
 }
 
 impl State {
@@ -158,6 +160,7 @@ impl State {
             first_error: None,
             failed: 0,
             reports,
+            dead: None,
         }
     }
 
@@ -183,6 +186,30 @@ impl State {
         }
         self.finish(batch, |_| Err(e.clone()));
         Settled::Failed
+    }
+
+    /// A sender thread died with `e`: every message still queued or waiting to retry fails
+    /// with it, the batches that thread had in flight are counted as failed (their waiters in
+    /// `send` hear of it as their channel closes), and nothing more is accepted.
+    pub fn fail_all(&mut self, e: Error) {
+        let mut msgs = Vec::new();
+        for q in &mut self.parts {
+            q.in_flight = false;
+            q.retry_at = None;
+            q.waiting = 0;
+            msgs.extend(q.queue.drain(..));
+            msgs.extend(q.retry.take().into_iter().flat_map(|b| b.msgs));
+        }
+        if !msgs.is_empty() {
+            self.finish(Batch { partition: -1, msgs, attempts: 0, base_sequence: -1 }, |_| Err(e.clone()));
+        }
+        if self.outstanding > 0 {
+            log::error!("{} messages in flight were lost with the sender thread: {e}", self.outstanding);
+            self.failed += self.outstanding as u64;
+            self.outstanding = 0;
+        }
+        self.first_error.get_or_insert_with(|| e.clone());
+        self.dead = Some(e);
     }
 
     /// Hands each message of a finished batch its outcome.
@@ -326,6 +353,31 @@ mod tests {
         assert_eq!(st.first_error.as_ref().and_then(Error::code), Some(ErrorCode::NOT_LEADER_OR_FOLLOWER));
         // The message queued behind it goes next, with the following sequence number.
         assert_eq!(batch(st.parts[0].take(0, t0, true, &RULES)).base_sequence, 2);
+    }
+
+    #[test]
+    fn a_dead_sender_fails_everything_and_counts_what_it_took_with_it() {
+        let t0 = Instant::now();
+        let mut st = State::new(2, None);
+        for p in 0..2 {
+            for _ in 0..2 {
+                st.parts[p].push(msg(1, t0), &RULES);
+                st.outstanding += 1;
+            }
+        }
+        let (tx, rx) = sync_channel(1);
+        st.parts[1].push(Pending { reply: Some(tx), ..msg(1, t0) }, &RULES);
+        st.outstanding += 1;
+        // Partition 0's batch is in flight on the thread that dies.
+        let _lost = batch(st.parts[0].take(0, t0, true, &RULES));
+        let died = Error::BackgroundThread { thread: "s".into(), message: "boom".into() };
+        st.fail_all(died);
+        assert_eq!(st.outstanding, 0, "flush has nothing left to wait for");
+        assert_eq!(st.failed, 5);
+        assert!(matches!(rx.try_recv(), Ok(Err(Error::BackgroundThread { .. }))), "a waiting send hears why");
+        assert!(matches!(st.dead, Some(Error::BackgroundThread { .. })));
+        assert!(st.parts.iter().all(|q| q.queue.is_empty() && !q.in_flight));
+        assert!(st.first_error.is_some());
     }
 
     #[test]

@@ -68,7 +68,13 @@ impl Producer {
         for &broker in owners.iter() {
             let role = sender::Role { broker, owners: Arc::clone(&owners) };
             let s = Arc::clone(&shared);
-            if let Err(e) = workers.spawn(format!("plainkafka-produce-{broker}"), move || sender::run(s, role)) {
+            let on_panic = {
+                let s = Arc::clone(&shared);
+                move |e| s.fail_all(e)
+            };
+            if let Err(e) =
+                workers.spawn(format!("plainkafka-produce-{broker}"), move || sender::run(s, role), on_panic)
+            {
                 // Stop the ones already running before reporting.
                 shared.lock().closing = true;
                 shared.work.notify_all();
@@ -108,11 +114,10 @@ impl Producer {
         // Saturating: max_retries may be u32::MAX (recv_timeout then waits without a limit).
         let tries = cfg.max_retries.saturating_add(1);
         let limit = cfg.linger.saturating_add(per_try.checked_mul(tries).unwrap_or(Duration::MAX));
-        rx.recv_timeout(limit).map_err(|_| Error::DeliveryTimeout {
-            topic: self.shared.topic.to_string(),
-            outstanding: 1,
-            after: limit,
-        })?
+        // A closed channel means the sender thread died with the batch: say why.
+        let timed_out =
+            || Error::DeliveryTimeout { topic: self.shared.topic.to_string(), outstanding: 1, after: limit };
+        rx.recv_timeout(limit).map_err(|_| self.shared.lock().dead.clone().unwrap_or_else(timed_out))?
     }
 
     fn enqueue(
@@ -147,6 +152,9 @@ impl Producer {
                 return Err(Error::QueueFull { topic: topic.to_string(), queued: st.outstanding });
             }
             st = self.shared.progress.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        if let Some(e) = &st.dead {
+            return Err(e.clone());
         }
         if st.closing {
             return Err(Error::Stopped);

@@ -52,6 +52,13 @@ impl Shared {
         self.cfg.max_request_size - BATCH_OVERHEAD
     }
 
+    /// A sender thread died: fail what it leaves behind and wake everyone who waits.
+    pub fn fail_all(&self, e: Error) {
+        self.lock().fail_all(e);
+        self.progress.notify_all();
+        self.work.notify_all();
+    }
+
     /// The batching rules from the configuration.
     pub fn rules(&self) -> BatchRules {
         BatchRules {

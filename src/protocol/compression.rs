@@ -142,8 +142,16 @@ mod snappy {
         CodecError::Corrupt(Compression::Snappy, why.to_string())
     }
 
+    /// No snappy element yields more than 64 bytes from 2 or more bytes of input, so a block
+    /// can't decompress to more than this many times its size: a larger declared length is a
+    /// lie, refused before anything is allocated for it.
+    const MAX_RATIO: usize = 64;
+
     fn raw_block(block: &[u8], out: &mut Vec<u8>, cap: usize) -> Result<(), CodecError> {
         let n = snap::raw::decompress_len(block).map_err(corrupt)?;
+        if n > block.len().saturating_mul(MAX_RATIO) {
+            return Err(corrupt(format!("a {}-byte block claims {n} bytes", block.len())));
+        }
         if out.len() + n > cap {
             return Err(CodecError::TooLarge(Compression::Snappy, cap));
         }
@@ -253,6 +261,20 @@ mod tests {
         assert!(decompress(Compression::Lz4, &z, MAX_DECOMPRESSED).is_err(), "a standard reader refuses it");
         assert_eq!(decompress_legacy(Compression::Lz4, &z, 0, MAX_DECOMPRESSED).unwrap(), data[..3000]);
         assert!(decompress_legacy(Compression::Lz4, &z, 1, MAX_DECOMPRESSED).is_err(), "magic 1 was written right");
+    }
+
+    #[test]
+    fn a_snappy_length_beyond_any_ratio_is_refused_before_allocating() {
+        // A 5-byte block whose varint header claims 200 MiB.
+        let mut block = Vec::new();
+        let mut n: u32 = 200 << 20;
+        while n >= 0x80 {
+            block.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        block.push(n as u8);
+        let r = decompress(Compression::Snappy, &block, 256 << 20);
+        assert!(matches!(r, Err(CodecError::Corrupt(Compression::Snappy, ref why)) if why.contains("claims")), "{r:?}");
     }
 
     #[test]
