@@ -120,6 +120,6 @@ pub use protocol::codec::DecodeError;
 pub use protocol::compression::CodecError;
 pub use protocol::consumer_protocol::TopicPartitions;
 pub use protocol::error_code::ErrorCode;
-pub use protocol::records::{Compression, RecordsError, RecordsErrorKind, TimestampType};
+pub use protocol::records::{Compression, Header, RecordsError, RecordsErrorKind, TimestampType};
 pub use protocol::{ApiKey, VersionRange};
 pub use sasl::{OAuthBearerToken, SaslMechanism, TokenProvider};

@@ -175,6 +175,11 @@ const V2_HEADER: usize = 61;
 const LOG_OVERHEAD: usize = 12; // offset + size
 const ATTR_TIMESTAMP_TYPE: i16 = 0x08;
 const ATTR_CONTROL: i16 = 0x20;
+/// The most headers one batch may carry. Each decoded header takes ~50 bytes of memory for as
+/// little as 2 bytes of (possibly highly compressed) input, so a cap bounds what a hostile
+/// batch can make the decoder allocate (~50 MiB). Kafka's default batch size limit (1 MB)
+/// holds fewer than a million headers.
+pub const MAX_HEADERS_PER_BATCH: usize = 1 << 20;
 
 /// Decodes every complete batch in `buf`, appending records at or after `fetch_offset` to `out`.
 pub fn decode(buf: &Arc<Vec<u8>>, fetch_offset: i64, out: &mut Vec<Record>) -> Result<RecordsSummary, RecordsError> {
@@ -291,8 +296,9 @@ fn decode_v2(
         return Err(err(d.error("record count", DecodeErrorKind::BadLength(i64::from(count))), base_offset));
     }
     let mut rd = Decoder::new(body);
+    let mut headers_left = MAX_HEADERS_PER_BATCH;
     for _ in 0..count {
-        let rec = read_v2_record(&mut rd, body_start).map_err(|e| err(e, base_offset))?;
+        let rec = read_v2_record(&mut rd, body_start, &mut headers_left).map_err(|e| err(e, base_offset))?;
         let offset =
             base_offset
                 .checked_add(i64::from(rec.offset_delta))
@@ -330,7 +336,7 @@ struct V2Record {
     headers: Vec<Header>,
 }
 
-fn read_v2_record(d: &mut Decoder<'_>, base: usize) -> Result<V2Record, DecodeError> {
+fn read_v2_record(d: &mut Decoder<'_>, base: usize, headers_left: &mut usize) -> Result<V2Record, DecodeError> {
     let len = d.varint()?;
     if len < 0 {
         return Err(d.error("record length", DecodeErrorKind::BadLength(i64::from(len))));
@@ -355,6 +361,11 @@ fn read_v2_record(d: &mut Decoder<'_>, base: usize) -> Result<V2Record, DecodeEr
     if n < 0 || (n as usize).saturating_mul(2) > r.remaining() {
         return Err(r.error("header count", DecodeErrorKind::BadLength(i64::from(n))));
     }
+    if n as usize > *headers_left {
+        let why = format!("more than {MAX_HEADERS_PER_BATCH} headers in one batch");
+        return Err(r.error("header count", DecodeErrorKind::Invalid(why)));
+    }
+    *headers_left -= n as usize;
     let mut headers = Vec::with_capacity(n as usize);
     for _ in 0..n {
         let key = r
@@ -729,6 +740,26 @@ mod tests {
         let (recs, r) = decode_all(crafted(5, 0, 1_000, 2), 0);
         assert_eq!(r.unwrap().next_offset, Some(6));
         assert_eq!((recs[0].offset, recs[0].timestamp), (5, 1_002));
+    }
+
+    #[test]
+    fn a_batch_with_more_headers_than_the_cap_is_refused() {
+        let headers = vec![("", None); MAX_HEADERS_PER_BATCH + 1];
+        let recs = [RecordSpec { key: None, value: None, headers, timestamp: 0 }];
+        let mut e = Encoder::new();
+        encode_batch_v2(&mut e, BatchSpec::default(), &recs).unwrap();
+        let (out, r) = decode_all(e.into_inner(), 0);
+        assert!(out.is_empty());
+        let e = r.expect_err("over the cap");
+        assert!(e.to_string().contains("headers in one batch"), "{e}");
+        // At the cap, it decodes.
+        let headers = vec![("", None); MAX_HEADERS_PER_BATCH];
+        let recs = [RecordSpec { key: None, value: None, headers, timestamp: 0 }];
+        let mut e = Encoder::new();
+        encode_batch_v2(&mut e, BatchSpec::default(), &recs).unwrap();
+        let (out, r) = decode_all(e.into_inner(), 0);
+        assert_eq!((out.len(), out[0].headers.len()), (1, MAX_HEADERS_PER_BATCH));
+        assert!(r.is_ok());
     }
 
     #[test]
