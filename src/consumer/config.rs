@@ -16,6 +16,7 @@ pub(crate) struct ConsumerConfig {
     pub auto_commit_enable: bool,
     pub auto_commit_interval: Duration,
     pub queued_max_messages: usize,
+    pub queued_max_bytes: usize,
     pub fetch_min_bytes: usize,
     pub fetch_wait_max: Duration,
     pub offsets_channel_backoff: Duration,
@@ -37,6 +38,7 @@ impl Default for ConsumerConfig {
             auto_commit_enable: false,
             auto_commit_interval: Duration::from_secs(60),
             queued_max_messages: 2000,
+            queued_max_bytes: 16 * 1024 * 1024,
             fetch_min_bytes: 1,
             fetch_wait_max: Duration::from_millis(100),
             offsets_channel_backoff: Duration::from_millis(1000),
@@ -56,8 +58,8 @@ impl ConsumerConfig {
         if c.num_consumer_fetchers == 0 {
             return Err(Error::Config("num_consumer_fetchers must be at least 1".into()));
         }
-        if c.queued_max_messages == 0 {
-            return Err(Error::Config("queued_max_messages must be at least 1".into()));
+        if c.queued_max_messages == 0 || c.queued_max_bytes == 0 {
+            return Err(Error::Config("queued_max_messages and queued_max_bytes must be at least 1".into()));
         }
         if c.fetch_message_max_bytes == 0 || c.fetch_message_max_bytes > i32::MAX as usize {
             return Err(Error::Config(format!(
@@ -127,6 +129,14 @@ macro_rules! consumer_setters {
         /// Default 2000.
         pub fn queued_max_messages(mut self, n: usize) -> Self {
             self.cfg.queued_max_messages = n;
+            self
+        }
+
+        /// Bytes of messages buffered per partition before fetching pauses (librdkafka's
+        /// `queued.max.messages.kbytes`, per partition); one fetch answer may go past it.
+        /// Default 16 MiB. With `queued_max_messages`, whichever comes first pauses fetching.
+        pub fn queued_max_bytes(mut self, bytes: usize) -> Self {
+            self.cfg.queued_max_bytes = bytes;
             self
         }
 

@@ -167,6 +167,7 @@ impl Engine {
                     let p = &mut parts[s];
                     if !p.queue.is_empty() {
                         std::mem::swap(&mut p.queue, &mut self.local);
+                        p.queued_bytes = 0;
                         self.local_slot = s;
                         self.cursor = s + 1;
                         self.shared.work_ready.notify_all();

@@ -159,6 +159,7 @@ impl<I: FetchIo> Fetcher<I> {
         let cfg = &shared.cfg;
         let limits = Limits {
             queued_max_messages: cfg.queued_max_messages,
+            queued_max_bytes: cfg.queued_max_bytes,
             fetch_size_limit: cfg.fetch_message_max_bytes_limit,
             reset_on_fetch: cfg.reset_offset_on_fetch,
         };
@@ -546,7 +547,8 @@ mod tests {
         assert_eq!(f.io.fetched.len(), fetches, "a failed partition is not fetched again");
     }
 
-    const LIMITS: Limits = Limits { queued_max_messages: 10, fetch_size_limit: 1 << 20, reset_on_fetch: true };
+    const LIMITS: Limits =
+        Limits { queued_max_messages: 10, queued_max_bytes: 1 << 20, fetch_size_limit: 1 << 20, reset_on_fetch: true };
 
     fn at(partition: i32, offset: i64) -> Part {
         let mut p = Part::new(partition, 1000);

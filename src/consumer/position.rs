@@ -63,6 +63,8 @@ pub(crate) struct Ticket {
 pub(crate) struct Limits {
     /// How many messages a partition's queue may hold before fetching pauses.
     pub queued_max_messages: usize,
+    /// How many bytes of messages a partition's queue may hold before fetching pauses.
+    pub queued_max_bytes: usize,
     /// The most the per-partition fetch size may grow to for one large batch.
     pub fetch_size_limit: usize,
     /// On OFFSET_OUT_OF_RANGE: reset (true) or fail the partition (false).
@@ -86,6 +88,9 @@ pub(crate) struct Part {
     /// Bumped by every reset, so that results of requests sent before it are dropped.
     pub epoch: u64,
     pub queue: VecDeque<Record>,
+    /// The memory `queue` holds, about: keys, values and a record's own size each. Zero once
+    /// the application takes the queue.
+    pub queued_bytes: usize,
     pub error: Option<Error>,
     pub decision: Option<StartDecision>,
     pub high_watermark: i64,
@@ -93,6 +98,13 @@ pub(crate) struct Part {
     /// Don't fetch or resolve before this (after a retriable error).
     pub retry_at: Option<Instant>,
     pub failures: u32,
+}
+
+/// About how much memory a queued record holds: its key and value (they share the fetch
+/// buffer, which lives as long as any of its records) and the record itself.
+fn footprint(r: &Record) -> usize {
+    let len = |range: Option<(u32, u32)>| range.map_or(0, |(a, b)| b.saturating_sub(a) as usize);
+    len(r.key) + len(r.value) + std::mem::size_of::<Record>()
 }
 
 /// The next per-partition fetch size when a fetch brought only part of a batch of `needed`
@@ -109,6 +121,7 @@ impl Part {
             position: Position::Unresolved,
             epoch: 0,
             queue: VecDeque::new(),
+            queued_bytes: 0,
             error: None,
             decision: None,
             high_watermark: -1,
@@ -128,7 +141,9 @@ impl Part {
         match self.position {
             Position::Unresolved => Need::Resolve { out_of_range: false },
             Position::OutOfRange => Need::Resolve { out_of_range: true },
-            Position::At(offset) if self.queue.len() < limits.queued_max_messages => {
+            Position::At(offset)
+                if self.queue.len() < limits.queued_max_messages && self.queued_bytes < limits.queued_max_bytes =>
+            {
                 Need::Fetch { offset, max_bytes: self.fetch_size }
             }
             Position::At(_) | Position::Failed => Need::Nothing,
@@ -174,6 +189,7 @@ impl Part {
         self.succeeded();
         let delivered = records.last().map(|r| r.offset + 1);
         let had_records = !records.is_empty();
+        self.queued_bytes += records.iter().map(footprint).sum::<usize>();
         self.queue.extend(records);
         match decoded {
             Ok(summary) => {
@@ -274,6 +290,7 @@ impl Part {
         self.decision = Some(decision);
         self.epoch += 1;
         self.queue.clear();
+        self.queued_bytes = 0;
         self.error = None;
         self.succeeded();
     }
@@ -289,7 +306,8 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    const LIMITS: Limits = Limits { queued_max_messages: 3, fetch_size_limit: 10_000, reset_on_fetch: true };
+    const LIMITS: Limits =
+        Limits { queued_max_messages: 3, queued_max_bytes: 1 << 20, fetch_size_limit: 10_000, reset_on_fetch: true };
 
     fn decision(offset: i64) -> StartDecision {
         let bounds = LogBounds { log_start: 0, high_watermark: 100 };
@@ -370,6 +388,16 @@ mod tests {
         assert_eq!(p.need(now, &LIMITS), Need::Nothing);
         p.queue.pop_front();
         assert_eq!(p.need(now, &LIMITS), Need::Fetch { offset: 3, max_bytes: 1000 });
+        // Bytes pause it too: one record is enough to fill a tiny byte budget.
+        let tiny = Limits { queued_max_bytes: 10, ..LIMITS };
+        let mut p = started(0);
+        p.on_data(p.ticket(0), 1, vec![record(0)], summary(Some(1), None), &tiny, "t");
+        assert!(p.queued_bytes >= std::mem::size_of::<Record>());
+        assert_eq!(p.need(now, &tiny), Need::Nothing);
+        // Taking the queue (as the application does) frees the budget.
+        p.queue.clear();
+        p.queued_bytes = 0;
+        assert_eq!(p.need(now, &tiny), Need::Fetch { offset: 1, max_bytes: 1000 });
     }
 
     #[test]
