@@ -15,4 +15,9 @@ mod state;
 pub use balanced::{BalancedConsumer, BalancedIter};
 pub use balanced_config::{BalancedConsumerBuilder, RebalanceCallback};
 pub use config::SimpleConsumerBuilder;
+/// For fuzz targets (feature `unstable`): a Fetch answer's records fed to a partition's
+/// position machine, with its invariants checked.
+#[cfg(feature = "unstable")]
+#[doc(hidden)]
+pub use position::check_fetch_answer;
 pub use simple::{Iter, SimpleConsumer, StopHandle};

@@ -193,7 +193,11 @@ impl Part {
         self.queue.extend(records);
         match decoded {
             Ok(summary) => {
-                if let Some(next) = summary.next_offset.or(delivered) {
+                let next = match (summary.next_offset, delivered) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+                if let Some(next) = next {
                     if next > t.offset || had_records {
                         // Never backwards, whatever the batch claims.
                         self.position = Position::At(next.max(t.offset));
@@ -508,5 +512,123 @@ mod tests {
         for (current, needed, limit, next) in table {
             assert_eq!(grow_fetch_size(current, needed, limit), next, "{current} {needed} {limit}");
         }
+    }
+}
+
+/// Feeds `records` (the records section of a Fetch answer, as a broker might send it) to a
+/// partition fetching from `fetch_offset`, as the fetcher would, and checks what must hold for
+/// any input: no panic, the position never moves backwards, and an answer either advances the
+/// position, fails the partition with an error, or leaves it to fetch again (an empty or
+/// partial answer). With `fix_checksums`, the CRC of every v2 batch is made right first, so
+/// that mutated headers reach the decoder's checks instead of stopping at the checksum.
+///
+/// For the fuzz targets (feature `unstable`) and the unit tests below.
+#[cfg(any(test, feature = "unstable"))]
+pub fn check_fetch_answer(records: &[u8], fetch_offset: i64, fix_checksums: bool) -> Result<(), String> {
+    use crate::protocol::records;
+    use std::sync::Arc;
+    let mut data = records.to_vec();
+    if fix_checksums {
+        fix_v2_checksums(&mut data);
+    }
+    let fetch_offset = fetch_offset.clamp(0, i64::MAX - 1);
+    let limits = Limits {
+        queued_max_messages: 1 << 20,
+        queued_max_bytes: 1 << 30,
+        fetch_size_limit: 1 << 26,
+        reset_on_fetch: true,
+    };
+    let mut p = Part::new(0, 1 << 20);
+    p.position = Position::At(fetch_offset);
+    let t = p.ticket(fetch_offset);
+    let buf = Arc::new(data);
+    let mut recs = Vec::new();
+    let decoded = records::decode(&buf, fetch_offset, &mut recs);
+    if let Some(r) = recs.iter().find(|r| r.offset < fetch_offset) {
+        return Err(format!("a record at {} below the fetch offset {fetch_offset}", r.offset));
+    }
+    let n = recs.len();
+    p.on_data(t, 0, recs, decoded, &limits, "fuzz");
+    match p.position {
+        Position::At(o) if o < fetch_offset => Err(format!("moved back from {fetch_offset} to {o}")),
+        Position::At(o) if o == fetch_offset && n > 0 => Err("records delivered, position unchanged".into()),
+        Position::Failed if p.error.is_none() => Err("failed without an error".into()),
+        _ => Ok(()),
+    }
+}
+
+/// Recomputes the CRC-32C of every complete v2 batch in `data`.
+#[cfg(any(test, feature = "unstable"))]
+fn fix_v2_checksums(data: &mut [u8]) {
+    let mut pos = 0usize;
+    while data.len().saturating_sub(pos) >= 21 {
+        let size = i32::from_be_bytes([data[pos + 8], data[pos + 9], data[pos + 10], data[pos + 11]]);
+        let Some(end) = usize::try_from(size).ok().and_then(|s| (pos + 12).checked_add(s)) else { return };
+        if size < 9 || end > data.len() {
+            return;
+        }
+        if data[pos + 16] == 2 {
+            let crc = crc32c::crc32c(&data[pos + 21..end]);
+            data[pos + 17..pos + 21].copy_from_slice(&crc.to_be_bytes());
+        }
+        pos = end;
+    }
+}
+
+#[cfg(test)]
+mod fetch_answer_tests {
+    use super::check_fetch_answer;
+    use crate::protocol::codec::Encoder;
+    use crate::protocol::records::{encode_batch_v2, BatchSpec, RecordSpec};
+
+    fn valid(base: i64, n: usize) -> Vec<u8> {
+        let recs: Vec<RecordSpec<'_>> = (0..n)
+            .map(|i| RecordSpec {
+                key: Some(b"k"),
+                value: Some(b"value"),
+                headers: vec![],
+                timestamp: 1_000 + i as i64,
+            })
+            .collect();
+        let mut e = Encoder::new();
+        encode_batch_v2(&mut e, BatchSpec { base_offset: base, ..BatchSpec::default() }, &recs).unwrap();
+        e.into_inner()
+    }
+
+    #[test]
+    fn mutated_batch_headers_with_good_checksums_never_break_the_partition_machine() {
+        // xorshift64*: deterministic, no extra crate.
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            s ^= s >> 12;
+            s ^= s << 25;
+            s ^= s >> 27;
+            s.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        };
+        let boundary = [0, 1, -1, i64::MAX, i64::MIN, i64::from(i32::MAX), i64::from(i32::MIN), 5, 100];
+        // (field offset, width) in a v2 batch: base offset, length, last offset delta, base and
+        // max timestamp, record count, and the first record's first bytes.
+        let fields = [(0usize, 8usize), (8, 4), (23, 4), (27, 8), (35, 8), (57, 4), (61, 4), (63, 2)];
+        for round in 0..4000 {
+            let mut data = valid(10, 1 + (next() % 4) as usize);
+            if round % 3 == 0 {
+                data.extend(valid(14, 2));
+            }
+            for _ in 0..1 + next() % 3 {
+                let (at, width) = fields[(next() % fields.len() as u64) as usize];
+                let v =
+                    if next() % 2 == 0 { boundary[(next() % boundary.len() as u64) as usize] } else { next() as i64 };
+                let bytes = v.to_be_bytes();
+                if at + width <= data.len() {
+                    data[at..at + width].copy_from_slice(&bytes[8 - width..]);
+                }
+            }
+            let fetch_offset = [0, 10, 12, 14, 16, i64::MAX - 1][(next() % 6) as usize];
+            if let Err(e) = check_fetch_answer(&data, fetch_offset, true) {
+                panic!("round {round}, fetch offset {fetch_offset}: {e}");
+            }
+        }
+        // And untouched batches are read as they should be.
+        check_fetch_answer(&valid(10, 3), 11, false).unwrap();
     }
 }

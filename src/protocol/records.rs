@@ -186,6 +186,9 @@ pub fn decode(buf: &Arc<Vec<u8>>, fetch_offset: i64, out: &mut Vec<Record>) -> R
     let data: &[u8] = buf;
     let mut summary = RecordsSummary::default();
     let mut pos = 0usize;
+    // Offsets only go up: a batch that goes back (a broker bug, or hostile data) yields no
+    // record already passed and doesn't pull the next fetch offset back.
+    let mut floor = fetch_offset;
     while data.len() - pos >= LOG_OVERHEAD + 5 {
         let base_offset = i64::from_be_bytes(data[pos..pos + 8].try_into().expect("8 bytes"));
         let size = i32::from_be_bytes(data[pos + 8..pos + 12].try_into().expect("4 bytes"));
@@ -207,11 +210,12 @@ pub fn decode(buf: &Arc<Vec<u8>>, fetch_offset: i64, out: &mut Vec<Record>) -> R
         let batch = &data[pos..pos + total];
         let magic = batch[16] as i8;
         let next = match magic {
-            2 => decode_v2(buf, pos, batch, fetch_offset, out)?,
-            0 | 1 => decode_legacy(buf, pos, batch, magic, fetch_offset, out)?,
+            2 => decode_v2(buf, pos, batch, floor, out)?,
+            0 | 1 => decode_legacy(buf, pos, batch, magic, floor, out)?,
             m => return Err(RecordsError { offset: base_offset, kind: RecordsErrorKind::UnknownMagic(m) }),
         };
-        summary.next_offset = Some(next);
+        floor = floor.max(next);
+        summary.next_offset = Some(summary.next_offset.map_or(next, |n| n.max(next)));
         pos += total;
     }
     if summary.next_offset.is_none() && summary.first_batch_size.is_none() && pos < data.len() {
@@ -791,6 +795,16 @@ mod tests {
         let r = encode_batch_v2(&mut e, BatchSpec::default(), &recs);
         assert_eq!(r, Err(CodecError::TimestampRange(i64::MIN, 1)));
         assert!(e.is_empty(), "nothing half-written");
+    }
+
+    #[test]
+    fn a_batch_that_goes_back_yields_nothing_and_does_not_pull_the_offset_back() {
+        let mut bytes = batch(20, 3);
+        bytes.extend(batch(16, 2));
+        bytes.extend(batch(23, 1));
+        let (recs, s) = decode_all(bytes, 0);
+        assert_eq!(recs.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![20, 21, 22, 23]);
+        assert_eq!(s.unwrap().next_offset, Some(24));
     }
 
     #[test]
