@@ -303,11 +303,12 @@ fn decode_v2(
     let mut headers_left = MAX_HEADERS_PER_BATCH;
     for _ in 0..count {
         let rec = read_v2_record(&mut rd, body_start, &mut headers_left).map_err(|e| err(e, base_offset))?;
-        let offset =
-            base_offset
-                .checked_add(i64::from(rec.offset_delta))
-                .filter(|o| (base_offset..next).contains(o))
-                .ok_or_else(|| invalid("record", format!("offset delta {} is outside the batch", rec.offset_delta)))?;
+        // base_offset + last_offset_delta was checked above, so a delta within
+        // 0..=last_offset_delta can't overflow: one compare per record.
+        if !(0..=last_offset_delta).contains(&rec.offset_delta) {
+            return Err(invalid("record", format!("offset delta {} is outside the batch", rec.offset_delta)));
+        }
+        let offset = base_offset + i64::from(rec.offset_delta);
         if offset < fetch_offset {
             continue;
         }
