@@ -27,20 +27,17 @@ pub(crate) fn create_topic(client: &Client, topic: &str, partitions: i32, replic
         validate_only: false,
     };
     let resp = client.send_waiting(client.any_broker()?, &req, TIMEOUT)?;
-    let r = resp.topics.into_iter().find(|t| t.name == topic).ok_or_else(|| Error::Broker {
-        api: ApiKey::CreateTopics,
-        code: ErrorCode::UNKNOWN_SERVER_ERROR,
-        context: Box::new(Context::topic(topic)),
-        message: Some("the answer did not mention the topic".into()),
+    let r = resp.topics.into_iter().find(|t| t.name == topic).ok_or_else(|| {
+        Error::broker(
+            ApiKey::CreateTopics,
+            ErrorCode::UNKNOWN_SERVER_ERROR,
+            Context::topic(topic),
+            Some("the answer did not mention the topic".into()),
+        )
     })?;
     let code = ErrorCode::from_i16(r.error_code);
     if !code.is_ok() {
-        return Err(Error::Broker {
-            api: ApiKey::CreateTopics,
-            code,
-            context: Box::new(Context::topic(topic)),
-            message: r.error_message,
-        });
+        return Err(Error::broker(ApiKey::CreateTopics, code, Context::topic(topic), r.error_message));
     }
     client.partitions(topic, TIMEOUT).map(drop)
 }
@@ -52,12 +49,7 @@ pub(crate) fn delete_topic(client: &Client, topic: &str) -> Result<()> {
     for (name, code, message) in resp.responses {
         let code = ErrorCode::from_i16(code);
         if name == topic && !code.is_ok() {
-            return Err(Error::Broker {
-                api: ApiKey::DeleteTopics,
-                code,
-                context: Box::new(Context::topic(topic)),
-                message,
-            });
+            return Err(Error::broker(ApiKey::DeleteTopics, code, Context::topic(topic), message));
         }
     }
     Ok(())

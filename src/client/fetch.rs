@@ -7,7 +7,7 @@
 //! [`FetchOutcome`].
 
 use super::pool::Dedicated;
-use super::{broker_err, Client};
+use super::Client;
 use crate::error::Context;
 use crate::error::{Error, Result};
 use crate::protocol::error_code::ErrorCode;
@@ -118,10 +118,7 @@ pub(crate) fn send(
 /// Reads the answer to `pending`: one outcome per partition the broker answered for. An error
 /// for the whole request (a broken connection, a top-level error code) is `Err`.
 pub(crate) fn read(conns: &mut Dedicated, pending: PendingFetch, deadline: Instant) -> Result<Vec<PartitionOutcome>> {
-    let conn = conns.existing(pending.broker).ok_or_else(|| {
-        let closed = std::io::Error::new(std::io::ErrorKind::NotConnected, "the connection was closed");
-        Error::io(format!("broker {}", pending.broker), Some(ApiKey::Fetch), closed)
-    })?;
+    let conn = conns.written_on(pending.broker, ApiKey::Fetch)?;
     let resp = conn.read_response::<FetchRequest>(pending.correlation, pending.version, deadline)?;
     let top = ErrorCode::from_i16(resp.error_code);
     if !top.is_ok() {
@@ -131,7 +128,7 @@ pub(crate) fn read(conns: &mut Dedicated, pending: PendingFetch, deadline: Insta
             context.partition = Some(*partition);
             context.more_partitions = rest.iter().map(|(t, p, _)| (t.clone(), *p)).collect();
         }
-        return Err(broker_err(ApiKey::Fetch, top, context, None));
+        return Err(Error::broker(ApiKey::Fetch, top, context, None));
     }
     let mut out = Vec::new();
     for t in resp.responses {
@@ -142,7 +139,7 @@ pub(crate) fn read(conns: &mut Dedicated, pending: PendingFetch, deadline: Insta
                     FetchOutcome::Data { high_watermark: p.high_watermark, records: p.records.unwrap_or_default() }
                 }
                 ErrorCode::OFFSET_OUT_OF_RANGE => FetchOutcome::OutOfRange,
-                code => FetchOutcome::Failed(broker_err(
+                code => FetchOutcome::Failed(Error::broker(
                     ApiKey::Fetch,
                     code,
                     partition_context(&pending, &t.topic, p.partition_index),

@@ -4,7 +4,7 @@
 //! give up) is the group module's decision (`group::actions`), not this one's.
 
 use super::offsets::Generation;
-use super::{broker_err, Client};
+use super::Client;
 use crate::error::{Context, Error, Result};
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::heartbeat::HeartbeatRequest;
@@ -60,7 +60,7 @@ fn check(api: ApiKey, code: i16, group: &str) -> Result<()> {
     if code.is_ok() {
         Ok(())
     } else {
-        Err(broker_err(api, code, Context::group(group), None))
+        Err(Error::broker(api, code, Context::group(group), None))
     }
 }
 

@@ -2,8 +2,8 @@
 //! looks like now (DescribeGroups, asked of its coordinator), and everything it has committed
 //! (OffsetFetch for all topics). The CLI's `groups`, `group` and `lag` commands use these.
 
-use super::{broker_err, Client};
-use crate::error::{Context, Result};
+use super::Client;
+use crate::error::{Context, Error, Result};
 use crate::protocol::consumer_protocol::{Assignment, TopicPartitions};
 use crate::protocol::describe_groups::DescribeGroupsRequest;
 use crate::protocol::error_code::ErrorCode;
@@ -59,7 +59,7 @@ pub(crate) fn list_groups(client: &Client) -> Result<Vec<GroupListing>> {
         let resp = client.send_to(id, &ListGroupsRequest::default())?;
         let code = ErrorCode::from_i16(resp.error_code);
         if !code.is_ok() {
-            return Err(broker_err(ApiKey::ListGroups, code, Context::broker(id), None));
+            return Err(Error::broker(ApiKey::ListGroups, code, Context::broker(id), None));
         }
         out.extend(resp.groups.into_iter().map(|g| GroupListing {
             group: g.group_id,
@@ -78,11 +78,11 @@ pub(crate) fn describe_group(client: &Client, group: &str) -> Result<GroupDescri
         let req = DescribeGroupsRequest { groups: vec![group.to_string()], include_authorized_operations: false };
         let resp = client.send_to(node, &req)?;
         let g = resp.groups.into_iter().find(|g| g.group_id == group).ok_or_else(|| {
-            broker_err(ApiKey::DescribeGroups, ErrorCode::COORDINATOR_NOT_AVAILABLE, Context::group(group), None)
+            Error::broker(ApiKey::DescribeGroups, ErrorCode::COORDINATOR_NOT_AVAILABLE, Context::group(group), None)
         })?;
         let code = ErrorCode::from_i16(g.error_code);
         if !code.is_ok() {
-            return Err(broker_err(ApiKey::DescribeGroups, code, Context::group(group), None));
+            return Err(Error::broker(ApiKey::DescribeGroups, code, Context::group(group), None));
         }
         let members = g
             .members
@@ -116,7 +116,7 @@ pub(crate) fn group_offsets(client: &Client, group: &str) -> Result<BTreeMap<(St
         let resp = client.send_to(node, &req)?;
         let code = ErrorCode::from_i16(resp.error_code);
         if !code.is_ok() {
-            return Err(broker_err(ApiKey::OffsetFetch, code, Context::group(group), None));
+            return Err(Error::broker(ApiKey::OffsetFetch, code, Context::group(group), None));
         }
         let mut out = BTreeMap::new();
         for t in resp.topics {

@@ -58,11 +58,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A broker error with its context.
-pub(crate) fn broker_err(api: ApiKey, code: ErrorCode, context: Context, message: Option<String>) -> Error {
-    Error::broker(api, code, context, message)
-}
-
 impl Client {
     /// Connects to the first reachable bootstrap broker and loads the broker list.
     pub fn connect(bootstrap: &[String], conn_cfg: ConnectionConfig, retry_backoff: Duration) -> Result<Arc<Client>> {
@@ -214,7 +209,7 @@ impl Client {
         let resp = self.send_to(node, &req)?;
         let context = || Context::group(group).on_broker(node);
         let c = resp.coordinators.into_iter().next().ok_or_else(|| {
-            broker_err(
+            Error::broker(
                 ApiKey::FindCoordinator,
                 ErrorCode::COORDINATOR_NOT_AVAILABLE,
                 context(),
@@ -223,7 +218,7 @@ impl Client {
         })?;
         let code = ErrorCode::from_i16(c.error_code);
         if !code.is_ok() {
-            return Err(broker_err(ApiKey::FindCoordinator, code, context(), c.error_message));
+            return Err(Error::broker(ApiKey::FindCoordinator, code, context(), c.error_message));
         }
         let mut k = lock(&self.known);
         k.brokers.entry(c.node_id).or_insert_with(|| format!("{}:{}", c.host, c.port));

@@ -1,7 +1,7 @@
 //! ListOffsets, OffsetFetch and OffsetCommit as typed operations, with retries for moved
 //! leaders and coordinators.
 
-use super::{broker_err as broker_error, Client};
+use super::Client;
 use crate::error::{Context, Error, Result};
 use crate::offsets::LogBounds;
 use crate::protocol::error_code::ErrorCode;
@@ -15,10 +15,6 @@ use std::collections::{BTreeMap, HashMap};
 
 /// How many times the helpers here try a request before giving up.
 pub(crate) const DEFAULT_ATTEMPTS: u32 = 5;
-
-fn broker_err(api: ApiKey, code: ErrorCode, context: Context) -> Error {
-    broker_error(api, code, context, None)
-}
 
 /// Which offset ListOffsets asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +70,7 @@ pub(crate) fn list_offsets(
         let mut by_leader: HashMap<i32, Vec<(i32, i64)>> = HashMap::new();
         for &(p, ts) in &todo {
             let leader = client.leader(topic, p).ok_or_else(|| {
-                broker_err(ApiKey::ListOffsets, ErrorCode::LEADER_NOT_AVAILABLE, Context::partition(topic, p))
+                Error::broker(ApiKey::ListOffsets, ErrorCode::LEADER_NOT_AVAILABLE, Context::partition(topic, p), None)
             })?;
             by_leader.entry(leader).or_default().push((p, ts));
         }
@@ -109,8 +105,12 @@ pub(crate) fn list_offsets(
                         out.insert(p.partition_index, (p.offset >= 0).then_some(p.offset));
                         todo.retain(|(q, _)| *q != p.partition_index);
                     } else {
-                        failed =
-                            Some(broker_err(ApiKey::ListOffsets, code, Context::partition(topic, p.partition_index)));
+                        failed = Some(Error::broker(
+                            ApiKey::ListOffsets,
+                            code,
+                            Context::partition(topic, p.partition_index),
+                            None,
+                        ));
                     }
                 }
             }
@@ -121,7 +121,7 @@ pub(crate) fn list_offsets(
             (None, false) => {
                 let mut context = Context::partition(topic, todo[0].0);
                 context.more_partitions = todo[1..].iter().map(|t| (topic.to_string(), t.0)).collect();
-                Err(broker_error(
+                Err(Error::broker(
                     ApiKey::ListOffsets,
                     ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                     context,
@@ -155,17 +155,18 @@ pub(crate) fn fetch_committed(
         let resp = client.send_to(node, &req)?;
         let code = ErrorCode::from_i16(resp.error_code);
         if !code.is_ok() {
-            return Err(broker_err(ApiKey::OffsetFetch, code, Context::group(group)));
+            return Err(Error::broker(ApiKey::OffsetFetch, code, Context::group(group), None));
         }
         let mut out: BTreeMap<i32, Option<i64>> = partitions.iter().map(|p| (*p, None)).collect();
         for t in resp.topics.into_iter().filter(|t| t.name == topic) {
             for p in t.partitions {
                 let code = ErrorCode::from_i16(p.error_code);
                 if !code.is_ok() {
-                    return Err(broker_err(
+                    return Err(Error::broker(
                         ApiKey::OffsetFetch,
                         code,
                         Context::partition(topic, p.partition_index).in_group(group),
+                        None,
                     ));
                 }
                 if let Some(slot) = out.get_mut(&p.partition_index) {
@@ -227,7 +228,12 @@ pub(crate) fn commit(
             for (p, code) in t.partitions {
                 let code = ErrorCode::from_i16(code);
                 if !code.is_ok() {
-                    return Err(broker_err(ApiKey::OffsetCommit, code, Context::partition(&t.name, p).in_group(group)));
+                    return Err(Error::broker(
+                        ApiKey::OffsetCommit,
+                        code,
+                        Context::partition(&t.name, p).in_group(group),
+                        None,
+                    ));
                 }
             }
         }

@@ -2,8 +2,9 @@
 //! [`Dedicated`] connections owned by one thread (a fetcher, a producer's sender). Broken
 //! connections are dropped, never reused.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::net::{Connection, ConnectionConfig};
+use crate::protocol::ApiKey;
 use crate::protocol::Request;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -61,8 +62,12 @@ impl Dedicated {
         })
     }
 
-    /// The open connection to `node`, if any (to read a response to a request already written).
-    pub fn existing(&mut self, node: i32) -> Option<&mut Connection> {
-        self.conns.get_mut(&node)
+    /// The connection a request of `api` to `node` was written on, to read its answer; an
+    /// error if it is gone.
+    pub fn written_on(&mut self, node: i32, api: ApiKey) -> Result<&mut Connection> {
+        self.conns.get_mut(&node).ok_or_else(|| {
+            let closed = std::io::Error::new(std::io::ErrorKind::NotConnected, "the connection was closed");
+            Error::io(format!("broker {node}"), Some(api), closed)
+        })
     }
 }

@@ -2,7 +2,7 @@
 //! for one topic to a leader, [`read`] settles each partition as a [`ProduceOutcome`].
 
 use super::pool::Dedicated;
-use super::{broker_err, Client};
+use super::Client;
 use crate::error::Context;
 use crate::error::{Error, Result};
 use crate::protocol::error_code::ErrorCode;
@@ -85,10 +85,7 @@ pub(crate) fn read(
     pending: PendingProduce,
     deadline: Instant,
 ) -> Result<BTreeMap<i32, ProduceOutcome>> {
-    let conn = conns.existing(pending.broker).ok_or_else(|| {
-        let closed = std::io::Error::new(std::io::ErrorKind::NotConnected, "the connection was closed");
-        Error::io(format!("broker {}", pending.broker), Some(ApiKey::Produce), closed)
-    })?;
+    let conn = conns.written_on(pending.broker, ApiKey::Produce)?;
     let resp = conn.read_response::<ProduceRequest>(pending.correlation, pending.version, deadline)?;
     let topic = &pending.topic;
     let mut out = BTreeMap::new();
@@ -98,7 +95,7 @@ pub(crate) fn read(
                 ErrorCode::NONE => ProduceOutcome::Written { base_offset: Some(p.base_offset) },
                 // A retry of a batch the broker had already written (idempotence at work).
                 ErrorCode::DUPLICATE_SEQUENCE_NUMBER => ProduceOutcome::Written { base_offset: None },
-                code => ProduceOutcome::Failed(broker_err(
+                code => ProduceOutcome::Failed(Error::broker(
                     ApiKey::Produce,
                     code,
                     Context::partition(topic, p.index).on_broker(pending.broker),
@@ -110,7 +107,7 @@ pub(crate) fn read(
     }
     for p in pending.partitions {
         out.entry(p).or_insert_with(|| {
-            ProduceOutcome::Failed(broker_err(
+            ProduceOutcome::Failed(Error::broker(
                 ApiKey::Produce,
                 ErrorCode::UNKNOWN_SERVER_ERROR,
                 Context::partition(topic, p).on_broker(pending.broker),
@@ -134,7 +131,7 @@ pub(crate) fn init_producer_id(client: &Client, topic: &str) -> Result<(i64, i16
         let r = client.send_to(node, &req)?;
         let code = ErrorCode::from_i16(r.error_code);
         if !code.is_ok() {
-            return Err(broker_err(ApiKey::InitProducerId, code, Context::broker(node), None));
+            return Err(Error::broker(ApiKey::InitProducerId, code, Context::broker(node), None));
         }
         log::info!("{topic}: idempotent producer id {} epoch {}", r.producer_id, r.producer_epoch);
         Ok((r.producer_id, r.producer_epoch))

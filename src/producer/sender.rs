@@ -164,12 +164,12 @@ fn send_round(shared: &Shared, conns: &mut Dedicated, batches: Vec<Batch>) {
         match shared.client.leader(topic, b.partition) {
             Some(l) => by_leader.entry(l).or_default().push(b),
             None => {
-                let e = Error::Broker {
-                    api: ApiKey::Produce,
-                    code: ErrorCode::LEADER_NOT_AVAILABLE,
-                    context: Box::new(Context::partition(topic, b.partition)),
-                    message: None,
-                };
+                let e = Error::broker(
+                    ApiKey::Produce,
+                    ErrorCode::LEADER_NOT_AVAILABLE,
+                    Context::partition(topic, b.partition),
+                    None,
+                );
                 refresh |= settle_error(shared, b, &e);
             }
         }
