@@ -254,6 +254,10 @@ pub enum Error {
         topic: String,
         /// Messages outstanding.
         queued: usize,
+        /// Their estimated bytes.
+        bytes: usize,
+        /// How long `produce` waited for room (`pending_timeout`).
+        waited: Duration,
     },
     /// Messages were not acknowledged in time (`flush`, `close`, `send`).
     #[non_exhaustive]
@@ -425,7 +429,11 @@ impl fmt::Display for Error {
             Error::MessageTooLarge { topic, size, max } => {
                 write!(f, "{topic}: a message of {size} bytes exceeds the largest batch ({max} bytes, max_request_size)")
             }
-            Error::QueueFull { topic, queued } => write!(f, "{topic}: the producer queue is full ({queued} messages)"),
+            Error::QueueFull { topic, queued, bytes, waited } => write!(
+                f,
+                "{topic}: the producer queue stayed full for {waited:?} ({queued} messages, {bytes} bytes; \
+                 max_queued_messages, max_queued_bytes)"
+            ),
             Error::DeliveryTimeout { topic, outstanding, after } => {
                 write!(f, "{topic}: {outstanding} messages not acknowledged within {after:?}")
             }

@@ -105,7 +105,10 @@ impl KafkaClientBuilder {
         self
     }
 
-    /// Time allowed to open a connection. Default 10 s.
+    /// Time allowed to open a connection: the TCP connect, then the TLS handshake and the
+    /// ApiVersions exchange each (at most the request timeout). A broker that is still starting
+    /// accepts connections before it answers; this bounds how long a client waits on it.
+    /// Default 10 s.
     pub fn connect_timeout(mut self, d: Duration) -> Self {
         self.conn.connect_timeout = d;
         self

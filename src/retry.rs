@@ -3,14 +3,12 @@
 
 use std::time::Duration;
 
-/// The cap for retried requests (metadata, offsets, commits, fetches, produces): long enough
-/// to ride out a leader election, short enough to notice the broker back quickly.
-pub const REQUEST_MAX: Duration = Duration::from_secs(5);
+/// The cap for retried requests (metadata, offsets, commits, fetches, produces), as the Java
+/// client's `retry.backoff.max.ms`: a retry loop checks at least once a second whether a new
+/// leader was elected, so a failover costs the election and not a backoff on top.
+pub const REQUEST_MAX: Duration = Duration::from_secs(1);
 /// The cap while waiting for a new topic's leaders: they come within a second or two.
 pub const TOPIC_READY_MAX: Duration = Duration::from_secs(1);
-/// The cap between group join attempts: a coordinator that refuses joins is usually
-/// rebalancing or loading, which takes seconds.
-pub const REJOIN_MAX: Duration = Duration::from_secs(10);
 
 /// An exponential backoff policy: `base` doubling per attempt up to `max`, with jitter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

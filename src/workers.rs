@@ -7,6 +7,7 @@
 use crate::Error;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -15,13 +16,15 @@ use std::time::Instant;
 pub(crate) struct Workers {
     threads: Vec<JoinHandle<()>>,
     tx: Sender<()>,
-    exited: Receiver<()>,
+    /// Behind a mutex only so that whatever holds the workers (a producer used from several
+    /// threads) is `Sync`; `join_by` has `&mut self` and never blocks on it.
+    exited: Mutex<Receiver<()>>,
 }
 
 impl Workers {
     pub fn new() -> Workers {
         let (tx, exited) = channel();
-        Workers { threads: Vec::new(), tx, exited }
+        Workers { threads: Vec::new(), tx, exited: Mutex::new(exited) }
     }
 
     /// Starts `f` on a thread called `name`; if `f` panics, `on_panic` gets the error.
@@ -62,9 +65,9 @@ impl Workers {
     /// Waits until `deadline` for every thread to end and joins them; threads still running
     /// then are left to finish, with a warning naming `what`.
     pub fn join_by(&mut self, deadline: Instant, what: &str) {
+        let rx = self.exited.get_mut().unwrap_or_else(|e| e.into_inner());
         let mut exited = 0;
-        while exited < self.threads.len()
-            && self.exited.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_ok()
+        while exited < self.threads.len() && rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_ok()
         {
             exited += 1;
         }

@@ -16,6 +16,13 @@
 #   KAFKA_EXTRA_PROPS  a file whose lines are appended to server.properties (later keys win:
 #                      extra listeners, TLS keystores, JAAS configs);
 #   KAFKA_FORMAT_ARGS  extra StorageTool format arguments, one per line (--add-scram ...).
+#
+# A node of a multi-node cluster (tests/kafka_cluster.rs) sets these too:
+#   KAFKA_NODE_ID      this node's id (default 1);
+#   KAFKA_VOTERS       controller.quorum.voters, every node's id@host:controller-port (default
+#                      this node alone);
+#   KAFKA_CLUSTER_ID   the id every node of the cluster is formatted with (default: a new one);
+#   KAFKA_HEAP         the JVM's -Xmx (default 1g).
 set -euo pipefail
 version=${1:?usage: start.sh VERSION PORT [WATCH_PID]}
 port=${2:?usage: start.sh VERSION PORT [WATCH_PID]}
@@ -50,10 +57,13 @@ if [ "$mode" != restart ]; then
 fi
 mkdir -p "$run/data"
 cport=$((port + 1))
+node_id=${KAFKA_NODE_ID:-1}
+voters=${KAFKA_VOTERS:-$node_id@127.0.0.1:$cport}
+cluster_id=${KAFKA_CLUSTER_ID:-$(python3 -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')}
 [ "$mode" = restart ] || cat > "$run/server.properties" <<PROPS
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$cport
+node.id=$node_id
+controller.quorum.voters=$voters
 listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
 advertised.listeners=PLAINTEXT://127.0.0.1:$port
 controller.listener.names=CONTROLLER
@@ -80,9 +90,11 @@ if [ -n "${KAFKA_FORMAT_ARGS:-}" ]; then
   mapfile -t format_args <<< "$KAFKA_FORMAT_ARGS"
 fi
 
-java_opts=(-Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true "-Dlog4j.configuration=file:$here/log4j.properties" "-Dlog4j2.configurationFile=$here/log4j2.properties")
+java_opts=(-Xms256m "-Xmx${KAFKA_HEAP:-1g}" -XX:+UseG1GC -Djava.awt.headless=true "-Dlog4j.configuration=file:$here/log4j.properties" "-Dlog4j2.configurationFile=$here/log4j2.properties")
+# --cluster-id=ID in one word: a URL-safe base64 id may start with '-', which a separate
+# argument would turn into an unknown option.
 [ "$mode" = restart ] || java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format \
-  -t "$(python3 -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')" \
+  --cluster-id="$cluster_id" \
   -c "$run/server.properties" "${format_args[@]}" > "$run/format.log" 2>&1 || { cat "$run/format.log" >&2; exit 1; }
 
 # Readiness is read from what this start appends to the log.

@@ -14,6 +14,7 @@ use crate::client::Client;
 use crate::error::Result;
 use crate::group::actions::{self, Action};
 use crate::group::membership::{self, GroupConfig, Heartbeat, Rejoin, Wake};
+use crate::group::transitions::JoinRetries;
 use crate::group::Assignor;
 use crate::message::Message;
 use crate::offsets::StartDecision;
@@ -71,6 +72,8 @@ pub struct BalancedConsumer {
     assignment: TopicPartitions,
     assigned_once: bool,
     needs_join: bool,
+    /// A join's failures so far: it may span several calls of `consume`.
+    join_retries: JoinRetries,
     commit_timer: CommitTimer,
 }
 
@@ -104,6 +107,7 @@ impl BalancedConsumer {
         let engine = Engine::new(b.cfg.clone(), Arc::clone(&b.client), Vec::new());
         BalancedConsumer {
             commit_timer: CommitTimer::new(&b.cfg),
+            join_retries: JoinRetries::new(b.group.rebalance_max_retries, b.group.rebalance_backoff),
             client: b.client,
             cfg: b.cfg,
             group: b.group,
@@ -204,12 +208,19 @@ impl BalancedConsumer {
                 None => {}
             }
             if self.needs_join {
-                self.rebalance()?;
+                self.rebalance(deadline)?;
+                // A join still under way when the timeout passes goes on at the next call.
+                if self.needs_join && deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Ok(None);
+                }
                 continue;
             }
             if self.commit_timer.due() {
-                if let Err(e) = self.commit_offsets() {
-                    log::warn!("group {}: auto-commit failed: {e}", self.group.group);
+                // One attempt: a coordinator failing over must not hold up the messages of
+                // partitions whose leaders are fine. What fails goes with the next one.
+                let todo = self.engine.uncommitted();
+                if let Err(e) = self.commit(&todo, 1) {
+                    log::warn!("group {}: auto-commit failed (retried at the next interval): {e}", self.group.group);
                 }
                 self.commit_timer.restart();
             }
@@ -232,7 +243,8 @@ impl BalancedConsumer {
             let slots = self.engine.slots_of(keys);
             let todo: Vec<(usize, i64)> =
                 self.engine.uncommitted().into_iter().filter(|(s, _)| slots.contains(s)).collect();
-            if let Err(e) = self.commit(&todo) {
+            let attempts = self.cfg.offsets_commit_max_retries.max(1);
+            if let Err(e) = self.commit(&todo, attempts) {
                 log::warn!("group {}: commit before giving partitions up failed: {e}", self.group.group);
             }
         }
@@ -242,10 +254,10 @@ impl BalancedConsumer {
         }
     }
 
-    fn rebalance(&mut self) -> Result<()> {
+    fn rebalance(&mut self, deadline: Option<Instant>) -> Result<()> {
         let cooperative = self.group.cooperative();
         self.heartbeat.set(None, None);
-        if !cooperative {
+        if !cooperative && !self.assignment.is_empty() {
             // Eager: everything is given up before joining, so no two members ever read the
             // same partition.
             let all = keys_of(&self.assignment);
@@ -262,10 +274,13 @@ impl BalancedConsumer {
             &mut self.member_id,
             &self.assignment,
             owned_generation,
+            &mut self.join_retries,
+            deadline,
             &|| heartbeat.is_stopped(),
         );
         let joined = match joined {
-            Ok(j) => j,
+            Ok(Some(j)) => j,
+            Ok(None) => return Ok(()),
             Err(_) if self.heartbeat.is_stopped() => return Ok(()),
             Err(e) => return Err(e),
         };
@@ -308,15 +323,14 @@ impl BalancedConsumer {
         Ok(())
     }
 
-    /// Commits `todo` (slot, next offset) as this member's generation. A commit the coordinator
-    /// refuses because the group moved on schedules a rejoin.
-    fn commit(&mut self, todo: &[(usize, i64)]) -> Result<()> {
+    /// Commits `todo` (slot, next offset) as this member's generation, in up to `attempts`. A
+    /// commit the coordinator refuses because the group moved on schedules a rejoin.
+    fn commit(&mut self, todo: &[(usize, i64)], attempts: u32) -> Result<()> {
         let Some(generation) = self.generation.clone() else { return Ok(()) };
         if todo.is_empty() {
             return Ok(());
         }
         let offsets = self.engine.describe(todo);
-        let attempts = self.cfg.offsets_commit_max_retries.max(1);
         match broker_offsets::commit(&self.client, &self.group.group, Some(&generation), &offsets, attempts) {
             Ok(()) => {
                 log::debug!("group {}: committed {offsets:?}", self.group.group);
@@ -340,7 +354,7 @@ impl BalancedConsumer {
     /// new owners then resume from the previous commit.
     pub fn commit_offsets(&mut self) -> Result<()> {
         let todo = self.engine.uncommitted();
-        self.commit(&todo)
+        self.commit(&todo, self.cfg.offsets_commit_max_retries.max(1))
     }
 
     /// Per assigned partition, the next offset this consumer will hand out (`None` before it

@@ -48,8 +48,8 @@ impl BalancedConsumerBuilder {
                 rebalance_timeout: Duration::from_secs(60),
                 heartbeat_interval: Duration::from_secs(3),
                 group_instance_id: None,
-                rebalance_max_retries: 5,
-                rebalance_backoff: Duration::from_secs(2),
+                rebalance_max_retries: u32::MAX,
+                rebalance_backoff: Duration::from_millis(100),
             },
             on_assigned: None,
             on_revoked: None,
@@ -99,14 +99,20 @@ impl BalancedConsumerBuilder {
     }
 
     /// Failed join attempts tolerated before `consume` returns the error
-    /// (`rebalance_max_retries`). Default 5.
+    /// (`rebalance_max_retries`): attempts that found no coordinator or a transient error.
+    /// The coordinator's own "join again" answers (a rebalance under way, an old generation,
+    /// a forgotten member) are the protocol at work and never count. Default unlimited, as
+    /// in the Java client: a member rides out a coordinator failover (PyKafka's 5 would give
+    /// up within seconds). Meanwhile `consume` returns `None` at each `consumer_timeout` and
+    /// the join goes on at the next call.
     pub fn rebalance_max_retries(mut self, n: u32) -> Self {
         self.group.rebalance_max_retries = n;
         self
     }
 
-    /// Pause after a failed join attempt; it doubles per attempt (`rebalance_backoff_ms`).
-    /// Default 2 s.
+    /// Pause after a failed join attempt; it doubles per attempt up to a second
+    /// (`rebalance_backoff_ms`). Default 100 ms, the Java client's `retry.backoff.ms` (PyKafka's
+    /// 2 s would hold a member out of its group for seconds after a coordinator moved).
     pub fn rebalance_backoff(mut self, d: Duration) -> Self {
         self.group.rebalance_backoff = d;
         self

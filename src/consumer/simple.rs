@@ -127,9 +127,10 @@ impl SimpleConsumer {
         let deadline = self.cfg().consumer_timeout.map(|d| Instant::now() + d);
         loop {
             if self.commit_timer.due() {
-                if let Err(e) = self.commit_offsets() {
-                    // The offsets stay held and are committed at the next interval or on stop.
-                    log::warn!("{}: auto-commit failed: {e}", self.topic);
+                // One attempt, so a coordinator failing over doesn't hold up the messages; the
+                // offsets stay held and are committed at the next interval or on stop.
+                if let Err(e) = self.commit_in(1) {
+                    log::warn!("{}: auto-commit failed (retried at the next interval): {e}", self.topic);
                 }
                 self.commit_timer.restart();
             }
@@ -146,6 +147,10 @@ impl SimpleConsumer {
     /// message consumed (the next to read). Partitions with nothing new consumed are left
     /// alone. Needs a consumer group.
     pub fn commit_offsets(&mut self) -> Result<()> {
+        self.commit_in(self.cfg().offsets_commit_max_retries.max(1))
+    }
+
+    fn commit_in(&mut self, attempts: u32) -> Result<()> {
         let cfg = self.cfg();
         let group = cfg
             .consumer_group
@@ -154,7 +159,7 @@ impl SimpleConsumer {
         let todo = self.engine.uncommitted();
         let offsets = self.engine.describe(&todo);
         let client = self.engine.client();
-        broker_offsets::commit(client, group, None, &offsets, cfg.offsets_commit_max_retries.max(1))?;
+        broker_offsets::commit(client, group, None, &offsets, attempts)?;
         log::debug!("{}: committed {offsets:?} for group {group}", self.topic);
         self.engine.mark_committed(&todo);
         Ok(())

@@ -20,6 +20,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+/// How often a join waiting out its backoff checks whether the consumer stops.
+const STOP_SLICE: Duration = Duration::from_millis(100);
+
 /// A member's group settings.
 #[derive(Debug, Clone)]
 pub(crate) struct GroupConfig {
@@ -59,22 +62,42 @@ pub(crate) trait Wake: Send + Sync + std::fmt::Debug {
     fn stop(&self);
 }
 
-/// Joins the group and returns this member's assignment. `member_id` is updated in place (it
-/// survives failed attempts, as the coordinator expects). `owned` and `owned_generation` are
-/// reported to the leader for cooperative assignment. Gives up after
-/// `rebalance_max_retries` failed attempts, or at once on a fatal error or when `stopped`.
+/// Joins the group and returns this member's assignment; `Ok(None)` when `deadline` comes
+/// first (the join goes on at the next call, where `retries` left off). `member_id` is updated
+/// in place (it survives failed attempts, as the coordinator expects). `owned` and
+/// `owned_generation` are reported to the leader for cooperative assignment. Gives up after
+/// `rebalance_max_retries` failures, or at once on a fatal error or when `stopped`.
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
 pub(crate) fn join(
     client: &Client,
     cfg: &GroupConfig,
     member_id: &mut String,
     owned: &TopicPartitions,
     owned_generation: i32,
+    retries: &mut JoinRetries,
+    deadline: Option<Instant>,
     stopped: &dyn Fn() -> bool,
-) -> Result<Joined> {
-    let mut retries = JoinRetries::new(cfg.rebalance_max_retries, cfg.rebalance_backoff);
+) -> Result<Option<Joined>> {
     loop {
+        // The backoff, in slices so that a stop is seen at once.
+        while let Some(at) = retries.not_before() {
+            let now = Instant::now();
+            if now >= at {
+                break;
+            }
+            if stopped() {
+                return Ok(None);
+            }
+            if deadline.is_some_and(|d| now >= d) {
+                return Ok(None);
+            }
+            std::thread::sleep((at - now).min(STOP_SLICE));
+        }
         let err = match join_once(client, cfg, member_id, owned, owned_generation) {
-            Ok(j) => return Ok(j),
+            Ok(j) => {
+                retries.succeeded();
+                return Ok(Some(j));
+            }
             Err(e) => e,
         };
         let action = actions::for_error(&err);
@@ -85,10 +108,8 @@ pub(crate) fn join(
             Action::FindCoordinator => client.forget_coordinator(&cfg.group),
             _ => {}
         }
-        match retries.on_error(action, stopped()) {
-            JoinStep::Now => {}
-            JoinStep::After(wait) => std::thread::sleep(wait),
-            JoinStep::GiveUp => return Err(err),
+        if retries.on_error(action, stopped(), Instant::now()) == JoinStep::GiveUp {
+            return Err(err);
         }
     }
 }

@@ -5,7 +5,7 @@
 pub(crate) mod actions;
 pub mod assignors;
 pub(crate) mod membership;
-mod transitions;
+pub(crate) mod transitions;
 
 pub use crate::client::groups_admin::{GroupDescription, GroupListing, GroupMemberDescription};
 pub use assignors::{Assignor, MemberInfo};

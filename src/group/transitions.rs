@@ -4,10 +4,14 @@
 //! unit tests below walk each path.
 //!
 //! ```text
-//!   join ──error──▶ RetryNow (MEMBER_ID_REQUIRED, once in a row) ──▶ join at once
-//!        ──error──▶ RejoinAsNew / FindCoordinator / Rejoin / Backoff ──▶ join after a backoff,
-//!                   up to rebalance_max_retries, or until stopped (the caller first forgets
-//!                   the member id or the coordinator, as the action says)
+//!   join ──error──▶ RetryNow / Rejoin / RejoinAsNew (the coordinator answered: join again;
+//!                   MEMBER_ID_REQUIRED, REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION,
+//!                   UNKNOWN_MEMBER_ID) ──▶ join at once; twice in a row: after the first
+//!                   backoff. Never counted against rebalance_max_retries: a rebalance is the
+//!                   protocol at work, not a failure.
+//!        ──error──▶ FindCoordinator / Backoff ──▶ join after a backoff (doubling, capped at
+//!                   a second), up to rebalance_max_retries, or until stopped (the caller first
+//!                   forgets the member id or the coordinator, as the action says)
 //!        ──error──▶ Fatal ──▶ give up
 //!   stable ──heartbeat──▶ ok | Rejoin | RejoinAsNew | FindCoordinator | Fatal
 //!          ──no heartbeat through for a session timeout──▶ rejoin
@@ -28,40 +32,74 @@ pub(crate) enum JoinStep {
     GiveUp,
 }
 
-/// Counts a join's failed attempts and decides each next step.
+/// Counts a join's failed attempts and decides each next step. It outlives a single call of
+/// `consume`: a join still failing when the call's timeout passes goes on, with the same count
+/// and backoff, in the next call.
 #[derive(Debug)]
 pub(crate) struct JoinRetries {
     max_retries: u32,
     backoff: Backoff,
     failures: u32,
-    /// The last attempt was retried at once (MEMBER_ID_REQUIRED): a broker that keeps asking
-    /// gets the usual backoff and retry limit, not a tight loop.
+    /// The last attempt was retried at once: a coordinator that keeps asking gets a pause,
+    /// not a tight loop.
     retried_now: bool,
+    /// No attempt before this instant (the backoff after the last failure).
+    not_before: Option<Instant>,
 }
 
 impl JoinRetries {
-    /// Up to `max_retries` retries, pausing from `base` (doubling, capped at
-    /// [`retry::REJOIN_MAX`]).
+    /// Up to `max_retries` retries after failures, pausing from `base` (doubling, capped at
+    /// [`retry::REQUEST_MAX`]).
     pub fn new(max_retries: u32, base: Duration) -> JoinRetries {
-        JoinRetries { max_retries, backoff: Backoff::new(base, retry::REJOIN_MAX), failures: 0, retried_now: false }
+        JoinRetries {
+            max_retries,
+            backoff: Backoff::new(base, retry::REQUEST_MAX),
+            failures: 0,
+            retried_now: false,
+            not_before: None,
+        }
     }
 
-    /// The step after an attempt that failed with an error calling for `action`; `stopped`
-    /// when the consumer is stopping.
-    pub fn on_error(&mut self, action: Action, stopped: bool) -> JoinStep {
-        let again_at_once = action == Action::RetryNow && !self.retried_now;
-        self.retried_now = action == Action::RetryNow;
-        if action == Action::Fatal {
+    /// The step after an attempt at `now` that failed with an error calling for `action`;
+    /// `stopped` when the consumer is stopping.
+    pub fn on_error(&mut self, action: Action, stopped: bool, now: Instant) -> JoinStep {
+        if action == Action::Fatal || stopped {
+            self.succeeded();
             return JoinStep::GiveUp;
         }
-        if again_at_once && !stopped {
-            return JoinStep::Now;
-        }
-        self.failures += 1;
-        if self.failures > self.max_retries || stopped {
-            return JoinStep::GiveUp;
-        }
-        JoinStep::After(self.backoff.delay(self.failures - 1))
+        let answered = matches!(action, Action::RetryNow | Action::Rejoin | Action::RejoinAsNew);
+        let step = if answered && !self.retried_now {
+            self.retried_now = true;
+            JoinStep::Now
+        } else if answered {
+            self.retried_now = false;
+            JoinStep::After(self.backoff.delay(0))
+        } else {
+            self.retried_now = false;
+            self.failures += 1;
+            if self.failures > self.max_retries {
+                self.succeeded();
+                return JoinStep::GiveUp;
+            }
+            JoinStep::After(self.backoff.delay(self.failures - 1))
+        };
+        self.not_before = match step {
+            JoinStep::After(wait) => Some(now + wait),
+            _ => None,
+        };
+        step
+    }
+
+    /// When the next attempt may go (`None`: now).
+    pub fn not_before(&self) -> Option<Instant> {
+        self.not_before
+    }
+
+    /// Starts afresh: the join succeeded, or gave up.
+    pub fn succeeded(&mut self) {
+        self.failures = 0;
+        self.retried_now = false;
+        self.not_before = None;
     }
 }
 
@@ -124,47 +162,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn member_id_required_is_retried_at_once_but_only_once_in_a_row() {
-        let mut r = JoinRetries::new(3, Duration::from_millis(10));
-        assert_eq!(r.on_error(Action::RetryNow, false), JoinStep::Now);
-        // Asked again straight away: now it waits like any other failure.
-        assert!(matches!(r.on_error(Action::RetryNow, false), JoinStep::After(_)));
-        // After another kind of failure, MEMBER_ID_REQUIRED is again worth an immediate retry.
-        r.on_error(Action::Rejoin, false);
-        assert_eq!(r.on_error(Action::RetryNow, false), JoinStep::Now);
+    fn the_coordinators_join_again_answers_go_at_once_but_not_twice_in_a_row_and_never_count() {
+        let t0 = Instant::now();
+        let mut r = JoinRetries::new(0, Duration::from_millis(10));
+        for a in [Action::RetryNow, Action::Rejoin, Action::RejoinAsNew] {
+            assert_eq!(r.on_error(a, false, t0), JoinStep::Now, "{a:?}");
+            assert_eq!(r.not_before(), None);
+            // Asked again straight away: a pause, still no failure counted (the limit is 0).
+            let JoinStep::After(wait) = r.on_error(a, false, t0) else { panic!("{a:?}: expected a pause") };
+            assert!(wait <= Duration::from_millis(10));
+            assert_eq!(r.not_before(), Some(t0 + wait));
+        }
+        // A REBALANCE_IN_PROGRESS after an unreachable coordinator is again worth going at once.
+        let mut r = JoinRetries::new(5, Duration::from_millis(10));
+        r.on_error(Action::FindCoordinator, false, t0);
+        assert_eq!(r.on_error(Action::Rejoin, false, t0), JoinStep::Now);
     }
 
     #[test]
-    fn failures_back_off_longer_then_give_up_after_the_limit() {
-        let mut r = JoinRetries::new(3, Duration::from_millis(100));
+    fn failures_back_off_longer_up_to_a_second_then_give_up_after_the_limit() {
+        let t0 = Instant::now();
+        let mut r = JoinRetries::new(6, Duration::from_millis(100));
         let mut waits = Vec::new();
-        for _ in 0..3 {
-            match r.on_error(Action::Backoff, false) {
+        for _ in 0..6 {
+            match r.on_error(Action::FindCoordinator, false, t0) {
                 JoinStep::After(wait) => waits.push(wait),
                 other => panic!("expected a pause, got {other:?}"),
             }
         }
         for (i, w) in waits.iter().enumerate() {
-            let full = Duration::from_millis(100 << i);
+            let full = Duration::from_millis(100 << i).min(Duration::from_secs(1));
             assert!(*w <= full && *w >= full * 8 / 10, "attempt {i}: {w:?}");
         }
-        assert_eq!(r.on_error(Action::Backoff, false), JoinStep::GiveUp);
+        assert_eq!(r.on_error(Action::Backoff, false, t0), JoinStep::GiveUp);
+        assert_eq!(r.not_before(), None, "giving up starts afresh");
+        assert!(matches!(r.on_error(Action::Backoff, false, t0), JoinStep::After(_)));
     }
 
     #[test]
-    fn every_action_but_fatal_is_retried() {
-        let step = |a| JoinRetries::new(5, Duration::from_millis(1)).on_error(a, false);
-        for a in [Action::RejoinAsNew, Action::FindCoordinator, Action::Rejoin, Action::Backoff] {
-            assert!(matches!(step(a), JoinStep::After(_)), "{a:?}");
-        }
-        assert_eq!(step(Action::Fatal), JoinStep::GiveUp);
-    }
-
-    #[test]
-    fn a_stopping_member_gives_up_instead_of_retrying() {
+    fn fatal_errors_and_a_stopping_member_give_up_instead_of_retrying() {
+        let t0 = Instant::now();
         let mut r = JoinRetries::new(5, Duration::from_millis(1));
-        assert_eq!(r.on_error(Action::Rejoin, true), JoinStep::GiveUp);
-        assert_eq!(JoinRetries::new(5, Duration::from_millis(1)).on_error(Action::RetryNow, true), JoinStep::GiveUp);
+        assert_eq!(r.on_error(Action::Fatal, false, t0), JoinStep::GiveUp);
+        assert_eq!(r.on_error(Action::Rejoin, true, t0), JoinStep::GiveUp);
+        assert_eq!(r.on_error(Action::RetryNow, true, t0), JoinStep::GiveUp);
     }
 
     #[test]

@@ -32,7 +32,8 @@ use std::time::{Duration, Instant};
 pub struct ConnectionConfig {
     /// Sent as the client id in every request header.
     pub client_id: String,
-    /// Time allowed to establish a TCP connection (per resolved address).
+    /// Time allowed to establish a TCP connection (per resolved address), and then again for
+    /// the TLS handshake and for the ApiVersions exchange each.
     pub connect_timeout: Duration,
     /// Time allowed for a request and its response, on top of any wait the request asks the
     /// broker for (a Fetch's max wait).
@@ -210,8 +211,11 @@ impl Connection {
             client_software_version: env!("CARGO_PKG_VERSION").into(),
         };
         let mut version = ApiVersionsRequest::MAX_VERSION;
+        // A restarting broker accepts connections (its port is bound) well before it answers;
+        // the setup budget, not the longer request timeout, decides how long that may take.
+        let budget = self.cfg.connect_timeout.min(self.cfg.request_timeout);
         for _ in 0..2 {
-            let deadline = Instant::now() + self.cfg.request_timeout;
+            let deadline = Instant::now() + budget;
             let corr = self.write_request(&req, version, deadline)?;
             let frame = self.read_frame(ApiKey::ApiVersions, version, corr, deadline)?;
             let (_, d) = decode_response_header::<ApiVersionsRequest>(&frame, version)
@@ -420,7 +424,11 @@ impl Connection {
 
     fn timeout(&mut self, api: Option<ApiKey>) -> Error {
         self.broken = true;
-        Error::Timeout { broker: self.addr.clone(), api, after: self.cfg.request_timeout }
+        let after = match api {
+            Some(ApiKey::ApiVersions) => self.cfg.connect_timeout.min(self.cfg.request_timeout),
+            _ => self.cfg.request_timeout,
+        };
+        Error::Timeout { broker: self.addr.clone(), api, after }
     }
 
     fn io_err(&mut self, api: Option<ApiKey>, source: io::Error) -> Error {

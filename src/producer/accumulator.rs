@@ -2,7 +2,8 @@
 //! of its own (`now` is passed in): per-partition messages in order, the batching decision
 //! ([`PartQueue::take`]: linger, size, flush), sequence numbers, at most one batch per
 //! partition in flight, retries at the front of their partition ([`State::on_failure`]), and
-//! the counts `produce`, `flush` and `close` wait on. The unit tests below walk each rule.
+//! the counts `produce`, `flush` and `close` wait on, and the idempotent producer's epoch bump
+//! after a batch fails for good (KIP-360). The unit tests below walk each rule.
 
 use super::record::{Delivery, DeliveryReport, ProducerRecord};
 use crate::error::{Error, Retry};
@@ -28,6 +29,43 @@ pub(crate) struct Batch {
     pub msgs: Vec<Pending>,
     pub attempts: u32,
     pub base_sequence: i32,
+    /// The producer id and epoch it is written with (-1 without idempotence), set each time it
+    /// is handed to a sender: a retry after an epoch bump goes with the new epoch.
+    pub producer: ProducerIds,
+}
+
+impl Batch {
+    /// Messages that never made a batch of their own (failed when the producer closes or a
+    /// sender dies): no partition, no sequence numbers.
+    pub fn orphans(msgs: Vec<Pending>) -> Batch {
+        Batch { partition: -1, msgs, attempts: 0, base_sequence: -1, producer: ProducerIds::NONE }
+    }
+}
+
+/// An idempotent producer's id and epoch; both -1 without idempotence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProducerIds {
+    pub id: i64,
+    pub epoch: i16,
+}
+
+impl ProducerIds {
+    /// A producer without idempotence.
+    pub const NONE: ProducerIds = ProducerIds { id: -1, epoch: -1 };
+
+    fn idempotent(self) -> bool {
+        self.id >= 0
+    }
+}
+
+/// How long and how often a failed batch is retried.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RetryRules {
+    pub max_retries: u32,
+    pub backoff: Backoff,
+    /// The longest a message may take from `produce` to its outcome (`delivery.timeout.ms`):
+    /// a batch is not retried past its oldest message's deadline.
+    pub delivery_timeout: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -121,7 +159,7 @@ impl PartQueue {
         let base_sequence = self.next_sequence;
         self.next_sequence = next_sequence(self.next_sequence, msgs.len());
         self.in_flight = true;
-        Ready::Batch(Batch { partition, msgs, attempts: 0, base_sequence })
+        Ready::Batch(Batch { partition, msgs, attempts: 0, base_sequence, producer: ProducerIds::NONE })
     }
 }
 
@@ -148,6 +186,13 @@ pub(crate) struct State {
     pub reports: Option<Sender<DeliveryReport>>,
     /// A sender thread died: the error every later call gets.
     pub dead: Option<Error>,
+    /// The estimated bytes of the messages counted in `outstanding` (`buffer.memory`).
+    pub outstanding_bytes: usize,
+    /// The id and epoch batches are written with.
+    pub producer: ProducerIds,
+    /// An idempotent batch failed for good, so its partition's sequence numbers have a gap the
+    /// broker would refuse: no batch goes until the epoch is bumped, once nothing is in flight.
+    pub bump_needed: bool,
 }
 
 impl State {
@@ -161,28 +206,85 @@ impl State {
             failed: 0,
             reports,
             dead: None,
+            outstanding_bytes: 0,
+            producer: ProducerIds::NONE,
+            bump_needed: false,
         }
     }
 
-    /// Settles a batch that failed with `e`: retried after a backoff while `e` may pass and
-    /// fewer than `max_retries` retries were made, else failed.
-    pub fn on_failure(
-        &mut self,
-        mut batch: Batch,
-        e: &Error,
-        max_retries: u32,
-        backoff: &Backoff,
-        now: Instant,
-    ) -> Settled {
+    /// Counts a message accepted by `produce`.
+    pub fn accept(&mut self, partition: usize, msg: Pending, rules: &BatchRules) -> bool {
+        self.outstanding += 1;
+        self.outstanding_bytes += msg.rec.size_estimate();
+        self.parts[partition].push(msg, rules)
+    }
+
+    /// The next batch of `partition` for its sender, with the ids to write it with; nothing
+    /// while an epoch bump is due.
+    pub fn take(&mut self, partition: usize, now: Instant, urgent: bool, rules: &BatchRules) -> Ready {
+        if self.bump_needed {
+            return Ready::Nothing;
+        }
+        let producer = self.producer;
+        match self.parts[partition].take(partition as i32, now, urgent, rules) {
+            Ready::Batch(mut b) => {
+                b.producer = producer;
+                Ready::Batch(b)
+            }
+            other => other,
+        }
+    }
+
+    /// Bumps the epoch when one is due and no batch is in flight (KIP-360: an idempotent
+    /// producer bumps its own epoch; the broker then takes sequence 0 of the new epoch on
+    /// every partition). Every partition's sequence numbers start again at 0, a batch
+    /// waiting to retry first. Returns false when the epoch is exhausted: the caller must get a
+    /// new producer id and call [`State::restart_ids`].
+    pub fn bump_epoch(&mut self) -> bool {
+        if !self.bump_needed || self.parts.iter().any(|q| q.in_flight) {
+            return true;
+        }
+        if self.producer.epoch == i16::MAX {
+            return false;
+        }
+        let ids = ProducerIds { epoch: self.producer.epoch + 1, ..self.producer };
+        self.restart_ids(ids);
+        true
+    }
+
+    /// Writes from now on with `ids`, every partition's sequence numbers from 0.
+    pub fn restart_ids(&mut self, ids: ProducerIds) {
+        log::info!("idempotent producer id {} now writes with epoch {}", ids.id, ids.epoch);
+        self.producer = ids;
+        self.bump_needed = false;
+        for q in &mut self.parts {
+            q.next_sequence = 0;
+            if let Some(b) = &mut q.retry {
+                b.base_sequence = 0;
+                q.next_sequence = next_sequence(0, b.msgs.len());
+            }
+        }
+    }
+
+    /// Settles a batch that failed with `e`: retried after a backoff while `e` may pass, fewer
+    /// than `max_retries` retries were made and the retry would start before the delivery
+    /// timeout of its oldest message; else failed. An idempotent batch failed for good leaves
+    /// a gap in its partition's sequence numbers, so it makes an epoch bump due.
+    pub fn on_failure(&mut self, mut batch: Batch, e: &Error, rules: &RetryRules, now: Instant) -> Settled {
         let slot = usize::try_from(batch.partition).ok().filter(|p| *p < self.parts.len());
-        if let (Some(p), true) = (slot, e.retry() != Retry::Never && batch.attempts < max_retries) {
-            let wait = backoff.delay(batch.attempts);
+        let wait = rules.backoff.delay(batch.attempts);
+        let deadline = batch.msgs.first().map(|m| m.enqueued + rules.delivery_timeout);
+        let in_time = deadline.is_some_and(|d| now + wait < d);
+        if let (Some(p), true) = (slot, e.retry() != Retry::Never && batch.attempts < rules.max_retries && in_time) {
             batch.attempts += 1;
             let q = &mut self.parts[p];
             q.retry_at = Some(now + wait);
             q.in_flight = false;
             q.retry = Some(batch);
             return Settled::Retrying(wait);
+        }
+        if slot.is_some() && batch.producer.idempotent() {
+            self.bump_needed = true;
         }
         self.finish(batch, |_| Err(e.clone()));
         Settled::Failed
@@ -201,12 +303,13 @@ impl State {
             msgs.extend(q.retry.take().into_iter().flat_map(|b| b.msgs));
         }
         if !msgs.is_empty() {
-            self.finish(Batch { partition: -1, msgs, attempts: 0, base_sequence: -1 }, |_| Err(e.clone()));
+            self.finish(Batch::orphans(msgs), |_| Err(e.clone()));
         }
         if self.outstanding > 0 {
             log::error!("{} messages in flight were lost with the sender thread: {e}", self.outstanding);
             self.failed += self.outstanding as u64;
             self.outstanding = 0;
+            self.outstanding_bytes = 0;
         }
         self.first_error.get_or_insert_with(|| e.clone());
         self.dead = Some(e);
@@ -219,6 +322,7 @@ impl State {
         }
         let n = batch.msgs.len();
         for (i, p) in batch.msgs.into_iter().enumerate() {
+            self.outstanding_bytes = self.outstanding_bytes.saturating_sub(p.rec.size_estimate());
             let result = outcome(i);
             if let Err(e) = &result {
                 self.failed += 1;
@@ -245,6 +349,26 @@ mod tests {
     use std::sync::mpsc::sync_channel;
 
     const RULES: BatchRules = BatchRules { linger: Duration::from_millis(5), min_queued_messages: 3, budget: 100 };
+
+    fn retries(max_retries: u32) -> RetryRules {
+        RetryRules {
+            max_retries,
+            backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(1)),
+            delivery_timeout: Duration::from_secs(120),
+        }
+    }
+
+    /// A state of `partitions` with `n` messages queued on each, written with `ids`.
+    fn queued(partitions: usize, n: usize, at: Instant, ids: ProducerIds) -> State {
+        let mut st = State::new(partitions, None);
+        st.producer = ids;
+        for p in 0..partitions {
+            for _ in 0..n {
+                st.accept(p, msg(1, at), &RULES);
+            }
+        }
+        st
+    }
 
     fn msg(len: usize, at: Instant) -> Pending {
         Pending { rec: ProducerRecord::new(vec![b'x'; len]), reply: None, enqueued: at }
@@ -330,17 +454,11 @@ mod tests {
     #[test]
     fn a_failed_batch_retries_first_with_the_same_sequence_then_fails_for_good() {
         let t0 = Instant::now();
-        let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
-        let mut st = State::new(1, None);
-        for _ in 0..2 {
-            st.parts[0].push(msg(1, t0), &RULES);
-            st.outstanding += 1;
-        }
-        let first = batch(st.parts[0].take(0, t0, true, &RULES));
-        st.parts[0].push(msg(1, t0), &RULES);
-        st.outstanding += 1;
+        let mut st = queued(1, 2, t0, ProducerIds::NONE);
+        let first = batch(st.take(0, t0, true, &RULES));
+        st.accept(0, msg(1, t0), &RULES);
         let retriable = err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
-        let Settled::Retrying(wait) = st.on_failure(first, &retriable, 1, &backoff, t0) else {
+        let Settled::Retrying(wait) = st.on_failure(first, &retriable, &retries(1), t0) else {
             panic!("a retriable error with retries left is retried");
         };
         assert!(wait <= Duration::from_millis(100));
@@ -348,7 +466,7 @@ mod tests {
         let again = batch(st.parts[0].take(0, t0 + wait, true, &RULES));
         assert_eq!((again.msgs.len(), again.base_sequence, again.attempts), (2, 0, 1), "the same batch goes first");
         // Out of retries: every message fails and stops counting as outstanding.
-        assert_eq!(st.on_failure(again, &retriable, 1, &backoff, t0), Settled::Failed);
+        assert_eq!(st.on_failure(again, &retriable, &retries(1), t0), Settled::Failed);
         assert_eq!((st.outstanding, st.failed), (1, 2));
         assert_eq!(st.first_error.as_ref().and_then(Error::code), Some(ErrorCode::NOT_LEADER_OR_FOLLOWER));
         // The message queued behind it goes next, with the following sequence number.
@@ -383,17 +501,83 @@ mod tests {
     #[test]
     fn a_fatal_error_fails_at_once_and_reaches_send() {
         let t0 = Instant::now();
-        let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         let mut st = State::new(1, None);
         let (tx, rx) = sync_channel(1);
-        st.parts[0].push(Pending { reply: Some(tx), ..msg(1, t0) }, &RULES);
-        st.outstanding += 1;
-        let b = batch(st.parts[0].take(0, t0, false, &RULES));
+        st.accept(0, Pending { reply: Some(tx), ..msg(1, t0) }, &RULES);
+        let b = batch(st.take(0, t0, false, &RULES));
         let fatal = err(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
-        assert_eq!(st.on_failure(b, &fatal, 10, &backoff, t0), Settled::Failed);
+        assert_eq!(st.on_failure(b, &fatal, &retries(10), t0), Settled::Failed);
         let got = rx.try_recv().expect("the waiting send() hears the outcome");
         assert_eq!(got.err().as_ref().and_then(Error::code), Some(ErrorCode::TOPIC_AUTHORIZATION_FAILED));
         assert!(st.first_error.is_none(), "an error handed to send() is not reported again by flush");
         assert!(!st.parts[0].in_flight);
+    }
+
+    #[test]
+    fn retries_stop_at_the_delivery_timeout_of_the_oldest_message() {
+        let t0 = Instant::now();
+        let mut st = queued(1, 1, t0, ProducerIds::NONE);
+        let rules = retries(u32::MAX);
+        let down = Error::io("b:9092", None, std::io::ErrorKind::ConnectionRefused.into());
+        // Unlimited retries, each with a backoff of at most a second, up to two minutes.
+        let mut now = t0;
+        let mut tries = 0;
+        loop {
+            let b = batch(st.take(0, now, true, &RULES));
+            match st.on_failure(b, &down, &rules, now) {
+                Settled::Retrying(wait) => {
+                    assert!(wait <= Duration::from_secs(1), "{wait:?}");
+                    now += wait;
+                    tries += 1;
+                }
+                Settled::Failed => break,
+            }
+        }
+        assert!(now - t0 <= rules.delivery_timeout, "no retry starts past the timeout");
+        assert!(now - t0 >= rules.delivery_timeout - Duration::from_secs(1), "retried until about then");
+        assert!(tries > 100, "{tries} retries in two minutes");
+        assert_eq!((st.outstanding, st.outstanding_bytes, st.failed), (0, 0, 1));
+        assert!(!st.bump_needed, "no epoch to bump without idempotence");
+    }
+
+    #[test]
+    fn a_batch_failed_for_good_bumps_the_epoch_once_nothing_is_in_flight() {
+        let t0 = Instant::now();
+        let ids = ProducerIds { id: 7, epoch: 3 };
+        let mut st = queued(2, 2, t0, ids);
+        let p0 = batch(st.take(0, t0, true, &RULES));
+        let p1 = batch(st.take(1, t0, true, &RULES));
+        assert_eq!((p0.producer, p0.base_sequence, p1.base_sequence), (ids, 0, 0));
+        // Partition 1's batch fails and waits to retry (sequence 0..1); more is queued there.
+        let retriable = err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+        assert!(matches!(st.on_failure(p1, &retriable, &retries(5), t0), Settled::Retrying(_)));
+        st.accept(0, msg(1, t0), &RULES);
+        // Partition 0's fails for good: its next sequence (2) would leave a gap at 0..1.
+        let fatal = err(ErrorCode::MESSAGE_TOO_LARGE);
+        assert_eq!(st.on_failure(p0, &fatal, &retries(5), t0), Settled::Failed);
+        assert!(st.bump_needed);
+        assert!(matches!(st.take(0, t0 + Duration::from_secs(9), true, &RULES), Ready::Nothing), "held");
+        assert!(st.bump_epoch());
+        assert!(!st.bump_needed);
+        // The retry goes first, renumbered from 0 with the new epoch; then partition 0 from 0.
+        let later = t0 + Duration::from_secs(9);
+        let again = batch(st.take(1, later, true, &RULES));
+        assert_eq!((again.producer, again.base_sequence, again.msgs.len()), (ProducerIds { id: 7, epoch: 4 }, 0, 2));
+        let next = batch(st.take(0, later, true, &RULES));
+        assert_eq!((next.producer.epoch, next.base_sequence), (4, 0));
+    }
+
+    #[test]
+    fn a_bump_waits_for_batches_in_flight_and_an_exhausted_epoch_asks_for_a_new_id() {
+        let t0 = Instant::now();
+        let mut st = queued(2, 1, t0, ProducerIds { id: 1, epoch: i16::MAX });
+        let p0 = batch(st.take(0, t0, true, &RULES));
+        let p1 = batch(st.take(1, t0, true, &RULES));
+        st.on_failure(p0, &err(ErrorCode::MESSAGE_TOO_LARGE), &retries(0), t0);
+        assert!(st.bump_epoch() && st.bump_needed, "partition 1 is still in flight");
+        st.finish(p1, |_| Ok(Delivery { partition: 1, offset: Some(0) }));
+        assert!(!st.bump_epoch(), "no epoch left: a new id is needed");
+        st.restart_ids(ProducerIds { id: 2, epoch: 0 });
+        assert_eq!((st.producer, st.bump_needed), (ProducerIds { id: 2, epoch: 0 }, false));
     }
 }

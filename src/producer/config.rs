@@ -1,4 +1,6 @@
-//! The producer's settings, with PyKafka's names; defaults follow PyKafka unless noted.
+//! The producer's settings, with PyKafka's names. Defaults follow PyKafka unless noted; where
+//! they decide whether a message survives a broker failure (acknowledgements, idempotence,
+//! retries, the delivery timeout, blocking on a full queue) they follow the Java client.
 
 use super::partitioner::Partitioner;
 use crate::client::TopicRef;
@@ -12,9 +14,10 @@ use std::time::Duration;
 pub enum Acks {
     /// Don't wait: the broker sends no answer, offsets are unknown, errors go unseen.
     None,
-    /// The leader wrote it (PyKafka's default).
+    /// The leader wrote it (PyKafka's default; lost if the leader dies before a follower
+    /// copied it).
     Leader,
-    /// Every in-sync replica wrote it (needed by idempotence).
+    /// Every in-sync replica wrote it (needed by idempotence; the default).
     All,
 }
 
@@ -34,6 +37,9 @@ pub(crate) struct ProducerConfig {
     pub compression: Compression,
     pub max_retries: u32,
     pub retry_backoff: Duration,
+    pub retry_backoff_max: Duration,
+    pub delivery_timeout: Duration,
+    pub max_queued_bytes: usize,
     pub required_acks: Acks,
     pub ack_timeout: Duration,
     pub max_queued_messages: usize,
@@ -44,7 +50,8 @@ pub(crate) struct ProducerConfig {
     pub sync: bool,
     pub delivery_reports: bool,
     pub pending_timeout: Duration,
-    pub enable_idempotence: bool,
+    /// `None`: on where the cluster allows it.
+    pub enable_idempotence: Option<bool>,
 }
 
 /// Builds a [`crate::Producer`]; get one from [`crate::Topic::producer`]. Every setter names the PyKafka
@@ -62,9 +69,12 @@ impl ProducerBuilder {
             cfg: ProducerConfig {
                 partitioner: Partitioner::Default,
                 compression: Compression::None,
-                max_retries: 3,
+                max_retries: u32::MAX,
                 retry_backoff: Duration::from_millis(100),
-                required_acks: Acks::Leader,
+                retry_backoff_max: Duration::from_secs(1),
+                delivery_timeout: Duration::from_secs(120),
+                max_queued_bytes: 32 << 20,
+                required_acks: Acks::All,
                 ack_timeout: Duration::from_secs(10),
                 max_queued_messages: 100_000,
                 min_queued_messages: 70_000,
@@ -73,8 +83,8 @@ impl ProducerBuilder {
                 max_request_size: 1_000_012,
                 sync: false,
                 delivery_reports: false,
-                pending_timeout: Duration::from_secs(5),
-                enable_idempotence: false,
+                pending_timeout: Duration::from_secs(60),
+                enable_idempotence: None,
             },
         }
     }
@@ -92,7 +102,10 @@ impl ProducerBuilder {
         self
     }
 
-    /// Retries of a batch that failed with a retriable error (`max_retries`). Default 3.
+    /// Retries of a batch that failed with a retriable error (`max_retries`). Default
+    /// unlimited, as the Java client's `retries`: [`ProducerBuilder::delivery_timeout`] bounds
+    /// them instead (PyKafka's 3 retries in 700 ms give up long before a new leader is
+    /// elected).
     pub fn max_retries(mut self, n: u32) -> Self {
         self.cfg.max_retries = n;
         self
@@ -104,7 +117,24 @@ impl ProducerBuilder {
         self
     }
 
-    /// Acknowledgements to wait for (`required_acks`). Default [`Acks::Leader`].
+    /// The longest pause between retries (`retry.backoff.max.ms`, not in PyKafka). Default 1 s.
+    pub fn retry_backoff_max(mut self, d: Duration) -> Self {
+        self.cfg.retry_backoff_max = d;
+        self
+    }
+
+    /// The longest a message may take from `produce` to its outcome, retries included
+    /// (`delivery.timeout.ms`, not in PyKafka). A batch is retried — with backoff, and with
+    /// fresh metadata after a leader moved or a broker went away — until it is written, fails
+    /// with an error no retry can fix, or this passes; then each of its messages fails with
+    /// the last error. Default 120 s, as the Java client.
+    pub fn delivery_timeout(mut self, d: Duration) -> Self {
+        self.cfg.delivery_timeout = d;
+        self
+    }
+
+    /// Acknowledgements to wait for (`required_acks`). Default [`Acks::All`], as the Java client
+    /// since 3.0 (PyKafka's is the leader's only).
     pub fn required_acks(mut self, a: Acks) -> Self {
         self.cfg.required_acks = a;
         self
@@ -120,6 +150,14 @@ impl ProducerBuilder {
     /// (`max_queued_messages`). Default 100,000.
     pub fn max_queued_messages(mut self, n: usize) -> Self {
         self.cfg.max_queued_messages = n;
+        self
+    }
+
+    /// Estimated bytes of the messages queued (including in flight) before `produce` blocks or
+    /// fails (`buffer.memory`, not in PyKafka). Default 32 MiB. A single message larger than
+    /// this is still taken when the queue is empty.
+    pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
+        self.cfg.max_queued_bytes = bytes;
         self
     }
 
@@ -165,8 +203,8 @@ impl ProducerBuilder {
         self
     }
 
-    /// How long `produce` blocks on a full queue before failing (`pending_timeout_ms`). Default
-    /// 5 s.
+    /// How long `produce` blocks on a full queue before failing (`pending_timeout_ms`; the Java
+    /// client's `max.block.ms`). Default 60 s, as Java (PyKafka's is 5 s).
     pub fn pending_timeout(mut self, d: Duration) -> Self {
         self.cfg.pending_timeout = d;
         self
@@ -174,9 +212,17 @@ impl ProducerBuilder {
 
     /// Idempotent writes (KIP-98; not in PyKafka): a producer id and per-partition sequence
     /// numbers let the broker drop duplicates of retried batches, so each message is written
-    /// once. Implies `required_acks(Acks::All)`. Default false.
+    /// once and in order. Needs `required_acks(Acks::All)`.
+    ///
+    /// Default: on, as in the Java client since 3.0, unless `required_acks` is not
+    /// [`Acks::All`] or the cluster refuses producer ids (then a warning is logged and writes
+    /// go without). `true` makes such a refusal an error at `build`.
+    ///
+    /// When a batch fails for good (its delivery timeout passed, say), its partition's sequence
+    /// numbers have a gap the broker would refuse; the producer then bumps its epoch (KIP-360)
+    /// once nothing is in flight, and later batches go through.
     pub fn enable_idempotence(mut self, on: bool) -> Self {
-        self.cfg.enable_idempotence = on;
+        self.cfg.enable_idempotence = Some(on);
         self
     }
 
@@ -201,11 +247,15 @@ impl ProducerBuilder {
         if matches!(c.compression, Compression::Unknown(_)) {
             return Err(Error::Config(format!("{:?} is not a codec", c.compression)));
         }
-        if c.enable_idempotence {
-            if c.required_acks == Acks::None {
+        if c.delivery_timeout.is_zero() {
+            return Err(Error::Config("delivery_timeout must be longer than zero".into()));
+        }
+        match c.enable_idempotence {
+            Some(true) if c.required_acks != Acks::All => {
                 return Err(Error::Config("enable_idempotence needs required_acks(Acks::All)".into()));
             }
-            c.required_acks = Acks::All;
+            None if c.required_acks != Acks::All => c.enable_idempotence = Some(false),
+            _ => {}
         }
         crate::Producer::start(self.topic, self.cfg)
     }

@@ -1,6 +1,6 @@
 //! The producer as the application sees it.
 
-use super::accumulator::{Pending, State};
+use super::accumulator::{Batch, Pending, ProducerIds, State};
 use super::config::ProducerConfig;
 use super::record::{Delivery, DeliveryReport, ProducerRecord};
 use super::sender::{self, Shared};
@@ -37,6 +37,11 @@ pub struct Producer {
     closed: bool,
 }
 
+/// A new idempotent producer id, epoch 0.
+pub(crate) fn new_ids(topic: &TopicRef) -> Result<ProducerIds> {
+    init_producer_id(&topic.client, &topic.name).map(|(id, epoch)| ProducerIds { id, epoch })
+}
+
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
@@ -44,8 +49,19 @@ fn now_ms() -> i64 {
 impl Producer {
     pub(crate) fn start(topic: TopicRef, cfg: ProducerConfig) -> Result<Producer> {
         let client = Arc::clone(&topic.client);
-        let (producer_id, producer_epoch) =
-            if cfg.enable_idempotence { init_producer_id(&topic.client, &topic.name)? } else { (-1, -1) };
+        let producer = match cfg.enable_idempotence {
+            Some(false) => ProducerIds::NONE,
+            Some(true) => new_ids(&topic)?,
+            // On by default, as in the Java client since 3.0, where the brokers can do it.
+            None => match new_ids(&topic) {
+                Ok(ids) => ids,
+                Err(e) if e.is_retriable() => return Err(e),
+                Err(e) => {
+                    log::warn!("{}: writing without idempotence, which the cluster refused: {e}", topic.name);
+                    ProducerIds::NONE
+                }
+            },
+        };
         let partitions = topic.partitions.len();
         let (reports_tx, reports) = if cfg.delivery_reports {
             let (tx, rx) = channel();
@@ -53,15 +69,15 @@ impl Producer {
         } else {
             (None, None)
         };
+        let mut state = State::new(partitions, reports_tx);
+        state.producer = producer;
         let shared = Arc::new(Shared {
             topic: Arc::clone(&topic.name),
             cfg,
             client,
-            state: Mutex::new(State::new(partitions, reports_tx)),
+            state: Mutex::new(state),
             work: Condvar::new(),
             progress: Condvar::new(),
-            producer_id,
-            producer_epoch,
         });
         let owners: Arc<Vec<i32>> = Arc::new(shared.client.brokers().keys().copied().collect());
         let mut workers = Workers::new();
@@ -97,7 +113,8 @@ impl Producer {
     }
 
     /// Queues a message (or, with `sync(true)`, writes it and waits). Blocks while the queue is
-    /// full, for up to `pending_timeout` (with `block_on_queue_full`).
+    /// full (`max_queued_messages`, `max_queued_bytes`), for up to `pending_timeout` (with
+    /// `block_on_queue_full`).
     pub fn produce(&self, rec: ProducerRecord) -> Result<()> {
         if self.shared.cfg.sync {
             return self.send(rec).map(drop);
@@ -110,10 +127,11 @@ impl Producer {
         let (tx, rx) = sync_channel(1);
         self.enqueue(rec, Some(tx))?;
         let cfg = &self.shared.cfg;
-        let per_try = cfg.ack_timeout + self.shared.client.connection_config().request_timeout + Duration::from_secs(5);
-        // Saturating: max_retries may be u32::MAX (recv_timeout then waits without a limit).
-        let tries = cfg.max_retries.saturating_add(1);
-        let limit = cfg.linger.saturating_add(per_try.checked_mul(tries).unwrap_or(Duration::MAX));
+        // The delivery timeout bounds retries; a request under way when it passes still runs to
+        // its own end.
+        let last_try =
+            cfg.ack_timeout + self.shared.client.connection_config().request_timeout + Duration::from_secs(5);
+        let limit = cfg.linger.saturating_add(cfg.delivery_timeout).saturating_add(last_try);
         // A closed channel means the sender thread died with the batch: say why.
         let timed_out =
             || Error::DeliveryTimeout { topic: self.shared.topic.to_string(), outstanding: 1, after: limit };
@@ -146,10 +164,18 @@ impl Producer {
         let now = Instant::now();
         let deadline = now + cfg.pending_timeout;
         let mut st = self.shared.lock();
-        while st.outstanding >= cfg.max_queued_messages {
+        // A message larger than the byte bound still goes when the queue is empty.
+        while st.outstanding >= cfg.max_queued_messages
+            || (st.outstanding > 0 && st.outstanding_bytes + size > cfg.max_queued_bytes)
+        {
             let left = deadline.saturating_duration_since(Instant::now());
             if !cfg.block_on_queue_full || left.is_zero() {
-                return Err(Error::QueueFull { topic: topic.to_string(), queued: st.outstanding });
+                return Err(Error::QueueFull {
+                    topic: topic.to_string(),
+                    queued: st.outstanding,
+                    bytes: st.outstanding_bytes,
+                    waited: cfg.pending_timeout,
+                });
             }
             st = self.shared.progress.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
         }
@@ -159,8 +185,7 @@ impl Producer {
         if st.closing {
             return Err(Error::Stopped);
         }
-        let wake = st.parts[p as usize].push(Pending { rec, reply, enqueued: now }, &self.shared.rules());
-        st.outstanding += 1;
+        let wake = st.accept(p as usize, Pending { rec, reply, enqueued: now }, &self.shared.rules());
         drop(st);
         if wake {
             // Any sender may own the partition.
@@ -234,9 +259,7 @@ impl Producer {
                 leftovers.extend(q.queue.drain(..));
             }
             if !leftovers.is_empty() {
-                let batch =
-                    super::accumulator::Batch { partition: -1, msgs: leftovers, attempts: 0, base_sequence: -1 };
-                st.finish(batch, |_| Err(Error::Stopped));
+                st.finish(Batch::orphans(leftovers), |_| Err(Error::Stopped));
             }
         }
         self.shared.work.notify_all();
@@ -252,5 +275,14 @@ impl Drop for Producer {
         if let Err(e) = self.close(DROP_TIMEOUT) {
             log::error!("{}: closing on drop: {e}", self.shared.topic);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_producer_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<super::Producer>();
     }
 }

@@ -4,7 +4,7 @@
 //! slow broker so holds up only its own partitions. Partitions without a leader, or led by a
 //! broker that has no thread (it joined later), go to the thread of the lowest broker id.
 
-use super::accumulator::{Batch, BatchRules, Ready, Settled, State};
+use super::accumulator::{Batch, BatchRules, ProducerIds, Ready, RetryRules, Settled, State};
 use super::config::ProducerConfig;
 use super::record::Delivery;
 use crate::client::pool::Dedicated;
@@ -15,7 +15,7 @@ use crate::protocol::codec::Encoder;
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::records::{encode_batch_v2, BatchSpec, RecordSpec};
 use crate::protocol::ApiKey;
-use crate::retry::{self, Backoff};
+use crate::retry::Backoff;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -36,9 +36,6 @@ pub(crate) struct Shared {
     pub work: Condvar,
     /// Signalled when messages finish: room in the queue, progress for `flush`.
     pub progress: Condvar,
-    /// Idempotent producer id and epoch; -1 without idempotence.
-    pub producer_id: i64,
-    pub producer_epoch: i16,
 }
 
 impl Shared {
@@ -65,6 +62,15 @@ impl Shared {
             linger: self.cfg.linger,
             min_queued_messages: self.cfg.min_queued_messages,
             budget: self.batch_budget(),
+        }
+    }
+
+    /// The retry rules from the configuration.
+    pub fn retry_rules(&self) -> RetryRules {
+        RetryRules {
+            max_retries: self.cfg.max_retries,
+            backoff: Backoff::new(self.cfg.retry_backoff, self.cfg.retry_backoff_max),
+            delivery_timeout: self.cfg.delivery_timeout,
         }
     }
 }
@@ -96,6 +102,32 @@ pub(crate) fn run(shared: Arc<Shared>, role: Role) {
     }
 }
 
+/// After a failed batch, once nothing is in flight: the next epoch, or (the epoch exhausted) a
+/// new producer id. Called with the state locked; gives it up while asking for an id.
+fn bump_epoch<'a>(shared: &'a Shared, mut st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+    if st.bump_epoch() {
+        return st;
+    }
+    drop(st);
+    let topic = crate::client::TopicRef {
+        client: Arc::clone(&shared.client),
+        name: Arc::clone(&shared.topic),
+        partitions: Vec::new(),
+    };
+    let got = super::handle::new_ids(&topic);
+    let mut st = shared.lock();
+    match got {
+        Ok(ids) if st.bump_needed => st.restart_ids(ids),
+        Ok(_) => {}
+        Err(e) => {
+            drop(st);
+            shared.fail_all(e);
+            st = shared.lock();
+        }
+    }
+    st
+}
+
 /// Waits until one of `role`'s partitions has a batch to send; `None` once closing with nothing
 /// left.
 fn take_ready(shared: &Shared, role: &Role) -> Option<Vec<Batch>> {
@@ -103,17 +135,20 @@ fn take_ready(shared: &Shared, role: &Role) -> Option<Vec<Batch>> {
     let ids: Vec<i32> = (0..shared.lock().parts.len() as i32).collect();
     let mut st = shared.lock();
     loop {
+        if st.bump_needed {
+            st = bump_epoch(shared, st);
+        }
         let now = Instant::now();
         let urgent = st.flushing > 0 || st.closing;
         let mut wake: Option<Instant> = None;
         let mut out = Vec::new();
         // Lock order: producer state, then the client's metadata (never the other way).
         let leaders = shared.client.leaders(&shared.topic, &ids);
-        for ((p, q), leader) in st.parts.iter_mut().enumerate().zip(leaders) {
+        for (p, leader) in leaders.into_iter().enumerate() {
             if !role.owns(leader) {
                 continue;
             }
-            match q.take(p as i32, now, urgent, &rules) {
+            match st.take(p, now, urgent, &rules) {
                 Ready::Batch(b) => out.push(b),
                 Ready::WaitUntil(at) => wake = Some(wake.map_or(at, |w| w.min(at))),
                 Ready::Nothing => {}
@@ -142,13 +177,13 @@ fn encode(shared: &Shared, batch: &Batch) -> Result<Vec<u8>, Error> {
             timestamp: m.rec.timestamp.unwrap_or(0),
         })
         .collect();
-    let idempotent = shared.producer_id >= 0;
+    let ProducerIds { id, epoch } = batch.producer;
     let spec = BatchSpec {
         base_offset: 0,
         compression: shared.cfg.compression,
-        producer_id: shared.producer_id,
-        producer_epoch: shared.producer_epoch,
-        base_sequence: if idempotent { batch.base_sequence } else { -1 },
+        producer_id: id,
+        producer_epoch: epoch,
+        base_sequence: if id >= 0 { batch.base_sequence } else { -1 },
     };
     let mut e = Encoder::new();
     encode_batch_v2(&mut e, spec, &recs).map_err(|c| Error::Config(format!("{}: {c}", shared.topic)))?;
@@ -248,9 +283,8 @@ fn send_round(shared: &Shared, conns: &mut Dedicated, batches: Vec<Batch>) {
 /// Retries `batch` after a backoff if `e` may pass and attempts remain, else fails its messages.
 /// Returns whether metadata should be refreshed.
 fn settle_error(shared: &Shared, batch: Batch, e: &Error) -> bool {
-    let backoff = Backoff::new(shared.cfg.retry_backoff, retry::REQUEST_MAX);
     let (partition, count) = (batch.partition, batch.msgs.len());
-    let settled = shared.lock().on_failure(batch, e, shared.cfg.max_retries, &backoff, Instant::now());
+    let settled = shared.lock().on_failure(batch, e, &shared.retry_rules(), Instant::now());
     match settled {
         Settled::Retrying(wait) => {
             log::debug!("{}/{partition}: {e}; retry in {wait:?}", shared.topic);

@@ -2,6 +2,7 @@
 //! (librdkafka through the rdkafka crate) to write test data, and waiting helpers.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod cluster;
 pub mod groups;
 pub mod scenarios;
 #[cfg(feature = "mock-tls")]

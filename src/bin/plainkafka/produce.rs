@@ -61,7 +61,9 @@ pub(crate) fn produce(conn: &Conn, topic: &str, o: ProduceOpts) -> AnyResult<()>
         p.produce(rec)?;
         count += 1;
     }
-    p.close(Duration::from_secs(60))?;
+    // Past the producer's delivery timeout (120 s), so each message ends delivered or failed
+    // with its own error rather than with the close's.
+    p.close(Duration::from_secs(150))?;
     eprintln!("{count} messages");
     Ok(())
 }
