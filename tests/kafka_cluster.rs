@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::cluster::Cluster;
+use common::cluster::{Cluster, JavaPeer};
 use common::{init_logging, unique_topic, wait_until};
 use plainkafka::{KafkaClient, OffsetReset, Producer, ProducerRecord};
 use std::collections::{BTreeMap, BTreeSet};
@@ -225,6 +225,13 @@ fn run(name: &str, fault: Fault, bootstrap_node: Option<i32>) {
         None => cluster.bootstrap(),
     };
 
+    // The Java client, on a topic of its own, under the same fault.
+    let java_topic = format!("{topic}-java");
+    cluster.client().create_topic(&java_topic, PARTITIONS, 3).expect("create topic");
+    cluster.wait_in_sync(&java_topic, Duration::from_secs(60));
+    let java =
+        JavaPeer::start(&bootstrap, &java_topic, PARTITIONS, RATE, (PRODUCE_FOR + Duration::from_secs(4)).as_secs());
+
     let simple = Reader::simple(&bootstrap, &topic);
     let members = [Reader::member(&bootstrap, &topic, &group), Reader::member(&bootstrap, &topic, &group)];
     let producer = Arc::new(
@@ -280,15 +287,22 @@ fn run(name: &str, fault: Fault, bootstrap_node: Option<i32>) {
     for (v, at) in produced.acked.values().flatten() {
         acked_at[*v as usize] = *at;
     }
+    let java = java.finish(Duration::from_secs(240));
+    assert_eq!((java.failed, java.unread), (0, 0), "the Java client lost messages: {java:?}");
+    // The README's failover table takes these rows.
     println!(
-        "| {name} | producer {:.1} s | simple consumer {:.1} s | group {:.1} s | fault took {:.1} s | {} messages |",
+        "| {name} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |   (fault took {:.1} s; {} + {} messages)",
         longest_wait(&produced.acked, &produced.sent_at).as_secs_f64(),
+        java.producer.as_secs_f64(),
         longest_wait(&simple_seen, &acked_at).as_secs_f64(),
         longest_wait(&group_all, &acked_at).as_secs_f64(),
+        java.consumer.as_secs_f64(),
         fault_took.as_secs_f64(),
         produced.total,
+        java.total,
     );
     cluster.wait_in_sync(&topic, Duration::from_secs(120));
+    cluster.wait_in_sync(&java_topic, Duration::from_secs(120));
 }
 
 /// SIGKILL of `id`, a pause, then a restart from its log dir.

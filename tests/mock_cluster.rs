@@ -416,3 +416,130 @@ fn java_console_clients_run_the_guide_against_the_mock() {
     stop(c3);
     assert_eq!(*seen3.lock().unwrap(), guide_values(0..10));
 }
+
+#[test]
+fn an_idempotent_producer_goes_on_after_a_batch_fails_for_good() {
+    init_logging();
+    let (m, b) = mock();
+    m.create_topic("bump", 1);
+    let t = client(&b).topic("bump").expect("topic");
+    let p = t.producer().delivery_timeout(Duration::from_secs(1)).build().expect("producer");
+    assert_eq!(p.send(ProducerRecord::new("a").partition(0)).expect("first").offset, Some(0));
+    // Refused for good: its sequence numbers are spent, and the broker expects them next.
+    m.fail_next(ApiKey::Produce, ErrorCode::INVALID_RECORD, 1);
+    let refused = p.send(ProducerRecord::new("b").partition(0));
+    assert_eq!(refused.err().as_ref().and_then(plainkafka::Error::code), Some(ErrorCode::INVALID_RECORD));
+    // Retried until the delivery timeout, then failed with the last error.
+    let busy = m.control(Some(ApiKey::Produce), |_| Control::Fail(ErrorCode::NOT_LEADER_OR_FOLLOWER));
+    let started = Instant::now();
+    let late = p.send(ProducerRecord::new("c").partition(0));
+    assert_eq!(late.err().as_ref().and_then(plainkafka::Error::code), Some(ErrorCode::NOT_LEADER_OR_FOLLOWER));
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(500) && took < Duration::from_secs(10), "gave up after {took:?}");
+    m.remove_control(busy);
+    // Without an epoch bump this would be OUT_OF_ORDER_SEQUENCE_NUMBER for good.
+    assert_eq!(p.send(ProducerRecord::new("d").partition(0)).expect("after the bump").offset, Some(1));
+    let mut c = reader(&b, "bump");
+    let got = read_n(&mut c, 2, Duration::from_secs(30));
+    let values: Vec<&[u8]> = got.iter().map(|m| m.value().unwrap_or_default()).collect();
+    assert_eq!(values, [b"a".as_slice(), b"d".as_slice()]);
+}
+
+#[test]
+fn a_full_queue_blocks_produce_until_there_is_room() {
+    let (m, b) = mock();
+    m.create_topic("full", 1);
+    let t = client(&b).topic("full").expect("topic");
+    // Every response held back, so the queue stays full for a while.
+    m.delay(1, Duration::from_millis(300));
+    m.delay(2, Duration::from_millis(300));
+    m.delay(3, Duration::from_millis(300));
+    let p = t.producer().max_queued_messages(10).min_queued_messages(10).build().expect("producer");
+    for i in 0..100 {
+        p.produce(ProducerRecord::new(format!("{i}")).partition(0)).expect("blocks rather than fails");
+    }
+    p.flush(Duration::from_secs(60)).expect("flush");
+    let tight = t
+        .producer()
+        .max_queued_messages(1)
+        .block_on_queue_full(false)
+        .linger(Duration::from_secs(5))
+        .build()
+        .expect("producer");
+    tight.produce(ProducerRecord::new("x").partition(0)).expect("room for one");
+    let full = tight.produce(ProducerRecord::new("y").partition(0));
+    assert!(matches!(full, Err(plainkafka::Error::QueueFull { queued: 1, .. })), "{full:?}");
+}
+
+#[test]
+fn a_lost_produce_response_stores_each_record_once_with_idempotence_and_twice_without() {
+    let (m, b) = mock();
+    for (topic, idempotent, expected) in [("lost-idem", true, 3), ("lost-plain", false, 4)] {
+        m.create_topic(topic, 1);
+        let t = client(&b).topic(topic).expect("topic");
+        let p = t.producer().enable_idempotence(idempotent).build().expect("producer");
+        p.send(ProducerRecord::new("a").partition(0)).expect("a");
+        // Written, but the answer never comes: the producer can only retry.
+        m.drop_next_response(ApiKey::Produce);
+        p.send(ProducerRecord::new("b").partition(0)).expect("b, retried");
+        p.send(ProducerRecord::new("c").partition(0)).expect("c");
+        let mut c = reader(&b, topic);
+        let got = scenarios::drain(&mut c);
+        let values: Vec<String> =
+            got.iter().map(|m| String::from_utf8_lossy(m.value().unwrap_or_default()).into()).collect();
+        assert_eq!(values.len(), expected, "{topic}: {values:?}");
+        if idempotent {
+            assert_eq!(values, ["a", "b", "c"]);
+        }
+    }
+}
+
+#[test]
+fn brokers_that_accept_and_never_answer_fail_within_the_connection_budget() {
+    // Three listeners that take connections and say nothing (a hung or half-started broker).
+    let listeners: Vec<std::net::TcpListener> =
+        (0..3).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
+    let addrs: Vec<String> = listeners.iter().map(|l| l.local_addr().expect("addr").to_string()).collect();
+    let started = Instant::now();
+    let r = plainkafka::KafkaClient::builder(&addrs.join(","))
+        .connect_timeout(Duration::from_secs(2))
+        .request_timeout(Duration::from_secs(30))
+        .build();
+    let took = started.elapsed();
+    assert!(matches!(&r, Err(plainkafka::Error::NoBrokerReachable { tried, .. }) if tried.len() == 3), "{:?}", r.err());
+    // Asked one after another, that was 3 × the 30 s request timeout; now the 2 s setup budget
+    // and a second's stagger between addresses.
+    assert!(took < Duration::from_secs(15), "gave up after {took:?}");
+    drop(listeners);
+}
+
+#[test]
+fn closing_a_group_member_whose_brokers_hang_is_bounded_by_the_request_timeout() {
+    let (m, b) = mock();
+    m.create_topic("hang", 2);
+    write(&b, "hang", "a", 10);
+    let request_timeout = Duration::from_secs(4);
+    let mut c = plainkafka::KafkaClient::builder(&b.bootstrap)
+        .request_timeout(request_timeout)
+        .build()
+        .expect("client")
+        .balanced_consumer("hangers", &["hang"])
+        .auto_offset_reset(plainkafka::OffsetReset::Earliest)
+        .consumer_timeout(Some(Duration::from_millis(200)))
+        .build()
+        .expect("member");
+    let mut got = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while got < 10 {
+        assert!(Instant::now() < deadline, "read {got} of 10");
+        got += usize::from(c.consume().expect("consume").is_some());
+    }
+    // Every broker now takes requests and never answers.
+    m.control(None, |_| Control::Ignore);
+    let started = Instant::now();
+    drop(c);
+    let took = started.elapsed();
+    // The commit waits out one request timeout (no retry starts after that), the leave is
+    // skipped, and the threads get one more: before, retries and refreshes made it minutes.
+    assert!(took < request_timeout * 3, "dropping took {took:?}");
+}

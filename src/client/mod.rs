@@ -50,8 +50,12 @@ pub(crate) struct Client {
     conn_cfg: ConnectionConfig,
     retry_backoff: Duration,
     known: Mutex<Metadata>,
-    pool: Pool,
+    pool: Arc<Pool>,
 }
+
+/// How long a metadata request has to itself before the next address is asked as well: a
+/// silent broker then costs a second, not a request timeout per address.
+const METADATA_STAGGER: Duration = Duration::from_secs(1);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these locks leaves plain data behind, still consistent.
@@ -69,7 +73,7 @@ impl Client {
             conn_cfg,
             retry_backoff,
             known: Mutex::new(Metadata::default()),
-            pool: Pool::default(),
+            pool: Arc::default(),
         };
         client.refresh_metadata(&[])?;
         Ok(Arc::new(client))
@@ -86,27 +90,53 @@ impl Client {
         Backoff::new(self.retry_backoff, max)
     }
 
-    /// Refreshes metadata for `topics` (none: every topic). Asks each known broker, then
-    /// each bootstrap address, until one answers.
+    /// Refreshes metadata for `topics` (none: every topic). Asks each known broker, then each
+    /// bootstrap address (KIP-1102: when every known broker is gone, the configured list
+    /// still is), until one answers: the next address is asked when the last one failed or
+    /// has not answered within a second, so silent brokers cost about a second each, and the
+    /// whole refresh at most the request timeout past the last start.
     pub fn refresh_metadata(&self, topics: &[&str]) -> Result<()> {
         // With no topic named, ask for all of them rather than for an empty list: librdkafka's
         // mock answers an empty list without any topics array, which no decoder can read.
-        let req = MetadataRequest {
+        let req = Arc::new(MetadataRequest {
             topics: (!topics.is_empty()).then(|| topics.iter().map(|t| t.to_string()).collect()),
             allow_auto_topic_creation: true,
-        };
+        });
         let addrs = lock(&self.known).metadata_targets(&self.bootstrap);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut started = 0;
+        let mut failed = 0;
         let mut last = None;
-        for addr in &addrs {
-            match self.pool.send(addr, &self.conn_cfg, &req, Duration::ZERO) {
-                Ok(resp) => {
+        while failed < addrs.len() {
+            if started < addrs.len() {
+                let addr = addrs[started].clone();
+                let (pool, cfg) = (Arc::clone(&self.pool), self.conn_cfg.clone());
+                let (request, answers) = (Arc::clone(&req), tx.clone());
+                let ask = move || {
+                    let r = pool.send(&addr, &cfg, &*request, Duration::ZERO);
+                    let _ = answers.send((addr, r));
+                };
+                if let Err(e) = std::thread::Builder::new().name("plainkafka-metadata".into()).spawn(ask) {
+                    log::debug!("metadata: no thread ({e}); asking {} in line", addrs[started]);
+                    let r = self.pool.send(&addrs[started], &self.conn_cfg, &*req, Duration::ZERO);
+                    let _ = tx.send((addrs[started].clone(), r));
+                }
+                started += 1;
+            }
+            // Every attempt ends by itself (connect and request timeouts).
+            let answer = if started < addrs.len() { rx.recv_timeout(METADATA_STAGGER).ok() } else { rx.recv().ok() };
+            match answer {
+                Some((_, Ok(resp))) => {
                     lock(&self.known).absorb(resp, topics.is_empty());
                     return Ok(());
                 }
-                Err(e) => {
+                Some((addr, Err(e))) => {
                     log::debug!("metadata from {addr} failed: {e}");
+                    failed += 1;
                     last = Some(e);
                 }
+                None if started < addrs.len() => {}
+                None => break,
             }
         }
         // A refused login or certificate is the answer to give, not "unreachable".
@@ -244,6 +274,10 @@ impl Client {
     /// tries and refreshing what `f`'s error says is stale (`topics`' metadata, `group`'s
     /// coordinator). With one attempt it never sleeps: a caller with a retry loop of its own
     /// (a fetcher) passes 1, and still gets a stale coordinator forgotten.
+    ///
+    /// No retry starts later than one request timeout after the first attempt did, so a
+    /// retried call against silent brokers ends within about twice the request timeout, however
+    /// many attempts were allowed (closing a consumer commits this way).
     pub fn with_retries<T>(
         &self,
         attempts: u32,
@@ -252,6 +286,7 @@ impl Client {
         mut f: impl FnMut() -> Result<T>,
     ) -> Result<T> {
         let backoff = self.backoff(retry::REQUEST_MAX);
+        let last_start = Instant::now() + self.conn_cfg.request_timeout;
         let mut attempt = 0;
         loop {
             let err = match f() {
@@ -264,11 +299,12 @@ impl Client {
                 self.forget_coordinator(g);
             }
             attempt += 1;
-            if how == Retry::Never || attempt >= attempts {
+            let pause = backoff.delay(attempt - 1);
+            if how == Retry::Never || attempt >= attempts || Instant::now() + pause > last_start {
                 return Err(err);
             }
             log::debug!("retrying after ({how:?}): {err}");
-            std::thread::sleep(backoff.delay(attempt - 1));
+            std::thread::sleep(pause);
             if stale {
                 if let Err(e) = self.refresh_metadata(topics) {
                     log::debug!("metadata refresh failed: {e}");

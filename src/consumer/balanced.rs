@@ -11,7 +11,7 @@ use super::engine::{CommitTimer, Engine, Key};
 use super::simple::StopHandle;
 use crate::client::offsets::{self as broker_offsets, Generation};
 use crate::client::Client;
-use crate::error::Result;
+use crate::error::{Result, Retry};
 use crate::group::actions::{self, Action};
 use crate::group::membership::{self, GroupConfig, Heartbeat, Rejoin, Wake};
 use crate::group::transitions::JoinRetries;
@@ -234,11 +234,13 @@ impl BalancedConsumer {
     }
 
     /// Gives up `keys`: commits what was consumed from them (with auto-commit), then tells the
-    /// application.
-    fn revoke(&mut self, keys: &[Key]) {
+    /// application. Returns false when the coordinator could not be reached (the commit ran
+    /// into a timeout or a broken connection), so that stopping need not wait on it again.
+    fn revoke(&mut self, keys: &[Key]) -> bool {
         if keys.is_empty() {
-            return;
+            return true;
         }
+        let mut reachable = true;
         if self.cfg.auto_commit_enable {
             let slots = self.engine.slots_of(keys);
             let todo: Vec<(usize, i64)> =
@@ -246,12 +248,14 @@ impl BalancedConsumer {
             let attempts = self.cfg.offsets_commit_max_retries.max(1);
             if let Err(e) = self.commit(&todo, attempts) {
                 log::warn!("group {}: commit before giving partitions up failed: {e}", self.group.group);
+                reachable = e.retry() != Retry::Reconnect;
             }
         }
         log::info!("group {}: revoking {:?}", self.group.group, pairs(keys));
         if let Some(f) = self.on_revoked.as_mut() {
             f(&pairs(keys));
         }
+        reachable
     }
 
     fn rebalance(&mut self, deadline: Option<Instant>) -> Result<()> {
@@ -261,7 +265,7 @@ impl BalancedConsumer {
             // Eager: everything is given up before joining, so no two members ever read the
             // same partition.
             let all = keys_of(&self.assignment);
-            self.revoke(&all);
+            let _ = self.revoke(&all);
             self.engine.stop();
             self.engine = Engine::new(self.cfg.clone(), Arc::clone(&self.client), Vec::new());
             self.assignment.clear();
@@ -291,7 +295,7 @@ impl BalancedConsumer {
         self.assignor = Some(joined.assignor);
         let revoked = minus(&self.assignment, &joined.assignment);
         let added = minus(&joined.assignment, &self.assignment);
-        self.revoke(&revoked);
+        let _ = self.revoke(&revoked);
         if !revoked.is_empty() || !added.is_empty() {
             let mut cfg = self.cfg.clone();
             // PyKafka resets only the first assignment; later ones resume from commits.
@@ -376,10 +380,12 @@ impl BalancedConsumer {
         }
         self.stopped = true;
         let all = keys_of(&self.assignment);
-        self.revoke(&all);
+        let reachable = self.revoke(&all);
         self.heartbeat.stop();
         self.engine.stop();
-        if let Some(g) = &self.generation {
+        // A coordinator that just timed out would only time out again: the session timeout
+        // removes this member instead.
+        if let Some(g) = self.generation.as_ref().filter(|_| reachable) {
             if let Err(e) = membership::leave(&self.client, &self.group, g) {
                 log::warn!("group {}: leaving failed: {e}", self.group.group);
             }

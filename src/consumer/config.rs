@@ -12,7 +12,8 @@ pub(crate) struct ConsumerConfig {
     pub partitions: Option<Vec<i32>>,
     pub fetch_message_max_bytes: usize,
     pub fetch_message_max_bytes_limit: usize,
-    pub num_consumer_fetchers: usize,
+    /// `None`: one per broker.
+    pub num_consumer_fetchers: Option<usize>,
     pub auto_commit_enable: bool,
     pub auto_commit_interval: Duration,
     pub queued_max_messages: usize,
@@ -34,7 +35,7 @@ impl Default for ConsumerConfig {
             partitions: None,
             fetch_message_max_bytes: 1024 * 1024,
             fetch_message_max_bytes_limit: 64 * 1024 * 1024,
-            num_consumer_fetchers: 1,
+            num_consumer_fetchers: None,
             auto_commit_enable: false,
             auto_commit_interval: Duration::from_secs(60),
             queued_max_messages: 2000,
@@ -55,7 +56,7 @@ impl ConsumerConfig {
     /// Checks the settings every consumer shares.
     pub fn validate(&self) -> Result<()> {
         let c = self;
-        if c.num_consumer_fetchers == 0 {
+        if c.num_consumer_fetchers == Some(0) {
             return Err(Error::Config("num_consumer_fetchers must be at least 1".into()));
         }
         if c.queued_max_messages == 0 || c.queued_max_bytes == 0 {
@@ -103,11 +104,13 @@ macro_rules! consumer_setters {
             self
         }
 
-        /// Number of fetcher threads (`num_consumer_fetchers`). Default 1. Brokers are divided
-        /// between them; each thread sends its Fetch requests to all its brokers before reading
-        /// the answers, so one thread already fetches from every broker at once.
+        /// Number of fetcher threads (`num_consumer_fetchers`). Default: one per broker known
+        /// when the consumer starts (PyKafka's is 1). Brokers are divided between them; each
+        /// thread sends its Fetch requests to all its brokers before reading the answers. With
+        /// fewer threads than brokers, a broker that hangs (accepts requests, never answers)
+        /// holds up the other brokers of its thread for up to the request timeout.
         pub fn num_consumer_fetchers(mut self, n: usize) -> Self {
-            self.cfg.num_consumer_fetchers = n;
+            self.cfg.num_consumer_fetchers = Some(n);
             self
         }
 

@@ -121,19 +121,17 @@ impl Engine {
             return Ok(());
         }
         self.started = true;
-        let n = self.shared.cfg.num_consumer_fetchers;
+        let brokers: Arc<Vec<i32>> = Arc::new(self.client.brokers().into_keys().collect());
+        let n = self.shared.cfg.num_consumer_fetchers.unwrap_or(brokers.len()).max(1);
         for i in 0..n {
             let shared = Arc::clone(&self.shared);
             let client = Arc::clone(&self.client);
+            let me = fetcher::Threads { idx: i, n, brokers: Arc::clone(&brokers) };
             let on_panic = {
                 let shared = Arc::clone(&self.shared);
                 move |e| shared.die(e)
             };
-            self.workers.spawn(
-                format!("plainkafka-fetch-{i}"),
-                move || fetcher::run(shared, client, i, n),
-                on_panic,
-            )?;
+            self.workers.spawn(format!("plainkafka-fetch-{i}"), move || fetcher::run(shared, client, me), on_panic)?;
         }
         Ok(())
     }

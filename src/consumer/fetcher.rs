@@ -1,11 +1,14 @@
 //! A fetcher thread: resolves start offsets for its partitions, then long-polls their leaders.
 //! Partitions are named by their slot in [`Shared::keys`], so no lookup by name is needed.
 //!
-//! Thread `i` of `n` serves the partitions whose leader's id is `i` modulo `n` (leaderless
-//! partitions go by partition id, to decide who refreshes metadata). Each round it writes one
-//! Fetch per broker, covering all that broker's partitions with room in their queues, and only
-//! then reads the answers, so one thread fetches from every broker at once. Each thread owns
-//! its connections: a Fetch waiting out `fetch_wait_max` never holds up anyone else's request.
+//! Thread `i` of `n` serves the partitions whose leader is the `i`-th broker (modulo `n`) of
+//! those known when the consumer started; a broker that joined later goes by its id, and a
+//! leaderless partition by its partition id (that thread refreshes the metadata). By default
+//! there is one thread per broker, so a broker that hangs holds up only its own partitions:
+//! once their leadership moves, another thread serves them. Each round a thread writes one
+//! Fetch per broker it serves, covering all that broker's partitions with room in their queues,
+//! and only then reads the answers. Each thread owns its connections: a Fetch waiting out
+//! `fetch_wait_max` never holds up anyone else's request.
 //!
 //! The thread talks to the cluster only through [`FetchIo`] — [`ClusterIo`] in production, a
 //! scripted fake in the unit tests below, which run the whole loop without a socket.
@@ -89,10 +92,10 @@ const FETCH_MAX_BYTES: usize = 50 * 1024 * 1024;
 /// How long an idle fetcher sleeps before looking for work again, when nothing wakes it.
 const IDLE_WAIT: Duration = Duration::from_millis(100);
 
-/// Runs fetcher `idx` of `n` until the consumer stops.
-pub(crate) fn run(shared: Arc<Shared>, client: Arc<Client>, idx: usize, n: usize) {
+/// Runs fetcher `me` until the consumer stops.
+pub(crate) fn run(shared: Arc<Shared>, client: Arc<Client>, me: Threads) {
     let backoff = client.backoff(retry::REQUEST_MAX);
-    let mut f = Fetcher::new(shared, ClusterIo::new(client), backoff, idx, n);
+    let mut f = Fetcher::new(shared, ClusterIo::new(client), backoff, me);
     while !f.shared.is_stopped() {
         f.step();
     }
@@ -114,19 +117,37 @@ struct Plan {
     next_wake: Option<Instant>,
 }
 
-/// Which of `n` fetcher threads serves a partition: its leader's id modulo `n`, so that each
-/// broker is fetched from by one thread; a leaderless partition goes by its own id (that
-/// thread refreshes the metadata).
-fn owner(leader: Option<i32>, partition: i32, n: usize) -> usize {
-    leader.unwrap_or(partition).rem_euclid(n.max(1) as i32) as usize
+/// A fetcher thread's place among its consumer's: thread `idx` of `n`, and the brokers known
+/// when the consumer started (sorted), which the threads divide between them.
+#[derive(Debug, Clone)]
+pub(crate) struct Threads {
+    pub idx: usize,
+    pub n: usize,
+    pub brokers: Arc<Vec<i32>>,
 }
 
-/// The work of fetcher `idx` of `n` at `now`: what each of its partitions needs, fetches
-/// grouped by leader, and whether a leader is missing.
-fn plan_for(parts: &[Part], leaders: &[Option<i32>], idx: usize, n: usize, now: Instant, limits: &Limits) -> Plan {
+impl Threads {
+    /// Which thread serves a partition: the one of its leader's place among the known brokers
+    /// (modulo `n`), so that each broker is fetched from by one thread; a broker that joined
+    /// later goes by its id, and a leaderless partition by its own id.
+    fn owner(&self, leader: Option<i32>, partition: i32) -> usize {
+        let n = self.n.max(1);
+        match leader {
+            Some(l) => match self.brokers.iter().position(|b| *b == l) {
+                Some(i) => i % n,
+                None => l.rem_euclid(n as i32) as usize,
+            },
+            None => partition.rem_euclid(n as i32) as usize,
+        }
+    }
+}
+
+/// The work of fetcher `me` at `now`: what each of its partitions needs, fetches grouped by
+/// leader, and whether a leader is missing.
+fn plan_for(parts: &[Part], leaders: &[Option<i32>], me: &Threads, now: Instant, limits: &Limits) -> Plan {
     let mut plan = Plan::default();
     for (slot, (p, &leader)) in parts.iter().zip(leaders).enumerate() {
-        if owner(leader, p.partition, n) != idx {
+        if me.owner(leader, p.partition) != me.idx {
             continue;
         }
         let need = p.need(now, limits);
@@ -146,8 +167,7 @@ fn plan_for(parts: &[Part], leaders: &[Option<i32>], idx: usize, n: usize, now: 
 struct Fetcher<I: FetchIo> {
     shared: Arc<Shared>,
     io: I,
-    idx: usize,
-    n: usize,
+    me: Threads,
     limits: Limits,
     backoff: Backoff,
     refresh: bool,
@@ -155,7 +175,7 @@ struct Fetcher<I: FetchIo> {
 }
 
 impl<I: FetchIo> Fetcher<I> {
-    fn new(shared: Arc<Shared>, io: I, backoff: Backoff, idx: usize, n: usize) -> Fetcher<I> {
+    fn new(shared: Arc<Shared>, io: I, backoff: Backoff, me: Threads) -> Fetcher<I> {
         let cfg = &shared.cfg;
         let limits = Limits {
             queued_max_messages: cfg.queued_max_messages,
@@ -163,7 +183,7 @@ impl<I: FetchIo> Fetcher<I> {
             fetch_size_limit: cfg.fetch_message_max_bytes_limit,
             reset_on_fetch: cfg.reset_offset_on_fetch,
         };
-        Fetcher { shared, io, idx, n, limits, backoff, refresh: false, refresh_failures: 0 }
+        Fetcher { shared, io, me, limits, backoff, refresh: false, refresh_failures: 0 }
     }
 
     fn step(&mut self) {
@@ -210,7 +230,7 @@ impl<I: FetchIo> Fetcher<I> {
     fn plan(&self) -> Plan {
         let leaders = self.io.leaders(&self.shared.keys);
         let parts = self.shared.lock();
-        plan_for(&parts, &leaders, self.idx, self.n, Instant::now(), &self.limits)
+        plan_for(&parts, &leaders, &self.me, Instant::now(), &self.limits)
     }
 
     /// Feeds an answer to partition `slot`'s machine, waking the application when it has
@@ -464,7 +484,7 @@ mod tests {
 
     fn fetcher(fake: Fake) -> Fetcher<Fake> {
         let shared = Arc::new(Shared::new(ConsumerConfig::default(), vec![(Arc::from("t"), 0)]));
-        Fetcher::new(shared, fake, Backoff::new(Duration::from_millis(1), Duration::from_millis(2)), 0, 1)
+        Fetcher::new(shared, fake, Backoff::new(Duration::from_millis(1), Duration::from_millis(2)), thread(0, 1))
     }
 
     fn queued(f: &Fetcher<Fake>) -> Vec<i64> {
@@ -565,15 +585,16 @@ mod tests {
         let now = Instant::now();
         let parts = vec![at(0, 5), at(1, 6), at(2, 7), at(3, 8), Part::new(4, 1000)];
         let leaders = [Some(1), Some(2), Some(1), Some(3), Some(1)];
-        let t1 = plan_for(&parts, &leaders, 1, 2, now, &LIMITS);
-        // Thread 1 of 2 serves brokers 1 and 3: one Fetch each; partition 4 must resolve first.
-        assert_eq!(t1.fetch.keys().copied().collect::<Vec<_>>(), vec![1, 3]);
-        let to_1: Vec<(usize, i64)> = t1.fetch[&1].iter().map(|p| (p.slot, p.ticket.offset)).collect();
+        let t0 = plan_for(&parts, &leaders, &thread(0, 2), now, &LIMITS);
+        // Thread 0 of 2 serves the first and third brokers, 1 and 3: one Fetch each; partition
+        // 4 must resolve first.
+        assert_eq!(t0.fetch.keys().copied().collect::<Vec<_>>(), vec![1, 3]);
+        let to_1: Vec<(usize, i64)> = t0.fetch[&1].iter().map(|p| (p.slot, p.ticket.offset)).collect();
         assert_eq!(to_1, vec![(0, 5), (2, 7)]);
-        assert_eq!(t1.resolve.iter().map(|r| r.0).collect::<Vec<_>>(), vec![4]);
-        let t0 = plan_for(&parts, &leaders, 0, 2, now, &LIMITS);
-        assert_eq!(t0.fetch.keys().copied().collect::<Vec<_>>(), vec![2]);
-        assert!(t0.resolve.is_empty() && !t0.leaderless && !t1.leaderless);
+        assert_eq!(t0.resolve.iter().map(|r| r.0).collect::<Vec<_>>(), vec![4]);
+        let t1 = plan_for(&parts, &leaders, &thread(1, 2), now, &LIMITS);
+        assert_eq!(t1.fetch.keys().copied().collect::<Vec<_>>(), vec![2]);
+        assert!(t1.resolve.is_empty() && !t0.leaderless && !t1.leaderless);
     }
 
     #[test]
@@ -585,18 +606,27 @@ mod tests {
         let t = waiting.ticket(0);
         waiting.on_failure(t, &e, &backoff, now);
         let parts = vec![at(0, 0), waiting];
-        let plan = plan_for(&parts, &[None, Some(1)], 0, 1, now, &LIMITS);
+        let plan = plan_for(&parts, &[None, Some(1)], &thread(0, 1), now, &LIMITS);
         assert!(plan.leaderless);
         assert!(plan.fetch.is_empty());
         let wake = plan.next_wake.expect("the backing-off partition sets a wake time");
         assert!(wake > now && wake <= now + Duration::from_millis(100));
     }
 
+    /// Thread `idx` of `n`, of a consumer that started knowing brokers 1, 2 and 3.
+    fn thread(idx: usize, n: usize) -> Threads {
+        Threads { idx, n, brokers: Arc::new(vec![1, 2, 3]) }
+    }
+
     #[test]
     fn owners_cover_every_thread_and_tolerate_odd_ids() {
-        assert_eq!(owner(Some(4), 0, 3), 1);
-        assert_eq!(owner(None, 5, 3), 2);
-        assert_eq!(owner(Some(-1), 0, 3), 2, "negative ids still land on a thread");
-        assert_eq!(owner(Some(7), 0, 0), 0, "no division by zero");
+        // One thread per broker, whatever the ids.
+        let spread = Threads { idx: 0, n: 3, brokers: Arc::new(vec![1, 4, 7]) };
+        let owners: Vec<usize> = [1, 4, 7].iter().map(|b| spread.owner(Some(*b), 0)).collect();
+        assert_eq!(owners, vec![0, 1, 2], "ids 1, 4, 7 would all be 1 modulo 3");
+        assert_eq!(thread(0, 3).owner(Some(4), 0), 1, "a broker that joined later goes by its id");
+        assert_eq!(thread(0, 3).owner(None, 5), 2);
+        assert_eq!(thread(0, 3).owner(Some(-1), 0), 2, "negative ids still land on a thread");
+        assert_eq!(thread(0, 0).owner(Some(7), 0), 0, "no division by zero");
     }
 }

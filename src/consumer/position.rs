@@ -264,7 +264,10 @@ impl Part {
     /// A request for this partition failed with `e`: back off if it may pass, otherwise fail
     /// the partition so the application sees the error.
     pub fn on_failure(&mut self, t: Ticket, e: &Error, backoff: &Backoff, now: Instant) -> Applied {
-        if !self.current(t) {
+        // A Fetch for an offset the partition has moved past failed late (its broker hung
+        // while another thread fetched from the new leader): nothing to back off from.
+        let moved_on = matches!(self.position, Position::At(o) if t.offset >= 0 && o != t.offset);
+        if !self.current(t) || moved_on {
             return Applied { stale: true, ..Applied::default() };
         }
         if e.retry() == Retry::Never {
@@ -381,6 +384,22 @@ mod tests {
         assert_eq!(p.position, Position::Failed);
         assert!(matches!(&p.error, Some(Error::Records { source, .. }) if source.offset == 15), "{:?}", p.error);
         assert_eq!(p.need(Instant::now(), &LIMITS), Need::Nothing, "not fetched again");
+    }
+
+    #[test]
+    fn a_late_failure_of_a_fetch_the_partition_moved_past_is_ignored() {
+        let now = Instant::now();
+        let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+        let mut p = started(10);
+        // Two Fetches at 10: one to a broker that hangs, one (another thread) to the new leader.
+        let hung = p.ticket(10);
+        p.on_data(p.ticket(10), 20, vec![record(10)], summary(Some(11), None), &LIMITS, "t");
+        let timed_out = Error::Timeout { broker: "b".into(), api: Some(ApiKey::Fetch), after: Duration::from_secs(5) };
+        assert!(p.on_failure(hung, &timed_out, &backoff, now).stale);
+        assert_eq!(p.need(now, &LIMITS), Need::Fetch { offset: 11, max_bytes: 1000 }, "no backoff");
+        // A failure of the current Fetch still backs off.
+        assert!(!p.on_failure(p.ticket(11), &timed_out, &backoff, now).stale);
+        assert!(matches!(p.need(now, &LIMITS), Need::WaitUntil(_)));
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub enum Control {
     DropResponse,
     /// Close the connection without answering.
     Close,
+    /// Never answer, and keep the connection open, as a hung broker does (a stopped process,
+    /// a full disk): the client waits out its request timeout. The request is not handled.
+    Ignore,
 }
 
 /// Identifies a registered hook, to remove it with [`super::MockCluster::remove_control`].
@@ -84,7 +87,7 @@ impl std::fmt::Debug for Controls {
 /// What the hooks decided for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Verdict {
-    /// The first `Fail`, `DropResponse` or `Close`, if any hook returned one.
+    /// The first `Fail`, `DropResponse`, `Close` or `Ignore`, if any hook returned one.
     pub fate: Option<Control>,
     /// The sum of the delays asked for.
     pub delay: Duration,

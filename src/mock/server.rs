@@ -258,8 +258,10 @@ fn respond(ctx: &Ctx<'_>, session: &mut Session, frame: &[u8]) -> (Reply, Durati
         v
     };
     let delay = verdict.delay;
-    if verdict.fate == Some(Control::Close) {
-        return (Reply::Close, delay);
+    match verdict.fate {
+        Some(Control::Close) => return (Reply::Close, delay),
+        Some(Control::Ignore) => return (Reply::Nothing, delay),
+        _ => {}
     }
     let fault = match verdict.fate {
         Some(Control::Fail(code)) => Some(code),

@@ -456,9 +456,34 @@ fn is_tls_record(prefix: [u8; 4]) -> bool {
     matches!(prefix[0], 0x15 | 0x16) && prefix[1] == 0x03 && prefix[2] <= 0x04
 }
 
+/// Resolves `addr`, giving the system resolver at most `timeout`: it has no deadline of its
+/// own, and a hung DNS server would hang every caller. A resolver that hangs is left to finish
+/// in its own thread.
+fn resolve(addr: &str, timeout: Duration) -> Result<Vec<SocketAddr>> {
+    if let Ok(sa) = addr.parse::<SocketAddr>() {
+        return Ok(vec![sa]);
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let owned = addr.to_string();
+    std::thread::Builder::new()
+        .name("plainkafka-resolve".into())
+        .spawn(move || {
+            let _ = tx.send(owned.to_socket_addrs().map(|a| a.collect::<Vec<_>>()));
+        })
+        .map_err(|e| Error::io(addr, None, e))?;
+    match rx.recv_timeout(timeout) {
+        Ok(r) => r.map_err(|e| Error::io(addr, None, e)),
+        Err(_) => Err(Error::io(
+            addr,
+            None,
+            io::Error::new(io::ErrorKind::TimedOut, format!("name resolution took longer than {timeout:?}")),
+        )),
+    }
+}
+
 fn tcp_connect(addr: &str, timeout: Duration) -> Result<TcpStream> {
     let io_err = |source| Error::io(addr, None, source);
-    let addrs: Vec<SocketAddr> = addr.to_socket_addrs().map_err(io_err)?.collect();
+    let addrs = resolve(addr, timeout)?;
     let mut last = io::Error::new(io::ErrorKind::NotFound, "address resolved to nothing");
     for sa in addrs {
         match TcpStream::connect_timeout(&sa, timeout) {
@@ -607,5 +632,14 @@ mod tests {
         drop(l);
         let err = Connection::connect(&addr, &cfg(5000)).unwrap_err();
         assert!(matches!(&err, Error::Io { api: None, .. }), "{err}");
+    }
+
+    #[test]
+    fn names_resolve_within_the_budget_and_bad_ones_fail_with_the_address() {
+        let t = Duration::from_secs(5);
+        assert_eq!(resolve("127.0.0.1:9092", t).expect("literal"), vec!["127.0.0.1:9092".parse().unwrap()]);
+        assert!(resolve("localhost:9092", t).expect("localhost").iter().all(|a| a.ip().is_loopback()));
+        let bad = resolve("no-such-host.invalid:9092", t).expect_err("unresolvable");
+        assert!(bad.to_string().contains("no-such-host.invalid"), "{bad}");
     }
 }

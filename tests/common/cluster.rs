@@ -166,3 +166,104 @@ impl Cluster {
         kafka_tool(VERSION, class, &all, None)
     }
 }
+
+/// The Java client's numbers for one run of `tests/java/FaultPeer.java`.
+#[derive(Debug, Clone, Copy)]
+pub struct JavaNumbers {
+    pub producer: Duration,
+    pub consumer: Duration,
+    pub failed: u64,
+    pub unread: u64,
+    pub total: u64,
+}
+
+/// Kafka's Java client, run by `tests/java/FaultPeer.java` beside plainkafka under the same
+/// fault.
+pub struct JavaPeer {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+/// Compiles the peer against Kafka's client jar, once per test binary; returns its class dir.
+fn java_peer_classes() -> PathBuf {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            kafka_jars(VERSION);
+            let out = root().join("target/java-peer");
+            std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+            let src = root().join("tests/java/FaultPeer.java");
+            let javac = Command::new("javac")
+                .args(["-cp", &kafka_classpath(VERSION), "-d"])
+                .arg(&out)
+                .arg(&src)
+                .output()
+                .map_err(|e| format!("javac: {e}"))?;
+            if !javac.status.success() {
+                return Err(format!("javac failed:\n{}", String::from_utf8_lossy(&javac.stderr)));
+            }
+            Ok(out)
+        })
+        .clone()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+impl JavaPeer {
+    /// Starts the peer writing `rate` messages/s for `seconds` to `topic` and reading them in
+    /// a group; returns once its first message went round (or panics after 90 s).
+    pub fn start(bootstrap: &str, topic: &str, partitions: i32, rate: u64, seconds: u64) -> JavaPeer {
+        use std::io::BufRead;
+        let cp = format!("{}:{}", java_peer_classes().display(), kafka_classpath(VERSION));
+        let mut child = Command::new("java")
+            .args(["-Xmx256m", "-cp", &cp, "FaultPeer", bootstrap, topic])
+            .args([partitions.to_string(), rate.to_string(), seconds.to_string()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("java");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut peer = JavaPeer { child, lines };
+        let first = peer.next_line(Duration::from_secs(90));
+        assert_eq!(first.as_deref(), Some("ready"), "the Java peer did not get going");
+        peer
+    }
+
+    fn next_line(&mut self, timeout: Duration) -> Option<String> {
+        self.lines.recv_timeout(timeout).ok()
+    }
+
+    /// Waits (up to `timeout`) for the peer's numbers.
+    pub fn finish(mut self, timeout: Duration) -> JavaNumbers {
+        let line = self.next_line(timeout).unwrap_or_else(|| panic!("no numbers from the Java peer in {timeout:?}"));
+        let field = |name: &str| -> u64 {
+            line.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+                .unwrap_or_else(|| panic!("{name} missing from {line:?}"))
+        };
+        let n = JavaNumbers {
+            producer: Duration::from_millis(field("producer_ms")),
+            consumer: Duration::from_millis(field("consumer_ms")),
+            failed: field("failed"),
+            unread: field("unread"),
+            total: field("total"),
+        };
+        let _ = self.child.wait();
+        n
+    }
+}
+
+impl Drop for JavaPeer {
+    fn drop(&mut self) {
+        // Gone already after `finish`; a test that failed first must not leave it running.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
