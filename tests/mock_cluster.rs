@@ -543,3 +543,37 @@ fn closing_a_group_member_whose_brokers_hang_is_bounded_by_the_request_timeout()
     // skipped, and the threads get one more: before, retries and refreshes made it minutes.
     assert!(took < request_timeout * 3, "dropping took {took:?}");
 }
+
+#[test]
+fn closing_fails_every_pending_record_explicitly_and_writes_nothing_after() {
+    let (m, b) = mock();
+    m.create_topic("closing", 2);
+    let t = client(&b).topic("closing").expect("topic");
+    let p = t.producer().delivery_reports(true).ack_timeout(Duration::from_secs(1)).build().expect("producer");
+    // The leaders take Produce requests and never answer.
+    let written = Arc::new(Mutex::new(0usize));
+    let count = Arc::clone(&written);
+    m.control(Some(ApiKey::Produce), move |_| {
+        *count.lock().unwrap() += 1;
+        Control::Ignore
+    });
+    for i in 0..20 {
+        p.produce(ProducerRecord::new(format!("{i}")).partition(i % 2)).expect("produce");
+    }
+    let mut p = p;
+    let closed = p.close(Duration::from_millis(500));
+    assert!(closed.is_err(), "messages were left undelivered: close says so");
+    let at_close = *written.lock().unwrap();
+    // Every record gets a failure report: queued ones at once, the in-flight ones when their
+    // requests time out.
+    let mut failed = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while failed < 20 {
+        assert!(Instant::now() < deadline, "{failed} of 20 reported");
+        if let Some(r) = p.get_delivery_report(Some(Duration::from_millis(100))) {
+            assert!(r.result.is_err(), "nothing was acknowledged");
+            failed += 1;
+        }
+    }
+    assert_eq!(*written.lock().unwrap(), at_close, "no Produce written after close returned");
+}

@@ -267,14 +267,15 @@ impl State {
     }
 
     /// Settles a batch that failed with `e`: retried after a backoff while `e` may pass, fewer
-    /// than `max_retries` retries were made and the retry would start before the delivery
-    /// timeout of its oldest message; else failed. An idempotent batch failed for good leaves
+    /// than `max_retries` retries were made, the retry would start before the delivery
+    /// timeout of its oldest message and the producer is not closing; else failed. An idempotent batch failed for good leaves
     /// a gap in its partition's sequence numbers, so it makes an epoch bump due.
     pub fn on_failure(&mut self, mut batch: Batch, e: &Error, rules: &RetryRules, now: Instant) -> Settled {
         let slot = usize::try_from(batch.partition).ok().filter(|p| *p < self.parts.len());
         let wait = rules.backoff.delay(batch.attempts);
         let deadline = batch.msgs.first().map(|m| m.enqueued + rules.delivery_timeout);
-        let in_time = deadline.is_some_and(|d| now + wait < d);
+        // Once closing, nothing is retried: the producer is about to stop its senders.
+        let in_time = deadline.is_some_and(|d| now + wait < d) && !self.closing;
         if let (Some(p), true) = (slot, e.retry() != Retry::Never && batch.attempts < rules.max_retries && in_time) {
             batch.attempts += 1;
             let q = &mut self.parts[p];
@@ -294,16 +295,9 @@ impl State {
     /// with it, the batches that thread had in flight are counted as failed (their waiters in
     /// `send` hear of it as their channel closes), and nothing more is accepted.
     pub fn fail_all(&mut self, e: Error) {
-        let mut msgs = Vec::new();
+        self.fail_pending(&e);
         for q in &mut self.parts {
             q.in_flight = false;
-            q.retry_at = None;
-            q.waiting = 0;
-            msgs.extend(q.queue.drain(..));
-            msgs.extend(q.retry.take().into_iter().flat_map(|b| b.msgs));
-        }
-        if !msgs.is_empty() {
-            self.finish(Batch::orphans(msgs), |_| Err(e.clone()));
         }
         if self.outstanding > 0 {
             log::error!("{} messages in flight were lost with the sender thread: {e}", self.outstanding);
@@ -313,6 +307,29 @@ impl State {
         }
         self.first_error.get_or_insert_with(|| e.clone());
         self.dead = Some(e);
+    }
+
+    /// The producer closes: every message queued or waiting to retry fails with `e` now,
+    /// and no batch is taken or retried from here on. Returns how many messages are still in
+    /// flight; each gets its outcome when its request ends.
+    pub fn close(&mut self, e: &Error) -> usize {
+        self.closing = true;
+        self.fail_pending(e);
+        self.outstanding
+    }
+
+    /// Fails every message queued or waiting to retry with `e`.
+    fn fail_pending(&mut self, e: &Error) {
+        let mut msgs = Vec::new();
+        for q in &mut self.parts {
+            q.retry_at = None;
+            q.waiting = 0;
+            msgs.extend(q.retry.take().into_iter().flat_map(|b| b.msgs));
+            msgs.extend(q.queue.drain(..));
+        }
+        if !msgs.is_empty() {
+            self.finish(Batch::orphans(msgs), |_| Err(e.clone()));
+        }
     }
 
     /// Hands each message of a finished batch its outcome.
@@ -579,5 +596,22 @@ mod tests {
         assert!(!st.bump_epoch(), "no epoch left: a new id is needed");
         st.restart_ids(ProducerIds { id: 2, epoch: 0 });
         assert_eq!((st.producer, st.bump_needed), (ProducerIds { id: 2, epoch: 0 }, false));
+    }
+
+    #[test]
+    fn closing_fails_what_is_queued_or_retrying_and_retries_nothing_more() {
+        let t0 = Instant::now();
+        let mut st = queued(3, 2, t0, ProducerIds::NONE);
+        let in_flight = batch(st.take(0, t0, true, &RULES));
+        let retrying = batch(st.take(1, t0, true, &RULES));
+        let slow = err(ErrorCode::REQUEST_TIMED_OUT);
+        assert!(matches!(st.on_failure(retrying, &slow, &retries(5), t0), Settled::Retrying(_)));
+        // Partition 0's 2 are in flight; partition 1's 2 wait to retry; partition 2's 2 queued.
+        assert_eq!(st.close(&Error::Stopped), 2, "what is left in flight");
+        assert_eq!((st.outstanding, st.failed), (2, 4));
+        assert!(matches!(st.take(1, t0 + Duration::from_secs(9), true, &RULES), Ready::Nothing));
+        // The batch in flight fails: closing, it is not retried.
+        assert_eq!(st.on_failure(in_flight, &slow, &retries(5), t0), Settled::Failed);
+        assert_eq!((st.outstanding, st.outstanding_bytes, st.failed), (0, 0, 6));
     }
 }

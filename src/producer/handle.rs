@@ -1,6 +1,6 @@
 //! The producer as the application sees it.
 
-use super::accumulator::{Batch, Pending, ProducerIds, State};
+use super::accumulator::{Pending, ProducerIds, State};
 use super::config::ProducerConfig;
 use super::record::{Delivery, DeliveryReport, ProducerRecord};
 use super::sender::{self, Shared};
@@ -239,8 +239,10 @@ impl Producer {
         }
     }
 
-    /// Flushes for up to `timeout`, then stops the sender. Messages still unsent then are
-    /// failed (reported as such). Calling it again does nothing.
+    /// Flushes for up to `timeout`, then stops the senders. Messages still queued or waiting
+    /// to retry then fail with [`Error::Stopped`] (reported as such); batches in flight get
+    /// until their requests end (at least a second), and no request is written after that.
+    /// Calling it again does nothing.
     pub fn close(&mut self, timeout: Duration) -> Result<()> {
         if self.closed {
             return Ok(());
@@ -248,24 +250,29 @@ impl Producer {
         let deadline = Instant::now() + timeout;
         let flushed = self.flush(timeout);
         self.closed = true;
-        {
-            let mut st = self.shared.lock();
-            st.closing = true;
-            // What the flush could not finish fails now rather than vanishing.
-            let mut leftovers = Vec::new();
-            for q in st.parts.iter_mut() {
-                q.retry_at = None;
-                q.waiting = 0;
-                leftovers.extend(q.queue.drain(..));
-            }
-            if !leftovers.is_empty() {
-                st.finish(Batch::orphans(leftovers), |_| Err(Error::Stopped));
-            }
-        }
+        // What the flush could not finish fails now rather than vanishing; no sender takes a
+        // batch from here on.
+        let in_flight = self.shared.lock().close(&Error::Stopped);
+        self.shared.progress.notify_all();
         self.shared.work.notify_all();
-        // At least a moment for the senders to see `closing`, even when the flush used it all.
+        // Batches in flight settle when their requests end: wait for that, at least a moment
+        // even when the flush used the whole timeout.
         let deadline = deadline.max(Instant::now() + Duration::from_secs(1));
         self.workers.join_by(deadline, &format!("{} senders", self.shared.topic));
+        let unsettled = self.shared.lock().outstanding;
+        if unsettled > 0 {
+            // Their outcomes still reach `send` or the delivery reports when the requests end;
+            // nothing new is written.
+            log::error!(
+                "{}: closed with {unsettled} of {in_flight} messages still in flight; their outcomes come when their requests end",
+                self.shared.topic
+            );
+            return flushed.and(Err(Error::DeliveryTimeout {
+                topic: self.shared.topic.to_string(),
+                outstanding: unsettled,
+                after: timeout,
+            }));
+        }
         flushed
     }
 }

@@ -128,13 +128,16 @@ fn bump_epoch<'a>(shared: &'a Shared, mut st: MutexGuard<'a, State>) -> MutexGua
     st
 }
 
-/// Waits until one of `role`'s partitions has a batch to send; `None` once closing with nothing
-/// left.
+/// Waits until one of `role`'s partitions has a batch to send; `None` once closing.
 fn take_ready(shared: &Shared, role: &Role) -> Option<Vec<Batch>> {
     let rules = shared.rules();
     let ids: Vec<i32> = (0..shared.lock().parts.len() as i32).collect();
     let mut st = shared.lock();
     loop {
+        // Closing: what was queued has failed already, and nothing new goes out.
+        if st.closing {
+            return None;
+        }
         if st.bump_needed {
             st = bump_epoch(shared, st);
         }
@@ -156,9 +159,6 @@ fn take_ready(shared: &Shared, role: &Role) -> Option<Vec<Batch>> {
         }
         if !out.is_empty() {
             return Some(out);
-        }
-        if st.closing && st.outstanding == 0 {
-            return None;
         }
         let wait = wake.map_or(IDLE_WAIT, |w| w.saturating_duration_since(now));
         st = shared.work.wait_timeout(st, wait).unwrap_or_else(|e| e.into_inner()).0;
