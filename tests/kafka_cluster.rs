@@ -291,7 +291,7 @@ fn run(name: &str, fault: Fault, bootstrap_node: Option<i32>) {
     assert_eq!((java.failed, java.unread), (0, 0), "the Java client lost messages: {java:?}");
     // The README's failover table takes these rows.
     println!(
-        "| {name} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |   (fault took {:.1} s; {} + {} messages)",
+        "\n| {name} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |   (fault took {:.1} s; {} + {} messages)",
         longest_wait(&produced.acked, &produced.sent_at).as_secs_f64(),
         java.producer.as_secs_f64(),
         longest_wait(&simple_seen, &acked_at).as_secs_f64(),
