@@ -577,3 +577,27 @@ fn closing_fails_every_pending_record_explicitly_and_writes_nothing_after() {
     }
     assert_eq!(*written.lock().unwrap(), at_close, "no Produce written after close returned");
 }
+
+#[test]
+fn delivery_reports_not_taken_hold_the_queue_instead_of_growing_without_bound() {
+    let (m, b) = mock();
+    m.create_topic("reports", 1);
+    let t = client(&b).topic("reports").expect("topic");
+    let p = t
+        .producer()
+        .delivery_reports(true)
+        .max_queued_messages(5)
+        .pending_timeout(Duration::from_millis(300))
+        .build()
+        .expect("producer");
+    for i in 0..5 {
+        p.produce(ProducerRecord::new(format!("{i}")).partition(0)).expect("room");
+    }
+    p.flush(Duration::from_secs(30)).expect("flush");
+    // All five delivered, none of their reports taken: no room for a sixth.
+    let full = p.produce(ProducerRecord::new("5").partition(0));
+    assert!(matches!(full, Err(plainkafka::Error::QueueFull { queued: 5, .. })), "{full:?}");
+    let r = p.get_delivery_report(None).expect("a report");
+    assert_eq!(r.record.value.as_deref(), Some(b"0".as_slice()));
+    p.produce(ProducerRecord::new("5").partition(0)).expect("room again once one was taken");
+}

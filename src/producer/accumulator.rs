@@ -188,6 +188,10 @@ pub(crate) struct State {
     pub dead: Option<Error>,
     /// The estimated bytes of the messages counted in `outstanding` (`buffer.memory`).
     pub outstanding_bytes: usize,
+    /// Delivery reports sent and not yet taken by the application, and their records'
+    /// estimated bytes: they hold whole records, so they count against the queue's bounds.
+    pub unread_reports: usize,
+    pub unread_report_bytes: usize,
     /// The id and epoch batches are written with.
     pub producer: ProducerIds,
     /// An idempotent batch failed for good, so its partition's sequence numbers have a gap the
@@ -207,9 +211,26 @@ impl State {
             reports,
             dead: None,
             outstanding_bytes: 0,
+            unread_reports: 0,
+            unread_report_bytes: 0,
             producer: ProducerIds::NONE,
             bump_needed: false,
         }
+    }
+
+    /// Whether a message of `size` bytes must wait: the queue, with the reports the
+    /// application has not taken yet, is at `max_messages` or would pass `max_bytes` (a message
+    /// larger than that still goes when nothing else is held).
+    pub fn is_full(&self, size: usize, max_messages: usize, max_bytes: usize) -> bool {
+        let held = self.outstanding + self.unread_reports;
+        let bytes = self.outstanding_bytes + self.unread_report_bytes;
+        held >= max_messages || (held > 0 && bytes + size > max_bytes)
+    }
+
+    /// The application took a delivery report of `size` bytes.
+    pub fn report_taken(&mut self, size: usize) {
+        self.unread_reports = self.unread_reports.saturating_sub(1);
+        self.unread_report_bytes = self.unread_report_bytes.saturating_sub(size);
     }
 
     /// Counts a message accepted by `produce`.
@@ -351,7 +372,11 @@ impl State {
                 // The waiter may have given up; the outcome then goes nowhere, as it asked.
                 let _ = reply.send(result);
             } else if let Some(r) = &self.reports {
-                let _ = r.send(DeliveryReport { record: p.rec, result });
+                let size = p.rec.size_estimate();
+                if r.send(DeliveryReport { record: p.rec, result }).is_ok() {
+                    self.unread_reports += 1;
+                    self.unread_report_bytes += size;
+                }
             }
         }
         self.outstanding -= n;

@@ -198,6 +198,10 @@ impl ProducerBuilder {
 
     /// Keep a report per message for [`crate::Producer::get_delivery_report`]
     /// (`delivery_reports`). Default false: failures are then returned by `flush` and `close`.
+    /// A report holds its whole record until taken, so reports not yet taken count against
+    /// `max_queued_messages` and `max_queued_bytes`: an application that never takes them
+    /// makes `produce` block (and then fail with [`Error::QueueFull`]) rather than grow without
+    /// bound.
     pub fn delivery_reports(mut self, on: bool) -> Self {
         self.cfg.delivery_reports = on;
         self

@@ -164,16 +164,13 @@ impl Producer {
         let now = Instant::now();
         let deadline = now + cfg.pending_timeout;
         let mut st = self.shared.lock();
-        // A message larger than the byte bound still goes when the queue is empty.
-        while st.outstanding >= cfg.max_queued_messages
-            || (st.outstanding > 0 && st.outstanding_bytes + size > cfg.max_queued_bytes)
-        {
+        while st.is_full(size, cfg.max_queued_messages, cfg.max_queued_bytes) {
             let left = deadline.saturating_duration_since(Instant::now());
             if !cfg.block_on_queue_full || left.is_zero() {
                 return Err(Error::QueueFull {
                     topic: topic.to_string(),
-                    queued: st.outstanding,
-                    bytes: st.outstanding_bytes,
+                    queued: st.outstanding + st.unread_reports,
+                    bytes: st.outstanding_bytes + st.unread_report_bytes,
                     waited: cfg.pending_timeout,
                 });
             }
@@ -198,10 +195,15 @@ impl Producer {
     /// don't wait). `None` if there is none yet, or reports are off.
     pub fn get_delivery_report(&self, timeout: Option<Duration>) -> Option<DeliveryReport> {
         let rx = self.reports.as_ref()?.lock().unwrap_or_else(|e| e.into_inner());
-        match timeout {
+        let report = match timeout {
             None => rx.try_recv().ok(),
             Some(t) => rx.recv_timeout(t).ok(),
-        }
+        }?;
+        drop(rx);
+        // Room in the queue for whoever waits in `produce`.
+        self.shared.lock().report_taken(report.record.size_estimate());
+        self.shared.progress.notify_all();
+        Some(report)
     }
 
     /// The delivery reports ready now, as an iterator (with `delivery_reports(true)`).
