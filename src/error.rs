@@ -199,6 +199,20 @@ pub enum Error {
         /// The position that was out of range.
         offset: i64,
     },
+    /// The leader's log was cut back below the position (KIP-320: a new leader lacked records
+    /// the old one had served) and `reset_offset_on_fetch` is off.
+    #[non_exhaustive]
+    LogTruncated {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// The position the consumer had reached.
+        offset: i64,
+        /// Where the leader's log now ends for the epoch last read: the records from here to
+        /// `offset` are gone.
+        end_offset: i64,
+    },
     /// A single record batch is larger than the largest fetch size allowed.
     #[non_exhaustive]
     RecordTooLarge {
@@ -412,6 +426,11 @@ impl fmt::Display for Error {
             Error::OffsetOutOfRange { topic, partition, offset } => write!(
                 f,
                 "{topic}/{partition}: offset {offset} is out of range and reset_offset_on_fetch is off"
+            ),
+            Error::LogTruncated { topic, partition, offset, end_offset } => write!(
+                f,
+                "{topic}/{partition}: the leader's log was cut back to offset {end_offset}, below the position \
+                 {offset}, and reset_offset_on_fetch is off"
             ),
             Error::RecordTooLarge { topic, partition, offset, size, max } => write!(
                 f,

@@ -23,6 +23,9 @@ pub(crate) struct PartitionFetch<'a> {
     pub offset: i64,
     /// The most record bytes to return for this partition.
     pub max_bytes: usize,
+    /// The leader epoch of the last record read, -1 if none: the leader answers with
+    /// [`FetchOutcome::Diverged`] when its log no longer holds that epoch up to `offset`.
+    pub last_fetched_epoch: i32,
 }
 
 /// Settings of a whole Fetch.
@@ -52,6 +55,9 @@ pub(crate) enum FetchOutcome {
     Data { high_watermark: i64, records: Vec<u8> },
     /// The offset asked for is outside the log.
     OutOfRange,
+    /// The leader's log diverged from what was read (KIP-320): the last fetched epoch ends at
+    /// `end_offset` there, before the offset asked for. The records past it were truncated.
+    Diverged { epoch: i32, end_offset: i64 },
     /// Any other error code, as an [`Error`] naming the partition.
     Failed(Error),
 }
@@ -86,9 +92,11 @@ pub(crate) fn send(
     for p in parts {
         let fp = FetchPartition {
             partition: p.partition,
-            current_leader_epoch: -1,
+            // The leader epoch the metadata names: a deposed leader then refuses the fetch
+            // (FENCED_LEADER_EPOCH) instead of serving a log that may be cut back.
+            current_leader_epoch: client.leader_epoch(p.topic, p.partition),
             fetch_offset: p.offset,
-            last_fetched_epoch: -1,
+            last_fetched_epoch: p.last_fetched_epoch,
             log_start_offset: -1,
             partition_max_bytes: saturating_i32(p.max_bytes),
         };
@@ -135,9 +143,12 @@ pub(crate) fn read(conns: &mut Dedicated, pending: PendingFetch, deadline: Insta
         for p in t.partitions {
             let code = ErrorCode::from_i16(p.error_code);
             let outcome = match code {
-                ErrorCode::NONE => {
-                    FetchOutcome::Data { high_watermark: p.high_watermark, records: p.records.unwrap_or_default() }
-                }
+                ErrorCode::NONE => match p.diverging_epoch {
+                    Some(d) => FetchOutcome::Diverged { epoch: d.epoch, end_offset: d.end_offset },
+                    None => {
+                        FetchOutcome::Data { high_watermark: p.high_watermark, records: p.records.unwrap_or_default() }
+                    }
+                },
                 ErrorCode::OFFSET_OUT_OF_RANGE => FetchOutcome::OutOfRange,
                 code => FetchOutcome::Failed(Error::broker(
                     ApiKey::Fetch,

@@ -176,6 +176,11 @@ impl Client {
         lock(&self.known).leader(topic, partition)
     }
 
+    /// The cached leader epoch of a partition, -1 if unknown (as the Fetch field wants it).
+    pub fn leader_epoch(&self, topic: &str, partition: i32) -> i32 {
+        lock(&self.known).topics.get(topic).and_then(|ps| ps.get(&partition)).map_or(-1, |p| p.leader_epoch)
+    }
+
     /// The cached leaders of `partitions` of `topic` (None where unknown).
     pub fn leaders(&self, topic: &str, partitions: &[i32]) -> Vec<Option<i32>> {
         let k = lock(&self.known);

@@ -106,6 +106,8 @@ struct Planned {
     slot: usize,
     ticket: Ticket,
     size: usize,
+    /// The leader epoch of the last record read (KIP-320), -1 if unknown.
+    last_epoch: i32,
 }
 
 #[derive(Debug, Default)]
@@ -157,7 +159,8 @@ fn plan_for(parts: &[Part], leaders: &[Option<i32>], me: &Threads, now: Instant,
             (_, None) => plan.leaderless = true,
             (Need::Resolve { out_of_range }, Some(_)) => plan.resolve.push((slot, p.ticket(-1), out_of_range)),
             (Need::Fetch { offset, max_bytes }, Some(leader)) => {
-                plan.fetch.entry(leader).or_default().push(Planned { slot, ticket: p.ticket(offset), size: max_bytes })
+                let planned = Planned { slot, ticket: p.ticket(offset), size: max_bytes, last_epoch: p.last_epoch };
+                plan.fetch.entry(leader).or_default().push(planned)
             }
         }
     }
@@ -319,7 +322,13 @@ impl<I: FetchIo> Fetcher<I> {
                 .iter()
                 .map(|p| {
                     let (topic, partition) = &self.shared.keys[p.slot];
-                    PartitionFetch { topic, partition: *partition, offset: p.ticket.offset, max_bytes: p.size }
+                    PartitionFetch {
+                        topic,
+                        partition: *partition,
+                        offset: p.ticket.offset,
+                        max_bytes: p.size,
+                        last_fetched_epoch: p.last_epoch,
+                    }
                 })
                 .collect();
             match self.io.send(leader, &params, &wanted) {
@@ -361,6 +370,9 @@ impl<I: FetchIo> Fetcher<I> {
                 self.apply_to(slot, |p| p.on_data(ticket, high_watermark, recs, decoded, &self.limits, &topic));
             }
             FetchOutcome::OutOfRange => self.apply_to(slot, |p| p.on_out_of_range(ticket, &self.limits, &topic)),
+            FetchOutcome::Diverged { epoch, end_offset } => {
+                self.apply_to(slot, |p| p.on_diverged(ticket, epoch, end_offset, &self.limits, &topic))
+            }
             FetchOutcome::Failed(e) => self.fail(&[(slot, ticket)], &e),
         }
     }
@@ -390,6 +402,10 @@ mod tests {
         bounds_failures: usize,
         fetched: Vec<(i32, i64)>,
         refreshes: usize,
+        /// The leader epoch the batches carry.
+        epoch: i32,
+        /// The leader's log diverged: (epoch, where it now ends), told to a fetch past it.
+        diverged: Option<(i32, i64)>,
     }
 
     impl Fake {
@@ -402,6 +418,8 @@ mod tests {
                 bounds_failures: 0,
                 fetched: Vec::new(),
                 refreshes: 0,
+                epoch: 0,
+                diverged: None,
             }
         }
 
@@ -428,12 +446,16 @@ mod tests {
             };
             let mut e = Encoder::new();
             encode_batch_v2(&mut e, spec, &recs).expect("encodes");
-            e.into_inner()
+            let mut batch = e.into_inner();
+            // The partition leader epoch (bytes 12..16) lies outside the checksum, as the
+            // broker sets it.
+            batch[12..16].copy_from_slice(&self.epoch.to_be_bytes());
+            batch
         }
     }
 
     impl FetchIo for Fake {
-        type Pending = Vec<(String, i32, i64)>;
+        type Pending = Vec<(String, i32, i64, i32)>;
 
         fn leaders(&self, keys: &[(Arc<str>, i32)]) -> Vec<Option<i32>> {
             keys.iter().map(|_| self.leader).collect()
@@ -461,14 +483,17 @@ mod tests {
 
         fn send(&mut self, broker: i32, _: &FetchParams, parts: &[PartitionFetch<'_>]) -> Result<Self::Pending> {
             self.fetched.extend(parts.iter().map(|p| (broker, p.offset)));
-            Ok(parts.iter().map(|p| (p.topic.to_string(), p.partition, p.offset)).collect())
+            Ok(parts.iter().map(|p| (p.topic.to_string(), p.partition, p.offset, p.last_fetched_epoch)).collect())
         }
 
         fn read(&mut self, pending: Self::Pending) -> Result<Vec<PartitionOutcome>> {
             Ok(pending
                 .into_iter()
-                .map(|(topic, partition, offset)| {
-                    let outcome = if let Some(code) = self.fetch_failures.pop_front() {
+                .map(|(topic, partition, offset, last_epoch)| {
+                    let diverged = self.diverged.filter(|(e, end)| *e == last_epoch && *end < offset);
+                    let outcome = if let Some((epoch, end_offset)) = diverged {
+                        FetchOutcome::Diverged { epoch, end_offset }
+                    } else if let Some(code) = self.fetch_failures.pop_front() {
                         let c = Context::partition(&topic, partition);
                         FetchOutcome::Failed(Error::broker(ApiKey::Fetch, code, c, None))
                     } else if offset < self.log_start || offset > self.end() {
@@ -530,6 +555,32 @@ mod tests {
         f.step();
         assert_eq!(f.io.fetched.last(), Some(&(1, 5)), "the next fetch starts after the last batch");
         assert_eq!(queued(&f), vec![0, 1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn a_log_cut_back_under_a_new_leader_is_detected_and_read_from_where_it_diverged() {
+        let mut f = fetcher(Fake::new(5));
+        f.io.epoch = 3;
+        f.step();
+        f.step();
+        assert_eq!(queued(&f), vec![0, 1, 2, 3, 4]);
+        assert_eq!(f.shared.lock()[0].last_epoch, 3, "the epoch of the last record read");
+        // A new leader (epoch 4) lacked offsets 3 and 4 and wrote others there.
+        f.io.values.truncate(3);
+        f.io.values.extend(["w3", "w4", "w5"].map(String::from));
+        f.io.epoch = 4;
+        f.io.diverged = Some((3, 3));
+        f.step();
+        assert_eq!(queued(&f), vec![0, 1, 2], "the records past the divergence are dropped");
+        assert_eq!(f.shared.lock()[0].position, Position::At(3));
+        f.step();
+        let values: Vec<String> = f.shared.lock()[0]
+            .queue
+            .iter()
+            .map(|r| String::from_utf8_lossy(r.value().unwrap_or_default()).into_owned())
+            .collect();
+        assert_eq!(values, ["v0", "v1", "v2", "w3", "w4", "w5"]);
+        assert_eq!(f.shared.lock()[0].last_epoch, 4);
     }
 
     #[test]

@@ -98,6 +98,9 @@ pub(crate) struct Part {
     /// Don't fetch or resolve before this (after a retriable error).
     pub retry_at: Option<Instant>,
     pub failures: u32,
+    /// The leader epoch of the last record queued, -1 if unknown: sent with each Fetch so the
+    /// leader can say when its log diverged from what was read (KIP-320).
+    pub last_epoch: i32,
 }
 
 /// About how much memory a queued record holds: its key and value (they share the fetch
@@ -128,6 +131,7 @@ impl Part {
             fetch_size,
             retry_at: None,
             failures: 0,
+            last_epoch: -1,
         }
     }
 
@@ -165,6 +169,7 @@ impl Part {
             return Applied { stale: true, ..Applied::default() };
         }
         self.position = Position::At(decision.offset);
+        self.last_epoch = -1;
         self.decision = Some(decision);
         self.high_watermark = high_watermark;
         self.succeeded();
@@ -189,6 +194,9 @@ impl Part {
         self.succeeded();
         let delivered = records.last().map(|r| r.offset + 1);
         let had_records = !records.is_empty();
+        if let Some(last) = records.last() {
+            self.last_epoch = last.leader_epoch;
+        }
         self.queued_bytes += records.iter().map(footprint).sum::<usize>();
         self.queue.extend(records);
         match decoded {
@@ -243,6 +251,45 @@ impl Part {
         Applied { wake_application: had_records || self.error.is_some(), stale: false }
     }
 
+    /// The leader's log diverged from what was read: the last fetched epoch ends at
+    /// `end_offset` there (KIP-320). Past the position, nothing was lost: go on from
+    /// `end_offset` with that epoch. Below it, the log was cut back: records queued past
+    /// `end_offset` are dropped, and the position moves back to it (with a warning, as the
+    /// Java client does with a reset policy), or the partition fails with
+    /// [`Error::LogTruncated`] when `reset_offset_on_fetch` is off.
+    pub fn on_diverged(&mut self, t: Ticket, epoch: i32, end_offset: i64, limits: &Limits, topic: &str) -> Applied {
+        if !self.current(t) || self.position != Position::At(t.offset) {
+            return Applied { stale: true, ..Applied::default() };
+        }
+        self.succeeded();
+        self.last_epoch = epoch;
+        if end_offset >= t.offset || end_offset < 0 {
+            return Applied::default();
+        }
+        if !limits.reset_on_fetch {
+            self.fail(Error::LogTruncated {
+                topic: topic.to_string(),
+                partition: self.partition,
+                offset: t.offset,
+                end_offset,
+            });
+            return Applied { wake_application: true, stale: false };
+        }
+        let before = self.queue.len();
+        self.queue.retain(|r| r.offset < end_offset);
+        self.queued_bytes = self.queue.iter().map(footprint).sum();
+        log::warn!(
+            "{topic}/{}: the leader's log was cut back to offset {end_offset} (epoch {epoch} ends there), below the \
+             position {}; going on from {end_offset} ({} queued records past it dropped; any already handed out are gone \
+             from the log)",
+            self.partition,
+            t.offset,
+            before - self.queue.len()
+        );
+        self.position = Position::At(end_offset);
+        Applied::default()
+    }
+
     /// The fetch offset is outside the log.
     pub fn on_out_of_range(&mut self, t: Ticket, limits: &Limits, topic: &str) -> Applied {
         if !self.current(t) {
@@ -294,6 +341,7 @@ impl Part {
     /// dropping everything queued or in flight.
     pub fn jump(&mut self, offset: i64, decision: StartDecision) {
         self.position = Position::At(offset);
+        self.last_epoch = -1;
         self.decision = Some(decision);
         self.epoch += 1;
         self.queue.clear();
@@ -400,6 +448,26 @@ mod tests {
         // A failure of the current Fetch still backs off.
         assert!(!p.on_failure(p.ticket(11), &timed_out, &backoff, now).stale);
         assert!(matches!(p.need(now, &LIMITS), Need::WaitUntil(_)));
+    }
+
+    #[test]
+    fn a_divergence_past_the_position_goes_on_and_one_below_moves_back_or_fails() {
+        let mut p = started(10);
+        p.on_data(p.ticket(10), 20, vec![record(10), record(11)], summary(Some(12), None), &LIMITS, "t");
+        // The last fetched epoch ends past the position: nothing was lost.
+        assert!(!p.on_diverged(p.ticket(12), 2, 30, &LIMITS, "t").wake_application);
+        assert_eq!((p.position, p.last_epoch), (Position::At(12), 2));
+        // It ends below: the queued record past it goes, the position moves back.
+        p.on_diverged(p.ticket(12), 2, 11, &LIMITS, "t");
+        assert_eq!(p.position, Position::At(11));
+        assert_eq!(p.queue.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![10]);
+        // With reset_offset_on_fetch off, the application hears of it instead.
+        let strict = Limits { reset_on_fetch: false, ..LIMITS };
+        let a = p.on_diverged(p.ticket(11), 2, 5, &strict, "t");
+        assert!(a.wake_application);
+        assert!(matches!(p.error, Some(Error::LogTruncated { offset: 11, end_offset: 5, .. })), "{:?}", p.error);
+        // An answer to an older fetch is stale.
+        assert!(p.on_diverged(p.ticket(12), 2, 5, &LIMITS, "t").stale);
     }
 
     #[test]

@@ -107,6 +107,18 @@ pub struct FetchPartitionResponse {
     pub preferred_read_replica: i32,
     /// The record data: record batches or legacy message sets, possibly ending in a partial one.
     pub records: Option<Vec<u8>>,
+    /// v12+ (tagged field 0, KIP-320 through KIP-595): the fetch's last fetched epoch ends
+    /// before the fetch offset in the leader's log, which diverged from what was read.
+    pub diverging_epoch: Option<EpochEndOffset>,
+}
+
+/// Where a leader epoch ends in the leader's log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpochEndOffset {
+    /// The epoch.
+    pub epoch: i32,
+    /// The offset after its last record.
+    pub end_offset: i64,
 }
 
 impl Request for FetchRequest {
@@ -234,7 +246,20 @@ impl Response for FetchResponse {
                     e.i32(p.preferred_read_replica);
                 }
                 e.nullable_bytes(p.records.as_deref(), flex);
-                e.tagged_fields(flex);
+                match (&p.diverging_epoch, flex) {
+                    (Some(d), true) => {
+                        let mut field = Encoder::new();
+                        field.i32(d.epoch);
+                        field.i64(d.end_offset);
+                        field.tagged_fields(true);
+                        let field = field.into_inner();
+                        e.uvarint(1); // one tagged field
+                        e.uvarint(0); // tag 0: DivergingEpoch
+                        e.uvarint(field.len() as u32);
+                        e.raw(&field);
+                    }
+                    _ => e.tagged_fields(flex),
+                }
             });
             e.tagged_fields(flex);
         });
@@ -266,7 +291,18 @@ impl Response for FetchResponse {
                 };
                 let preferred_read_replica = if version >= 11 { d.i32()? } else { -1 };
                 let records = d.nullable_bytes(flex)?.map(<[u8]>::to_vec);
-                d.skip_tagged_fields(flex)?;
+                let mut diverging_epoch = None;
+                if flex {
+                    for _ in 0..d.uvarint()? {
+                        let tag = d.uvarint()?;
+                        let len = d.uvarint()? as usize;
+                        let field = d.take(len, "tagged field")?;
+                        if tag == 0 {
+                            let mut f = Decoder::new(field);
+                            diverging_epoch = Some(EpochEndOffset { epoch: f.i32()?, end_offset: f.i64()? });
+                        }
+                    }
+                }
                 Ok(FetchPartitionResponse {
                     partition_index,
                     error_code,
@@ -276,6 +312,7 @@ impl Response for FetchResponse {
                     aborted_transactions,
                     preferred_read_replica,
                     records,
+                    diverging_epoch,
                 })
             })?;
             d.skip_tagged_fields(flex)?;
@@ -332,6 +369,8 @@ mod tests {
                         aborted_transactions: Some(vec![AbortedTransaction { producer_id: 9, first_offset: 3 }]),
                         preferred_read_replica: -1,
                         records: Some(vec![1, 2, 3]),
+                        // A tagged field, so only where fields are tagged (v12).
+                        diverging_epoch: (v >= 12).then_some(EpochEndOffset { epoch: 4, end_offset: 17 }),
                     }],
                 }],
             };

@@ -115,6 +115,8 @@ pub(super) fn fetch(
                         aborted_transactions: None,
                         preferred_read_replica: -1,
                         records: None,
+                        // The mock's logs are never truncated: no divergence to report.
+                        diverging_epoch: None,
                     };
                     let checked = injected(fault).and_then(|_| leads(ctx, &st, &t.topic, p.partition));
                     if let Err(code) = checked {
