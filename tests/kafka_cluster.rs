@@ -398,3 +398,96 @@ fn leader_moved_by_reassignment_and_preferred_election() {
         None,
     );
 }
+
+/// Reads from a fresh SimpleConsumer until `n` values arrived (or `timeout`), returning them.
+fn read_values(c: &mut plainkafka::SimpleConsumer, n: usize, timeout: Duration) -> Vec<String> {
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    while out.len() < n && Instant::now() < deadline {
+        if let Some(m) = c.consume().expect("consume") {
+            out.push(String::from_utf8_lossy(m.value().unwrap_or_default()).into_owned());
+        }
+    }
+    out
+}
+
+/// KIP-320 on a real log cut back: a partition on two replicas, A leading; B dies and leaves
+/// the in-sync set; A takes more writes, which a consumer reads; A dies, B comes back and is
+/// made leader by an unclean election, with a shorter log, and takes new writes at those
+/// offsets. The consumer, past B's log end, is told where the logs diverge and reads B's new
+/// records from there: without that it would see OFFSET_OUT_OF_RANGE and start over from the
+/// beginning (or skip to the end).
+#[test]
+fn a_consumer_follows_a_log_cut_back_by_an_unclean_election() {
+    init_logging();
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let cluster = Cluster::get();
+    let topic = unique_topic("truncated");
+    let (a, b) = (1, 2);
+    cluster.tool(
+        "org.apache.kafka.tools.TopicCommand",
+        &[
+            "--create",
+            "--topic",
+            &topic,
+            "--replica-assignment",
+            &format!("{a}:{b}"),
+            "--config",
+            "min.insync.replicas=1",
+        ],
+    );
+    wait_until("both replicas in sync", Duration::from_secs(60), || {
+        cluster.client().topic(&topic).map(|t| t.partitions()[0].isr.len() == 2).unwrap_or(false)
+    });
+    let write = |values: &[&str]| {
+        let p = client(&cluster.bootstrap())
+            .topic(&topic)
+            .expect("topic")
+            .producer()
+            .required_acks(plainkafka::Acks::Leader)
+            .build()
+            .expect("producer");
+        for v in values {
+            p.send(ProducerRecord::new(*v).partition(0)).expect("send");
+        }
+    };
+    write(&["a0", "a1"]);
+    let mut c = client(&cluster.bootstrap())
+        .topic(&topic)
+        .expect("topic")
+        .simple_consumer()
+        .auto_offset_reset(OffsetReset::Earliest)
+        .consumer_timeout(Some(Duration::from_millis(200)))
+        .build()
+        .expect("consumer");
+    assert_eq!(read_values(&mut c, 2, Duration::from_secs(30)), ["a0", "a1"]);
+
+    // B goes; once it is out of the in-sync set, A alone takes (and acknowledges) more.
+    cluster.signal(b, "KILL");
+    cluster.wait_exit(b, Duration::from_secs(10));
+    wait_until("B out of the in-sync replicas", Duration::from_secs(60), || {
+        cluster.client().topic(&topic).map(|t| t.partitions()[0].isr == vec![a]).unwrap_or(false)
+    });
+    write(&["a2", "a3", "a4"]);
+    assert_eq!(read_values(&mut c, 3, Duration::from_secs(30)), ["a2", "a3", "a4"]);
+
+    // A goes; B comes back with offsets 0..2 only and is made leader anyway.
+    cluster.signal(a, "KILL");
+    cluster.wait_exit(a, Duration::from_secs(10));
+    cluster.restart(b);
+    wait_until("an unclean election makes B the leader", Duration::from_secs(90), || {
+        let _ = std::panic::catch_unwind(|| {
+            cluster.tool(
+                "org.apache.kafka.tools.LeaderElectionCommand",
+                &["--election-type", "UNCLEAN", "--topic", &topic, "--partition", "0"],
+            )
+        });
+        cluster.leader(&topic, 0) == Some(b)
+    });
+    write(&["b2", "b3", "b4", "b5"]);
+    // The consumer was at offset 5; B's log holds a0 a1 b2 b3 b4 b5 (offsets 0–5).
+    let after = read_values(&mut c, 4, Duration::from_secs(60));
+    cluster.restart(a);
+    cluster.wait_in_sync(&topic, Duration::from_secs(120));
+    assert_eq!(after, ["b2", "b3", "b4", "b5"], "read from where the logs diverge, nothing twice, nothing skipped");
+}

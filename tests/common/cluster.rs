@@ -145,7 +145,7 @@ impl Cluster {
         t.partitions().iter().find(|p| p.partition == partition).and_then(|p| p.leader)
     }
 
-    /// Waits until every partition of `topic` has all three replicas in sync (after a node
+    /// Waits until every partition of `topic` has all its replicas in sync (after a node
     /// came back), so the next fault starts from a whole cluster.
     pub fn wait_in_sync(&self, topic: &str, timeout: Duration) {
         wait_until(&format!("{topic} fully in sync"), timeout, || {
@@ -153,7 +153,7 @@ impl Cluster {
                 .request_timeout(Duration::from_secs(5))
                 .build()
                 .and_then(|c| c.topic(topic))
-                .map(|t| t.partitions().iter().all(|p| p.isr.len() == 3 && p.leader.is_some()))
+                .map(|t| t.partitions().iter().all(|p| p.isr.len() == p.replicas.len() && p.leader.is_some()))
                 .unwrap_or(false)
         });
     }
