@@ -601,3 +601,37 @@ fn delivery_reports_not_taken_hold_the_queue_instead_of_growing_without_bound() 
     assert_eq!(r.record.value.as_deref(), Some(b"0".as_slice()));
     p.produce(ProducerRecord::new("5").partition(0)).expect("room again once one was taken");
 }
+
+#[test]
+fn a_consumer_dropped_by_a_panic_commits_nothing_and_a_plain_drop_commits() {
+    let (m, b) = mock();
+    m.create_topic("panics", 1);
+    write(&b, "panics", "a", 3);
+    let t = client(&b).topic("panics").expect("topic");
+    let consumer = |group: &str| {
+        t.simple_consumer()
+            .consumer_group(group)
+            .auto_commit_enable(true)
+            .auto_commit_interval(Duration::from_secs(3600))
+            .auto_offset_reset(plainkafka::OffsetReset::Earliest)
+            .consumer_timeout(Some(Duration::from_secs(10)))
+            .build()
+            .expect("consumer")
+    };
+    // Processing the first message panics, with the consumer alive in that frame.
+    let mut c = consumer("panicky");
+    let outcome = std::thread::spawn(move || {
+        let m = c.consume().expect("consume").expect("a message");
+        if m.offset() == 0 {
+            panic!("processing failed");
+        }
+    })
+    .join();
+    assert!(outcome.is_err(), "the thread panicked");
+    assert_eq!(t.committed_offsets("panicky").expect("committed")[&0], None, "nothing committed past it");
+    // The same without a panic: dropping commits what was consumed.
+    let mut c = consumer("calm");
+    c.consume().expect("consume").expect("a message");
+    drop(c);
+    assert_eq!(t.committed_offsets("calm").expect("committed")[&0], Some(1));
+}

@@ -374,11 +374,21 @@ impl BalancedConsumer {
 
     /// Stops: commits (with auto-commit), gives the partitions up, stops the threads and leaves
     /// the group, each within a deadline. Calling it again does nothing.
+    /// Dropping the consumer stops it too, except that a drop during a panic commits nothing:
+    /// the message being processed may be the one that panicked.
     pub fn stop(&mut self) {
+        self.stop_committing(true);
+    }
+
+    /// Stops; commits (with auto-commit) only when `commit`.
+    fn stop_committing(&mut self, commit: bool) {
         if self.stopped {
             return;
         }
         self.stopped = true;
+        if !commit {
+            self.cfg.auto_commit_enable = false;
+        }
         let all = keys_of(&self.assignment);
         let reachable = self.revoke(&all);
         self.heartbeat.stop();
@@ -397,7 +407,9 @@ impl BalancedConsumer {
 
 impl Drop for BalancedConsumer {
     fn drop(&mut self) {
-        self.stop();
+        // Dropped by a panic: the message being processed may be the one that panicked, and
+        // committing past it would skip it after a restart.
+        self.stop_committing(!std::thread::panicking());
     }
 }
 

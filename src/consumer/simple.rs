@@ -242,12 +242,19 @@ impl SimpleConsumer {
 
     /// Stops the fetchers, committing first when auto-commit is on. Waits a bounded time for the
     /// threads to end. Calling it again does nothing.
+    /// Dropping the consumer stops it too, except that a drop during a panic commits nothing:
+    /// the message being processed may be the one that panicked.
     pub fn stop(&mut self) {
+        self.stop_committing(true);
+    }
+
+    /// Stops; commits (with auto-commit) only when `commit`.
+    fn stop_committing(&mut self, commit: bool) {
         if self.stopped {
             return;
         }
         self.stopped = true;
-        if self.cfg().auto_commit_enable {
+        if commit && self.cfg().auto_commit_enable {
             if let Err(e) = self.commit_offsets() {
                 log::warn!("{}: commit on stop failed: {e}", self.topic);
             }
@@ -263,6 +270,8 @@ impl SimpleConsumer {
 
 impl Drop for SimpleConsumer {
     fn drop(&mut self) {
-        self.stop();
+        // Dropped by a panic: the message being processed may be the one that panicked, and
+        // committing past it would skip it after a restart.
+        self.stop_committing(!std::thread::panicking());
     }
 }

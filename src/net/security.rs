@@ -206,7 +206,13 @@ impl SecuritySettings {
             "ssl.endpoint.identification.algorithm" => {
                 self.tls_mut().verify_hostname = match value.to_ascii_lowercase().as_str() {
                     "https" => true,
-                    "none" | "" => false,
+                    "none" | "" => {
+                        log::warn!(
+                            "ssl.endpoint.identification.algorithm={value:?}: broker host names are not checked \
+                             against their certificates, so any certificate the CA signed passes for any broker"
+                        );
+                        false
+                    }
                     other => {
                         return Err(Error::Config(format!(
                             "ssl.endpoint.identification.algorithm {other:?}: expected https or none"
