@@ -4,7 +4,6 @@ use super::accumulator::{Pending, ProducerIds, State};
 use super::config::ProducerConfig;
 use super::record::{Delivery, DeliveryReport, ProducerRecord};
 use super::sender::{self, Shared};
-use crate::client::produce::init_producer_id;
 use crate::client::TopicRef;
 use crate::error::{Error, Result};
 use crate::workers::Workers;
@@ -37,11 +36,6 @@ pub struct Producer {
     closed: bool,
 }
 
-/// A new idempotent producer id, epoch 0.
-pub(crate) fn new_ids(topic: &TopicRef) -> Result<ProducerIds> {
-    init_producer_id(&topic.client, &topic.name).map(|(id, epoch)| ProducerIds { id, epoch })
-}
-
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
@@ -51,9 +45,9 @@ impl Producer {
         let client = Arc::clone(&topic.client);
         let producer = match cfg.enable_idempotence {
             Some(false) => ProducerIds::NONE,
-            Some(true) => new_ids(&topic)?,
+            Some(true) => sender::new_ids(&topic.client, &topic.name)?,
             // On by default, as in the Java client since 3.0, where the brokers can do it.
-            None => match new_ids(&topic) {
+            None => match sender::new_ids(&topic.client, &topic.name) {
                 Ok(ids) => ids,
                 Err(e) if e.is_retriable() => return Err(e),
                 Err(e) => {

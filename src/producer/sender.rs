@@ -102,6 +102,11 @@ pub(crate) fn run(shared: Arc<Shared>, role: Role) {
     }
 }
 
+/// A new idempotent producer id, epoch 0, for `topic`'s producer.
+pub(crate) fn new_ids(client: &Client, topic: &str) -> Result<ProducerIds, Error> {
+    produce::init_producer_id(client, topic).map(|(id, epoch)| ProducerIds { id, epoch })
+}
+
 /// After a failed batch, once nothing is in flight: the next epoch, or (the epoch exhausted) a
 /// new producer id. Called with the state locked; gives it up while asking for an id.
 fn bump_epoch<'a>(shared: &'a Shared, mut st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
@@ -109,12 +114,7 @@ fn bump_epoch<'a>(shared: &'a Shared, mut st: MutexGuard<'a, State>) -> MutexGua
         return st;
     }
     drop(st);
-    let topic = crate::client::TopicRef {
-        client: Arc::clone(&shared.client),
-        name: Arc::clone(&shared.topic),
-        partitions: Vec::new(),
-    };
-    let got = super::handle::new_ids(&topic);
+    let got = new_ids(&shared.client, &shared.topic);
     let mut st = shared.lock();
     match got {
         Ok(ids) if st.bump_needed => st.restart_ids(ids),

@@ -158,12 +158,18 @@ impl Cluster {
         });
     }
 
-    /// Runs one of Kafka's admin tools against the cluster.
+    /// Runs one of Kafka's admin tools against the cluster; a failure fails the test.
     pub fn tool(&self, class: &str, args: &[&str]) -> String {
+        self.try_tool(class, args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Runs one of Kafka's admin tools against the cluster, which may refuse (an election not
+    /// possible yet).
+    pub fn try_tool(&self, class: &str, args: &[&str]) -> Result<String, String> {
         let bootstrap = self.bootstrap();
         let mut all = vec!["--bootstrap-server", bootstrap.as_str()];
         all.extend_from_slice(args);
-        kafka_tool(VERSION, class, &all, None)
+        try_kafka_tool(VERSION, class, &all, None)
     }
 }
 

@@ -212,8 +212,14 @@ pub fn kafka_classpath(version: &str) -> String {
     format!("{}/target/kafka/{version}/libs/*", root().display())
 }
 
-/// Runs one of Kafka's own tools (a main class) and returns its stdout.
+/// Runs one of Kafka's own tools (a main class) and returns its stdout; a failure fails the
+/// test.
 pub fn kafka_tool(version: &str, class: &str, args: &[&str], stdin: Option<&str>) -> String {
+    try_kafka_tool(version, class, args, stdin).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs one of Kafka's own tools; `Err` with its stderr when it exits unsuccessfully.
+pub fn try_kafka_tool(version: &str, class: &str, args: &[&str], stdin: Option<&str>) -> Result<String, String> {
     use std::io::Write;
     let mut cmd = Command::new("java");
     cmd.args(["-Xmx256m", "-cp", &kafka_classpath(version), class]).args(args);
@@ -234,13 +240,10 @@ pub fn kafka_tool(version: &str, class: &str, args: &[&str], stdin: Option<&str>
     let out = child.wait_with_output().expect("java tool");
     let _ = done_tx.send(());
     let _ = watchdog.join();
-    assert!(
-        out.status.success(),
-        "{class} {args:?} failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    if !out.status.success() {
+        return Err(format!("{class} {args:?} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Creates a topic. Kafka: with its own TopicCommand; the librdkafka mock: through its API;
