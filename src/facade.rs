@@ -57,7 +57,8 @@ impl KafkaClientBuilder {
     }
 
     /// SASL PLAIN with a user name and password. Use it with TLS: PLAIN sends the password as
-    /// it is.
+    /// it is. Without TLS settings, `security.protocol` must be set to `SASL_PLAINTEXT`
+    /// explicitly, or building the client is a configuration error.
     pub fn sasl_plain(self, username: &str, password: &str) -> Self {
         self.sasl(SaslMechanism::Plain { username: username.into(), password: password.into() })
     }

@@ -80,6 +80,8 @@ mod client;
 pub mod consumer;
 pub mod error;
 mod facade;
+#[cfg(feature = "unstable")]
+pub mod fuzzing;
 pub mod group;
 pub mod message;
 #[cfg(feature = "mock")]

@@ -12,18 +12,14 @@ fn plainkafka(b: &Broker, args: &[&str]) -> Output {
 }
 
 fn plainkafka_with_input(b: &Broker, args: &[&str], input: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_plainkafka"))
-        .env_remove("KAFKA_BROKERS")
-        .args(["-b", &b.bootstrap])
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run plainkafka");
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
-    child.wait_with_output().expect("plainkafka output")
+    common::bounded::output_within(
+        Command::new(env!("CARGO_BIN_EXE_plainkafka"))
+            .env_remove("KAFKA_BROKERS")
+            .args(["-b", &b.bootstrap])
+            .args(args),
+        input.as_bytes(),
+        common::bounded::CHILD_LIMIT,
+    )
 }
 
 fn text(b: &[u8]) -> String {

@@ -3,7 +3,11 @@
 //! the real binary, with text and JSON output.
 #![cfg(feature = "cli")]
 
-use std::io::{BufRead, BufReader, Write};
+#[allow(dead_code)]
+#[path = "common/bounded.rs"]
+mod bounded;
+
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
 struct Mock(Child);
@@ -12,10 +16,12 @@ impl Drop for Mock {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        bounded::untrack(self.0.id());
     }
 }
 
 fn bin() -> Command {
+    bounded::watch_this_test();
     let mut c = Command::new(env!("CARGO_BIN_EXE_plainkafka"));
     c.env_remove("KAFKA_BROKERS");
     c
@@ -24,22 +30,14 @@ fn bin() -> Command {
 /// Starts `plainkafka mock` and returns it with the bootstrap address it printed.
 fn start_mock(args: &[&str]) -> (Mock, String) {
     let mut child = bin().arg("mock").args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("mock");
+    bounded::track(child.id());
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("bootstrap line");
     (Mock(child), line.trim().to_string())
 }
 
 fn run(bootstrap: &str, args: &[&str], input: &str) -> Output {
-    let mut child = bin()
-        .args(["-b", bootstrap])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("plainkafka");
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("stdin");
-    child.wait_with_output().expect("output")
+    bounded::output_within(bin().args(["-b", bootstrap]).args(args), input.as_bytes(), bounded::CHILD_LIMIT)
 }
 
 fn ok(bootstrap: &str, args: &[&str], input: &str) -> String {
@@ -111,7 +109,7 @@ fn every_command_shows_an_example_in_help() {
         "delete-topic",
         "mock",
     ] {
-        let out = bin().args([cmd, "--help"]).output().expect("help");
+        let out = bounded::output_within(bin().args([cmd, "--help"]), b"", bounded::CHILD_LIMIT);
         assert!(out.status.success(), "{cmd}");
         assert!(String::from_utf8_lossy(&out.stdout).contains("Example:"), "{cmd}");
     }

@@ -284,6 +284,7 @@ fn one_group_of_plainkafka_java_and_librdkafka_members(b: &Broker, assignor: pla
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("java console consumer");
+    common::bounded::track(java.id());
     let java_seen = Arc::new(Mutex::new(Vec::<String>::new()));
     let java_out = java.stdout.take().expect("stdout");
     let js = Arc::clone(&java_seen);

@@ -14,11 +14,13 @@ const VERSION: &str = "4.4.0";
 
 fn start(port: u16, mode: &str) {
     let pid = std::process::id().to_string();
-    let out = Command::new("bash")
-        .args(["scripts/kafka/start.sh", VERSION, &port.to_string(), &pid, mode])
-        .current_dir(root())
-        .output()
-        .expect("start.sh");
+    let out = common::bounded::output_within(
+        Command::new("bash")
+            .args(["scripts/kafka/start.sh", VERSION, &port.to_string(), &pid, mode])
+            .current_dir(root()),
+        b"",
+        Duration::from_secs(600),
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 

@@ -175,6 +175,34 @@ fn settings_that_would_overflow_are_clear_errors() {
     let life = plainkafka::KafkaClient::builder(&b.bootstrap)
         .set("sasl.oauthbearer.config", &format!("principal=a lifeSeconds={}", u64::MAX));
     assert!(matches!(life, Err(plainkafka::Error::Config(_))));
+    // A CreateTopics asking for a billion partitions is refused, not allocated (the fuzzer's
+    // first find: 11 GB).
+    let huge = client(&b).create_topic("huge", 1 << 30, -1);
+    assert!(matches!(&huge, Err(e) if e.code() == Some(ErrorCode::INVALID_PARTITIONS)), "{huge:?}");
+    let tiny = MockCluster::builder().max_request_size(4).build();
+    assert!(matches!(&tiny, Err(plainkafka::Error::Config(m)) if m.contains("max_request_size")), "{:?}", tiny.err());
+}
+
+/// A request past the mock's `max_request_size` closes the connection at its size prefix;
+/// smaller ones are served.
+#[test]
+fn the_mock_closes_a_connection_whose_request_is_too_large() {
+    use std::io::{Read, Write};
+    init_logging();
+    let m = MockCluster::builder().max_request_size(64 * 1024).build().expect("mock");
+    let addr = m.bootstrap();
+    let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&(1i32 << 30).to_be_bytes()).unwrap();
+    let mut buf = [0u8; 1];
+    assert_eq!(s.read(&mut buf).expect("closed, not timed out"), 0);
+    let b = Broker { kind: Kind::Mock, version: "plainkafka mock".into(), bootstrap: addr };
+    let t = client(&b).topic("big").expect("topic");
+    // The closed connection is retried like any other, until the delivery timeout.
+    let p = t.producer().delivery_timeout(Duration::from_secs(3)).build().expect("producer");
+    p.send(ProducerRecord::new("x".repeat(1000)).partition(0)).expect("a small request is served");
+    let big = p.send(ProducerRecord::new("x".repeat(100 * 1024)).partition(0));
+    assert!(big.is_err(), "{big:?}");
 }
 
 #[test]
@@ -368,6 +396,7 @@ fn java_console_clients_run_the_guide_against_the_mock() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("console consumer");
+        common::bounded::track(child.id());
         let out = child.stdout.take().expect("stdout");
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
         let s = std::sync::Arc::clone(&seen);
@@ -634,4 +663,166 @@ fn a_consumer_dropped_by_a_panic_commits_nothing_and_a_plain_drop_commits() {
     c.consume().expect("consume").expect("a message");
     drop(c);
     assert_eq!(t.committed_offsets("calm").expect("committed")[&0], Some(1));
+}
+
+/// `queued_max_bytes_total` bounds what all partitions together hold: once reached, no Fetch
+/// is sent (not even the long polls an idle consumer sends) until the application takes
+/// messages; then everything is read, in order.
+#[test]
+fn the_consumer_wide_byte_bound_stops_fetching_until_messages_are_taken() {
+    let (m, b) = mock();
+    m.create_topic("bounded", 6);
+    let t = client(&b).topic("bounded").expect("topic");
+    let p = t.producer().build().expect("producer");
+    let value = "x".repeat(1000);
+    for i in 0..1200 {
+        p.send(ProducerRecord::new(format!("{i:04}{value}")).partition(i % 6)).expect("send");
+    }
+    let mut c = t
+        .simple_consumer()
+        .fetch_message_max_bytes(16 * 1024)
+        .queued_max_bytes_total(64 * 1024)
+        .consumer_timeout(Some(Duration::from_secs(10)))
+        .build()
+        .expect("consumer");
+    let index = |msg: &plainkafka::Message| -> usize {
+        let i: usize = std::str::from_utf8(&msg.value().unwrap()[..4]).unwrap().parse().unwrap();
+        assert_eq!(i % 6, msg.partition() as usize);
+        i
+    };
+    let mut seen = vec![Vec::new(); 6];
+    let first = c.consume().expect("consume").expect("a message");
+    seen[first.partition() as usize].push(index(&first));
+    // The queues fill within a few rounds; from then on the fetchers must stay quiet. Without
+    // the bound they would go on reading (each partition holds 200 KB, under its own 16 MiB)
+    // and then long-poll every fetch_wait_max.
+    let settled = |d: Duration| {
+        let before = m.requests_served(ApiKey::Fetch);
+        std::thread::sleep(d);
+        m.requests_served(ApiKey::Fetch) == before
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !settled(Duration::from_millis(500)) {
+        assert!(Instant::now() < deadline, "the fetchers never stopped");
+    }
+    assert!(m.requests_served(ApiKey::Fetch) < 30, "{} fetches", m.requests_served(ApiKey::Fetch));
+    for _ in 1..1200 {
+        let msg = c.consume().expect("consume").expect("every message arrives once there is room");
+        seen[msg.partition() as usize].push(index(&msg));
+    }
+    for (part, got) in seen.iter().enumerate() {
+        assert_eq!(got.len(), 200, "partition {part}");
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "partition {part} in order");
+    }
+}
+
+/// With auto-commit off: `on_assigned` and `on_revoked` name exactly the partitions gained and
+/// given up, and a `commit_offsets` after a rebalance commits the partitions kept, never those
+/// given up (their new owner may be past them: a stale commit would move it back).
+#[test]
+fn a_member_commits_only_what_it_still_owns_after_a_rebalance() {
+    let (m, b) = mock();
+    m.create_topic("revoked", 4);
+    let t = client(&b).topic("revoked").expect("topic");
+    let p = t.producer().build().expect("producer");
+    for i in 0..40 {
+        p.send(ProducerRecord::new(format!("v{i}")).partition(i % 4)).expect("send");
+    }
+    type Calls = Arc<Mutex<Vec<Vec<(String, i32)>>>>;
+    let (assigned, revoked): (Calls, Calls) = Default::default();
+    let (on_a, on_r) = (Arc::clone(&assigned), Arc::clone(&revoked));
+    let member = || {
+        t.balanced_consumer("revokers")
+            .auto_commit_enable(false)
+            .session_timeout(Duration::from_secs(6))
+            .heartbeat_interval(Duration::from_millis(200))
+            .consumer_timeout(Some(Duration::from_millis(200)))
+    };
+    let mut a = member()
+        .on_assigned(move |p| on_a.lock().unwrap().push(p.to_vec()))
+        .on_revoked(move |p| on_r.lock().unwrap().push(p.to_vec()))
+        .build()
+        .expect("member a");
+    let mut read = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while read < 40 {
+        assert!(Instant::now() < deadline, "a read {read} of 40");
+        read += usize::from(a.consume().expect("consume").is_some());
+    }
+    let all: Vec<(String, i32)> = (0..4).map(|p| ("revoked".to_string(), p)).collect();
+    assert_eq!(*assigned.lock().unwrap(), vec![all.clone()]);
+    assert!(revoked.lock().unwrap().is_empty());
+
+    // B joins; A's consume takes part in the rebalance and gives two partitions up.
+    let stop_b = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = Arc::clone(&stop_b);
+    let mut b_member = member().build().expect("member b");
+    let b_thread = std::thread::spawn(move || {
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            let _ = b_member.consume();
+        }
+        b_member.assignment().clone()
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while a.assignment().get("revoked").map_or(4, Vec::len) != 2 {
+        assert!(Instant::now() < deadline, "a still holds {:?}", a.assignment());
+        let _ = a.consume().expect("consume");
+    }
+    let kept: Vec<i32> = a.assignment()["revoked"].clone();
+    let gone: Vec<(String, i32)> = all.iter().filter(|(_, p)| !kept.contains(p)).cloned().collect();
+    // Eager (range) rebalance: everything is given up first, then the kept half comes back.
+    assert_eq!(revoked.lock().unwrap()[0], all);
+    let regained: Vec<(String, i32)> = kept.iter().map(|p| ("revoked".to_string(), *p)).collect();
+    assert_eq!(assigned.lock().unwrap()[1], regained);
+
+    // The kept partitions go on where they were: nothing of them is read again.
+    let again = a.consume().expect("consume");
+    assert!(again.is_none(), "re-read {:?}", again.map(|m| (m.partition(), m.offset())));
+    a.commit_offsets().expect("commit");
+    let committed = t.committed_offsets("revokers").expect("committed");
+    for p in &kept {
+        assert_eq!(committed[p], Some(10), "partition {p} was kept: {committed:?}");
+    }
+    for (_, p) in &gone {
+        assert_eq!(committed[p], None, "partition {p} was given up: {committed:?}");
+    }
+    stop_b.store(true, std::sync::atomic::Ordering::SeqCst);
+    let b_has = b_thread.join().expect("b");
+    assert_eq!(b_has.get("revoked").map(Vec::len), Some(2));
+}
+
+/// A broker that cuts answers mid-batch (`cut_batches`): the consumer sees a partial batch,
+/// doubles its fetch size until the batch fits, and reads it; past
+/// `fetch_message_max_bytes_limit` the partition fails with `RecordTooLarge` instead of looping.
+#[test]
+fn the_fetch_size_grows_past_a_cut_batch_up_to_its_limit() {
+    init_logging();
+    let m = MockCluster::builder().cut_batches(true).build().expect("mock");
+    let b = Broker { kind: Kind::Mock, version: "plainkafka mock".into(), bootstrap: m.bootstrap() };
+    let t = client(&b).topic("cut").expect("topic");
+    let p = t.producer().build().expect("producer");
+    p.send(ProducerRecord::new("small").partition(0)).expect("send");
+    p.send(ProducerRecord::new("x".repeat(60_000)).partition(0)).expect("send");
+    p.send(ProducerRecord::new("after").partition(0)).expect("send");
+    let consumer = |limit: usize| {
+        t.simple_consumer()
+            .fetch_message_max_bytes(4096)
+            .fetch_message_max_bytes_limit(limit)
+            .consumer_timeout(Some(Duration::from_secs(10)))
+            .build()
+            .expect("consumer")
+    };
+    let before = m.requests_served(ApiKey::Fetch);
+    let mut c = consumer(1 << 20);
+    let sizes: Vec<usize> =
+        (0..3).map(|_| c.consume().expect("consume").expect("a message").value().unwrap().len()).collect();
+    assert_eq!(sizes, vec![5, 60_000, 5]);
+    // Whole batches would take three fetches; a cut one takes a fourth: the answer holding
+    // only the big batch's first 4 KiB, whose header tells the size to grow to.
+    assert!(m.requests_served(ApiKey::Fetch) - before >= 4, "{} fetches", m.requests_served(ApiKey::Fetch) - before);
+    drop(c);
+    let mut small = consumer(16 * 1024);
+    assert_eq!(small.consume().expect("consume").expect("the first").value().unwrap().len(), 5);
+    let e = small.consume().expect_err("the batch can't fit");
+    assert!(matches!(e, plainkafka::Error::RecordTooLarge { .. }), "{e:?}");
 }

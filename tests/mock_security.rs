@@ -95,8 +95,11 @@ security_matrix!(secure());
 fn sasl_against_a_cluster_without_it() {
     init_logging();
     let plain = MockCluster::new().unwrap();
-    let err = security::connect(&plain.bootstrap(), &[("sasl.username", USER), ("sasl.password", PASSWORD)])
-        .expect_err("no SASL there");
+    let err = security::connect(
+        &plain.bootstrap(),
+        &[("security.protocol", "SASL_PLAINTEXT"), ("sasl.username", USER), ("sasl.password", PASSWORD)],
+    )
+    .expect_err("no SASL there");
     assert!(matches!(err, Error::SaslMechanismNotOffered { ref offered, .. } if offered.is_empty()), "{err:?}");
 }
 
@@ -109,12 +112,12 @@ fn nothing_is_served_before_the_login() {
     assert_eq!(m.requests_served(ApiKey::Metadata), 0);
 }
 
-/// KIP-368: with one-second sessions, a client busy for several seconds renews its session
+/// KIP-368: with two-second sessions, a client busy for several seconds renews its session
 /// on the connections it has, asking the token provider again each time, and never reconnects.
 #[test]
 fn sessions_are_renewed_on_the_same_connections() {
     init_logging();
-    let m = sasl(MockCluster::builder()).sasl_session_lifetime(Duration::from_millis(1000)).build().unwrap();
+    let m = sasl(MockCluster::builder()).sasl_session_lifetime(Duration::from_millis(2000)).build().unwrap();
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&calls);
     let client = plainkafka::KafkaClient::builder(&m.bootstrap())
@@ -127,16 +130,15 @@ fn sessions_are_renewed_on_the_same_connections() {
     let topic = client.topic("renewed").expect("topic");
     let connections = m.connections_accepted();
     let logins = m.requests_served(ApiKey::SaslAuthenticate);
-    let start = Instant::now();
-    // Requests paced over 3.5 session lifetimes, each of which must succeed.
-    while start.elapsed() < Duration::from_millis(3500) {
+    // Requests paced through three renewals, each of which must succeed; a loaded machine may
+    // take longer than 3 s to see them, which only makes the wait longer.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while m.requests_served(ApiKey::SaslAuthenticate) - logins < 3 || calls.load(Ordering::SeqCst) < 4 {
+        assert!(Instant::now() < deadline, "{} renewals in 60 s", m.requests_served(ApiKey::SaslAuthenticate) - logins);
         topic.latest_available_offsets().expect("offsets while sessions renew");
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(m.connections_accepted(), connections, "a connection was replaced instead of renewed");
-    let renewals = m.requests_served(ApiKey::SaslAuthenticate) - logins;
-    assert!(renewals >= 3, "{renewals} renewals in 3.5 s of one-second sessions");
-    assert!(calls.load(Ordering::SeqCst) >= 4, "the token provider was asked {} times", calls.load(Ordering::SeqCst));
 }
 
 /// A connection left idle past its session's end is replaced before the next request, which
@@ -145,7 +147,11 @@ fn sessions_are_renewed_on_the_same_connections() {
 fn a_session_that_expired_while_idle_gets_a_new_connection() {
     init_logging();
     let m = sasl(MockCluster::builder()).sasl_session_lifetime(Duration::from_millis(300)).build().unwrap();
-    let client = security::connect(&m.bootstrap(), &[("sasl.username", USER), ("sasl.password", PASSWORD)]).unwrap();
+    let client = security::connect(
+        &m.bootstrap(),
+        &[("security.protocol", "SASL_PLAINTEXT"), ("sasl.username", USER), ("sasl.password", PASSWORD)],
+    )
+    .unwrap();
     let topic = client.topic("idle").expect("topic");
     let before = m.connections_accepted();
     // Idle time is what this test is about.

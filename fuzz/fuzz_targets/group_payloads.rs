@@ -1,10 +1,9 @@
-//! The consumer protocol's payloads, which arrive from other group members through the
-//! coordinator: subscriptions (read by the leader) and assignments (read by every member).
+//! The `group_payloads` target: see `plainkafka::fuzzing::group_payloads` for what the bytes mean and what is checked.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use plainkafka::protocol::consumer_protocol::{Assignment, Subscription};
 
 fuzz_target!(|data: &[u8]| {
-    let _ = Subscription::decode(data);
-    let _ = Assignment::decode(data);
+    if let Some(Err(e)) = plainkafka::fuzzing::run("group_payloads", data) {
+        panic!("group_payloads: {e}");
+    }
 });

@@ -1,10 +1,9 @@
-//! Record data as a Fetch response carries it: batches v2, message sets v0/v1, partial tails.
+//! The `records` target: see `plainkafka::fuzzing::records` for what the bytes mean and what is checked.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use plainkafka::protocol::records;
-use std::sync::Arc;
 
 fuzz_target!(|data: &[u8]| {
-    let mut out = Vec::new();
-    let _ = records::decode(&Arc::new(data.to_vec()), 0, &mut out);
+    if let Some(Err(e)) = plainkafka::fuzzing::run("records", data) {
+        panic!("records: {e}");
+    }
 });

@@ -71,6 +71,11 @@ pub struct BalancedConsumer {
     assignor: Option<Assignor>,
     assignment: TopicPartitions,
     assigned_once: bool,
+    /// After an eager revoke: the stopped engine of the partitions given up, and the
+    /// generation they were held in. If the next generation gives some of them back, nobody
+    /// else can have read them in between, so they go on where they were (and what was
+    /// consumed from them can still be committed) instead of replaying from the last commit.
+    given_up: Option<(Engine, Generation)>,
     needs_join: bool,
     /// A join's failures so far: it may span several calls of `consume`.
     join_retries: JoinRetries,
@@ -123,6 +128,7 @@ impl BalancedConsumer {
             assignor: None,
             assignment: TopicPartitions::new(),
             assigned_once: false,
+            given_up: None,
             needs_join: true,
         }
     }
@@ -267,7 +273,9 @@ impl BalancedConsumer {
             let all = keys_of(&self.assignment);
             let _ = self.revoke(&all);
             self.engine.stop();
-            self.engine = Engine::new(self.cfg.clone(), Arc::clone(&self.client), Vec::new());
+            let empty = Engine::new(self.cfg.clone(), Arc::clone(&self.client), Vec::new());
+            let old = std::mem::replace(&mut self.engine, empty);
+            self.given_up = self.generation.clone().map(|g| (old, g));
             self.assignment.clear();
         }
         let owned_generation = self.generation.as_ref().map_or(-1, |g| g.generation_id);
@@ -296,12 +304,17 @@ impl BalancedConsumer {
         let revoked = minus(&self.assignment, &joined.assignment);
         let added = minus(&joined.assignment, &self.assignment);
         let _ = self.revoke(&revoked);
+        // The very next generation, as the same member: what it gives back was nobody else's.
+        let given_up = self.given_up.take().filter(|(_, g)| {
+            g.member_id == joined.generation.member_id
+                && g.generation_id.checked_add(1) == Some(joined.generation.generation_id)
+        });
         if !revoked.is_empty() || !added.is_empty() {
             let mut cfg = self.cfg.clone();
             // PyKafka resets only the first assignment; later ones resume from commits.
             cfg.reset_offset_on_start = cfg.reset_offset_on_start && !self.assigned_once;
             let mut engine = Engine::new(cfg, Arc::clone(&self.client), keys_of(&joined.assignment));
-            engine.carry_from(&self.engine);
+            engine.carry_from(given_up.as_ref().map_or(&self.engine, |(e, _)| e));
             self.engine.stop();
             self.engine = engine;
         }

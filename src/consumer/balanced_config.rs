@@ -134,7 +134,10 @@ impl BalancedConsumerBuilder {
     }
 
     /// Called with the partitions about to be given up, after their offsets are committed
-    /// (with auto-commit) and before another member can read them.
+    /// (with auto-commit) and before another member can read them. With auto-commit off, what
+    /// was consumed from them and not yet committed is replayed by their next owner; a
+    /// partition the member gets straight back (the next generation) goes on where it was, and
+    /// `commit_offsets` still commits it. A commit never covers a partition given up.
     pub fn on_revoked(mut self, f: impl FnMut(&[(String, i32)]) + Send + 'static) -> Self {
         self.on_revoked = Some(Box::new(f));
         self

@@ -18,6 +18,10 @@ pub(crate) struct ConsumerConfig {
     pub auto_commit_interval: Duration,
     pub queued_max_messages: usize,
     pub queued_max_bytes: usize,
+    /// Bytes queued across all partitions before fetching pauses for all of them.
+    pub queued_max_bytes_total: usize,
+    /// The most one Fetch answer may carry (the request's `max_bytes`).
+    pub fetch_max_bytes: usize,
     pub fetch_min_bytes: usize,
     pub fetch_wait_max: Duration,
     pub offsets_channel_backoff: Duration,
@@ -40,6 +44,8 @@ impl Default for ConsumerConfig {
             auto_commit_interval: Duration::from_secs(60),
             queued_max_messages: 2000,
             queued_max_bytes: 16 * 1024 * 1024,
+            queued_max_bytes_total: 64 * 1024 * 1024,
+            fetch_max_bytes: 50 * 1024 * 1024,
             fetch_min_bytes: 1,
             fetch_wait_max: Duration::from_millis(100),
             offsets_channel_backoff: Duration::from_millis(1000),
@@ -59,8 +65,13 @@ impl ConsumerConfig {
         if c.num_consumer_fetchers == Some(0) {
             return Err(Error::Config("num_consumer_fetchers must be at least 1".into()));
         }
-        if c.queued_max_messages == 0 || c.queued_max_bytes == 0 {
-            return Err(Error::Config("queued_max_messages and queued_max_bytes must be at least 1".into()));
+        if c.queued_max_messages == 0 || c.queued_max_bytes == 0 || c.queued_max_bytes_total == 0 {
+            return Err(Error::Config(
+                "queued_max_messages, queued_max_bytes and queued_max_bytes_total must be at least 1".into(),
+            ));
+        }
+        if c.fetch_max_bytes == 0 || c.fetch_max_bytes > i32::MAX as usize {
+            return Err(Error::Config(format!("fetch_max_bytes {} is out of range", c.fetch_max_bytes)));
         }
         if c.fetch_message_max_bytes == 0 || c.fetch_message_max_bytes > i32::MAX as usize {
             return Err(Error::Config(format!(
@@ -140,6 +151,25 @@ macro_rules! consumer_setters {
         /// Default 16 MiB. With `queued_max_messages`, whichever comes first pauses fetching.
         pub fn queued_max_bytes(mut self, bytes: usize) -> Self {
             self.cfg.queued_max_bytes = bytes;
+            self
+        }
+
+        /// Bytes of messages buffered across all partitions before fetching pauses for every
+        /// partition (librdkafka's `queued.max.messages.kbytes` for a whole consumer). Default
+        /// 64 MiB. Each Fetch asks for no more than the room left, but a broker always sends
+        /// at least one batch, and one answer per broker may be in flight, so the queues may go
+        /// past it by about that much. The batch the application is reading (one partition's
+        /// queue, taken whole) comes on top.
+        pub fn queued_max_bytes_total(mut self, bytes: usize) -> Self {
+            self.cfg.queued_max_bytes_total = bytes;
+            self
+        }
+
+        /// The most one Fetch answer may carry, across its partitions (the Java client's
+        /// `fetch.max.bytes`). Default 50 MiB. A broker sends the first batch whole even when
+        /// it is larger.
+        pub fn fetch_max_bytes(mut self, bytes: usize) -> Self {
+            self.cfg.fetch_max_bytes = bytes;
             self
         }
 

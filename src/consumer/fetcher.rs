@@ -87,8 +87,6 @@ impl FetchIo for ClusterIo {
     }
 }
 
-/// The most a whole Fetch response may carry (the Java client's `fetch.max.bytes` default).
-const FETCH_MAX_BYTES: usize = 50 * 1024 * 1024;
 /// How long an idle fetcher sleeps before looking for work again, when nothing wakes it.
 const IDLE_WAIT: Duration = Duration::from_millis(100);
 
@@ -115,6 +113,9 @@ struct Plan {
     /// (slot, ticket, after OFFSET_OUT_OF_RANGE)
     resolve: Vec<(usize, Ticket, bool)>,
     fetch: BTreeMap<i32, Vec<Planned>>,
+    /// The most each Fetch answer should carry: `fetch_max_bytes`, or less when the queues of
+    /// all partitions are near `queued_max_bytes_total`.
+    fetch_max_bytes: usize,
     leaderless: bool,
     next_wake: Option<Instant>,
 }
@@ -147,7 +148,11 @@ impl Threads {
 /// The work of fetcher `me` at `now`: what each of its partitions needs, fetches grouped by
 /// leader, and whether a leader is missing.
 fn plan_for(parts: &[Part], leaders: &[Option<i32>], me: &Threads, now: Instant, limits: &Limits) -> Plan {
-    let mut plan = Plan::default();
+    // The consumer-wide bound: with the queues full, nothing is fetched until the application
+    // takes some; otherwise each answer is asked to fit in the room left.
+    let queued: usize = parts.iter().map(|p| p.queued_bytes).sum();
+    let room = limits.queued_max_bytes_total.saturating_sub(queued);
+    let mut plan = Plan { fetch_max_bytes: room.min(limits.fetch_max_bytes), ..Plan::default() };
     for (slot, (p, &leader)) in parts.iter().zip(leaders).enumerate() {
         if me.owner(leader, p.partition) != me.idx {
             continue;
@@ -155,6 +160,7 @@ fn plan_for(parts: &[Part], leaders: &[Option<i32>], me: &Threads, now: Instant,
         let need = p.need(now, limits);
         match (need, leader) {
             (Need::Nothing, _) => {}
+            (Need::Fetch { .. }, _) if room == 0 => {}
             (Need::WaitUntil(at), _) => plan.next_wake = Some(plan.next_wake.map_or(at, |w| w.min(at))),
             (_, None) => plan.leaderless = true,
             (Need::Resolve { out_of_range }, Some(_)) => plan.resolve.push((slot, p.ticket(-1), out_of_range)),
@@ -183,6 +189,8 @@ impl<I: FetchIo> Fetcher<I> {
         let limits = Limits {
             queued_max_messages: cfg.queued_max_messages,
             queued_max_bytes: cfg.queued_max_bytes,
+            queued_max_bytes_total: cfg.queued_max_bytes_total,
+            fetch_max_bytes: cfg.fetch_max_bytes,
             fetch_size_limit: cfg.fetch_message_max_bytes_limit,
             reset_on_fetch: cfg.reset_offset_on_fetch,
         };
@@ -202,7 +210,7 @@ impl<I: FetchIo> Fetcher<I> {
             self.resolve(&plan.resolve);
         }
         if !plan.fetch.is_empty() {
-            self.fetch(plan.fetch);
+            self.fetch(plan.fetch, plan.fetch_max_bytes);
         } else if plan.resolve.is_empty() && !self.refresh {
             let wait = plan.next_wake.map_or(IDLE_WAIT, |t| t.saturating_duration_since(Instant::now()).min(IDLE_WAIT));
             self.shared.wait_for_work(wait);
@@ -311,10 +319,9 @@ impl<I: FetchIo> Fetcher<I> {
         }
     }
 
-    fn fetch(&mut self, plan: BTreeMap<i32, Vec<Planned>>) {
+    fn fetch(&mut self, plan: BTreeMap<i32, Vec<Planned>>, max_bytes: usize) {
         let cfg = &self.shared.cfg;
-        let params =
-            FetchParams { wait: cfg.fetch_wait_max, min_bytes: cfg.fetch_min_bytes, max_bytes: FETCH_MAX_BYTES };
+        let params = FetchParams { wait: cfg.fetch_wait_max, min_bytes: cfg.fetch_min_bytes, max_bytes };
         let mut inflight = Vec::new();
         for (leader, planned) in plan {
             let keys: Vec<(usize, Ticket)> = planned.iter().map(|p| (p.slot, p.ticket)).collect();
@@ -618,8 +625,14 @@ mod tests {
         assert_eq!(f.io.fetched.len(), fetches, "a failed partition is not fetched again");
     }
 
-    const LIMITS: Limits =
-        Limits { queued_max_messages: 10, queued_max_bytes: 1 << 20, fetch_size_limit: 1 << 20, reset_on_fetch: true };
+    const LIMITS: Limits = Limits {
+        queued_max_messages: 10,
+        queued_max_bytes: 1 << 20,
+        queued_max_bytes_total: 1 << 21,
+        fetch_max_bytes: 1 << 20,
+        fetch_size_limit: 1 << 20,
+        reset_on_fetch: true,
+    };
 
     fn at(partition: i32, offset: i64) -> Part {
         let mut p = Part::new(partition, 1000);
@@ -646,6 +659,30 @@ mod tests {
         let t1 = plan_for(&parts, &leaders, &thread(1, 2), now, &LIMITS);
         assert_eq!(t1.fetch.keys().copied().collect::<Vec<_>>(), vec![2]);
         assert!(t1.resolve.is_empty() && !t0.leaderless && !t1.leaderless);
+    }
+
+    /// Queues that together reach `queued_max_bytes_total` stop every fetch, though each
+    /// partition is under its own bound; below it, an answer is asked to fit the room left.
+    #[test]
+    fn the_consumer_wide_byte_bound_pauses_all_fetches() {
+        let now = Instant::now();
+        let mut parts = vec![at(0, 5), at(1, 6), at(2, 7), Part::new(3, 1000)];
+        let leaders = [Some(1), Some(1), Some(2), Some(1)];
+        let plan = plan_for(&parts, &leaders, &thread(0, 1), now, &LIMITS);
+        assert_eq!((plan.fetch.len(), plan.fetch_max_bytes), (2, LIMITS.fetch_max_bytes));
+        for p in &mut parts[..3] {
+            p.queued_bytes = (LIMITS.queued_max_bytes_total / 3) - 1000;
+        }
+        let plan = plan_for(&parts, &leaders, &thread(0, 1), now, &LIMITS);
+        assert_eq!(
+            plan.fetch_max_bytes,
+            LIMITS.queued_max_bytes_total - 3 * ((LIMITS.queued_max_bytes_total / 3) - 1000)
+        );
+        assert!(parts.iter().all(|p| p.queued_bytes < LIMITS.queued_max_bytes));
+        parts[0].queued_bytes += 4000;
+        let full = plan_for(&parts, &leaders, &thread(0, 1), now, &LIMITS);
+        assert!(full.fetch.is_empty(), "{:?}", full.fetch.keys());
+        assert_eq!(full.resolve.len(), 1, "starting offsets are still looked up");
     }
 
     #[test]

@@ -19,5 +19,5 @@ pub use config::SimpleConsumerBuilder;
 /// position machine, with its invariants checked.
 #[cfg(feature = "unstable")]
 #[doc(hidden)]
-pub use position::check_fetch_answer;
+pub use position::{check_fetch_answer, check_position_machine};
 pub use simple::{Iter, SimpleConsumer, StopHandle};

@@ -65,6 +65,10 @@ pub(crate) struct Limits {
     pub queued_max_messages: usize,
     /// How many bytes of messages a partition's queue may hold before fetching pauses.
     pub queued_max_bytes: usize,
+    /// How many bytes all partitions' queues may hold before fetching pauses for all.
+    pub queued_max_bytes_total: usize,
+    /// The most one Fetch answer may carry.
+    pub fetch_max_bytes: usize,
     /// The most the per-partition fetch size may grow to for one large batch.
     pub fetch_size_limit: usize,
     /// On OFFSET_OUT_OF_RANGE: reset (true) or fail the partition (false).
@@ -168,6 +172,11 @@ impl Part {
         if !self.current(t) {
             return Applied { stale: true, ..Applied::default() };
         }
+        // A reset after OFFSET_OUT_OF_RANGE may land below records still queued (the log was
+        // cut back, or `latest` is now lower): those would be handed out twice, or be records
+        // the log no longer holds. Found by the property test below.
+        self.queue.retain(|r| r.offset < decision.offset);
+        self.queued_bytes = self.queue.iter().map(footprint).sum();
         self.position = Position::At(decision.offset);
         self.last_epoch = -1;
         self.decision = Some(decision);
@@ -361,8 +370,14 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    const LIMITS: Limits =
-        Limits { queued_max_messages: 3, queued_max_bytes: 1 << 20, fetch_size_limit: 10_000, reset_on_fetch: true };
+    const LIMITS: Limits = Limits {
+        queued_max_messages: 3,
+        queued_max_bytes: 1 << 20,
+        queued_max_bytes_total: 1 << 30,
+        fetch_max_bytes: 1 << 20,
+        fetch_size_limit: 10_000,
+        reset_on_fetch: true,
+    };
 
     fn decision(offset: i64) -> StartDecision {
         let bounds = LogBounds { log_start: 0, high_watermark: 100 };
@@ -557,6 +572,21 @@ mod tests {
         assert_eq!((p.failures, p.retry_at), (0, None));
     }
 
+    /// Records queued before an out-of-range reset that lands below them are not handed out
+    /// again: the reset position's records come from the log.
+    #[test]
+    fn a_reset_below_queued_records_drops_them() {
+        let mut p = started(0);
+        let recs = vec![record(0), record(1), record(2)];
+        p.on_data(p.ticket(0), 3, recs, summary(Some(3), None), &LIMITS, "t");
+        p.on_out_of_range(p.ticket(3), &LIMITS, "t");
+        assert_eq!(p.position, Position::OutOfRange);
+        p.on_start(p.ticket(-1), decision(1), 1);
+        assert_eq!(p.queue.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![0]);
+        assert_eq!(p.queued_bytes, footprint(&p.queue[0]));
+        assert_eq!(p.position, Position::At(1));
+    }
+
     #[test]
     fn a_fatal_error_reaches_the_application() {
         let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
@@ -622,6 +652,8 @@ pub fn check_fetch_answer(records: &[u8], fetch_offset: i64, fix_checksums: bool
     let limits = Limits {
         queued_max_messages: 1 << 20,
         queued_max_bytes: 1 << 30,
+        queued_max_bytes_total: 1 << 30,
+        fetch_max_bytes: 1 << 30,
         fetch_size_limit: 1 << 26,
         reset_on_fetch: true,
     };
@@ -645,6 +677,187 @@ pub fn check_fetch_answer(records: &[u8], fetch_offset: i64, fix_checksums: bool
 }
 
 /// Recomputes the CRC-32C of every complete v2 batch in `data`.
+/// One event a partition's machine may see, as the fetcher and the application cause them.
+#[cfg(any(test, feature = "unstable"))]
+#[derive(Debug, Clone)]
+pub(crate) enum Event {
+    /// The start (or reset) offset was decided.
+    Start { offset: i64, high_watermark: i64 },
+    /// A fetch answered: `count` records in one batch at the fetch offset + `shift` (0..=5
+    /// records; the shift may put them below the offset), or a corrupt batch.
+    Data { shift: i8, count: u8, corrupt: bool },
+    /// OFFSET_OUT_OF_RANGE.
+    OutOfRange,
+    /// A request failed, retriably or not.
+    Failure { fatal: bool },
+    /// The leader's log diverged: the last fetched epoch ends at the fetch offset + `shift`.
+    Diverged { epoch: i32, shift: i64 },
+    /// `reset_offsets`, or a partition carried into a new engine.
+    Jump { offset: i64 },
+    /// The application takes the queue (and an error), as the engine does.
+    Take,
+}
+
+/// Reads a script of events from bytes (for the fuzz target): each event is a tag byte and
+/// its arguments; `stale` events (the tag's high bit) come with a ticket from before the last
+/// reset, as answers to requests that were in flight.
+#[cfg(any(test, feature = "unstable"))]
+fn parse_events(bytes: &[u8]) -> Vec<(Event, bool)> {
+    let mut d = crate::protocol::codec::Decoder::new(bytes);
+    let mut out = Vec::new();
+    while let Ok(tag) = d.i8() {
+        let tag = tag as u8;
+        let event = match tag & 0x07 {
+            0 => d.i64().and_then(|o| Ok(Event::Start { offset: o, high_watermark: d.i64()? })),
+            1 => d.i8().and_then(|s| Ok(Event::Data { shift: s, count: d.i8()? as u8 % 6, corrupt: tag & 0x10 != 0 })),
+            2 => Ok(Event::OutOfRange),
+            3 => Ok(Event::Failure { fatal: tag & 0x10 != 0 }),
+            4 => d.i32().and_then(|e| Ok(Event::Diverged { epoch: e, shift: d.i64()? })),
+            5 => d.i64().map(|o| Event::Jump { offset: o }),
+            _ => Ok(Event::Take),
+        };
+        let Ok(event) = event else { break };
+        out.push((event, tag & 0x80 != 0));
+    }
+    out
+}
+
+/// Drives one partition's machine through `bytes` read as a script of events (see
+/// [`Event`]), with the tickets the fetcher would hold, and checks after every step what must
+/// hold whatever happens: queued offsets strictly rise and lie below the position, the byte
+/// count matches the queue, a partition that fails has an error for the application, data never
+/// moves the position back, and a stale answer changes nothing.
+///
+/// For the fuzz targets (feature `unstable`) and the property tests below.
+#[cfg(any(test, feature = "unstable"))]
+pub fn check_position_machine(bytes: &[u8]) -> Result<(), String> {
+    run_events(&parse_events(bytes))
+}
+
+#[cfg(any(test, feature = "unstable"))]
+pub(crate) fn run_events(events: &[(Event, bool)]) -> Result<(), String> {
+    use crate::protocol::codec::Encoder;
+    use crate::protocol::records::{self, encode_batch_v2, BatchSpec, RecordSpec};
+    use std::sync::Arc;
+    let limits = Limits {
+        queued_max_messages: 8,
+        queued_max_bytes: 1 << 20,
+        queued_max_bytes_total: 1 << 20,
+        fetch_max_bytes: 1 << 20,
+        fetch_size_limit: 1 << 16,
+        reset_on_fetch: true,
+    };
+    let backoff = Backoff::new(std::time::Duration::from_millis(1), std::time::Duration::from_millis(8));
+    let decision = |offset: i64| {
+        let bounds = crate::offsets::LogBounds { log_start: 0, high_watermark: offset };
+        let mut d = crate::offsets::decide_start(None, bounds, crate::offsets::OffsetReset::Earliest, false, false);
+        d.offset = offset;
+        d
+    };
+    let mut p = Part::new(0, 1 << 12);
+    for (step, (event, stale)) in events.iter().enumerate() {
+        let fetch_offset = match p.position {
+            Position::At(o) => o,
+            _ => -1,
+        };
+        let mut ticket = p.ticket(fetch_offset);
+        if *stale {
+            // Planned before the last reset (or at an offset since left behind).
+            ticket = Ticket { epoch: ticket.epoch.wrapping_sub(1), offset: ticket.offset };
+        }
+        let before = (p.position, p.queue.len(), p.error.is_some(), p.epoch);
+        let applied = match event.clone() {
+            Event::Start { offset, high_watermark } => {
+                if !matches!(p.position, Position::Unresolved | Position::OutOfRange) && !stale {
+                    continue; // the fetcher resolves only partitions that need it
+                }
+                Some(p.on_start(ticket, decision(offset.max(0)), high_watermark))
+            }
+            Event::Data { shift, count, corrupt } => {
+                if fetch_offset < 0 {
+                    continue;
+                }
+                let base = fetch_offset.saturating_add(i64::from(shift)).clamp(0, i64::MAX - 16);
+                let recs: Vec<RecordSpec<'_>> = (0..count)
+                    .map(|i| RecordSpec { key: None, value: Some(b"v"), headers: vec![], timestamp: i64::from(i) })
+                    .collect();
+                let mut e = Encoder::new();
+                let mut bytes = Vec::new();
+                if !recs.is_empty() {
+                    encode_batch_v2(&mut e, BatchSpec { base_offset: base, ..BatchSpec::default() }, &recs)
+                        .map_err(|e| e.to_string())?;
+                    bytes = e.into_inner();
+                    if corrupt {
+                        let last = bytes.len() - 1;
+                        bytes[last] ^= 0x55;
+                    }
+                }
+                let buf = Arc::new(bytes);
+                let mut out = Vec::new();
+                let decoded = records::decode(&buf, fetch_offset, &mut out);
+                Some(p.on_data(ticket, fetch_offset.saturating_add(8), out, decoded, &limits, "t"))
+            }
+            Event::OutOfRange => (fetch_offset >= 0).then(|| p.on_out_of_range(ticket, &limits, "t")),
+            Event::Failure { fatal } => {
+                let code = if fatal {
+                    crate::protocol::error_code::ErrorCode::TOPIC_AUTHORIZATION_FAILED
+                } else {
+                    crate::protocol::error_code::ErrorCode::NOT_LEADER_OR_FOLLOWER
+                };
+                let e = Error::broker(crate::protocol::ApiKey::Fetch, code, crate::error::Context::default(), None);
+                Some(p.on_failure(ticket, &e, &backoff, Instant::now()))
+            }
+            Event::Diverged { epoch, shift } => (fetch_offset >= 0)
+                .then(|| p.on_diverged(ticket, epoch, fetch_offset.saturating_add(shift), &limits, "t")),
+            Event::Jump { offset } => {
+                if *stale {
+                    continue;
+                }
+                p.jump(offset.max(0), decision(offset.max(0)));
+                None
+            }
+            Event::Take => {
+                if *stale {
+                    continue;
+                }
+                p.queue.clear();
+                p.queued_bytes = 0;
+                p.error = None;
+                None
+            }
+        };
+        let at = |what: &str| format!("step {step} ({event:?}, stale {stale}): {what}");
+        if let Some(a) = applied {
+            if *stale && !a.stale {
+                return Err(at("an answer to a stale ticket was applied"));
+            }
+            if a.stale && (p.position, p.queue.len(), p.error.is_some(), p.epoch) != before {
+                return Err(at("a stale answer changed the state"));
+            }
+        }
+        if !p.queue.iter().zip(p.queue.iter().skip(1)).all(|(a, b)| a.offset < b.offset) {
+            return Err(at("queued offsets do not rise"));
+        }
+        if p.queued_bytes != p.queue.iter().map(footprint).sum::<usize>() {
+            return Err(at("the queued byte count is off"));
+        }
+        if let Position::At(o) = p.position {
+            if p.queue.back().is_some_and(|r| r.offset >= o) {
+                return Err(at("a queued record lies at or past the position"));
+            }
+        }
+        if before.0 != Position::Failed && p.position == Position::Failed && p.error.is_none() {
+            return Err(at("failed without an error for the application"));
+        }
+        if let (Event::Data { .. }, Position::At(was), Position::At(now)) = (event, before.0, p.position) {
+            if now < was {
+                return Err(at(&format!("data moved the position back from {was} to {now}")));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(any(test, feature = "unstable"))]
 fn fix_v2_checksums(data: &mut [u8]) {
     let mut pos = 0usize;
@@ -717,5 +930,47 @@ mod fetch_answer_tests {
         }
         // And untouched batches are read as they should be.
         check_fetch_answer(&valid(10, 3), 11, false).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod machine_props {
+    use super::{check_position_machine, run_events, Event};
+    use proptest::prelude::*;
+
+    fn event() -> impl Strategy<Value = Event> {
+        // Offsets near each other (and a few far ones), so that shifts and jumps interact.
+        let offset = prop_oneof![0i64..40, Just(0i64), Just(i64::MAX - 1), Just(-1i64)];
+        prop_oneof![
+            1 => (offset.clone(), 0i64..60).prop_map(|(offset, high_watermark)| Event::Start { offset, high_watermark }),
+            3 => (-4i8..4, 0u8..6, proptest::bool::weighted(0.1))
+                .prop_map(|(shift, count, corrupt)| Event::Data { shift, count, corrupt }),
+            1 => Just(Event::OutOfRange),
+            1 => proptest::bool::weighted(0.2).prop_map(|fatal| Event::Failure { fatal }),
+            1 => (0i32..5, -6i64..6).prop_map(|(epoch, shift)| Event::Diverged { epoch, shift }),
+            1 => offset.prop_map(|offset| Event::Jump { offset }),
+            2 => Just(Event::Take),
+        ]
+    }
+
+    proptest! {
+        /// Any sequence of events, answers to stale tickets among them, keeps the machine's
+        /// invariants (see `check_position_machine`).
+        #[test]
+        fn any_event_sequence_keeps_the_invariants(
+            events in proptest::collection::vec((event(), proptest::bool::weighted(0.15)), 0..60)
+        ) {
+            if let Err(e) = run_events(&events) {
+                return Err(TestCaseError::fail(e));
+            }
+        }
+
+        /// The fuzz target's byte form: any bytes parse into a script that keeps them too.
+        #[test]
+        fn any_bytes_as_a_script_keep_the_invariants(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            if let Err(e) = check_position_machine(&bytes) {
+                return Err(TestCaseError::fail(e));
+            }
+        }
     }
 }

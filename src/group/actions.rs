@@ -40,12 +40,13 @@ pub(crate) fn for_code(code: ErrorCode) -> Action {
 /// The step for any error from a group request.
 pub(crate) fn for_error(e: &Error) -> Action {
     match e {
-        // librdkafka's mock coordinator marks the group synced once the leader's SyncGroup
-        // carries every assignment, and then answers a follower's later SyncGroup with
-        // INVALID_REQUEST (Kafka answers it with the assignment). Joining again, within the
-        // usual retry limit, gets the follower its partitions; an INVALID_REQUEST that persists
-        // still reaches the application once the retries are spent.
-        Error::Broker { api: ApiKey::SyncGroup, code: ErrorCode::INVALID_REQUEST, .. } => Action::Rejoin,
+        // Kafka's coordinators (3.9 and 4.x, classic groups) never answer SyncGroup with
+        // INVALID_REQUEST. librdkafka's mock does, to a follower whose SyncGroup arrives after
+        // the leader's (Kafka answers it with the assignment), and librdkafka's own consumer
+        // rejoins on any SyncGroup error but fencing. So it is a retry like any other: backed
+        // off and counted against rebalance_max_retries, so a broker that always sends it
+        // can't keep a member rejoining at once, and a finite limit hands it to the application.
+        Error::Broker { api: ApiKey::SyncGroup, code: ErrorCode::INVALID_REQUEST, .. } => Action::Backoff,
         Error::Broker { code, .. } => for_code(*code),
         other => match other.retry() {
             Retry::Never => Action::Fatal,
@@ -81,7 +82,7 @@ mod tests {
         assert_eq!(for_error(&io), Action::FindCoordinator);
         assert_eq!(for_error(&Error::Config("x".into())), Action::Fatal);
         let broker = |api, code| Error::broker(api, code, crate::error::Context::group("g"), None);
-        assert_eq!(for_error(&broker(ApiKey::SyncGroup, ErrorCode::INVALID_REQUEST)), Action::Rejoin);
+        assert_eq!(for_error(&broker(ApiKey::SyncGroup, ErrorCode::INVALID_REQUEST)), Action::Backoff);
         assert_eq!(for_error(&broker(ApiKey::JoinGroup, ErrorCode::INVALID_REQUEST)), Action::Fatal);
     }
 }

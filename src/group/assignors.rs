@@ -3,7 +3,7 @@
 //! (RangeAssignor, RoundRobinAssignor, CooperativeStickyAssignor) so that a group mixing
 //! plainkafka, Java and librdkafka members divides partitions the same way whoever leads.
 
-use crate::protocol::consumer_protocol::TopicPartitions;
+use crate::protocol::consumer_protocol::{Subscription, TopicPartitions};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -90,6 +90,24 @@ pub struct MemberInfo {
 }
 
 impl MemberInfo {
+    /// A member as its JoinGroup subscription describes it. The generation of what it owns is
+    /// the subscription's (v2+), or the 4 bytes the Java cooperative-sticky assignor puts in
+    /// its user data, or -1.
+    pub fn from_subscription(member_id: &str, group_instance_id: Option<&str>, sub: Subscription) -> MemberInfo {
+        let generation = if sub.generation_id >= 0 {
+            sub.generation_id
+        } else {
+            sub.user_data.as_deref().and_then(|u| u.try_into().ok()).map_or(-1, i32::from_be_bytes)
+        };
+        MemberInfo {
+            member_id: member_id.to_string(),
+            group_instance_id: group_instance_id.map(str::to_string),
+            topics: sub.topics.into_iter().collect(),
+            owned: sub.owned_partitions,
+            generation,
+        }
+    }
+
     /// The Java client's member order: static members first by instance id, then dynamic
     /// members by member id.
     fn order(&self, other: &MemberInfo) -> Ordering {
@@ -100,6 +118,57 @@ impl MemberInfo {
             (None, None) => self.member_id.cmp(&other.member_id),
         }
     }
+}
+
+/// The leader's work on members' JoinGroup payloads as they arrive (`metadata`, possibly
+/// hostile), for topics of `counts` partitions: decode each (a member whose payload doesn't
+/// decode is left out, as the leader would refuse it), assign with every assignor, and check
+/// what any input must give: no partition to two members, to a member not subscribed to its
+/// topic, or outside its topic; with the eager assignors, every partition of a subscribed
+/// topic assigned. For the fuzz targets (feature `unstable`) and the unit tests.
+#[cfg(any(test, feature = "unstable"))]
+pub fn check_leader_assignment(metadata: &[&[u8]], counts: &BTreeMap<String, i32>) -> Result<(), String> {
+    let members: Vec<MemberInfo> = metadata
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| {
+            let sub = Subscription::decode(m).ok()?;
+            let instance = (i % 2 == 1).then(|| format!("static-{i}"));
+            Some(MemberInfo::from_subscription(&format!("member-{i}"), instance.as_deref(), sub))
+        })
+        .collect();
+    for assignor in [Assignor::Range, Assignor::RoundRobin, Assignor::CooperativeSticky] {
+        let plan = assignor.assign(&members, counts);
+        let mut owner: BTreeMap<(&str, i32), &str> = BTreeMap::new();
+        for (member, tps) in &plan {
+            let info =
+                members.iter().find(|m| &m.member_id == member).ok_or(format!("{assignor}: unknown {member}"))?;
+            for (topic, ps) in tps {
+                if !info.topics.contains(topic) {
+                    return Err(format!("{assignor}: {member} got {topic}, which it did not subscribe to"));
+                }
+                let count = counts.get(topic).copied().unwrap_or(0);
+                for &p in ps {
+                    if !(0..count).contains(&p) {
+                        return Err(format!("{assignor}: {member} got {topic}/{p}, outside its {count} partitions"));
+                    }
+                    if let Some(other) = owner.insert((topic, p), member) {
+                        return Err(format!("{assignor}: {topic}/{p} went to {other} and {member}"));
+                    }
+                }
+            }
+        }
+        if !assignor.cooperative() {
+            for (topic, &count) in counts {
+                if members.iter().any(|m| m.topics.contains(topic)) {
+                    if let Some(p) = (0..count).find(|p| !owner.contains_key(&(topic.as_str(), *p))) {
+                        return Err(format!("{assignor}: {topic}/{p} was assigned to nobody"));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn give(out: &mut BTreeMap<String, TopicPartitions>, member: &str, topic: &str, partition: i32) {
@@ -385,6 +454,50 @@ mod tests {
                         let (lo, hi) = (loads.iter().min().unwrap(), loads.iter().max().unwrap());
                         assert!(hi - lo <= 1, "{assignor} unbalanced: {loads:?}");
                     }
+                }
+            }
+        }
+    }
+
+    /// Hostile subscriptions: owned partitions claimed twice, outside their topic, negative,
+    /// for topics not subscribed, with every generation; payloads cut short or with bytes
+    /// flipped. The leader's assignment stays consistent for all of them.
+    #[test]
+    fn hostile_subscriptions_never_break_the_leaders_assignment() {
+        let counts = counts(&[("x", 5), ("y", 3)]);
+        let sub = |topics: &[&str], owned: &[(&str, &[i32])], generation: i32| {
+            Subscription {
+                topics: topics.iter().map(|t| t.to_string()).collect(),
+                user_data: None,
+                owned_partitions: owned.iter().map(|(t, ps)| (t.to_string(), ps.to_vec())).collect(),
+                generation_id: generation,
+                rack_id: None,
+            }
+            .encode(crate::protocol::consumer_protocol::VERSION)
+        };
+        let payloads = [
+            sub(&["x", "y"], &[("x", &[0, 1, 1, 7, -1, i32::MAX]), ("z", &[0])], 5),
+            sub(&["x"], &[("x", &[0, 1]), ("y", &[0])], 5),
+            sub(&["y"], &[("y", &[0, 1, 2])], i32::MAX),
+            sub(&[], &[("x", &[2])], -1),
+            sub(&["x", "x", "y"], &[], i32::MIN),
+        ];
+        let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+        check_leader_assignment(&refs, &counts).unwrap();
+        // Every prefix, and every byte set to boundary values, of each payload.
+        for i in 0..payloads.len() {
+            for cut in 0..payloads[i].len() {
+                let mut refs = refs.clone();
+                refs[i] = &payloads[i][..cut];
+                check_leader_assignment(&refs, &counts).unwrap();
+            }
+            for at in 0..payloads[i].len() {
+                for v in [0x00, 0x01, 0x7f, 0x80, 0xff] {
+                    let mut changed = payloads[i].clone();
+                    changed[at] = v;
+                    let mut refs = refs.clone();
+                    refs[i] = &changed;
+                    check_leader_assignment(&refs, &counts).unwrap();
                 }
             }
         }

@@ -182,18 +182,7 @@ fn lead(client: &Client, cfg: &GroupConfig, assignor: Assignor, joined: &JoinAns
         // Answer each member in the payload version it speaks (decode checked the 2 bytes).
         let version = i16::from_be_bytes([m.metadata[0], m.metadata[1]]).clamp(0, consumer_protocol::VERSION);
         versions.insert(m.member_id.clone(), version);
-        let generation = if sub.generation_id >= 0 {
-            sub.generation_id
-        } else {
-            sub.user_data.as_deref().and_then(|u| u.try_into().ok()).map_or(-1, i32::from_be_bytes)
-        };
-        members.push(MemberInfo {
-            member_id: m.member_id.clone(),
-            group_instance_id: m.group_instance_id.clone(),
-            topics: sub.topics.into_iter().collect(),
-            owned: sub.owned_partitions,
-            generation,
-        });
+        members.push(MemberInfo::from_subscription(&m.member_id, m.group_instance_id.as_deref(), sub));
     }
     let topics: BTreeSet<String> = members.iter().flat_map(|m| m.topics.iter().cloned()).collect();
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();

@@ -85,6 +85,16 @@ impl SaslServer {
     }
 }
 
+impl SaslServer {
+    /// Whether a PLAIN login matches, in time that doesn't say how much of the password was
+    /// right (an unknown user is compared against an empty password).
+    fn plain_matches(&self, user: &str, pass: &str) -> bool {
+        let known = self.passwords.get(user);
+        let expected = known.map_or(&[][..], |p| p.as_bytes());
+        crate::sasl::constant_time_eq(expected, pass.as_bytes()) && known.is_some()
+    }
+}
+
 impl std::fmt::Debug for SaslServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SaslServer").field("mechanisms", &self.mechanisms).finish_non_exhaustive()
@@ -135,7 +145,7 @@ impl Session {
         let step = match self.mechanism.as_deref() {
             None => Err("SaslAuthenticate before a successful SaslHandshake".to_string()),
             Some("PLAIN") => match plain::parse(&req.auth_bytes) {
-                Some((user, pass)) if server.passwords.get(&user) == Some(&pass) => Ok(Vec::new()),
+                Some((user, pass)) if server.plain_matches(&user, &pass) => Ok(Vec::new()),
                 _ => Err("Invalid username or password".into()),
             },
             #[cfg(feature = "scram")]

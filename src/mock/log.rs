@@ -72,6 +72,12 @@ impl PartitionLog {
             if crc32c::crc32c(&batch[21..]) != u32::from_be_bytes(batch[17..21].try_into().expect("4 bytes")) {
                 return Err(ErrorCode::CORRUPT_MESSAGE);
             }
+            // Kafka refuses a batch whose offset range and record count disagree (or are empty):
+            // a negative last offset delta would move the log end back.
+            let (last_delta, count) = (i32_at(batch, 23), i32_at(batch, 57));
+            if last_delta < 0 || count <= 0 || i64::from(count) != i64::from(last_delta) + 1 {
+                return Err(ErrorCode::INVALID_RECORD);
+            }
             parsed.push(batch);
             pos += batch.len();
         }
@@ -208,6 +214,31 @@ mod tests {
         assert_eq!(log.append(&b, None), Err(ErrorCode::CORRUPT_MESSAGE));
         assert_eq!(log.append(&b[..30], None), Err(ErrorCode::CORRUPT_MESSAGE));
         assert_eq!(log.next_offset, 0);
+    }
+
+    /// `batch` with its last offset delta (and the count, when given) rewritten, checksum kept right.
+    fn with_range(mut b: Vec<u8>, last_delta: i32, count: Option<i32>) -> Vec<u8> {
+        b[23..27].copy_from_slice(&last_delta.to_be_bytes());
+        if let Some(c) = count {
+            b[57..61].copy_from_slice(&c.to_be_bytes());
+        }
+        let crc = crc32c::crc32c(&b[21..]);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn batches_whose_offset_range_and_count_disagree_are_refused() {
+        let mut log = PartitionLog::default();
+        log.append(&batch(2, 0, None), None).expect("append");
+        for b in [
+            with_range(batch(1, 0, None), -1, None),
+            with_range(batch(1, 0, None), -1, Some(0)),
+            with_range(batch(1, 0, None), 4, None),
+        ] {
+            assert_eq!(log.append(&b, None), Err(ErrorCode::INVALID_RECORD));
+        }
+        assert_eq!(log.next_offset, 2, "the log end never moves back");
     }
 
     #[test]

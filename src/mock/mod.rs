@@ -75,6 +75,9 @@ pub struct MockClusterBuilder {
     partitions: i32,
     auto_create: bool,
     retention_bytes: Option<usize>,
+    max_request_size: usize,
+    cut_batches: bool,
+    max_request_wait: Duration,
     sasl: Option<auth::SaslSettings>,
     #[cfg(feature = "tls")]
     tls: Option<MockTls>,
@@ -114,6 +117,32 @@ impl MockClusterBuilder {
     /// log start (Kafka's `retention.bytes`). Default: keep everything.
     pub fn retention_bytes(mut self, bytes: Option<usize>) -> Self {
         self.retention_bytes = bytes;
+        self
+    }
+
+    /// The largest request a broker reads; a larger size prefix closes the connection, as
+    /// Kafka's `socket.request.max.bytes` does. Default 100 MiB (Kafka's). Memory is taken as
+    /// the bytes arrive, not on the prefix's word.
+    pub fn max_request_size(mut self, bytes: usize) -> Self {
+        self.max_request_size = bytes;
+        self
+    }
+
+    /// Cut Fetch answers at each partition's `partition_max_bytes`, even in the middle of a
+    /// batch, as brokers before KIP-74 (Kafka 0.10.1) did and as Kafka still may at the end of
+    /// a segment. A client must see the partial batch and fetch more. Default false: whole
+    /// batches, at least one per partition.
+    pub fn cut_batches(mut self, on: bool) -> Self {
+        self.cut_batches = on;
+        self
+    }
+
+    /// The longest a request is held: a Fetch's `max_wait_ms`, a member's rebalance timeout
+    /// (a JoinGroup round, a SyncGroup waiting for the leader). A client asking for more is
+    /// answered at this point, so no client can pin a connection thread for days. Default 5
+    /// minutes.
+    pub fn max_request_wait(mut self, d: Duration) -> Self {
+        self.max_request_wait = d;
         self
     }
 
@@ -182,6 +211,12 @@ impl MockClusterBuilder {
         use crate::Error;
         if self.brokers == 0 || self.partitions <= 0 {
             return Err(Error::Config("a MockCluster needs at least 1 broker and 1 partition".into()));
+        }
+        if !(12..=i32::MAX as usize).contains(&self.max_request_size) {
+            return Err(Error::Config(format!(
+                "a MockCluster's max_request_size {} is out of range (12 bytes to 2 GiB)",
+                self.max_request_size
+            )));
         }
         let mut listeners = Vec::new();
         for i in 0..self.brokers {
@@ -330,8 +365,14 @@ impl Shared {
         (h % self.brokers.len() as u64) as i32 + 1
     }
 
-    /// Creates a topic with `partitions`, leaders spread over the brokers.
-    pub fn create_topic(&self, st: &mut State, name: &str, partitions: i32) {
+    /// Creates a topic with `partitions`, leaders spread over the brokers; INVALID_PARTITIONS
+    /// when the cluster would hold more than [`MAX_PARTITIONS`] (each partition takes memory
+    /// up front: a request must not make the mock allocate gigabytes).
+    pub fn create_topic(&self, st: &mut State, name: &str, partitions: i32) -> Result<(), ErrorCode> {
+        let held: usize = st.topics.values().map(|t| t.partitions.len()).sum();
+        if partitions <= 0 || held.saturating_add(partitions as usize) > MAX_PARTITIONS {
+            return Err(ErrorCode::INVALID_PARTITIONS);
+        }
         st.next_topic += 1;
         let n = self.brokers.len() as i32;
         let first = (st.next_topic as i32) % n;
@@ -341,8 +382,12 @@ impl Shared {
         let partitions =
             (0..partitions).map(|p| Partition { leader: (first + p) % n + 1, log: PartitionLog::default() }).collect();
         st.topics.insert(name.to_string(), Topic { id, partitions });
+        Ok(())
     }
 }
+
+/// The most partitions a MockCluster holds, over all its topics.
+pub const MAX_PARTITIONS: usize = 100_000;
 
 /// A topic's name is valid for Kafka: 1–249 of `[a-zA-Z0-9._-]`, not "." or "..".
 pub(crate) fn valid_topic_name(name: &str) -> bool {
@@ -367,6 +412,9 @@ impl MockCluster {
             partitions: 1,
             auto_create: true,
             retention_bytes: None,
+            max_request_size: 100 * 1024 * 1024,
+            cut_batches: false,
+            max_request_wait: Duration::from_secs(300),
             sasl: None,
             #[cfg(feature = "tls")]
             tls: None,
@@ -389,11 +437,10 @@ impl MockCluster {
     /// Creates a topic. Returns false if it already exists.
     pub fn create_topic(&self, name: &str, partitions: i32) -> bool {
         let mut st = self.shared.lock();
-        if st.topics.contains_key(name) || partitions <= 0 || !valid_topic_name(name) {
+        if st.topics.contains_key(name) || !valid_topic_name(name) {
             return false;
         }
-        self.shared.create_topic(&mut st, name, partitions);
-        true
+        self.shared.create_topic(&mut st, name, partitions).is_ok()
     }
 
     /// Calls `hook` with every request of `api` (`None`: of every API) before its handler,
@@ -536,6 +583,36 @@ impl MockCluster {
     pub fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
         let st = self.shared.lock();
         st.topics.get(topic)?.partitions.get(partition as usize).map(|p| p.log.next_offset)
+    }
+
+    /// For the fuzz targets (feature `unstable`): forgets every topic, group and offset (a
+    /// topic `fuzz` of 2 partitions remains, so runs don't pile state up), then serves
+    /// `frames`, each a request as it follows its size prefix, in order on one new connection
+    /// to broker 1, as a connection thread would, and checks what must hold for any input:
+    /// no panic, and every answer decodes as the response to its request. A frame on which
+    /// the broker closes the connection ends the run. Build the cluster with
+    /// `max_request_wait(Duration::ZERO)`, or fetches and joins wait out their timeouts.
+    #[cfg(feature = "unstable")]
+    pub fn check_request_path(&self, frames: &[&[u8]]) -> Result<(), String> {
+        {
+            let mut st = self.shared.lock();
+            *st = State::default();
+            self.shared.create_topic(&mut st, "fuzz", 2).expect("room for two partitions");
+        }
+        for (request, answer) in server::serve_frames(&self.shared, 0, frames) {
+            let mut d = crate::protocol::codec::Decoder::new(request);
+            let Ok(hdr) = crate::protocol::frame::RequestHeader::decode(&mut d) else { continue };
+            let Some(key) = ApiKey::from_code(hdr.api_key) else { continue };
+            let Some(frame) = answer.get(4..) else { return Err(format!("{key:?}: an answer without a frame")) };
+            // An ApiVersions refusal comes in v0 whatever was asked (KIP-511).
+            if key == ApiKey::ApiVersions {
+                continue;
+            }
+            if let Some(Err(e)) = crate::protocol::check_response_frame(key, hdr.api_version, frame) {
+                return Err(format!("{key:?} v{}: the answer does not decode: {e}", hdr.api_version));
+            }
+        }
+        Ok(())
     }
 }
 

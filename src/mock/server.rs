@@ -21,8 +21,6 @@ use std::time::{Duration, Instant};
 
 /// How often a blocked read looks at the shutdown and broker-down flags.
 const TICK: Duration = Duration::from_millis(100);
-/// The largest request accepted.
-const MAX_REQUEST: usize = 100 * 1024 * 1024;
 /// The most connections the whole cluster serves at once; more are closed on arrival.
 pub(crate) const MAX_CONNECTIONS: usize = 1024;
 /// How long a response may take to write: a client that stops reading loses its connection
@@ -175,12 +173,18 @@ fn serve(shared: &Shared, idx: usize, mut s: impl Read + Write) {
             return;
         }
         let n = i32::from_be_bytes(size);
-        if n < 8 || n as usize > MAX_REQUEST {
+        if n < 8 || n as usize > shared.cfg.max_request_size {
             return;
         }
-        let mut frame = vec![0u8; n as usize];
-        if !read_full(shared, idx, &mut s, &mut frame) {
-            return;
+        // Grown as bytes arrive: a size prefix alone can't make the mock allocate.
+        let n = n as usize;
+        let mut frame = Vec::with_capacity(n.min(64 * 1024));
+        while frame.len() < n {
+            let filled = frame.len();
+            frame.resize(filled + (n - filled).min(filled.max(64 * 1024)), 0);
+            if !read_full(shared, idx, &mut s, &mut frame[filled..]) {
+                return;
+            }
         }
         let (reply, delay) = respond(&ctx, &mut session, &frame);
         let (out, then_close) = match reply {
@@ -196,6 +200,30 @@ fn serve(shared: &Shared, idx: usize, mut s: impl Read + Write) {
             return;
         }
     }
+}
+
+/// Serves `frames` on one new connection of broker `idx` as `serve` would, without a socket,
+/// returning each request with the answer written for it; a close ends the run.
+#[cfg(feature = "unstable")]
+pub(crate) fn serve_frames<'a>(shared: &Shared, idx: usize, frames: &[&'a [u8]]) -> Vec<(&'a [u8], Vec<u8>)> {
+    let ctx = Ctx { shared, broker: shared.brokers[idx].id };
+    let mut session = Session::default();
+    let mut answers = Vec::new();
+    for &frame in frames {
+        if frame.len() < 8 || frame.len() > shared.cfg.max_request_size {
+            break;
+        }
+        match respond(&ctx, &mut session, frame).0 {
+            Reply::Send(out) => answers.push((frame, out)),
+            Reply::Nothing => {}
+            Reply::HalfThenClose(_) | Reply::Close => break,
+            Reply::Last(out) => {
+                answers.push((frame, out));
+                break;
+            }
+        }
+    }
+    answers
 }
 
 /// The versions advertised for `key`: what is implemented, narrowed by a test's restriction.

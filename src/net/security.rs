@@ -273,6 +273,17 @@ impl SecuritySettings {
     pub(crate) fn resolve(&self) -> Result<Security> {
         let sasl = self.mechanism()?;
         let protocol = self.protocol.unwrap_or(SecurityProtocol::of(self.tls.is_some(), sasl.is_some()));
+        // PLAIN sends the password itself; over plain TCP only if the user says so, never by
+        // inference from a username and password alone (Java and librdkafka want it explicit too).
+        if self.protocol.is_none() && protocol == SecurityProtocol::SaslPlaintext {
+            if let Some(m @ SaslMechanism::Plain { .. }) = &sasl {
+                return Err(Error::Config(format!(
+                    "SASL {} without TLS would send the password in the clear: set security.protocol=SASL_SSL \
+                     (with TLS settings as needed), or security.protocol=SASL_PLAINTEXT to accept that",
+                    m.name()
+                )));
+            }
+        }
         match (&sasl, protocol.sasl()) {
             (Some(m), false) => {
                 return Err(Error::Config(format!(
@@ -381,7 +392,10 @@ mod tests {
     fn the_protocol_follows_from_what_is_set() {
         let r = settings(&[]).unwrap().resolve().unwrap();
         assert!(r.sasl.is_none());
-        let r = settings(&[("sasl.username", "u"), ("sasl.password", "p")]).unwrap().resolve().unwrap();
+        let r = settings(&[("security.protocol", "sasl_plaintext"), ("sasl.username", "u"), ("sasl.password", "p")])
+            .unwrap()
+            .resolve()
+            .unwrap();
         assert_eq!(r.sasl.unwrap().name(), "PLAIN");
         let s = settings(&[("sasl.mechanisms", "scram-sha-512"), ("sasl.username", "u"), ("sasl.password", "p")]);
         match s.unwrap().resolve() {
@@ -415,6 +429,7 @@ mod tests {
                 "unknown SASL mechanism",
             ),
             (vec![("sasl.mechanisms", "OAUTHBEARER")], "needs tokens"),
+            (vec![("sasl.username", "u"), ("sasl.password", "p")], "password in the clear"),
             (vec![("enable.sasl.oauthbearer.unsecure.jwt", "true")], "principal=NAME"),
         ] {
             let err = settings(&props).unwrap().resolve().unwrap_err().to_string();
@@ -446,7 +461,12 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_the_password() {
-        let s = settings(&[("sasl.username", "alice"), ("sasl.password", "hunter2")]).unwrap();
+        let s = settings(&[
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.username", "alice"),
+            ("sasl.password", "hunter2"),
+        ])
+        .unwrap();
         assert!(!format!("{s:?}").contains("hunter2"));
         let r = s.resolve().unwrap();
         let shown = format!("{r:?}");

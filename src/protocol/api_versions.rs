@@ -147,6 +147,29 @@ impl ApiVersionsResponse {
     }
 }
 
+/// An ApiVersions answer read as the connection's handshake reads it (`frame` after the size
+/// prefix, asked at `version`), then every API's version negotiated against what it offers.
+/// Any input must decode or fail cleanly, and a negotiated version must lie in both ranges.
+/// For the fuzz targets (feature `unstable`) and the unit tests.
+#[cfg(any(test, feature = "unstable"))]
+pub fn check_handshake_answer(version: i16, frame: &[u8]) -> Result<(), String> {
+    use super::frame::decode_response_header;
+    use super::versions::negotiate;
+    let version = version.clamp(ApiVersionsRequest::MIN_VERSION, ApiVersionsRequest::MAX_VERSION);
+    let Ok((_, d)) = decode_response_header::<ApiVersionsRequest>(frame, version) else { return Ok(()) };
+    let Ok(resp) = ApiVersionsResponse::decode_any(d.rest(), version) else { return Ok(()) };
+    let _ = resp.error();
+    for key in super::ALL_KEYS {
+        let (Some(ours), Some(theirs)) = (super::implemented(key), resp.range(key)) else { continue };
+        if let Some(v) = negotiate(key, ours, theirs) {
+            if v < ours.min || v > ours.max || v < theirs.min || v > theirs.max {
+                return Err(format!("{key:?}: v{v} is outside ours {ours:?} or theirs {theirs:?}"));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,6 +38,28 @@ impl std::fmt::Display for CodecError {
 /// The most one batch may decompress to.
 pub const MAX_DECOMPRESSED: usize = 256 * 1024 * 1024;
 
+/// `data` decompressed with the codec of `attributes` (its low 3 bits), as a v2 batch's
+/// records and as a legacy message of `magic`, and what must hold for any input: no panic,
+/// nothing past the cap; and data the codec compresses comes back unchanged. For the fuzz
+/// targets (feature `unstable`) and the unit tests.
+#[cfg(any(test, feature = "unstable"))]
+pub fn check_decompress(attributes: u8, magic: i8, data: &[u8]) -> Result<(), String> {
+    const CAP: usize = 1 << 20;
+    let codec = Compression::from_attributes(i16::from(attributes));
+    for out in [decompress(codec, data, CAP), decompress_legacy(codec, data, magic, CAP)].into_iter().flatten() {
+        if out.len() > CAP {
+            return Err(format!("{codec:?} gave {} bytes past the cap of {CAP}", out.len()));
+        }
+    }
+    if let Ok(packed) = compress(codec, data) {
+        let back = decompress(codec, &packed, data.len()).map_err(|e| format!("{codec:?} round trip: {e}"))?;
+        if back != data {
+            return Err(format!("{codec:?} round trip changed {} bytes into {}", data.len(), back.len()));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(any(feature = "gzip", feature = "lz4", feature = "zstd"))]
 fn read_capped(codec: Compression, r: impl std::io::Read, cap: usize) -> Result<Vec<u8>, CodecError> {
     use std::io::Read;

@@ -276,6 +276,18 @@ pub fn check_response(key: ApiKey, version: i16, body: &[u8]) -> Option<codec::D
     with_request_type!(key, R => <R as Request>::Response::decode(&mut Decoder::new(body), version).map(drop))
 }
 
+/// Decodes a whole response frame (after its size prefix: correlation id, header, body) of any
+/// implemented API and version, as a client reads it. `None` if the API or version isn't
+/// implemented.
+pub fn check_response_frame(key: ApiKey, version: i16, frame: &[u8]) -> Option<codec::DecodeResult<()>> {
+    let range = implemented(key)?;
+    if version < range.min || version > range.max {
+        return None;
+    }
+    with_request_type!(key, R => frame::decode_response_header::<R>(frame, version)
+        .and_then(|(_, mut d)| <R as Request>::Response::decode(&mut d, version).map(drop)))
+}
+
 /// Decodes a request body of any implemented API and version, like [`check_response`].
 pub fn check_request(key: ApiKey, version: i16, body: &[u8]) -> Option<codec::DecodeResult<()>> {
     let range = implemented(key)?;

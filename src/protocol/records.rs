@@ -42,7 +42,7 @@ impl Compression {
         }
     }
 
-    fn from_attributes(attributes: i16) -> Compression {
+    pub(crate) fn from_attributes(attributes: i16) -> Compression {
         match attributes & 0x07 {
             0 => Compression::None,
             1 => Compression::Gzip,
@@ -285,14 +285,16 @@ fn decode_v2(
     }
     let compression = Compression::from_attributes(attributes);
     // Compressed records live in a buffer of their own; uncompressed ones stay in the fetch buffer.
-    let (buf, body_start) = if compression == Compression::None {
-        (Arc::clone(buf), start + d.position())
+    let (buf, body_start, body_end) = if compression == Compression::None {
+        (Arc::clone(buf), start + d.position(), start + batch.len())
     } else {
         let plain = compression::decompress(compression, d.rest(), compression::MAX_DECOMPRESSED)
             .map_err(|e| codec_error(base_offset, e))?;
-        (Arc::new(plain), 0)
+        let len = plain.len();
+        (Arc::new(plain), 0, len)
     };
-    let body = &buf[body_start..];
+    // The records end where their batch ends, not where the partition's data ends.
+    let body = &buf[body_start..body_end];
     let log_append = attributes & ATTR_TIMESTAMP_TYPE != 0;
     let timestamp_type = if log_append { TimestampType::LogAppendTime } else { TimestampType::CreateTime };
     // Each record takes at least 7 bytes, so a huge count fails here instead of looping.
@@ -330,6 +332,9 @@ fn decode_v2(
             leader_epoch,
         });
     }
+    // Bytes past the declared records mean the count (or a length) is wrong: the batch can't be
+    // trusted, as the Java client decides too.
+    rd.finish("record batch").map_err(|e| err(e, base_offset))?;
     Ok(next)
 }
 
@@ -429,8 +434,18 @@ fn decode_legacy(
             let e = DecodeError { what: "inner message", at: pos, kind: DecodeErrorKind::BadLength(i64::from(size)) };
             return Err(RecordsError { offset: m.offset, kind: RecordsErrorKind::Malformed(e) });
         };
-        inner_msgs.push(read_legacy(&inner, pos, &inner[pos..pos + total])?);
+        let i = read_legacy(&inner, pos, &inner[pos..pos + total])?;
+        // Kafka never nests compression; a compressed message inside a wrapper would otherwise
+        // be handed out as a plain record holding compressed bytes.
+        if i.compression != Compression::None {
+            return Err(bad_offset(m.offset, "a compressed message is nested inside a compressed wrapper"));
+        }
+        inner_msgs.push(i);
         pos += total;
+    }
+    if pos != inner.len() {
+        let e = DecodeError { what: "inner message", at: pos, kind: DecodeErrorKind::Truncated };
+        return Err(RecordsError { offset: m.offset, kind: RecordsErrorKind::Malformed(e) });
     }
     // Magic 1 wrappers number their inner messages from 0 and carry the last one's absolute
     // offset; magic 0 inner messages carry absolute offsets.
@@ -894,14 +909,10 @@ mod tests {
         assert_eq!(r.unwrap_err().kind, RecordsErrorKind::UnsupportedCompression(Compression::Unknown(7)));
     }
 
-    /// A magic-1 gzip wrapper: inner offsets relative, the wrapper carrying the last one's.
-    #[test]
+    /// A magic-1 gzip wrapper at `offset` around `inner`.
     #[cfg(feature = "gzip")]
-    fn legacy_compressed_wrappers_unpack_with_absolute_offsets() {
-        let mut inner = legacy(0, 1, None, b"a");
-        inner.extend_from_slice(&legacy(1, 1, None, b"b"));
-        inner.extend_from_slice(&legacy(2, 1, None, b"c"));
-        let z = compression::compress(Compression::Gzip, &inner).unwrap();
+    fn gzip_wrapper(offset: i64, inner: &[u8]) -> Vec<u8> {
+        let z = compression::compress(Compression::Gzip, inner).unwrap();
         let mut m = Encoder::new();
         m.i8(1);
         m.i8(1); // gzip
@@ -910,16 +921,66 @@ mod tests {
         m.nullable_bytes(Some(&z), false);
         let body = m.into_inner();
         let mut e = Encoder::new();
-        e.i64(42); // the last inner message's absolute offset
+        e.i64(offset);
         e.i32(body.len() as i32 + 4);
         e.u32(crc32fast::hash(&body));
         e.raw(&body);
-        let (got, s) = decode_all(e.into_inner(), 41);
+        e.into_inner()
+    }
+
+    /// A magic-1 gzip wrapper: inner offsets relative, the wrapper carrying the last one's.
+    #[test]
+    #[cfg(feature = "gzip")]
+    fn legacy_compressed_wrappers_unpack_with_absolute_offsets() {
+        let mut inner = legacy(0, 1, None, b"a");
+        inner.extend_from_slice(&legacy(1, 1, None, b"b"));
+        inner.extend_from_slice(&legacy(2, 1, None, b"c"));
+        // 42: the last inner message's absolute offset.
+        let (got, s) = decode_all(gzip_wrapper(42, &inner), 41);
         assert_eq!(s.unwrap().next_offset, Some(43));
         assert_eq!(
             got.iter().map(|r| (r.offset, r.value().unwrap().to_vec())).collect::<Vec<_>>(),
             vec![(41, b"b".to_vec()), (42, b"c".to_vec())]
         );
+    }
+
+    #[test]
+    #[cfg(feature = "gzip")]
+    fn a_compressed_message_nested_in_a_compressed_wrapper_is_refused() {
+        let nested = gzip_wrapper(0, &legacy(0, 1, None, b"deep"));
+        let mut inner = legacy(0, 1, None, b"a");
+        inner.extend_from_slice(&nested);
+        let (got, r) = decode_all(gzip_wrapper(7, &inner), 0);
+        let e = r.unwrap_err();
+        assert!(e.to_string().contains("nested"), "{e}");
+        assert!(got.is_empty());
+        // A partial inner message is refused too, not dropped.
+        let mut inner = legacy(0, 1, None, b"a");
+        inner.extend_from_slice(&[0, 0, 0]);
+        assert!(decode_all(gzip_wrapper(7, &inner), 0).1.is_err());
+    }
+
+    /// `batch(base, n)` with its record count set to `count`, checksum made right.
+    fn with_count(base: i64, n: usize, count: i32) -> Vec<u8> {
+        let mut b = batch(base, n);
+        b[57..61].copy_from_slice(&count.to_be_bytes());
+        let crc = crc32c::crc32c(&b[21..]);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn records_are_read_within_their_batch_only() {
+        // Count 3 in a batch holding 2: the third record must not be read from the next batch.
+        let mut bytes = with_count(0, 2, 3);
+        bytes.extend_from_slice(&batch(2, 2));
+        let (got, r) = decode_all(bytes, 0);
+        assert!(r.is_err(), "{got:?}");
+        // Count 1 in a batch holding 2: the second record's bytes are trailing bytes.
+        let (_, r) = decode_all(with_count(0, 2, 1), 0);
+        assert!(r.unwrap_err().to_string().contains("trailing"));
+        // The count as written decodes.
+        assert_eq!(decode_all(with_count(0, 2, 2), 0).0.len(), 2);
     }
 
     #[test]

@@ -144,6 +144,14 @@ pub fn replay(mechanism: &SaslMechanism, nonce: &str, server: &[&[u8]]) -> Resul
     Err("the server's messages ended before the exchange did".into())
 }
 
+/// Compares secrets in time that depends on their lengths only (a server's check of a
+/// password or proof).
+#[cfg(any(feature = "mock", feature = "scram"))]
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    diff == 0 && a.len() == b.len()
+}
+
 /// What a mechanism does with the server's latest message.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Step {
@@ -163,6 +171,15 @@ pub(crate) trait Exchange: Send {
 #[cfg(all(test, feature = "scram"))]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(any(feature = "mock", feature = "scram"))]
+    fn constant_time_eq_compares_contents_and_lengths() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(constant_time_eq(b"", b""));
+    }
 
     #[test]
     fn replay_reproduces_the_rfc_7677_exchange() {

@@ -228,6 +228,20 @@ pub(crate) struct ScramServer {
 /// Why a server refused: a message for the client (`e=`) and one for the log.
 pub(crate) type Refusal = String;
 
+/// What a server says for a wrong password and for an unknown user alike (Kafka's words).
+pub(crate) const INVALID_CREDENTIALS: &str = "Invalid user credentials";
+
+/// A credential for a user that doesn't exist: its salt is the same at every attempt (derived
+/// from the name and a secret of this process, as a real user's stays the same), its keys are
+/// from a random password, so no proof matches.
+fn decoy(hash: Hash, user: &str) -> Credential {
+    static SECRET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let secret = SECRET.get_or_init(|| nonce().unwrap_or_else(|_| format!("{:?}", std::time::Instant::now())));
+    let salt = hash.hmac(secret.as_bytes(), user.as_bytes());
+    let password = nonce().unwrap_or_else(|_| secret.clone() + user);
+    Credential::new(hash, &password, &salt[..16], MOCK_ITERATIONS)
+}
+
 impl ScramServer {
     pub(crate) fn new(hash: Hash) -> ScramServer {
         ScramServer { hash, state: None }
@@ -244,7 +258,10 @@ impl ScramServer {
         let bare = msg.strip_prefix("n,,").ok_or("channel binding is not supported")?;
         let user = attr(bare, 'n').and_then(unescape).ok_or("no user name")?;
         let client_nonce = attr(bare, 'r').filter(|r| !r.is_empty()).ok_or("no nonce")?;
-        let cred = lookup(&user).ok_or_else(|| format!("unknown user {user}"))?;
+        // An unknown user gets a challenge like any other (a stable decoy salt, a key nobody
+        // holds) and fails where a wrong password fails, with the same words (RFC 5802 §5.1), so
+        // answers don't tell which user names exist.
+        let cred = lookup(&user).unwrap_or_else(|| decoy(self.hash, &user));
         let server_first = format!("r={client_nonce}{server_nonce},s={},i={}", B64.encode(&cred.salt), cred.iterations);
         self.state = Some((user, bare.to_string(), cred, server_first.clone()));
         Ok(server_first.into_bytes())
@@ -264,11 +281,11 @@ impl ScramServer {
         let auth_message = format!("{first_bare},{server_first},{without_proof}");
         let signature = self.hash.hmac(&cred.stored_key, auth_message.as_bytes());
         if proof.len() != signature.len() {
-            return Err("invalid proof".into());
+            return Err(INVALID_CREDENTIALS.into());
         }
         let client_key: Vec<u8> = proof.iter().zip(&signature).map(|(p, s)| p ^ s).collect();
-        if self.hash.digest(&client_key) != cred.stored_key {
-            return Err("invalid proof".into());
+        if !super::constant_time_eq(&self.hash.digest(&client_key), &cred.stored_key) {
+            return Err(INVALID_CREDENTIALS.into());
         }
         let v = self.hash.hmac(&cred.server_key, auth_message.as_bytes());
         Ok((user, format!("v={}", B64.encode(v)).into_bytes()))
@@ -362,9 +379,27 @@ mod tests {
                     assert_eq!(user, "a,b=c");
                     assert_eq!(c.next(&last).unwrap(), Step::Done);
                 }
-                Err(e) => assert!(!ok && e.contains("invalid proof"), "{e}"),
+                Err(e) => assert!(!ok && e == INVALID_CREDENTIALS, "{e}"),
             }
         }
+    }
+
+    /// An unknown user is challenged as a known one, with the same salt each time, and refused
+    /// with the words a wrong password gets.
+    #[test]
+    fn an_unknown_user_is_refused_like_a_wrong_password() {
+        let salts: Vec<String> = (0..2)
+            .map(|_| {
+                let mut c = ScramClient::new(Hash::Sha256, "nobody", "guess", &nonce().unwrap());
+                let mut s = ScramServer::new(Hash::Sha256);
+                let challenge = s.challenge(&c.first(), &nonce().unwrap(), |_| None).expect("a challenge");
+                let text = String::from_utf8(challenge.clone()).unwrap();
+                let Step::Send(fin) = c.next(&challenge).unwrap() else { panic!("no final message") };
+                assert_eq!(s.verify(&fin).unwrap_err(), INVALID_CREDENTIALS);
+                attr(&text, 's').unwrap().to_string()
+            })
+            .collect();
+        assert_eq!(salts[0], salts[1]);
     }
 
     #[test]

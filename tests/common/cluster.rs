@@ -42,13 +42,15 @@ fn pid_file(port: u16) -> PathBuf {
 
 fn start_node(node: Node, mode: &str, env: &[(&str, String)]) -> Result<(), String> {
     let pid = std::process::id().to_string();
-    let out = Command::new("bash")
-        .args(["scripts/kafka/start.sh", VERSION, &node.port.to_string(), &pid, mode])
-        .env("KAFKA_HEAP", "512m")
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .current_dir(root())
-        .output()
-        .map_err(|e| e.to_string())?;
+    let out = super::bounded::output_within(
+        Command::new("bash")
+            .args(["scripts/kafka/start.sh", VERSION, &node.port.to_string(), &pid, mode])
+            .env("KAFKA_HEAP", "512m")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .current_dir(root()),
+        b"",
+        Duration::from_secs(600),
+    );
     if out.status.success() {
         return Ok(());
     }
@@ -59,6 +61,7 @@ impl Cluster {
     /// The cluster of this test binary, started on first use. A failed start is remembered:
     /// every test fails with its log.
     pub fn get() -> &'static Cluster {
+        super::bounded::watch_this_test();
         static STARTED: OnceLock<Result<Cluster, String>> = OnceLock::new();
         STARTED.get_or_init(Cluster::start).as_ref().unwrap_or_else(|e| panic!("{e}"))
     }
@@ -68,10 +71,14 @@ impl Cluster {
         let nodes: Vec<Node> = (1..=3).map(|id| Node { id, port: free_port_pair() }).collect();
         let voters: Vec<String> = nodes.iter().map(|n| format!("{}@127.0.0.1:{}", n.id, n.port + 1)).collect();
         // StorageTool wants a UUID in URL-safe base64; every node is formatted with the same.
-        let out = Command::new("python3")
-            .args(["-c", "import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip('='))"])
-            .output()
-            .map_err(|e| format!("python3: {e}"))?;
+        let out = super::bounded::output_within(
+            Command::new("python3").args([
+                "-c",
+                "import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip('='))",
+            ]),
+            b"",
+            super::bounded::CHILD_LIMIT,
+        );
         let cluster_id = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let props = root().join(format!("target/kafka/cluster-{}.properties", std::process::id()));
         std::fs::File::create(&props)
@@ -199,12 +206,11 @@ fn java_peer_classes() -> PathBuf {
             let out = root().join("target/java-peer");
             std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
             let src = root().join("tests/java/FaultPeer.java");
-            let javac = Command::new("javac")
-                .args(["-cp", &kafka_classpath(VERSION), "-d"])
-                .arg(&out)
-                .arg(&src)
-                .output()
-                .map_err(|e| format!("javac: {e}"))?;
+            let javac = super::bounded::output_within(
+                Command::new("javac").args(["-cp", &kafka_classpath(VERSION), "-d"]).arg(&out).arg(&src),
+                b"",
+                super::bounded::CHILD_LIMIT,
+            );
             if !javac.status.success() {
                 return Err(format!("javac failed:\n{}", String::from_utf8_lossy(&javac.stderr)));
             }
@@ -227,6 +233,7 @@ impl JavaPeer {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("java");
+        super::bounded::track(child.id());
         let stdout = child.stdout.take().expect("stdout");
         let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -261,7 +268,10 @@ impl JavaPeer {
             unread: field("unread"),
             total: field("total"),
         };
+        // It exits once it printed its numbers; kill it if it doesn't.
+        let _ = self.child.kill();
         let _ = self.child.wait();
+        super::bounded::untrack(self.child.id());
         n
     }
 }
@@ -271,5 +281,6 @@ impl Drop for JavaPeer {
         // Gone already after `finish`; a test that failed first must not leave it running.
         let _ = self.child.kill();
         let _ = self.child.wait();
+        super::bounded::untrack(self.child.id());
     }
 }

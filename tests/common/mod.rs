@@ -2,6 +2,7 @@
 //! (librdkafka through the rdkafka crate) to write test data, and waiting helpers.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod bounded;
 pub mod cluster;
 pub mod groups;
 pub mod scenarios;
@@ -144,6 +145,7 @@ pub fn root() -> PathBuf {
 
 pub fn init_logging() {
     let _ = env_logger::builder().is_test(true).try_init();
+    bounded::watch_this_test();
 }
 
 /// A loopback port with the next one free too (Kafka's controller listens on port + 1).
@@ -158,7 +160,9 @@ pub fn free_port_pair() -> u16 {
 }
 
 fn run_start_script(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("bash").args(args).current_dir(root()).output().map_err(|e| e.to_string())?;
+    // Jar downloads on a cold cache take a while; a start that hangs past this fails.
+    let out =
+        bounded::output_within(Command::new("bash").args(args).current_dir(root()), b"", Duration::from_secs(600));
     if out.status.success() {
         return Ok(());
     }
@@ -168,6 +172,7 @@ fn run_start_script(args: &[&str]) -> Result<(), String> {
 /// An Apache Kafka broker of `version`, started on first use and stopped when this test binary
 /// exits. A failed start is remembered: every test that needs the broker fails with its log.
 pub fn kafka(version: &str) -> Broker {
+    bounded::watch_this_test();
     static STARTED: OnceLock<Mutex<HashMap<String, Result<Broker, String>>>> = OnceLock::new();
     let mut map = STARTED.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
     map.entry(version.to_string())
@@ -183,6 +188,7 @@ pub fn kafka(version: &str) -> Broker {
 
 /// A tansu broker, started on first use and stopped when this test binary exits.
 pub fn tansu() -> Broker {
+    bounded::watch_this_test();
     static STARTED: OnceLock<Result<Broker, String>> = OnceLock::new();
     STARTED
         .get_or_init(|| {
@@ -230,16 +236,10 @@ pub fn try_kafka_tool(version: &str, class: &str, args: &[&str], stdin: Option<&
     }
     drop(child.stdin.take());
     // A tool waiting for data that never comes must not hang the test run.
-    let pid = child.id();
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let watchdog = std::thread::spawn(move || {
-        if done_rx.recv_timeout(Duration::from_secs(120)).is_err() {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-        }
-    });
-    let out = child.wait_with_output().expect("java tool");
-    let _ = done_tx.send(());
-    let _ = watchdog.join();
+    let (out, killed) = bounded::wait_output_within(child, Duration::from_secs(120));
+    if killed {
+        return Err(format!("{class} {args:?} was still running after 120 s and was killed"));
+    }
     if !out.status.success() {
         return Err(format!("{class} {args:?} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr)));
     }

@@ -319,8 +319,10 @@ pub fn stop_handle_unblocks(b: &Broker) {
     let returned = Instant::now();
     let stopped_at = stopper.join().expect("stopper");
     assert!(r.expect("consume").is_none());
+    // Without a wake-up the consumer would wait for a message forever (no consumer_timeout);
+    // 2 s leaves room for a loaded machine's scheduling.
     let lag = returned.saturating_duration_since(stopped_at);
-    assert!(lag < Duration::from_millis(100), "consume returned {lag:?} after stop");
+    assert!(lag < Duration::from_secs(2), "consume returned {lag:?} after stop");
     assert!(c.iter().next().is_none(), "a stopped consumer stays stopped");
 }
 

@@ -256,7 +256,12 @@ pub fn a_mechanism_not_offered_is_named_with_the_offered_ones(c: &SecureCluster)
     let err = must_fail(
         &format!("{} PLAIN where only SCRAM-SHA-512 is offered", c.name),
         &c.scram_512_only,
-        &[("sasl.mechanisms", "PLAIN"), ("sasl.username", c.user), ("sasl.password", c.password)],
+        &[
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanisms", "PLAIN"),
+            ("sasl.username", c.user),
+            ("sasl.password", c.password),
+        ],
     );
     match &err {
         Error::SaslMechanismNotOffered { wanted, offered, .. } => {
@@ -386,13 +391,15 @@ listener.name.wrongname.ssl.keystore.location={}\n",
         "--add-scram\nSCRAM-SHA-256=[name={KAFKA_USER},password={KAFKA_PASSWORD}]\n\
 --add-scram\nSCRAM-SHA-512=[name={KAFKA_USER},password={KAFKA_PASSWORD}]"
     );
-    let out = std::process::Command::new("bash")
-        .args(["scripts/kafka/start.sh", version, &port.to_string(), &std::process::id().to_string()])
-        .env("KAFKA_EXTRA_PROPS", &props_file)
-        .env("KAFKA_FORMAT_ARGS", scram)
-        .current_dir(super::root())
-        .output()
-        .map_err(|e| e.to_string())?;
+    let out = super::bounded::output_within(
+        std::process::Command::new("bash")
+            .args(["scripts/kafka/start.sh", version, &port.to_string(), &std::process::id().to_string()])
+            .env("KAFKA_EXTRA_PROPS", &props_file)
+            .env("KAFKA_FORMAT_ARGS", scram)
+            .current_dir(super::root()),
+        b"",
+        std::time::Duration::from_secs(600),
+    );
     if !out.status.success() {
         return Err(format!(
             "secure Kafka {version} did not start:\n{}\n{}",

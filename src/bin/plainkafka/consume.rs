@@ -24,6 +24,9 @@ pub(crate) struct ConsumeOpts {
 
 /// How often the loop wakes to flush output and check the idle timeout.
 const TICK: Duration = Duration::from_millis(100);
+/// How long the idle timeout waits for the consumer to be ready (joined, every partition's
+/// start offset known) before it counts anyway, so that an unreachable cluster still ends.
+const READY_GRACE: Duration = Duration::from_secs(30);
 
 /// The two consumers behind one loop.
 enum Consumer {
@@ -44,6 +47,16 @@ impl Consumer {
             Consumer::Simple(c) => c.commit_offsets(),
             Consumer::Balanced(c) => c.commit_offsets(),
         }
+    }
+
+    /// Joined (for a group member) and every partition's start offset known: from here on,
+    /// no message means nothing to read.
+    fn ready(&self) -> bool {
+        let joined = match self {
+            Consumer::Simple(_) => true,
+            Consumer::Balanced(c) => c.member_id().is_some(),
+        };
+        joined && self.start_decisions().iter().all(|(_, _, d)| d.is_some())
     }
 
     fn start_decisions(&self) -> Vec<(String, i32, Option<StartDecision>)> {
@@ -97,7 +110,10 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut printed = 0u64;
     let mut explained = BTreeSet::new();
-    let mut last_message = Instant::now();
+    // The idle clock starts once the consumer is ready, not at process start: joining and
+    // looking offsets up may take longer than the timeout on a busy machine.
+    let started = Instant::now();
+    let mut last_message: Option<Instant> = None;
     let result = loop {
         if o.count.is_some_and(|n| printed >= n) {
             break Ok(());
@@ -110,14 +126,17 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
             Ok(Some(m)) => {
                 write_message(&mut out, &o.format, &m)?;
                 printed += 1;
-                last_message = Instant::now();
+                last_message = Some(Instant::now());
                 if interactive {
                     out.flush()?;
                 }
             }
             Ok(None) => {
                 out.flush()?;
-                if o.idle.is_some_and(|d| last_message.elapsed() >= d) {
+                if last_message.is_none() && (c.ready() || started.elapsed() >= READY_GRACE) {
+                    last_message = Some(Instant::now());
+                }
+                if o.idle.is_some_and(|d| last_message.is_some_and(|t| t.elapsed() >= d)) {
                     break Ok(());
                 }
             }

@@ -137,7 +137,8 @@ enum Command {
         /// Exit after this many messages.
         #[arg(short = 'c', long)]
         count: Option<u64>,
-        /// Exit when no message arrived for this long.
+        /// Exit when no message arrived for this long, counted from when the consumer is
+        /// ready (joined, every start offset known; at most 30 s after start).
         #[arg(long)]
         idle_timeout_ms: Option<u64>,
         /// Output format: %t topic, %p partition, %o offset, %k key, %s value, %T timestamp (ms),

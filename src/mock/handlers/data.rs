@@ -54,7 +54,8 @@ pub(super) fn produce(
 ///
 /// Behavior:
 /// - Returns whole batches from the one holding the fetch offset, at least one per partition
-///   even past `partition_max_bytes` (KIP-74), and stops adding partitions at `max_bytes`.
+///   even past `partition_max_bytes` (KIP-74), and stops adding partitions at `max_bytes`;
+///   with `cut_batches`, cuts the data at `partition_max_bytes` wherever it falls.
 /// - Answers at once when `min_bytes` are there; otherwise waits up to `max_wait_ms` for
 ///   produced data, answering as soon as enough arrives.
 /// - OFFSET_OUT_OF_RANGE below the log start or past the high watermark; the last stable
@@ -67,7 +68,8 @@ pub(super) fn fetch(
     _: i16,
     fault: Option<ErrorCode>,
 ) -> Option<FetchResponse> {
-    let deadline = Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
+    let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(ctx.shared.cfg.max_request_wait);
+    let deadline = Instant::now() + wait;
     let mut st = ctx.shared.lock();
     loop {
         let mut available = 0usize;
@@ -129,7 +131,11 @@ pub(super) fn fetch(
                     if p.fetch_offset < log.log_start || p.fetch_offset > log.next_offset {
                         r.error_code = ErrorCode::OFFSET_OUT_OF_RANGE.code();
                     } else if budget > 0 {
-                        let data = log.read(p.fetch_offset, (p.partition_max_bytes.max(0) as usize).min(budget));
+                        let limit = (p.partition_max_bytes.max(0) as usize).min(budget);
+                        let mut data = log.read(p.fetch_offset, limit);
+                        if ctx.shared.cfg.cut_batches {
+                            data.truncate(limit);
+                        }
                         budget = budget.saturating_sub(data.len());
                         r.records = Some(data);
                     } else {

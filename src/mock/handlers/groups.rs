@@ -109,7 +109,8 @@ pub(super) fn join_group(
         instance_id: req.group_instance_id.clone(),
         client_id: client,
         session_timeout: Duration::from_millis(req.session_timeout_ms.max(0) as u64),
-        rebalance_timeout: Duration::from_millis(req.rebalance_timeout_ms.max(0) as u64),
+        rebalance_timeout: Duration::from_millis(req.rebalance_timeout_ms.max(0) as u64)
+            .min(shared.cfg.max_request_wait),
         protocols,
         last_seen: now,
         joined_round: 0,

@@ -32,7 +32,7 @@ pub(super) fn metadata(
             if !valid_topic_name(&name) {
                 error = Some(ErrorCode::INVALID_TOPIC_EXCEPTION);
             } else if req.allow_auto_topic_creation && shared.cfg.auto_create {
-                shared.create_topic(&mut st, &name, shared.cfg.partitions);
+                error = shared.create_topic(&mut st, &name, shared.cfg.partitions).err();
             } else {
                 error = Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
             }
@@ -126,7 +126,8 @@ pub(super) fn find_coordinator(
 /// Behavior:
 /// - Creates each topic with its partition count (-1: the cluster default), leaders spread
 ///   over the brokers. TOPIC_ALREADY_EXISTS, INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS, and
-///   INVALID_REPLICATION_FACTOR past the broker count (there is one replica whatever is asked).
+///   INVALID_REPLICATION_FACTOR past the broker count (there is one replica whatever is asked);
+///   INVALID_PARTITIONS past [`crate::mock::MAX_PARTITIONS`] in the whole cluster.
 /// - Manual assignments and configs are accepted and ignored; `validate_only` creates nothing.
 pub(super) fn create_topics(
     ctx: &Ctx<'_>,
@@ -143,7 +144,7 @@ pub(super) fn create_topics(
         .map(|t| {
             let partitions = if t.num_partitions == -1 { shared.cfg.partitions } else { t.num_partitions };
             let rf = if t.replication_factor == -1 { 1 } else { t.replication_factor };
-            let check = injected(fault).and_then(|_| {
+            let mut check = injected(fault).and_then(|_| {
                 if !valid_topic_name(&t.name) {
                     Err(ErrorCode::INVALID_TOPIC_EXCEPTION)
                 } else if st.topics.contains_key(&t.name) {
@@ -157,7 +158,7 @@ pub(super) fn create_topics(
                 }
             });
             if check.is_ok() && !req.validate_only {
-                shared.create_topic(&mut st, &t.name, partitions);
+                check = shared.create_topic(&mut st, &t.name, partitions);
             }
             CreatableTopicResult {
                 topic_id: st.topics.get(&t.name).map_or([0; 16], |x| x.id),

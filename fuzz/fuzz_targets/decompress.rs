@@ -1,0 +1,9 @@
+//! The `decompress` target: see `plainkafka::fuzzing::decompress` for what the bytes mean and what is checked.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Some(Err(e)) = plainkafka::fuzzing::run("decompress", data) {
+        panic!("decompress: {e}");
+    }
+});
