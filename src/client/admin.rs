@@ -46,10 +46,10 @@ pub(crate) fn create_topic(client: &Client, topic: &str, partitions: i32, replic
 pub(crate) fn delete_topic(client: &Client, topic: &str) -> Result<()> {
     let req = DeleteTopicsRequest { names: vec![topic.to_string()], timeout_ms: TIMEOUT.as_millis() as i32 };
     let resp = client.send_waiting(client.any_broker()?, &req, TIMEOUT)?;
-    for (name, code, message) in resp.responses {
-        let code = ErrorCode::from_i16(code);
-        if name == topic && !code.is_ok() {
-            return Err(Error::broker(ApiKey::DeleteTopics, code, Context::topic(topic), message));
+    for r in resp.responses {
+        let code = ErrorCode::from_i16(r.error_code);
+        if r.name == topic && !code.is_ok() {
+            return Err(Error::broker(ApiKey::DeleteTopics, code, Context::topic(topic), r.error_message));
         }
     }
     Ok(())

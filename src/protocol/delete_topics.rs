@@ -17,8 +17,21 @@ pub struct DeleteTopicsRequest {
 pub struct DeleteTopicsResponse {
     /// Throttle time.
     pub throttle_time_ms: i32,
-    /// One result per topic: (name, error code, v5+ error message).
-    pub responses: Vec<(String, i16, Option<String>)>,
+    /// One result per topic.
+    pub responses: Vec<DeletableTopicResult>,
+}
+
+/// One topic's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletableTopicResult {
+    /// The topic.
+    pub name: String,
+    /// v6+: its id (zeros when unknown).
+    pub topic_id: [u8; 16],
+    /// The error code.
+    pub error_code: i16,
+    /// v5+: the error message.
+    pub error_message: Option<String>,
 }
 
 impl Request for DeleteTopicsRequest {
@@ -66,16 +79,16 @@ impl Response for DeleteTopicsResponse {
     fn encode(&self, e: &mut Encoder, version: i16) {
         let flex = DeleteTopicsRequest::flexible(version);
         e.i32(self.throttle_time_ms);
-        e.array(&self.responses, flex, |e, (name, code, message)| {
+        e.array(&self.responses, flex, |e, r| {
             if version >= 6 {
-                e.nullable_string(Some(name), flex);
-                e.uuid([0; 16]);
+                e.nullable_string(Some(&r.name), flex);
+                e.uuid(r.topic_id);
             } else {
-                e.string(name, flex);
+                e.string(&r.name, flex);
             }
-            e.i16(*code);
+            e.i16(r.error_code);
             if version >= 5 {
-                e.nullable_string(message.as_deref(), flex);
+                e.nullable_string(r.error_message.as_deref(), flex);
             }
             e.tagged_fields(flex);
         });
@@ -86,17 +99,15 @@ impl Response for DeleteTopicsResponse {
         let flex = DeleteTopicsRequest::flexible(version);
         let throttle_time_ms = d.i32()?;
         let responses = d.array(flex, 3, |d| {
-            let name = if version >= 6 {
-                let n = d.nullable_string(flex)?.unwrap_or_default();
-                d.uuid()?;
-                n
+            let (name, topic_id) = if version >= 6 {
+                (d.nullable_string(flex)?.unwrap_or_default(), d.uuid()?)
             } else {
-                d.string(flex)?
+                (d.string(flex)?, [0; 16])
             };
-            let code = d.i16()?;
-            let message = if version >= 5 { d.nullable_string(flex)? } else { None };
+            let error_code = d.i16()?;
+            let error_message = if version >= 5 { d.nullable_string(flex)? } else { None };
             d.skip_tagged_fields(flex)?;
-            Ok((name, code, message))
+            Ok(DeletableTopicResult { name, topic_id, error_code, error_message })
         })?;
         d.skip_tagged_fields(flex)?;
         Ok(DeleteTopicsResponse { throttle_time_ms, responses })
@@ -114,7 +125,12 @@ mod tests {
             let req = DeleteTopicsRequest { names: vec!["a".into(), "b".into()], timeout_ms: 500 };
             let resp = DeleteTopicsResponse {
                 throttle_time_ms: 0,
-                responses: vec![("a".into(), 3, if v >= 5 { Some("unknown".into()) } else { None })],
+                responses: vec![DeletableTopicResult {
+                    name: "a".into(),
+                    topic_id: if v >= 6 { [7; 16] } else { [0; 16] },
+                    error_code: 3,
+                    error_message: if v >= 5 { Some("unknown".into()) } else { None },
+                }],
             };
             check_codec(&req, &resp, v);
         }

@@ -276,6 +276,48 @@ pub fn check_response(key: ApiKey, version: i16, body: &[u8]) -> Option<codec::D
     with_request_type!(key, R => <R as Request>::Response::decode(&mut Decoder::new(body), version).map(drop))
 }
 
+/// Decodes a request frame (after its size prefix: header, body) as a broker reads it and
+/// encodes the request again at the same version, for checking captured bytes: a layout error
+/// shows as a difference. `None` if the API or version isn't implemented.
+pub fn reencode_request(frame: &[u8]) -> Option<codec::DecodeResult<Vec<u8>>> {
+    let mut d = Decoder::new(frame);
+    let hdr = match frame::RequestHeader::decode(&mut d) {
+        Ok(h) => h,
+        Err(e) => return Some(Err(e)),
+    };
+    let key = ApiKey::from_code(hdr.api_key)?;
+    let range = implemented(key)?;
+    if hdr.api_version < range.min || hdr.api_version > range.max {
+        return None;
+    }
+    let v = hdr.api_version;
+    with_request_type!(key, R => (|| {
+        d.skip_tagged_fields(R::flexible(v))?;
+        let req = R::decode(&mut d, v)?;
+        d.finish("request")?;
+        let mut out = frame::encode_request(Vec::new(), &req, v, hdr.correlation_id, hdr.client_id.as_deref().unwrap_or(""));
+        out.drain(..4);
+        Ok(out)
+    })())
+}
+
+/// Decodes a response frame (after its size prefix) of `key` at `version` as a client reads it
+/// and encodes it again, as the MockCluster would: see [`reencode_request`].
+pub fn reencode_response(key: ApiKey, version: i16, frame: &[u8]) -> Option<codec::DecodeResult<Vec<u8>>> {
+    let range = implemented(key)?;
+    if version < range.min || version > range.max {
+        return None;
+    }
+    with_request_type!(key, R => (|| {
+        let (corr, mut d) = frame::decode_response_header::<R>(frame, version)?;
+        let resp = <R as Request>::Response::decode(&mut d, version)?;
+        d.finish("response")?;
+        let mut out = frame::encode_response::<R>(&resp, version, corr);
+        out.drain(..4);
+        Ok(out)
+    })())
+}
+
 /// Decodes a whole response frame (after its size prefix: correlation id, header, body) of any
 /// implemented API and version, as a client reads it. `None` if the API or version isn't
 /// implemented.

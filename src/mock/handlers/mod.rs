@@ -21,7 +21,7 @@ use super::group::{GroupState, Member};
 use super::{valid_topic_name, Shared, State};
 use crate::protocol::codec::Decoder;
 use crate::protocol::create_topics::{CreatableTopicResult, CreateTopicsRequest, CreateTopicsResponse};
-use crate::protocol::delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse};
+use crate::protocol::delete_topics::{DeletableTopicResult, DeleteTopicsRequest, DeleteTopicsResponse};
 use crate::protocol::describe_groups::{
     DescribeGroupsRequest, DescribeGroupsResponse, DescribedGroup, DescribedMember,
 };

@@ -192,11 +192,16 @@ pub(super) fn delete_topics(
         .map(|name| {
             let check = fault
                 .map_or(Ok(()), Err)
-                .and_then(|_| st.topics.remove(&name).map(drop).ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
+                .and_then(|_| st.topics.remove(&name).map(|t| t.id).ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
             if check.is_ok() {
                 st.offsets.retain(|k, _| k.1 != name);
             }
-            (name, code_of(check), check.err().map(|c| c.to_string()))
+            DeletableTopicResult {
+                topic_id: check.unwrap_or([0; 16]),
+                error_code: code_of(check.map(drop)),
+                error_message: check.err().map(|c| c.to_string()),
+                name,
+            }
         })
         .collect();
     ctx.shared.changed.notify_all();
