@@ -826,3 +826,105 @@ fn the_fetch_size_grows_past_a_cut_batch_up_to_its_limit() {
     let e = small.consume().expect_err("the batch can't fit");
     assert!(matches!(e, plainkafka::Error::RecordTooLarge { .. }), "{e:?}");
 }
+
+/// A v2 record batch laid out by hand, checksum right: `records` is the records section as
+/// given, `count` whatever the test claims.
+#[cfg(feature = "cli")]
+fn crafted_batch(base: i64, length: Option<i32>, last_delta: i32, base_ts: i64, count: i32, records: &[u8]) -> Vec<u8> {
+    let mut tail = Vec::new(); // attributes .. records: what the CRC covers
+    tail.extend(0i16.to_be_bytes());
+    tail.extend(last_delta.to_be_bytes());
+    tail.extend(base_ts.to_be_bytes());
+    tail.extend(base_ts.to_be_bytes());
+    tail.extend((-1i64).to_be_bytes());
+    tail.extend((-1i16).to_be_bytes());
+    tail.extend((-1i32).to_be_bytes());
+    tail.extend(count.to_be_bytes());
+    tail.extend(records);
+    let mut b = Vec::new();
+    b.extend(base.to_be_bytes());
+    b.extend(length.unwrap_or(9 + tail.len() as i32).to_be_bytes());
+    b.extend(0i32.to_be_bytes());
+    b.push(2);
+    b.extend(crc32c::crc32c(&tail).to_be_bytes());
+    b.extend(tail);
+    b
+}
+
+/// One record: `declared` overrides its length prefix, `headers` its header count.
+#[cfg(feature = "cli")]
+fn crafted_record(ts_delta: i64, offset_delta: i32, declared: Option<i64>, headers: i64) -> Vec<u8> {
+    fn varint(out: &mut Vec<u8>, v: i64) {
+        let mut z = ((v << 1) ^ (v >> 63)) as u64;
+        while z >= 0x80 {
+            out.push((z as u8) | 0x80);
+            z >>= 7;
+        }
+        out.push(z as u8);
+    }
+    let mut body = vec![0u8]; // attributes
+    varint(&mut body, ts_delta);
+    varint(&mut body, i64::from(offset_delta));
+    varint(&mut body, -1); // no key
+    varint(&mut body, 1);
+    body.push(b'v');
+    varint(&mut body, headers);
+    let mut r = Vec::new();
+    varint(&mut r, declared.unwrap_or(body.len() as i64));
+    r.extend(body);
+    r
+}
+
+/// The nine crafted batches of the hardening issue, each served by the mock to the CLI reading
+/// one partition: every one must end the CLI with an error naming the partition, not a busy
+/// loop that delivers nothing (five of them did, until the idle timeout) nor a crash.
+#[test]
+#[cfg(feature = "cli")]
+fn the_cli_reports_crafted_batches_instead_of_looping() {
+    let (m, b) = mock();
+    let rec = crafted_record(0, 0, None, 0);
+    let cases: Vec<(&str, Vec<u8>, bool)> = vec![
+        ("base offset i64::MAX", crafted_batch(i64::MAX, None, 0, 0, 1, &rec), false),
+        ("a delta past i64::MAX", crafted_batch(i64::MAX - 1, None, 5, 0, 1, &rec), false),
+        (
+            "base timestamp i64::MAX plus a delta",
+            crafted_batch(0, None, 0, i64::MAX, 1, &crafted_record(1, 0, None, 0)),
+            false,
+        ),
+        ("last offset delta -1, no records", crafted_batch(0, None, -1, 0, 0, &[]), false),
+        ("a batch below the fetch offset", crafted_batch(0, None, 0, 0, 1, &rec), true),
+        ("a billion records claimed", crafted_batch(0, None, 0, 0, 1_000_000_000, &rec), false),
+        ("a million headers", crafted_batch(0, None, 0, 0, 1, &crafted_record(0, 0, None, 1_000_000)), false),
+        ("a 2^31-byte batch", crafted_batch(0, Some(i32::MAX), 0, 0, 1, &rec), false),
+        (
+            "a record longer than its batch",
+            crafted_batch(0, None, 0, 0, 1, &crafted_record(0, 0, Some(1000), 0)),
+            false,
+        ),
+    ];
+    let t = client(&b);
+    for (i, (what, bytes, past_data)) in cases.into_iter().enumerate() {
+        let topic = format!("crafted-{i}");
+        m.create_topic(&topic, 1);
+        if past_data {
+            write(&b, &topic, "real", 5);
+        }
+        let _ = t.topic(&topic).expect("topic");
+        m.serve_records(&topic, 0, Some(bytes));
+        let started = Instant::now();
+        let mut args = vec!["-b", &b.bootstrap, "consume", &topic, "-p", "0", "--idle-timeout-ms", "3000"];
+        if past_data {
+            args.extend(["--offset-reset", "latest"]);
+        }
+        let out = common::bounded::output_within(
+            std::process::Command::new(env!("CARGO_BIN_EXE_plainkafka")).env_remove("KAFKA_BROKERS").args(&args),
+            b"",
+            common::bounded::CHILD_LIMIT,
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {err}");
+        assert!(err.contains(&format!("{topic}/0")) || err.contains(&topic), "{what}: {err}");
+        assert!(out.stdout.is_empty(), "{what}: printed {:?}", String::from_utf8_lossy(&out.stdout));
+        eprintln!("{what}: exit 1 after {:?}: {}", started.elapsed(), err.lines().last().unwrap_or(""));
+    }
+}

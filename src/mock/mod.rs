@@ -324,6 +324,8 @@ pub(crate) struct Faults {
     pub versions: HashMap<ApiKey, VersionRange>,
     /// Requests answered, per API.
     pub served: HashMap<ApiKey, usize>,
+    /// Records served for a partition instead of its log (`serve_records`).
+    pub records: HashMap<(String, i32), Arc<Vec<u8>>>,
 }
 
 /// Everything the broker threads share.
@@ -554,6 +556,19 @@ impl MockCluster {
     /// connection, as Kafka does).
     pub fn restrict_versions(&self, api: ApiKey, min: i16, max: i16) {
         self.shared.faults().versions.insert(api, VersionRange { min, max });
+    }
+
+    /// Answers every Fetch of `partition` of `topic` with `records` as its records section,
+    /// whatever the offset asked, instead of the log (`None` goes back to the log): crafted or
+    /// corrupt batches, to test what a client does with data no honest broker sends. The high
+    /// watermark stays the log's (at least 1, so the client fetches).
+    pub fn serve_records(&self, topic: &str, partition: i32, records: Option<Vec<u8>>) {
+        let key = (topic.to_string(), partition);
+        let mut faults = self.shared.faults();
+        match records {
+            Some(r) => faults.records.insert(key, Arc::new(r)),
+            None => faults.records.remove(&key),
+        };
     }
 
     /// How many requests of `api` the brokers have handled so far: lets a test wait until a

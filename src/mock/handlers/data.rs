@@ -68,6 +68,8 @@ pub(super) fn fetch(
     _: i16,
     fault: Option<ErrorCode>,
 ) -> Option<FetchResponse> {
+    // Taken before the state lock, which is never held while the faults' is taken.
+    let raw = ctx.shared.faults().records.clone();
     let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(ctx.shared.cfg.max_request_wait);
     let deadline = Instant::now() + wait;
     let mut st = ctx.shared.lock();
@@ -130,6 +132,9 @@ pub(super) fn fetch(
                         (log.next_offset, log.next_offset, log.log_start);
                     if p.fetch_offset < log.log_start || p.fetch_offset > log.next_offset {
                         r.error_code = ErrorCode::OFFSET_OUT_OF_RANGE.code();
+                    } else if let Some(raw) = raw.get(&(t.topic.clone(), p.partition)) {
+                        r.high_watermark = r.high_watermark.max(1);
+                        r.records = Some(raw.to_vec());
                     } else if budget > 0 {
                         let limit = (p.partition_max_bytes.max(0) as usize).min(budget);
                         let mut data = log.read(p.fetch_offset, limit);
