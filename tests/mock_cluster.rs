@@ -928,3 +928,24 @@ fn the_cli_reports_crafted_batches_instead_of_looping() {
         eprintln!("{what}: exit 1 after {:?}: {}", started.elapsed(), err.lines().last().unwrap_or(""));
     }
 }
+
+/// The decoder's memory caps are the consumer's settings: a batch past them fails its
+/// partition with a clear error; the defaults read the same batch.
+#[test]
+fn decode_limits_are_consumer_settings() {
+    let (m, b) = mock();
+    m.create_topic("limits-decode", 1);
+    let t = client(&b).topic("limits-decode").expect("topic");
+    let p = t.producer().compression(plainkafka::Compression::Gzip).build().expect("producer");
+    let rec = ProducerRecord::new("x".repeat(10_000)).partition(0).header("a", "1").header("b", "2").header("c", "3");
+    p.send(rec).expect("send");
+    let consumer = |f: fn(plainkafka::SimpleConsumerBuilder) -> plainkafka::SimpleConsumerBuilder| {
+        f(t.simple_consumer().consumer_timeout(Some(Duration::from_secs(10)))).build().expect("consumer")
+    };
+    let e = consumer(|c| c.max_headers_per_batch(2)).consume().expect_err("three headers");
+    assert!(e.to_string().contains("headers"), "{e}");
+    let e = consumer(|c| c.max_batch_decompressed_bytes(1000)).consume().expect_err("10 kB decompressed");
+    assert!(e.to_string().contains("more than 1000 bytes"), "{e}");
+    let ok = consumer(|c| c).consume().expect("consume").expect("the record");
+    assert_eq!(ok.headers().len(), 3);
+}

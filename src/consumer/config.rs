@@ -3,6 +3,7 @@
 use crate::client::TopicRef;
 use crate::error::{Error, Result};
 use crate::offsets::OffsetReset;
+use crate::protocol::records::DecodeLimits;
 use std::time::Duration;
 
 /// Settings every consumer takes.
@@ -22,6 +23,8 @@ pub(crate) struct ConsumerConfig {
     pub queued_max_bytes_total: usize,
     /// The most one Fetch answer may carry (the request's `max_bytes`).
     pub fetch_max_bytes: usize,
+    /// What decoding a fetched batch may allocate.
+    pub decode_limits: DecodeLimits,
     pub fetch_min_bytes: usize,
     pub fetch_wait_max: Duration,
     pub offsets_channel_backoff: Duration,
@@ -46,6 +49,7 @@ impl Default for ConsumerConfig {
             queued_max_bytes: 16 * 1024 * 1024,
             queued_max_bytes_total: 64 * 1024 * 1024,
             fetch_max_bytes: 50 * 1024 * 1024,
+            decode_limits: DecodeLimits::default(),
             fetch_min_bytes: 1,
             fetch_wait_max: Duration::from_millis(100),
             offsets_channel_backoff: Duration::from_millis(1000),
@@ -69,6 +73,9 @@ impl ConsumerConfig {
             return Err(Error::Config(
                 "queued_max_messages, queued_max_bytes and queued_max_bytes_total must be at least 1".into(),
             ));
+        }
+        if c.decode_limits.max_decompressed == 0 {
+            return Err(Error::Config("max_batch_decompressed_bytes must be at least 1".into()));
         }
         if c.fetch_max_bytes == 0 || c.fetch_max_bytes > i32::MAX as usize {
             return Err(Error::Config(format!("fetch_max_bytes {} is out of range", c.fetch_max_bytes)));
@@ -170,6 +177,21 @@ macro_rules! consumer_setters {
         /// it is larger.
         pub fn fetch_max_bytes(mut self, bytes: usize) -> Self {
             self.cfg.fetch_max_bytes = bytes;
+            self
+        }
+
+        /// The most one compressed batch may decompress to; a batch past it fails its partition
+        /// with a decompression error (`TooLarge`) instead of taking the memory. Default 256 MiB.
+        pub fn max_batch_decompressed_bytes(mut self, bytes: usize) -> Self {
+            self.cfg.decode_limits.max_decompressed = bytes;
+            self
+        }
+
+        /// The most headers one batch may carry (each takes about 50 bytes decoded, from as
+        /// little as 2 on the wire); more fail the partition with a malformed-batch error.
+        /// Default 1,048,576 (about 50 MiB).
+        pub fn max_headers_per_batch(mut self, n: usize) -> Self {
+            self.cfg.decode_limits.max_headers = n;
             self
         }
 

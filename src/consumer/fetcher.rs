@@ -373,7 +373,7 @@ impl<I: FetchIo> Fetcher<I> {
                 // Decode before taking the lock: the application keeps consuming meanwhile.
                 let buf = Arc::new(records);
                 let mut recs: Vec<Record> = Vec::new();
-                let decoded = records::decode(&buf, ticket.offset, &mut recs);
+                let decoded = records::decode_with(&buf, ticket.offset, self.shared.cfg.decode_limits, &mut recs);
                 self.apply_to(slot, |p| p.on_data(ticket, high_watermark, recs, decoded, &self.limits, &topic));
             }
             FetchOutcome::OutOfRange => self.apply_to(slot, |p| p.on_out_of_range(ticket, &self.limits, &topic)),

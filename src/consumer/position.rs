@@ -722,8 +722,11 @@ fn parse_events(bytes: &[u8]) -> Vec<(Event, bool)> {
     out
 }
 
-/// Drives one partition's machine through `bytes` read as a script of events (see
-/// [`Event`]), with the tickets the fetcher would hold, and checks after every step what must
+/// Drives one partition's machine through `bytes` read as a script of events (each a tag
+/// byte, its low 3 bits the event: 0 start at an offset, 1 fetched data, 2 out of range, 3 a
+/// failure, 4 a diverged log, 5 a reset, else the application taking the queue; its high bit
+/// a stale ticket; then the event's arguments), with the tickets the fetcher would hold, and
+/// checks after every step what must
 /// hold whatever happens: queued offsets strictly rise and lie below the position, the byte
 /// count matches the queue, a partition that fails has an error for the application, data never
 /// moves the position back, and a stale answer changes nothing.

@@ -78,6 +78,8 @@ pub struct MockClusterBuilder {
     max_request_size: usize,
     cut_batches: bool,
     max_request_wait: Duration,
+    max_connections: usize,
+    max_partitions: usize,
     sasl: Option<auth::SaslSettings>,
     #[cfg(feature = "tls")]
     tls: Option<MockTls>,
@@ -143,6 +145,20 @@ impl MockClusterBuilder {
     /// minutes.
     pub fn max_request_wait(mut self, d: Duration) -> Self {
         self.max_request_wait = d;
+        self
+    }
+
+    /// The most connections the whole cluster serves at once; more are closed on arrival.
+    /// Default 1024.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
+        self
+    }
+
+    /// The most partitions the cluster holds over all its topics: creating more is refused
+    /// with INVALID_PARTITIONS, as each takes memory up front. Default 100,000.
+    pub fn max_partitions(mut self, n: usize) -> Self {
+        self.max_partitions = n;
         self
     }
 
@@ -257,6 +273,7 @@ impl MockClusterBuilder {
             #[cfg(feature = "tls")]
             tls,
             connections: AtomicUsize::new(0),
+            panics: AtomicUsize::new(0),
             live: server::Live::default(),
             cfg: self,
             brokers,
@@ -344,6 +361,8 @@ pub(crate) struct Shared {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Connections accepted so far, by every broker.
     pub connections: AtomicUsize,
+    /// Connection threads that panicked.
+    pub panics: AtomicUsize,
     /// The connections being served now.
     pub live: server::Live,
 }
@@ -368,11 +387,11 @@ impl Shared {
     }
 
     /// Creates a topic with `partitions`, leaders spread over the brokers; INVALID_PARTITIONS
-    /// when the cluster would hold more than [`MAX_PARTITIONS`] (each partition takes memory
+    /// when the cluster would hold more than its `max_partitions` (each partition takes memory
     /// up front: a request must not make the mock allocate gigabytes).
     pub fn create_topic(&self, st: &mut State, name: &str, partitions: i32) -> Result<(), ErrorCode> {
         let held: usize = st.topics.values().map(|t| t.partitions.len()).sum();
-        if partitions <= 0 || held.saturating_add(partitions as usize) > MAX_PARTITIONS {
+        if partitions <= 0 || held.saturating_add(partitions as usize) > self.cfg.max_partitions {
             return Err(ErrorCode::INVALID_PARTITIONS);
         }
         st.next_topic += 1;
@@ -387,9 +406,6 @@ impl Shared {
         Ok(())
     }
 }
-
-/// The most partitions a MockCluster holds, over all its topics.
-pub const MAX_PARTITIONS: usize = 100_000;
 
 /// A topic's name is valid for Kafka: 1–249 of `[a-zA-Z0-9._-]`, not "." or "..".
 pub(crate) fn valid_topic_name(name: &str) -> bool {
@@ -417,6 +433,8 @@ impl MockCluster {
             max_request_size: 100 * 1024 * 1024,
             cut_batches: false,
             max_request_wait: Duration::from_secs(300),
+            max_connections: 1024,
+            max_partitions: 100_000,
             sasl: None,
             #[cfg(feature = "tls")]
             tls: None,
@@ -581,6 +599,12 @@ impl MockCluster {
     /// closed on arrival).
     pub fn connections_open(&self) -> usize {
         self.shared.live.count()
+    }
+
+    /// How many connection threads panicked (a bug in the mock: each closed its connection and
+    /// logged its message). A test can check it is 0 at its end.
+    pub fn panics(&self) -> usize {
+        self.shared.panics.load(Ordering::Acquire)
     }
 
     /// How many connections the brokers have accepted so far.

@@ -21,8 +21,6 @@ use std::time::{Duration, Instant};
 
 /// How often a blocked read looks at the shutdown and broker-down flags.
 const TICK: Duration = Duration::from_millis(100);
-/// The most connections the whole cluster serves at once; more are closed on arrival.
-pub(crate) const MAX_CONNECTIONS: usize = 1024;
 /// How long a response may take to write: a client that stops reading loses its connection
 /// instead of holding a thread forever.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -37,13 +35,21 @@ pub(crate) fn listen(shared: Arc<Shared>, idx: usize, listener: TcpListener) {
             continue; // a down broker: the connection closes at once
         }
         // Registered before its thread starts, so that Drop can close it and wait for it.
-        let Some(id) = shared.live.register(&stream) else {
-            ::log::warn!("mock broker {}: {MAX_CONNECTIONS} connections open; closing a new one", idx + 1);
+        let Some(id) = shared.live.register(&stream, shared.cfg.max_connections) else {
+            ::log::warn!("mock broker {}: {} connections open; closing a new one", idx + 1, shared.cfg.max_connections);
             continue;
         };
         let s = Arc::clone(&shared);
         let spawned = std::thread::Builder::new().name(format!("plainkafka-mock-conn-{}", idx + 1)).spawn(move || {
-            accepted(&s, idx, stream);
+            // A handler's panic is a bug in the mock: the client sees its connection close,
+            // the test can see the count, and the connection is still let go.
+            let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| accepted(&s, idx, stream)));
+            if let Err(p) = served {
+                let why =
+                    p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned());
+                ::log::error!("mock broker {}: a connection thread panicked: {}", idx + 1, why.unwrap_or_default());
+                s.panics.fetch_add(1, Ordering::AcqRel);
+            }
             s.live.unregister(id);
         });
         if let Err(e) = spawned {
@@ -124,9 +130,9 @@ impl Live {
     }
 
     /// Registers a new connection; `None` when the cap is reached or it can't be tracked.
-    fn register(&self, s: &TcpStream) -> Option<u64> {
+    fn register(&self, s: &TcpStream, max: usize) -> Option<u64> {
         let mut g = self.lock();
-        if g.1.len() >= MAX_CONNECTIONS {
+        if g.1.len() >= max {
             return None;
         }
         let handle = s.try_clone().ok()?;

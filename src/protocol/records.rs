@@ -181,8 +181,35 @@ const ATTR_CONTROL: i16 = 0x20;
 /// holds fewer than a million headers.
 pub const MAX_HEADERS_PER_BATCH: usize = 1 << 20;
 
-/// Decodes every complete batch in `buf`, appending records at or after `fetch_offset` to `out`.
+/// What decoding may allocate beyond the bytes it is given: a small compressed batch can
+/// expand a lot, and a header takes far more memory decoded than on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// The most one compressed batch (or legacy wrapper) may decompress to. Default 256 MiB.
+    pub max_decompressed: usize,
+    /// The most headers one batch may carry. Default 2^20 (about 50 MiB decoded).
+    pub max_headers: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits { max_decompressed: compression::MAX_DECOMPRESSED, max_headers: MAX_HEADERS_PER_BATCH }
+    }
+}
+
+/// Decodes every complete batch in `buf`, appending records at or after `fetch_offset` to `out`,
+/// within the default [`DecodeLimits`].
 pub fn decode(buf: &Arc<Vec<u8>>, fetch_offset: i64, out: &mut Vec<Record>) -> Result<RecordsSummary, RecordsError> {
+    decode_with(buf, fetch_offset, DecodeLimits::default(), out)
+}
+
+/// [`decode`] within `limits`.
+pub fn decode_with(
+    buf: &Arc<Vec<u8>>,
+    fetch_offset: i64,
+    limits: DecodeLimits,
+    out: &mut Vec<Record>,
+) -> Result<RecordsSummary, RecordsError> {
     let data: &[u8] = buf;
     let mut summary = RecordsSummary::default();
     let mut pos = 0usize;
@@ -210,8 +237,8 @@ pub fn decode(buf: &Arc<Vec<u8>>, fetch_offset: i64, out: &mut Vec<Record>) -> R
         let batch = &data[pos..pos + total];
         let magic = batch[16] as i8;
         let next = match magic {
-            2 => decode_v2(buf, pos, batch, floor, out)?,
-            0 | 1 => decode_legacy(buf, pos, batch, magic, floor, out)?,
+            2 => decode_v2(buf, pos, batch, floor, limits, out)?,
+            0 | 1 => decode_legacy(buf, pos, batch, magic, floor, limits, out)?,
             m => return Err(RecordsError { offset: base_offset, kind: RecordsErrorKind::UnknownMagic(m) }),
         };
         floor = floor.max(next);
@@ -231,6 +258,7 @@ fn decode_v2(
     start: usize,
     batch: &[u8],
     fetch_offset: i64,
+    limits: DecodeLimits,
     out: &mut Vec<Record>,
 ) -> Result<i64, RecordsError> {
     let mut d = Decoder::new(batch);
@@ -288,7 +316,7 @@ fn decode_v2(
     let (buf, body_start, body_end) = if compression == Compression::None {
         (Arc::clone(buf), start + d.position(), start + batch.len())
     } else {
-        let plain = compression::decompress(compression, d.rest(), compression::MAX_DECOMPRESSED)
+        let plain = compression::decompress(compression, d.rest(), limits.max_decompressed)
             .map_err(|e| codec_error(base_offset, e))?;
         let len = plain.len();
         (Arc::new(plain), 0, len)
@@ -302,7 +330,7 @@ fn decode_v2(
         return Err(err(d.error("record count", DecodeErrorKind::BadLength(i64::from(count))), base_offset));
     }
     let mut rd = Decoder::new(body);
-    let mut headers_left = MAX_HEADERS_PER_BATCH;
+    let mut headers_left = limits.max_headers;
     for _ in 0..count {
         let rec = read_v2_record(&mut rd, body_start, &mut headers_left).map_err(|e| err(e, base_offset))?;
         // base_offset + last_offset_delta was checked above, so a delta within
@@ -372,7 +400,7 @@ fn read_v2_record(d: &mut Decoder<'_>, base: usize, headers_left: &mut usize) ->
         return Err(r.error("header count", DecodeErrorKind::BadLength(i64::from(n))));
     }
     if n as usize > *headers_left {
-        let why = format!("more than {MAX_HEADERS_PER_BATCH} headers in one batch");
+        let why = "more headers in one batch than the decoder's limit".to_string();
         return Err(r.error("header count", DecodeErrorKind::Invalid(why)));
     }
     *headers_left -= n as usize;
@@ -405,6 +433,7 @@ fn decode_legacy(
     msg: &[u8],
     magic: i8,
     fetch_offset: i64,
+    limits: DecodeLimits,
     out: &mut Vec<Record>,
 ) -> Result<i64, RecordsError> {
     let m = read_legacy(buf, start, msg)?;
@@ -422,7 +451,7 @@ fn decode_legacy(
     }
     let (a, b) = m.record.value.unwrap_or((0, 0));
     let value = &buf[a as usize..b as usize];
-    let inner = compression::decompress_legacy(m.compression, value, magic, compression::MAX_DECOMPRESSED)
+    let inner = compression::decompress_legacy(m.compression, value, magic, limits.max_decompressed)
         .map_err(|e| codec_error(m.offset, e))?;
     let inner = Arc::new(inner);
     let mut inner_msgs = Vec::new();

@@ -127,7 +127,7 @@ pub(super) fn find_coordinator(
 /// - Creates each topic with its partition count (-1: the cluster default), leaders spread
 ///   over the brokers. TOPIC_ALREADY_EXISTS, INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS, and
 ///   INVALID_REPLICATION_FACTOR past the broker count (there is one replica whatever is asked);
-///   INVALID_PARTITIONS past [`crate::mock::MAX_PARTITIONS`] in the whole cluster.
+///   INVALID_PARTITIONS past the cluster's `max_partitions`.
 /// - Manual assignments and configs are accepted and ignored; `validate_only` creates nothing.
 pub(super) fn create_topics(
     ctx: &Ctx<'_>,
