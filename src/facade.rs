@@ -22,6 +22,7 @@ pub struct KafkaClientBuilder {
     conn: ConnectionConfig,
     retry_backoff: Duration,
     security: SecuritySettings,
+    auto_create_topics: bool,
 }
 
 impl KafkaClientBuilder {
@@ -33,6 +34,7 @@ impl KafkaClientBuilder {
             conn: ConnectionConfig::default(),
             retry_backoff: Duration::from_millis(100),
             security: SecuritySettings::default(),
+            auto_create_topics: true,
         }
     }
 
@@ -80,7 +82,7 @@ impl KafkaClientBuilder {
     /// `sasl.username`, `sasl.password`, `sasl.oauthbearer.token.endpoint.url` (a `file://`
     /// URL, read at every authentication), `enable.sasl.oauthbearer.unsecure.jwt` and
     /// `sasl.oauthbearer.config` (`principal=NAME [lifeSeconds=N]`, for development); also
-    /// `client.id`, `socket.timeout.ms`,
+    /// `client.id`, `allow.auto.create.topics`, `socket.timeout.ms`,
     /// `socket.connection.setup.timeout.ms` and `retry.backoff.ms`.
     pub fn set(mut self, name: &str, value: &str) -> Result<Self> {
         let millis = || {
@@ -95,9 +97,25 @@ impl KafkaClientBuilder {
             "socket.timeout.ms" => self.conn.request_timeout = millis()?,
             "socket.connection.setup.timeout.ms" => self.conn.connect_timeout = millis()?,
             "retry.backoff.ms" => self.retry_backoff = millis()?,
+            "allow.auto.create.topics" => {
+                self.auto_create_topics = match value.trim() {
+                    "true" => true,
+                    "false" => false,
+                    other => return Err(Error::Config(format!("{name} {other:?}: expected true or false"))),
+                }
+            }
             _ => self.security.set(name, value)?,
         }
         Ok(self)
+    }
+
+    /// Whether looking a topic up asks the broker to create it (where the broker allows,
+    /// Kafka's `auto.create.topics.enable`), as PyKafka's `client.topics[name]` does; librdkafka
+    /// and Java call it `allow.auto.create.topics`. Default true. Off, a topic the broker
+    /// doesn't know is [`Error::UnknownTopicOrPartition`] at once.
+    pub fn allow_auto_create_topics(mut self, on: bool) -> Self {
+        self.auto_create_topics = on;
+        self
     }
 
     /// The client id sent with every request. Default `"plainkafka"`.
@@ -142,7 +160,7 @@ impl KafkaClientBuilder {
         }
         let mut conn = self.conn;
         conn.security = self.security.resolve()?;
-        let client = Client::connect(&self.hosts, conn, self.retry_backoff)?;
+        let client = Client::connect(&self.hosts, conn, self.retry_backoff, self.auto_create_topics)?;
         Ok(KafkaClient { client })
     }
 }

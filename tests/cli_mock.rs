@@ -190,3 +190,28 @@ fn a_mock_that_requires_client_certificates() {
     let args: Vec<&str> = with_cert.iter().map(String::as_str).collect();
     ok(&b, &args, "");
 }
+
+/// Only `produce` may create a topic: reading commands name the missing topic in one line and
+/// exit 1 (they used to create it, and `consume` of a missing topic with `-c` hung).
+#[test]
+fn reading_commands_never_create_topics() {
+    let (_mock, b) = start_mock(&["--brokers", "1"]);
+    for args in [
+        &["consume", "ghost", "-c", "1"][..],
+        &["consume", "ghost", "-g", "g", "--balanced", "-c", "1"],
+        &["describe", "ghost"],
+        &["offsets", "ghost"],
+        &["lag", "-g", "g", "ghost"],
+        &["reset-offsets", "ghost", "-g", "g", "--to", "earliest"],
+    ] {
+        let out = run(&b, args, "");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("ghost") && err.trim().lines().count() == 1, "{args:?}: {err}");
+    }
+    assert_eq!(ok(&b, &["topics"], ""), "TOPIC PARTITIONS\n", "nothing was created");
+    ok(&b, &["produce", "ghost", "-p", "0"], "boo\n");
+    assert_eq!(ok(&b, &["consume", "ghost", "-c", "1"], ""), "boo\n");
+    // A reading command may still ask for it, by property.
+    ok(&b, &["-X", "allow.auto.create.topics=true", "describe", "phantom"], "");
+}

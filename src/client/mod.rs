@@ -49,6 +49,8 @@ pub(crate) struct Client {
     bootstrap: Vec<String>,
     conn_cfg: ConnectionConfig,
     retry_backoff: Duration,
+    /// Whether metadata requests ask the broker to create the topics they name.
+    auto_create_topics: bool,
     known: Mutex<Metadata>,
     pool: Arc<Pool>,
 }
@@ -64,7 +66,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Client {
     /// Connects to the first reachable bootstrap broker and loads the broker list.
-    pub fn connect(bootstrap: &[String], conn_cfg: ConnectionConfig, retry_backoff: Duration) -> Result<Arc<Client>> {
+    pub fn connect(
+        bootstrap: &[String],
+        conn_cfg: ConnectionConfig,
+        retry_backoff: Duration,
+        auto_create_topics: bool,
+    ) -> Result<Arc<Client>> {
         if bootstrap.is_empty() {
             return Err(Error::Config("no bootstrap brokers given".into()));
         }
@@ -72,6 +79,7 @@ impl Client {
             bootstrap: bootstrap.to_vec(),
             conn_cfg,
             retry_backoff,
+            auto_create_topics,
             known: Mutex::new(Metadata::default()),
             pool: Arc::default(),
         };
@@ -100,7 +108,7 @@ impl Client {
         // mock answers an empty list without any topics array, which no decoder can read.
         let req = Arc::new(MetadataRequest {
             topics: (!topics.is_empty()).then(|| topics.iter().map(|t| t.to_string()).collect()),
-            allow_auto_topic_creation: true,
+            allow_auto_topic_creation: self.auto_create_topics,
         });
         let addrs = lock(&self.known).metadata_targets(&self.bootstrap);
         let (tx, rx) = std::sync::mpsc::channel();
@@ -160,10 +168,14 @@ impl Client {
                 return Ok(p);
             }
             self.refresh_metadata(&[topic])?;
-            if let Some(p) = lock(&self.known).ready_partitions(topic) {
+            let known = lock(&self.known);
+            if let Some(p) = known.ready_partitions(topic) {
                 return Ok(p);
             }
-            if Instant::now() >= deadline {
+            // Without auto-creation a topic the broker doesn't know won't appear by waiting.
+            let missing = !self.auto_create_topics && !known.topics.contains_key(topic);
+            drop(known);
+            if missing || Instant::now() >= deadline {
                 return Err(Error::UnknownTopicOrPartition { topic: topic.to_string(), partition: None });
             }
             std::thread::sleep(backoff.delay(attempt));

@@ -71,6 +71,8 @@ impl Consumer {
 
 pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()> {
     let client = conn.client()?;
+    // A group member of a topic that doesn't exist would wait for partitions forever.
+    client.topic(topic)?;
     let mut c = match (&o.group, &o.balanced) {
         (Some(g), Some((assignors, session))) => {
             let mut b = client

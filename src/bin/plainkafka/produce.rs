@@ -22,7 +22,7 @@ pub(crate) fn produce(conn: &Conn, topic: &str, o: ProduceOpts) -> AnyResult<()>
         let (name, value) = h.split_once('=').ok_or_else(|| format!("header {h:?} is not name=value"))?;
         headers.push((name.to_string(), Some(value.as_bytes().to_vec())));
     }
-    let topic = conn.client()?.topic(topic)?;
+    let topic = conn.producing_client()?.topic(topic)?;
     let mut p = topic
         .producer()
         .compression(match o.compression {

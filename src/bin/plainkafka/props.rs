@@ -34,9 +34,20 @@ impl Conn {
         Ok(Conn { brokers, props })
     }
 
-    /// A client with these settings.
+    /// A client with these settings, for commands that only read: a topic the cluster doesn't
+    /// have is an error, not a new topic (unless `-X allow.auto.create.topics=true`).
     pub(crate) fn client(&self) -> plainkafka::Result<KafkaClient> {
-        let mut b = KafkaClient::builder(&self.brokers);
+        self.build(false)
+    }
+
+    /// A client for `produce`: it may ask the broker to create the topic, as the Java and
+    /// librdkafka producers do (`-X allow.auto.create.topics=false` to stop it).
+    pub(crate) fn producing_client(&self) -> plainkafka::Result<KafkaClient> {
+        self.build(true)
+    }
+
+    fn build(&self, auto_create_topics: bool) -> plainkafka::Result<KafkaClient> {
+        let mut b = KafkaClient::builder(&self.brokers).allow_auto_create_topics(auto_create_topics);
         for (k, v) in &self.props {
             b = b.set(k, v)?;
         }
