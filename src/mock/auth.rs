@@ -117,7 +117,7 @@ impl Session {
     pub(crate) fn allows(&self, key: ApiKey) -> bool {
         match key {
             ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate => true,
-            _ => self.authenticated.is_some_and(|until| until.map_or(true, |t| Instant::now() < t)),
+            _ => self.authenticated.is_some_and(|until| until.is_none_or(|t| Instant::now() < t)),
         }
     }
 

@@ -112,7 +112,7 @@ impl Controls {
     /// The hooks that may see a request of `api`, in order (taken under the cluster's lock,
     /// run after it is released).
     pub fn for_api(&self, api: ApiKey) -> Vec<Arc<Hook>> {
-        self.hooks.iter().filter(|h| h.api.map_or(true, |a| a == api) && !h.used_up()).cloned().collect()
+        self.hooks.iter().filter(|h| h.api.is_none_or(|a| a == api) && !h.used_up()).cloned().collect()
     }
 
     /// Drops the hooks that used up their uses.

@@ -154,7 +154,7 @@ impl Group {
         let mut best: Option<(&String, usize)> = None;
         for c in candidates {
             let v = votes.get(c).copied().unwrap_or(0);
-            if best.map_or(true, |(_, b)| v > b) {
+            if best.is_none_or(|(_, b)| v > b) {
                 best = Some((c, v));
             }
         }

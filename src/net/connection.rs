@@ -183,7 +183,7 @@ impl Connection {
     /// the broker would close this one at the next request.
     fn renew_session(&mut self) -> Result<()> {
         let now = Instant::now();
-        if self.in_flight > 0 || !self.reauth_at.is_some_and(|at| now >= at) {
+        if self.in_flight > 0 || self.reauth_at.is_none_or(|at| now < at) {
             return Ok(());
         }
         if self.expires_at.is_some_and(|at| now >= at) {
