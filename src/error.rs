@@ -417,7 +417,9 @@ impl fmt::Display for Error {
             },
             Error::Broker { api, code, context, message } => {
                 write!(f, "{api} for {context}: {code}")?;
-                if let Some(m) = message {
+                // A broker message that only repeats the code's own words says nothing more.
+                let repeats = |m: &str| m == code.description() || m == code.to_string();
+                if let Some(m) = message.as_deref().filter(|m| !repeats(m)) {
                     write!(f, " ({m})")?;
                 }
                 Ok(())

@@ -68,7 +68,10 @@ fn the_ops_commands_against_plainkafka_mock() {
     // A group reads six; lag shows the rest; a topic it never read counts whole.
     assert_eq!(ok(&b, &["consume", "orders", "-g", "billing", "-c", "6", "-p", "0"], "").lines().count(), 6);
     let lag = ok(&b, &["lag", "-g", "billing", "orders"], "");
-    assert_eq!(lag, "PARTITION COMMITTED LATEST LAG\n0 6 10 4\n1 - 0 -\ntotal lag 4\n");
+    assert_eq!(
+        lag,
+        "PARTITION COMMITTED LATEST LAG\n0 6 10 4\n1 - 0 -\ntotal lag 4 (1 partition with nothing committed not counted)\n"
+    );
     let json = ok(&b, &["lag", "-g", "billing", "orders", "-o", "json"], "");
     assert!(
         json.contains("\"total_lag\":4") && json.contains("{\"partition\":0,\"committed\":6,\"latest\":10,\"lag\":4}"),
@@ -79,6 +82,11 @@ fn the_ops_commands_against_plainkafka_mock() {
     let dry = ok(&b, &["reset-offsets", "orders", "-g", "billing", "--to", "earliest", "-p", "0", "--dry-run"], "");
     assert_eq!(dry, "PARTITION OLD NEW\n0 6 0\ndry run: nothing committed\n");
     assert!(ok(&b, &["lag", "-g", "billing", "orders"], "").contains("0 6 10 4"));
+    // Past the log's end: the end, said on stderr.
+    let past = run(&b, &["reset-offsets", "orders", "-g", "billing", "--to", "99", "-p", "0"], "");
+    assert!(past.status.success());
+    assert_eq!(String::from_utf8_lossy(&past.stdout), "PARTITION OLD NEW\n0 6 10\n");
+    assert!(String::from_utf8_lossy(&past.stderr).contains("99 is outside the log (0..10); 10 instead"));
     ok(&b, &["reset-offsets", "orders", "-g", "billing", "--to", "3", "-p", "0"], "");
     let again = ok(&b, &["consume", "orders", "-g", "billing", "-p", "0", "-c", "1", "-f", "%o %k=%s\\n"], "");
     assert_eq!(again, "3 k1=v3\n", "the reset offset is the next one read");
@@ -89,6 +97,15 @@ fn the_ops_commands_against_plainkafka_mock() {
     assert!(group.starts_with("group billing state Empty protocol - members 0\n"), "{group}");
     assert!(group.contains("orders 0 4 10 6 -"), "{group}");
 
+    // Errors say their code once; counts agree in number; a zero idle timeout is refused.
+    let again = run(&b, &["create-topic", "orders", "--partitions", "2"], "");
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(err.matches("TOPIC_ALREADY_EXISTS").count(), 1, "{err}");
+    assert!(err.contains("Topic 'orders' already exists."), "{err}");
+    let one = run(&b, &["consume", "orders", "-p", "0", "-c", "1"], "");
+    assert_eq!(String::from_utf8_lossy(&one.stderr), "1 message\n");
+    let zero = run(&b, &["consume", "orders", "--idle-timeout-ms", "0"], "");
+    assert_eq!(zero.status.code(), Some(2), "a usage error");
     ok(&b, &["delete-topic", "orders"], "");
     assert_eq!(ok(&b, &["topics"], ""), "TOPIC PARTITIONS\n");
 }

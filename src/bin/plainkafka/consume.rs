@@ -150,7 +150,7 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
         c.commit_offsets()?;
     }
     drop(c);
-    eprintln!("{printed} messages");
+    eprintln!("{}", crate::format::count(printed, "message"));
     result.map_err(Into::into)
 }
 

@@ -169,6 +169,15 @@ pub(crate) fn print_json(v: &Json) -> io::Result<()> {
     writeln!(io::stdout().lock(), "{s}")
 }
 
+/// `n` and a noun, in the plural unless `n` is 1.
+pub(crate) fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

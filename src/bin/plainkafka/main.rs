@@ -138,8 +138,8 @@ enum Command {
         #[arg(short = 'c', long)]
         count: Option<u64>,
         /// Exit when no message arrived for this long, counted from when the consumer is
-        /// ready (joined, every start offset known; at most 30 s after start).
-        #[arg(long)]
+        /// ready (joined, every start offset known; at most 30 s after start). At least 1.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         idle_timeout_ms: Option<u64>,
         /// Output format: %t topic, %p partition, %o offset, %k key, %s value, %T timestamp (ms),
         /// %h headers (k=v,...), %% a percent sign; \n and \t escapes.

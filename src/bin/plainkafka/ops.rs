@@ -61,8 +61,10 @@ pub(crate) fn lag(conn: &Conn, topic: &str, group: &str, output: Output) -> AnyR
     let committed = topic.committed_offsets(group)?;
     let rows: Vec<(i32, Option<i64>, i64)> =
         latest.iter().map(|(p, hi)| (*p, committed.get(p).copied().flatten(), *hi)).collect();
-    // A partition with nothing committed is all lag: the group hasn't read any of it.
-    let total: i64 = rows.iter().map(|&(_, c, hi)| lag_of(c, hi).unwrap_or(hi)).sum();
+    // Only what the rows show: a partition with nothing committed has no lag to add (where the
+    // group would start depends on its auto_offset_reset); the total says how many there are.
+    let total: i64 = rows.iter().filter_map(|&(_, c, hi)| lag_of(c, hi)).sum();
+    let uncounted = rows.iter().filter(|(_, c, _)| c.is_none()).count();
     if output == Output::Json {
         let parts = rows
             .iter()
@@ -80,6 +82,7 @@ pub(crate) fn lag(conn: &Conn, topic: &str, group: &str, output: Output) -> AnyR
             ("group", Json::Str(group.into())),
             ("partitions", Json::Arr(parts)),
             ("total_lag", Json::Int(total)),
+            ("partitions_without_commit", Json::Int(uncounted as i64)),
         ]))?);
     }
     let mut out = io::stdout().lock();
@@ -87,7 +90,12 @@ pub(crate) fn lag(conn: &Conn, topic: &str, group: &str, output: Output) -> AnyR
     for (p, c, hi) in rows {
         writeln!(out, "{p} {} {hi} {}", dash(c), dash(lag_of(c, hi)))?;
     }
-    writeln!(out, "total lag {total}")?;
+    if uncounted == 0 {
+        writeln!(out, "total lag {total}")?;
+    } else {
+        let without = crate::format::count(uncounted as u64, "partition");
+        writeln!(out, "total lag {total} ({without} with nothing committed not counted)")?;
+    }
     Ok(())
 }
 
@@ -134,8 +142,25 @@ pub(crate) fn reset_offsets(
         }
     }
     let chosen = if partitions.is_empty() { all } else { partitions.to_vec() };
-    let new = target(&topic, to, &chosen)?;
+    let mut new = target(&topic, to, &chosen)?;
+    // Past either end of the log, as Kafka's own tool does: the nearest end, and say so.
+    let (earliest, latest) = (topic.earliest_available_offsets()?, topic.latest_available_offsets()?);
+    for (p, o) in new.iter_mut() {
+        let (lo, hi) = (earliest.get(p).copied().unwrap_or(0), latest.get(p).copied().unwrap_or(0));
+        let clamped = (*o).clamp(lo, hi.max(lo));
+        if clamped != *o {
+            eprintln!("partition {p}: {o} is outside the log ({lo}..{hi}); {clamped} instead");
+            *o = clamped;
+        }
+    }
     let old = topic.committed_offsets(group)?;
+    // Committed first: the table says what was done, so it must not print for a refusal.
+    if !dry_run {
+        let offsets: Vec<(i32, i64)> = new.iter().map(|(p, o)| (*p, *o)).collect();
+        topic
+            .commit_offsets(group, &offsets)
+            .map_err(|e| format!("{e} (is a member of {group} still running? stop it first)"))?;
+    }
     let mut out = io::stdout().lock();
     writeln!(out, "PARTITION OLD NEW")?;
     for (p, o) in &new {
@@ -143,12 +168,7 @@ pub(crate) fn reset_offsets(
     }
     if dry_run {
         writeln!(out, "dry run: nothing committed")?;
-        return Ok(());
     }
-    let offsets: Vec<(i32, i64)> = new.into_iter().collect();
-    topic
-        .commit_offsets(group, &offsets)
-        .map_err(|e| format!("{e} (is a member of {group} still running? stop it first)"))?;
     Ok(())
 }
 

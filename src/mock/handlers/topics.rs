@@ -163,7 +163,7 @@ pub(super) fn create_topics(
             CreatableTopicResult {
                 topic_id: st.topics.get(&t.name).map_or([0; 16], |x| x.id),
                 error_code: code_of(check),
-                error_message: check.err().map(|c| c.to_string()),
+                error_message: check.err().map(|c| topic_message(c, &t.name)),
                 num_partitions: if check.is_ok() { partitions } else { -1 },
                 replication_factor: if check.is_ok() { rf } else { -1 },
                 name: t.name,
@@ -199,11 +199,21 @@ pub(super) fn delete_topics(
             DeletableTopicResult {
                 topic_id: check.unwrap_or([0; 16]),
                 error_code: code_of(check.map(drop)),
-                error_message: check.err().map(|c| c.to_string()),
+                error_message: check.err().map(|c| topic_message(c, &name)),
                 name,
             }
         })
         .collect();
     ctx.shared.changed.notify_all();
     Some(DeleteTopicsResponse { throttle_time_ms: 0, responses })
+}
+
+/// An error message for `topic` in Kafka's words where it has its own (the code's description
+/// otherwise).
+fn topic_message(code: ErrorCode, topic: &str) -> String {
+    match code {
+        ErrorCode::TOPIC_ALREADY_EXISTS => format!("Topic '{topic}' already exists."),
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION => format!("This server does not host topic '{topic}'."),
+        other => other.description().to_string(),
+    }
 }
