@@ -64,7 +64,7 @@ pub(crate) fn produce(conn: &Conn, topic: &str, o: ProduceOpts) -> AnyResult<()>
     // Past the producer's delivery timeout (120 s), so each message ends delivered or failed
     // with its own error rather than with the close's.
     p.close(Duration::from_secs(150))?;
-    eprintln!("{}", crate::format::count(count as u64, "message"));
+    eprintln!("{}", crate::format::count(count, "message"));
     Ok(())
 }
 
