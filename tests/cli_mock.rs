@@ -9,6 +9,7 @@ mod bounded;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 struct Mock(Child);
 
@@ -231,4 +232,86 @@ fn reading_commands_never_create_topics() {
     assert_eq!(ok(&b, &["consume", "ghost", "-c", "1"], ""), "boo\n");
     // A reading command may still ask for it, by property.
     ok(&b, &["-X", "allow.auto.create.topics=true", "describe", "phantom"], "");
+}
+
+/// Reads `child`'s stdout lines as they come, on a thread.
+fn lines_of(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The group's committed offset of partition 0 (`-` when none), from `offsets`.
+fn committed(b: &str, topic: &str, group: &str) -> String {
+    let rows = ok(b, &["offsets", topic, "-g", group], "");
+    rows.lines().nth(1).and_then(|l| l.split_whitespace().nth(3)).expect("a row").to_string()
+}
+
+/// SIGINT or SIGTERM during `consume -g` stops it cleanly: exit 0, everything printed is
+/// committed, and a group member leaves its group (it used to exit 130/143 with nothing
+/// committed).
+#[test]
+fn a_signal_ends_consume_with_a_commit_of_what_was_printed() {
+    let (_mock, b) = start_mock(&["--brokers", "1"]);
+    let lines: String = (0..100).map(|i| format!("m{i}\n")).collect();
+    ok(&b, &["produce", "signals", "-p", "0"], &lines);
+    for (signal, group, balanced) in [("INT", "sig-int", false), ("TERM", "sig-term", true)] {
+        let mut args = vec!["-b", &b, "consume", "signals", "-g", group];
+        if balanced {
+            args.push("--balanced");
+        }
+        let mut child = bin().args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("consume");
+        bounded::track(child.id());
+        let rx = lines_of(&mut child);
+        let got: Vec<String> = (0..100).map(|_| rx.recv_timeout(Duration::from_secs(30)).expect("a line")).collect();
+        assert_eq!(got.len(), 100);
+        let sent = Command::new("kill").args([format!("-{signal}"), child.id().to_string()]).status().expect("kill");
+        assert!(sent.success());
+        let (out, killed) = bounded::wait_output_within(child, Duration::from_secs(30));
+        assert!(!killed, "SIG{signal}: still running 30 s later");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "SIG{signal}: {err}");
+        assert_eq!(committed(&b, "signals", group), "100", "SIG{signal}");
+        if balanced {
+            let g = ok(&b, &["group", group], "");
+            assert!(g.contains("members 0"), "the member left: {g}");
+        }
+    }
+}
+
+/// `consume -g … | head -1`: the reader closing the pipe ends consume quietly (exit 0, no
+/// "Broken pipe"), and the commit covers only lines that reached the pipe, not everything
+/// consumed.
+#[test]
+fn a_closed_pipe_ends_consume_quietly_committing_what_was_written() {
+    let (_mock, b) = start_mock(&["--brokers", "1"]);
+    // 200 lines of 2 kB: more than a pipe holds, so writing blocks until the reader goes.
+    let lines: String = (0..200).map(|i| format!("{i:04}{}\n", "x".repeat(2000))).collect();
+    ok(&b, &["produce", "piped", "-p", "0"], &lines);
+    let mut child = bin()
+        .args(["-b", &b, "consume", "piped", "-g", "piped"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("consume");
+    bounded::track(child.id());
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    reader.read_line(&mut first).expect("a line");
+    assert!(first.starts_with("0000"));
+    drop(reader);
+    let (out, killed) = bounded::wait_output_within(child, Duration::from_secs(30));
+    assert!(!killed, "still running 30 s after its reader left");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("Broken pipe"), "{err}");
+    let c: i64 = committed(&b, "piped", "piped").parse().expect("an offset was committed");
+    assert!((1..200).contains(&c), "committed {c}: only what reached the pipe");
 }

@@ -949,3 +949,31 @@ fn decode_limits_are_consumer_settings() {
     let ok = consumer(|c| c).consume().expect("consume").expect("the record");
     assert_eq!(ok.headers().len(), 3);
 }
+
+/// `commit_offsets_at` commits the offsets given, never past what was consumed.
+#[test]
+fn chosen_commits_stay_within_what_was_consumed() {
+    let (m, b) = mock();
+    m.create_topic("chosen", 2);
+    write(&b, "chosen", "c", 5);
+    let t = client(&b).topic("chosen").expect("topic");
+    let mut c = t
+        .simple_consumer()
+        .consumer_group("chosen")
+        .partitions(&[0, 1])
+        .consumer_timeout(Some(Duration::from_secs(10)))
+        .build()
+        .expect("consumer");
+    for _ in 0..3 {
+        c.consume().expect("consume").expect("a message");
+    }
+    let past = c.commit_offsets_at(&[(0, 4)]).expect_err("offset 3 was not given out");
+    assert!(matches!(past, plainkafka::Error::Config(_)), "{past:?}");
+    let none = c.commit_offsets_at(&[(1, 0)]).expect_err("nothing consumed from partition 1");
+    assert!(matches!(none, plainkafka::Error::Config(_)), "{none:?}");
+    assert_eq!(t.committed_offsets("chosen").expect("committed")[&0], None, "a refusal commits nothing");
+    c.commit_offsets_at(&[(0, 2)]).expect("within what was consumed");
+    assert_eq!(t.committed_offsets("chosen").expect("committed")[&0], Some(2));
+    c.commit_offsets().expect("the rest");
+    assert_eq!(t.committed_offsets("chosen").expect("committed")[&0], Some(3));
+}

@@ -374,6 +374,15 @@ impl BalancedConsumer {
         self.commit(&todo, self.cfg.offsets_commit_max_retries.max(1))
     }
 
+    /// Commits these (topic, partition, next offset to read) triples as this member's
+    /// generation: for an application that handled only part of what it consumed. A triple
+    /// past the message after the last one consumed, or for a partition not assigned or not
+    /// consumed from, is an error, and nothing is committed.
+    pub fn commit_offsets_at(&mut self, offsets: &[(&str, i32, i64)]) -> Result<()> {
+        let todo = self.engine.chosen(offsets)?;
+        self.commit(&todo, self.cfg.offsets_commit_max_retries.max(1))
+    }
+
     /// Per assigned partition, the next offset this consumer will hand out (`None` before it
     /// is resolved).
     pub fn held_offsets(&self) -> BTreeMap<(String, i32), Option<i64>> {

@@ -213,6 +213,28 @@ impl Engine {
             .collect()
     }
 
+    /// (slot, next offset) for chosen commits (topic, partition, next offset): each partition
+    /// must be this engine's and have had messages consumed, and `next` may not pass the one
+    /// after the last consumed: a commit never covers what the application wasn't given.
+    pub fn chosen(&self, wanted: &[(&str, i32, i64)]) -> crate::Result<Vec<(usize, i64)>> {
+        wanted
+            .iter()
+            .map(|&(topic, partition, next)| {
+                let slot =
+                    self.shared.keys.iter().position(|(t, p)| &**t == topic && *p == partition).ok_or_else(|| {
+                        crate::Error::UnknownTopicOrPartition { topic: topic.to_string(), partition: Some(partition) }
+                    })?;
+                match self.consumed[slot] {
+                    Some(last) if (0..=last + 1).contains(&next) => Ok((slot, next)),
+                    last => Err(crate::Error::Config(format!(
+                        "{topic}/{partition}: committing {next} would pass what was consumed (last: {})",
+                        last.map_or("nothing".to_string(), |l| l.to_string())
+                    ))),
+                }
+            })
+            .collect()
+    }
+
     /// (topic, partition, next offset) for `slots` as [`Engine::uncommitted`] gave them.
     pub fn describe<'a>(&'a self, slots: &[(usize, i64)]) -> Vec<(&'a str, i32, i64)> {
         slots.iter().map(|&(s, o)| (&*self.shared.keys[s].0, self.shared.keys[s].1, o)).collect()

@@ -150,13 +150,28 @@ impl SimpleConsumer {
         self.commit_in(self.cfg().offsets_commit_max_retries.max(1))
     }
 
+    /// Commits these (partition, next offset to read) pairs, as PyKafka's
+    /// `commit_offsets(partition_offsets)`: for an application that handled only part of what
+    /// it consumed (the CLI, when its output closes). A pair past the message after the last
+    /// one consumed, or for a partition nothing was consumed from, is a `Config` error, and
+    /// nothing is committed.
+    pub fn commit_offsets_at(&mut self, offsets: &[(i32, i64)]) -> Result<()> {
+        let wanted: Vec<(&str, i32, i64)> = offsets.iter().map(|&(p, o)| (&*self.topic, p, o)).collect();
+        let todo = self.engine.chosen(&wanted)?;
+        self.commit_slots(todo, self.cfg().offsets_commit_max_retries.max(1))
+    }
+
     fn commit_in(&mut self, attempts: u32) -> Result<()> {
+        let todo = self.engine.uncommitted();
+        self.commit_slots(todo, attempts)
+    }
+
+    fn commit_slots(&mut self, todo: Vec<(usize, i64)>, attempts: u32) -> Result<()> {
         let cfg = self.cfg();
         let group = cfg
             .consumer_group
             .as_deref()
             .ok_or_else(|| Error::Config("commit_offsets needs a consumer_group".into()))?;
-        let todo = self.engine.uncommitted();
         let offsets = self.engine.describe(&todo);
         let client = self.engine.client();
         broker_offsets::commit(client, group, None, &offsets, attempts)?;

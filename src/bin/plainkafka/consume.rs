@@ -4,8 +4,10 @@ use crate::format::{write_message, Piece};
 use crate::props::Conn;
 use crate::AnyResult;
 use plainkafka::{Assignor, BalancedConsumer, Message, OffsetReset, SimpleConsumer, StartDecision};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub(crate) struct ConsumeOpts {
@@ -46,6 +48,23 @@ impl Consumer {
         match self {
             Consumer::Simple(c) => c.commit_offsets(),
             Consumer::Balanced(c) => c.commit_offsets(),
+        }
+    }
+
+    /// Commits these (topic, partition, next offset) only.
+    fn commit_offsets_at(&mut self, offsets: &[(String, i32, i64)]) -> plainkafka::Result<()> {
+        match self {
+            Consumer::Simple(c) => c.commit_offsets_at(&offsets.iter().map(|(_, p, o)| (*p, *o)).collect::<Vec<_>>()),
+            Consumer::Balanced(c) => {
+                c.commit_offsets_at(&offsets.iter().map(|(t, p, o)| (t.as_str(), *p, *o)).collect::<Vec<_>>())
+            }
+        }
+    }
+
+    fn stop_handle(&self) -> plainkafka::StopHandle {
+        match self {
+            Consumer::Simple(c) => c.stop_handle(),
+            Consumer::Balanced(c) => c.stop_handle(),
         }
     }
 
@@ -109,7 +128,8 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
     let flush_each = o.balanced.is_some();
     let stdout = io::stdout();
     let interactive = stdout.is_terminal() || flush_each;
-    let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut out = Tracked::new(stdout.lock());
+    let signalled = on_signal_stop(c.stop_handle());
     let mut printed = 0u64;
     let mut explained = BTreeSet::new();
     // The idle clock starts once the consumer is ready, not at process start: joining and
@@ -117,7 +137,7 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
     let started = Instant::now();
     let mut last_message: Option<Instant> = None;
     let result = loop {
-        if o.count.is_some_and(|n| printed >= n) {
+        if o.count.is_some_and(|n| printed >= n) || signalled.load(Ordering::Acquire) || out.closed {
             break Ok(());
         }
         let next = c.consume();
@@ -126,10 +146,11 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
         }
         match next {
             Ok(Some(m)) => {
-                write_message(&mut out, &o.format, &m)?;
+                write_message(&mut out.buf, &o.format, &m)?;
+                out.add(&m);
                 printed += 1;
                 last_message = Some(Instant::now());
-                if interactive {
+                if interactive || out.buf.len() >= 1 << 16 {
                     out.flush()?;
                 }
             }
@@ -147,11 +168,103 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
     };
     out.flush()?;
     if o.group.is_some() && o.commit {
-        c.commit_offsets()?;
+        if out.closed {
+            // The reader went away (`| head -1`): commit what reached it, not what was only
+            // handed to the consumer, and end quietly.
+            let at = out.written_next();
+            if !at.is_empty() {
+                c.commit_offsets_at(&at).map_err(|e| format!("the final commit failed: {e}"))?;
+            }
+        } else {
+            c.commit_offsets().map_err(|e| format!("the final commit failed: {e}"))?;
+        }
     }
     drop(c);
-    eprintln!("{}", crate::format::count(printed, "message"));
+    if !out.closed {
+        eprintln!("{}", crate::format::count(printed, "message"));
+    }
     result.map_err(Into::into)
+}
+
+/// Standard output with a record of which messages' lines reached the OS: after a broken pipe,
+/// only those may be committed.
+struct Tracked<W: Write> {
+    w: W,
+    /// Lines not yet written.
+    buf: Vec<u8>,
+    /// The messages whose lines are in `buf`: (topic, partition, offset, where its line ends).
+    lines: Vec<(String, i32, i64, usize)>,
+    /// Per partition: one past the last message whose line was written whole.
+    written_next: BTreeMap<(String, i32), i64>,
+    /// The reader closed the pipe: nothing more is written.
+    closed: bool,
+}
+
+impl<W: Write> Tracked<W> {
+    fn new(w: W) -> Self {
+        Tracked { w, buf: Vec::with_capacity(1 << 16), lines: Vec::new(), written_next: BTreeMap::new(), closed: false }
+    }
+
+    /// `m`'s line was just added to `buf`.
+    fn add(&mut self, m: &Message) {
+        self.lines.push((m.topic().to_string(), m.partition(), m.offset(), self.buf.len()));
+    }
+
+    /// Writes `buf` out. A broken pipe is not an error: it ends the output, and `closed` says
+    /// so; the lines written whole before it count as written.
+    fn flush(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let mut done = 0;
+        let outcome = loop {
+            if done == self.buf.len() {
+                break self.w.flush();
+            }
+            match self.w.write(&self.buf[done..]) {
+                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        for (topic, partition, offset, end) in self.lines.drain(..) {
+            if end <= done {
+                self.written_next.insert((topic, partition), offset + 1);
+            }
+        }
+        self.buf.clear();
+        match outcome {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// (topic, partition, next offset) for every partition a line was written whole from.
+    fn written_next(&self) -> Vec<(String, i32, i64)> {
+        self.written_next.iter().map(|((t, p), next)| (t.clone(), *p, *next)).collect()
+    }
+}
+
+/// SIGINT or SIGTERM stops the consumer: the loop ends, what was printed is committed and the
+/// member leaves its group. A second one ends the process at once. Returns the flag the loop
+/// watches.
+fn on_signal_stop(stop: plainkafka::StopHandle) -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let seen = Arc::clone(&flag);
+    let set = ctrlc::set_handler(move || {
+        if seen.swap(true, Ordering::AcqRel) {
+            std::process::exit(130);
+        }
+        stop.stop();
+    });
+    if let Err(e) = set {
+        log::warn!("no signal handler ({e}): Ctrl-C will end the process without a commit");
+    }
+    flag
 }
 
 fn explain(c: &Consumer, done: &mut BTreeSet<(String, i32, i64)>) {
