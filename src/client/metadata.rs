@@ -3,7 +3,7 @@
 
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::metadata::MetadataResponse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// A partition's leader and replicas.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,9 @@ pub struct PartitionInfo {
 pub(crate) struct Metadata {
     pub brokers: HashMap<i32, String>,
     pub topics: HashMap<String, BTreeMap<i32, PartitionInfo>>,
+    /// Topics the last answer about them called unknown (UNKNOWN_TOPIC_OR_PARTITION), as
+    /// opposed to known but not ready (a leader still being elected).
+    pub unknown: HashSet<String>,
     pub coordinators: HashMap<String, i32>,
 }
 
@@ -45,9 +48,11 @@ impl Metadata {
                 log::debug!("metadata for topic {name}: {code}");
                 if code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION {
                     self.topics.remove(&name);
+                    self.unknown.insert(name);
                 }
                 continue;
             }
+            self.unknown.remove(&name);
             let parts = t
                 .partitions
                 .into_iter()

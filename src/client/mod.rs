@@ -173,7 +173,7 @@ impl Client {
                 return Ok(p);
             }
             // Without auto-creation a topic the broker doesn't know won't appear by waiting.
-            let missing = !self.auto_create_topics && !known.topics.contains_key(topic);
+            let missing = !self.auto_create_topics && known.unknown.contains(topic);
             drop(known);
             if missing || Instant::now() >= deadline {
                 return Err(Error::UnknownTopicOrPartition { topic: topic.to_string(), partition: None });
