@@ -27,10 +27,10 @@ pub struct KafkaClientBuilder {
 
 impl KafkaClientBuilder {
     /// Starts from a comma-separated list of bootstrap brokers, `"host:port,host:port"`
-    /// (PyKafka's `hosts`).
+    /// (PyKafka's `hosts`); a host without a port means Kafka's 9092, as in librdkafka.
     pub fn new(hosts: &str) -> KafkaClientBuilder {
         KafkaClientBuilder {
-            hosts: hosts.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_string).collect(),
+            hosts: hosts.split(',').map(str::trim).filter(|h| !h.is_empty()).map(with_default_port).collect(),
             conn: ConnectionConfig::default(),
             retry_backoff: Duration::from_millis(100),
             security: SecuritySettings::default(),
@@ -319,5 +319,36 @@ impl Topic {
     /// `get_sync_producer`).
     pub fn sync_producer(&self) -> ProducerBuilder {
         ProducerBuilder::new(self.inner.clone()).sync(true)
+    }
+}
+
+/// `host` with `:9092` added when it names no port (`[v6]` literals included).
+fn with_default_port(host: &str) -> String {
+    let has_port = match host.strip_prefix('[') {
+        Some(v6) => v6.contains("]:"),
+        None => host.contains(':'),
+    };
+    if has_port {
+        host.to_string()
+    } else {
+        format!("{host}:9092")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_default_port;
+
+    #[test]
+    fn a_host_without_a_port_gets_9092() {
+        for (given, used) in [
+            ("broker", "broker:9092"),
+            ("broker:9093", "broker:9093"),
+            ("10.0.0.1", "10.0.0.1:9092"),
+            ("[::1]", "[::1]:9092"),
+            ("[::1]:9093", "[::1]:9093"),
+        ] {
+            assert_eq!(with_default_port(given), used);
+        }
     }
 }

@@ -232,6 +232,14 @@ fn reading_commands_never_create_topics() {
     assert_eq!(ok(&b, &["consume", "ghost", "-c", "1"], ""), "boo\n");
     // A reading command may still ask for it, by property.
     ok(&b, &["-X", "allow.auto.create.topics=true", "describe", "phantom"], "");
+    // A broker named without a port is asked on 9092 (where nothing usually listens: then the
+    // error names the address; a broker there would answer instead).
+    let out = bounded::output_within(
+        bin().args(["-b", "127.0.0.1", "-X", "socket.connection.setup.timeout.ms=2000", "topics"]),
+        b"",
+        bounded::CHILD_LIMIT,
+    );
+    assert!(out.status.success() || String::from_utf8_lossy(&out.stderr).contains("127.0.0.1:9092"), "{out:?}");
 }
 
 /// Reads `child`'s stdout lines as they come, on a thread.

@@ -46,7 +46,7 @@ use std::time::Duration;
 #[derive(Parser)]
 #[command(name = "plainkafka", version, about = "A synchronous Kafka client: produce, consume, inspect offsets.")]
 struct Cli {
-    /// Bootstrap brokers, host:port[,host:port...] (given before the command).
+    /// Bootstrap brokers, host[:port][,host[:port]...] (port 9092 when left out; given before the command).
     #[arg(short = 'b', long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
     brokers: String,
     /// A client property, name=value, with librdkafka's names: security.protocol,
