@@ -90,8 +90,9 @@ impl Consumer {
 
 pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()> {
     let client = conn.client()?;
-    // A group member of a topic that doesn't exist would wait for partitions forever.
-    client.topic(topic)?;
+    // Looked up first for both kinds: a group member of a topic that doesn't exist would wait
+    // for partitions forever.
+    let found = client.topic(topic)?;
     let mut c = match (&o.group, &o.balanced) {
         (Some(g), Some((assignors, session))) => {
             let mut b = client
@@ -109,8 +110,7 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
             Consumer::Balanced(Box::new(b.build()?))
         }
         _ => {
-            let mut b = client
-                .topic(topic)?
+            let mut b = found
                 .simple_consumer()
                 .auto_offset_reset(o.reset)
                 .reset_offset_on_start(o.reset_offset_on_start)
@@ -128,7 +128,7 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
     let flush_each = o.balanced.is_some();
     let stdout = io::stdout();
     let interactive = stdout.is_terminal() || flush_each;
-    let mut out = Tracked::new(stdout.lock());
+    let mut out = Tracked::new(stdout.lock(), topic);
     let signalled = on_signal_stop(c.stop_handle());
     let mut printed = 0u64;
     let mut explained = BTreeSet::new();
@@ -187,27 +187,35 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
 }
 
 /// Standard output with a record of which messages' lines reached the OS: after a broken pipe,
-/// only those may be committed.
+/// only those may be committed. `consume` reads one topic, so messages are kept by partition.
 struct Tracked<W: Write> {
     w: W,
+    topic: String,
     /// Lines not yet written.
     buf: Vec<u8>,
-    /// The messages whose lines are in `buf`: (topic, partition, offset, where its line ends).
-    lines: Vec<(String, i32, i64, usize)>,
+    /// The messages whose lines are in `buf`: (partition, offset, where its line ends).
+    lines: Vec<(i32, i64, usize)>,
     /// Per partition: one past the last message whose line was written whole.
-    written_next: BTreeMap<(String, i32), i64>,
+    written_next: BTreeMap<i32, i64>,
     /// The reader closed the pipe: nothing more is written.
     closed: bool,
 }
 
 impl<W: Write> Tracked<W> {
-    fn new(w: W) -> Self {
-        Tracked { w, buf: Vec::with_capacity(1 << 16), lines: Vec::new(), written_next: BTreeMap::new(), closed: false }
+    fn new(w: W, topic: &str) -> Self {
+        Tracked {
+            w,
+            topic: topic.to_string(),
+            buf: Vec::with_capacity(1 << 16),
+            lines: Vec::new(),
+            written_next: BTreeMap::new(),
+            closed: false,
+        }
     }
 
     /// `m`'s line was just added to `buf`.
     fn add(&mut self, m: &Message) {
-        self.lines.push((m.topic().to_string(), m.partition(), m.offset(), self.buf.len()));
+        self.lines.push((m.partition(), m.offset(), self.buf.len()));
     }
 
     /// Writes `buf` out. A broken pipe is not an error: it ends the output, and `closed` says
@@ -228,9 +236,9 @@ impl<W: Write> Tracked<W> {
                 Err(e) => break Err(e),
             }
         };
-        for (topic, partition, offset, end) in self.lines.drain(..) {
+        for (partition, offset, end) in self.lines.drain(..) {
             if end <= done {
-                self.written_next.insert((topic, partition), offset + 1);
+                self.written_next.insert(partition, offset + 1);
             }
         }
         self.buf.clear();
@@ -245,7 +253,7 @@ impl<W: Write> Tracked<W> {
 
     /// (topic, partition, next offset) for every partition a line was written whole from.
     fn written_next(&self) -> Vec<(String, i32, i64)> {
-        self.written_next.iter().map(|((t, p), next)| (t.clone(), *p, *next)).collect()
+        self.written_next.iter().map(|(p, next)| (self.topic.clone(), *p, *next)).collect()
     }
 }
 

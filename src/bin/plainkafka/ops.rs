@@ -99,15 +99,22 @@ pub(crate) fn lag(conn: &Conn, topic: &str, group: &str, output: Output) -> AnyR
     Ok(())
 }
 
-/// Where `--to` puts each partition: the next offset the group will read.
-fn target(topic: &Topic, to: &str, partitions: &[i32]) -> AnyResult<BTreeMap<i32, i64>> {
-    let pick = |m: BTreeMap<i32, i64>| m.into_iter().filter(|(p, _)| partitions.contains(p)).collect();
+/// Where `--to` puts each partition: the next offset the group will read. `earliest` and
+/// `latest` are the log's bounds, looked up once by the caller.
+fn target(
+    topic: &Topic,
+    to: &str,
+    partitions: &[i32],
+    earliest: &BTreeMap<i32, i64>,
+    latest: &BTreeMap<i32, i64>,
+) -> AnyResult<BTreeMap<i32, i64>> {
+    let pick =
+        |m: &BTreeMap<i32, i64>| m.iter().filter(|(p, _)| partitions.contains(p)).map(|(p, o)| (*p, *o)).collect();
     Ok(match to {
-        "earliest" => pick(topic.earliest_available_offsets()?),
-        "latest" => pick(topic.latest_available_offsets()?),
+        "earliest" => pick(earliest),
+        "latest" => pick(latest),
         t if t.starts_with('@') => {
             let millis: i64 = t[1..].parse().map_err(|_| format!("--to {t}: expected @MILLIS"))?;
-            let latest = topic.latest_available_offsets()?;
             topic
                 .offsets_for_timestamp(millis)?
                 .into_iter()
@@ -142,9 +149,9 @@ pub(crate) fn reset_offsets(
         }
     }
     let chosen = if partitions.is_empty() { all } else { partitions.to_vec() };
-    let mut new = target(&topic, to, &chosen)?;
-    // Past either end of the log, as Kafka's own tool does: the nearest end, and say so.
     let (earliest, latest) = (topic.earliest_available_offsets()?, topic.latest_available_offsets()?);
+    let mut new = target(&topic, to, &chosen, &earliest, &latest)?;
+    // Past either end of the log, as Kafka's own tool does: the nearest end, and say so.
     for (p, o) in new.iter_mut() {
         let (lo, hi) = (earliest.get(p).copied().unwrap_or(0), latest.get(p).copied().unwrap_or(0));
         let clamped = (*o).clamp(lo, hi.max(lo));
