@@ -48,7 +48,8 @@ PROPS
   tls_brokers=127.0.0.1:$tls_port
   tls_props="security.protocol=SSL;ssl.ca.location=$tls/ca.pem"
 fi
-cargo build --quiet --release --features cli --example bench --bin plainkafka
+cargo build --quiet --release --features cli --bin plainkafka
+cargo build --quiet --release -p plainkafka-interop --example bench
 bin=target/release/examples/bench
 topic=bench-$(date +%s)
 "$bin" produce "$KAFKA_BROKERS" "$topic" "$count" "$size"

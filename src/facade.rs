@@ -75,36 +75,33 @@ impl KafkaClientBuilder {
         self
     }
 
-    /// Sets a property by its librdkafka/kcat name, so existing configurations carry over:
-    /// `security.protocol`, `ssl.ca.location` (a PEM file, or `probe` for the platform's
-    /// store), `ssl.certificate.location`, `ssl.key.location`,
+    /// Sets a property by its librdkafka/kcat name, so existing configurations carry over
+    /// ([`crate::properties`] lists every name and the builder that takes it):
+    /// `bootstrap.servers`, `security.protocol`, `ssl.ca.location` (a PEM file, or `probe` for
+    /// the platform's store), `ssl.certificate.location`, `ssl.key.location`,
     /// `ssl.endpoint.identification.algorithm` (`https` or `none`), `sasl.mechanisms`,
     /// `sasl.username`, `sasl.password`, `sasl.oauthbearer.token.endpoint.url` (a `file://`
     /// URL, read at every authentication), `enable.sasl.oauthbearer.unsecure.jwt` and
     /// `sasl.oauthbearer.config` (`principal=NAME [lifeSeconds=N]`, for development); also
     /// `client.id`, `allow.auto.create.topics`, `socket.timeout.ms`,
-    /// `socket.connection.setup.timeout.ms` and `retry.backoff.ms`.
+    /// `socket.connection.setup.timeout.ms`, `retry.backoff.ms` and `debug` (accepted; logs
+    /// go through the `log` crate). A consumer's or producer's property is an error that says
+    /// which builder takes it.
     pub fn set(mut self, name: &str, value: &str) -> Result<Self> {
-        let millis = || {
-            value
-                .trim()
-                .parse::<u64>()
-                .map(Duration::from_millis)
-                .map_err(|_| Error::Config(format!("{name} {value:?}: expected milliseconds")))
-        };
+        use crate::properties::{boolean, millis, misplaced, only, takes, Target};
         match name.trim() {
+            "bootstrap.servers" | "metadata.broker.list" => self.hosts = KafkaClientBuilder::new(value).hosts,
             "client.id" => self.conn.client_id = value.trim().to_string(),
-            "socket.timeout.ms" => self.conn.request_timeout = millis()?,
-            "socket.connection.setup.timeout.ms" => self.conn.connect_timeout = millis()?,
-            "retry.backoff.ms" => self.retry_backoff = millis()?,
-            "allow.auto.create.topics" => {
-                self.auto_create_topics = match value.trim() {
-                    "true" => true,
-                    "false" => false,
-                    other => return Err(Error::Config(format!("{name} {other:?}: expected true or false"))),
-                }
-            }
-            _ => self.security.set(name, value)?,
+            "socket.timeout.ms" => self.conn.request_timeout = millis(name, value)?,
+            "socket.connection.setup.timeout.ms" => self.conn.connect_timeout = millis(name, value)?,
+            "retry.backoff.ms" => self.retry_backoff = millis(name, value)?,
+            "allow.auto.create.topics" => self.auto_create_topics = boolean(name, value)?,
+            "debug" => log::info!(
+                "debug={value}: plainkafka logs through the log crate; have the logger show target plainkafka at debug level"
+            ),
+            "statistics.interval.ms" => only(name, value, &["0"], "statistics are not supported yet")?,
+            other if takes(Target::Client, other) => self.security.set(name, value)?,
+            other => return Err(misplaced(other, Target::Client)),
         }
         Ok(self)
     }

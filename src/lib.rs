@@ -42,15 +42,18 @@
 //!
 //! # Features
 //!
-//! | feature | default | what it adds |
-//! |---|---|---|
-//! | `gzip`, `snappy`, `lz4`, `zstd` | on | the compression codecs (a build without one reports [`Error::Records`] with [`RecordsErrorKind::UnsupportedCompression`] for data that uses it) |
-//! | `mock` | on | [`mock::MockCluster`], an in-process Kafka cluster for tests |
-//! | `scram` | on | SASL SCRAM-SHA-256/512 |
-//! | `tls` | off | TLS (rustls) |
-//! | `mock-tls` | off | TLS listeners with a generated certificate for the mock |
-//! | `cli` | off | the `plainkafka` command-line tool |
-//! | `unstable` | off | the wire protocol, connections and SASL mechanisms as public modules (`protocol`, `net`, `sasl`), with no semver promise |
+//! | feature | default | C compiler | what it adds |
+//! |---|---|---|---|
+//! | `gzip`, `snappy`, `lz4`, `zstd` | on | no | the compression codecs, all pure Rust (a build without one reports [`Error::Records`] with [`RecordsErrorKind::UnsupportedCompression`] for data that uses it) |
+//! | `zstd-c` | off | yes | zstd through the reference C library: better ratios and faster compression than the pure-Rust `zstd` (with both, the C library does the work) |
+//! | `mock` | on | no | [`mock::MockCluster`], an in-process Kafka cluster for tests |
+//! | `scram` | on | no | SASL SCRAM-SHA-256/512 |
+//! | `tls` | off | yes (ring) | TLS (rustls on its `ring` backend; no cmake, no system OpenSSL) |
+//! | `mock-tls` | off | yes | TLS listeners with a generated certificate for the mock |
+//! | `cli` | off | yes | the `plainkafka` command-line tool (brings `tls` and `mock-tls`) |
+//! | `unstable` | off | no | the wire protocol, connections and SASL mechanisms as public modules (`protocol`, `net`, `sasl`), with no semver promise |
+//!
+//! The default features build with no C compiler at all (CI builds them with `CC=false`).
 //!
 //! How the crate is built inside — the layers, the data flow of a fetch and of a produce,
 //! where each kind of change lands — is in `ARCHITECTURE.md` at the top of the repository.
@@ -96,6 +99,7 @@ pub mod net;
 mod net;
 pub mod offsets;
 pub mod producer;
+pub mod properties;
 #[cfg(feature = "unstable")]
 pub mod protocol;
 #[cfg(not(feature = "unstable"))]

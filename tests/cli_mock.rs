@@ -4,7 +4,7 @@
 #![cfg(feature = "cli")]
 
 #[allow(dead_code)]
-#[path = "common/bounded.rs"]
+#[path = "support/bounded.rs"]
 mod bounded;
 
 use std::io::{BufRead, BufReader};
@@ -322,4 +322,50 @@ fn a_closed_pipe_ends_consume_quietly_committing_what_was_written() {
     assert!(!err.contains("Broken pipe"), "{err}");
     let c: i64 = committed(&b, "piped", "piped").parse().expect("an offset was committed");
     assert!((1..200).contains(&c), "committed {c}: only what reached the pipe");
+}
+
+/// librdkafka's property names reach the builders that take them: `message.max.bytes` lets
+/// `produce` write a 2 MB line (refused without it), consumer names and `group.id` shape
+/// `consume`, and a name that doesn't apply, or that nobody knows, is a clear error.
+#[test]
+fn librdkafka_properties_reach_the_producer_and_the_consumer() {
+    let (_mock, b) = start_mock(&["--partitions", "1"]);
+    let big = "x".repeat(2_000_000) + "\n";
+    let refused = run(&b, &["produce", "big", "-X", "acks=1"], &big);
+    assert_eq!(refused.status.code(), Some(1), "a 2 MB message is over the default request size");
+    let producer =
+        ["-X", "message.max.bytes=3000000", "-X", "acks=1", "-X", "linger.ms=0", "-X", "compression.codec=zstd"];
+    ok(&b, &[&["produce", "big"][..], &producer].concat(), &big);
+
+    let consumer = ["-X", "group.id=g1", "-X", "max.partition.fetch.bytes=4000000", "-X", "fetch.wait.max.ms=50"];
+    let read = ok(&b, &[&["consume", "big", "-c", "1"][..], &consumer].concat(), "");
+    assert_eq!(read, big);
+    assert!(ok(&b, &["lag", "-g", "g1", "big"], "").contains("\n0 1 1 0\n"), "group.id is the group committed to");
+    let group = ["-X", "partition.assignment.strategy=roundrobin,range", "-X", "session.timeout.ms=6000"];
+    let member = [&["consume", "big", "-g", "g2", "--balanced", "-c", "1"][..], &consumer[2..], &group].concat();
+    assert_eq!(ok(&b, &member, ""), big, "a group member takes the group's properties");
+
+    let err = |args: &[&str]| {
+        let out = run(&b, args, "");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert_eq!(
+        err(&["consume", "big", "-c", "1", "-X", "acks=1"]),
+        "plainkafka: -X acks: a producer property; `consume` does not take it\n"
+    );
+    assert!(err(&["consume", "big", "-g", "g", "-X", "session.timeout.ms=6000"]).contains("a group member's property"));
+    assert!(err(&["produce", "big", "-X", "transactional.id=t"]).contains("transactions are not supported yet"));
+    let unknown = err(&["topics", "-X", "foo=1"]);
+    assert!(unknown.contains("unknown property \"foo\"; known: bootstrap.servers,"), "{unknown}");
+    assert!(unknown.contains("linger.ms") && unknown.contains("isolation.level"), "{unknown}");
+
+    let list = ok(&b, &["-X", "list"], "");
+    assert!(list.lines().any(|l| l.starts_with("acks ") && l.contains("producer")), "{list}");
+    let debug = run(&b, &["-X", "debug=all", "topics"], "");
+    assert!(debug.status.success());
+    assert!(
+        String::from_utf8_lossy(&debug.stderr).contains(" DEBUG plainkafka"),
+        "debug=all turns on plainkafka's logs"
+    );
 }

@@ -17,7 +17,7 @@
 #                      extra listeners, TLS keystores, JAAS configs);
 #   KAFKA_FORMAT_ARGS  extra StorageTool format arguments, one per line (--add-scram ...).
 #
-# A node of a multi-node cluster (tests/kafka_cluster.rs) sets these too:
+# A node of a multi-node cluster (interop/tests/kafka_cluster.rs) sets these too:
 #   KAFKA_NODE_ID      this node's id (default 1);
 #   KAFKA_VOTERS       controller.quorum.voters, every node's id@host:controller-port (default
 #                      this node alone);

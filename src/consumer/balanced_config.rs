@@ -143,6 +143,59 @@ impl BalancedConsumerBuilder {
         self
     }
 
+    /// Sets a property by its librdkafka name ([`crate::properties`]): the consumer's (as
+    /// [`crate::SimpleConsumerBuilder::set`]) and the group's: `group.instance.id`,
+    /// `session.timeout.ms`, `heartbeat.interval.ms`, `max.poll.interval.ms` (the rebalance
+    /// timeout, as in the Java client), `partition.assignment.strategy` (`range`, `roundrobin`,
+    /// `cooperative-sticky`, comma-separated, in order of preference) and `group.protocol`
+    /// (`classic`). `group.id` must name the group the consumer was made for.
+    pub fn set(mut self, name: &str, value: &str) -> Result<Self> {
+        use crate::properties::{millis, misplaced, only, Target};
+        if self.cfg.set(name, value)? {
+            return Ok(self);
+        }
+        match name.trim() {
+            "group.id" if value.trim() == self.group.group => {}
+            "group.id" => {
+                return Err(Error::Config(format!(
+                    "group.id {value:?}: this consumer was made for group {:?}; the group is given when it is made",
+                    self.group.group
+                )))
+            }
+            "group.instance.id" => self.group.group_instance_id = Some(value.trim().to_string()),
+            "session.timeout.ms" => self.group.session_timeout = millis(name, value)?,
+            "heartbeat.interval.ms" => self.group.heartbeat_interval = millis(name, value)?,
+            "max.poll.interval.ms" => self.group.rebalance_timeout = millis(name, value)?,
+            "partition.assignment.strategy" => {
+                let assignors = value
+                    .split(',')
+                    .map(|n| {
+                        Assignor::from_name(n.trim()).ok_or_else(|| {
+                            Error::Config(format!(
+                                "{name} {:?}: expected range, roundrobin or cooperative-sticky",
+                                n.trim()
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                self.group.assignors = assignors;
+            }
+            "group.protocol" => only(
+                name,
+                value,
+                &["classic"],
+                "only the classic protocol is supported yet (the KIP-848 consumer protocol is not)",
+            )?,
+            "client.rack" => {
+                return Err(Error::Config(
+                    "client.rack: not supported yet (rack-aware fetching, KIP-392, and assignment)".into(),
+                ))
+            }
+            other => return Err(misplaced(other, Target::Group)),
+        }
+        Ok(self)
+    }
+
     /// Validates the settings and creates the consumer. It joins the group on the first
     /// `consume` (or `iter().next()`), not before.
     pub fn build(self) -> Result<crate::BalancedConsumer> {

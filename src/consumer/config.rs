@@ -63,6 +63,45 @@ impl Default for ConsumerConfig {
 }
 
 impl ConsumerConfig {
+    /// Takes a consumer property by its librdkafka name ([`crate::properties`]); `false` for a
+    /// name that isn't one (the builder decides what that means).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<bool> {
+        use crate::properties::{boolean, millis, number, only};
+        match name.trim() {
+            "fetch.wait.max.ms" => self.fetch_wait_max = millis(name, value)?,
+            "fetch.min.bytes" => self.fetch_min_bytes = number(name, value)?,
+            "fetch.max.bytes" => self.fetch_max_bytes = number(name, value)?,
+            "max.partition.fetch.bytes" | "fetch.message.max.bytes" => {
+                self.fetch_message_max_bytes = number(name, value)?;
+                // A larger first fetch than the growth limit raises the limit with it.
+                self.fetch_message_max_bytes_limit =
+                    self.fetch_message_max_bytes_limit.max(self.fetch_message_max_bytes);
+            }
+            "auto.offset.reset" => {
+                self.auto_offset_reset = match value.trim() {
+                    "earliest" | "smallest" | "beginning" => OffsetReset::Earliest,
+                    "latest" | "largest" | "end" => OffsetReset::Latest,
+                    other => {
+                        return Err(Error::Config(format!(
+                            "{name} {other:?}: expected earliest (smallest, beginning) or latest (largest, end); \
+                             for an error instead of a reset, use reset_offset_on_fetch(false)"
+                        )))
+                    }
+                }
+            }
+            "enable.auto.commit" => self.auto_commit_enable = boolean(name, value)?,
+            "auto.commit.interval.ms" => self.auto_commit_interval = millis(name, value)?,
+            "isolation.level" => only(
+                name,
+                value,
+                &["read_uncommitted"],
+                "only read_uncommitted is supported yet (transactions are not): aborted records are delivered",
+            )?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
     /// Checks the settings every consumer shares.
     pub fn validate(&self) -> Result<()> {
         let c = self;
@@ -281,6 +320,21 @@ impl SimpleConsumerBuilder {
     }
 
     consumer_setters!();
+
+    /// Sets a property by its librdkafka name ([`crate::properties`]): `group.id` (the
+    /// `consumer_group`), `fetch.wait.max.ms`, `fetch.min.bytes`, `fetch.max.bytes`,
+    /// `max.partition.fetch.bytes`, `auto.offset.reset`, `enable.auto.commit`,
+    /// `auto.commit.interval.ms`, `isolation.level`. Another builder's property is an error
+    /// that names it.
+    pub fn set(mut self, name: &str, value: &str) -> Result<Self> {
+        if name.trim() == "group.id" {
+            return Ok(self.consumer_group(value.trim()));
+        }
+        if !self.cfg.set(name, value)? {
+            return Err(crate::properties::misplaced(name, crate::properties::Target::Consumer));
+        }
+        Ok(self)
+    }
 
     /// Validates the settings and creates the consumer. No offsets are looked up and no
     /// threads start until the first `consume` (or `iter().next()`).

@@ -110,22 +110,6 @@ impl TlsConfig {
     }
 }
 
-/// The property names `KafkaClientBuilder::set` understands, as librdkafka and kcat spell
-/// them (`sasl.mechanism`, the Java client's name, is taken too).
-pub const PROPERTIES: &[&str] = &[
-    "security.protocol",
-    "ssl.ca.location",
-    "ssl.certificate.location",
-    "ssl.key.location",
-    "ssl.endpoint.identification.algorithm",
-    "sasl.mechanisms",
-    "sasl.username",
-    "sasl.password",
-    "sasl.oauthbearer.token.endpoint.url",
-    "enable.sasl.oauthbearer.unsecure.jwt",
-    "sasl.oauthbearer.config",
-];
-
 /// Security settings as given, before they are checked.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SecuritySettings {
@@ -184,7 +168,7 @@ impl SecuritySettings {
         self.tls.get_or_insert_with(TlsConfig::default)
     }
 
-    /// Takes one property (see `PROPERTIES`).
+    /// Takes one security property (see [`crate::properties`]).
     pub(crate) fn set(&mut self, name: &str, value: &str) -> Result<()> {
         let value = value.trim();
         match name.trim() {
@@ -261,9 +245,7 @@ impl SecuritySettings {
                     }
                 }
             }
-            other => {
-                return Err(Error::Config(format!("unknown property {other:?}; known: {}", PROPERTIES.join(", "))))
-            }
+            other => return Err(crate::properties::misplaced(other, crate::properties::Target::Client)),
         }
         Ok(())
     }

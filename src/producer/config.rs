@@ -47,6 +47,8 @@ pub(crate) struct ProducerConfig {
     pub linger: Duration,
     pub block_on_queue_full: bool,
     pub max_request_size: usize,
+    /// The most record bytes a batch carries; `None`: as many as a request takes.
+    pub batch_size: Option<usize>,
     pub sync: bool,
     pub delivery_reports: bool,
     pub pending_timeout: Duration,
@@ -81,6 +83,7 @@ impl ProducerBuilder {
                 linger: Duration::from_millis(5),
                 block_on_queue_full: true,
                 max_request_size: 1_000_012,
+                batch_size: None,
                 sync: false,
                 delivery_reports: false,
                 pending_timeout: Duration::from_secs(60),
@@ -187,6 +190,87 @@ impl ProducerBuilder {
     pub fn max_request_size(mut self, bytes: usize) -> Self {
         self.cfg.max_request_size = bytes;
         self
+    }
+
+    /// The most record bytes (estimated) in one batch (`batch.size`, not in PyKafka). Default:
+    /// as many as `max_request_size` allows, as librdkafka's 1 MB; the Java client's is 16 KiB.
+    /// A single larger message still goes, alone.
+    pub fn batch_size(mut self, bytes: usize) -> Self {
+        self.cfg.batch_size = Some(bytes);
+        self
+    }
+
+    /// Sets a property by its librdkafka name ([`crate::properties`]): `acks`
+    /// (`request.required.acks`), `request.timeout.ms`, `linger.ms` (`queue.buffering.max.ms`),
+    /// `batch.size`, `batch.num.messages`, `compression.type` (`compression.codec`),
+    /// `enable.idempotence`, `message.max.bytes`, `delivery.timeout.ms`
+    /// (`message.timeout.ms`), `queue.buffering.max.messages`, `queue.buffering.max.kbytes`,
+    /// `retries` (`message.send.max.retries`), `retry.backoff.ms`, `retry.backoff.max.ms`,
+    /// `partitioner`. Another builder's property is an error that names it.
+    pub fn set(mut self, name: &str, value: &str) -> Result<Self> {
+        use crate::properties::{boolean, millis, misplaced, number, Target};
+        let v = value.trim();
+        let c = &mut self.cfg;
+        match name.trim() {
+            "acks" | "request.required.acks" => {
+                c.required_acks = match v {
+                    "0" => Acks::None,
+                    "1" => Acks::Leader,
+                    "all" | "-1" => Acks::All,
+                    other => return Err(Error::Config(format!("{name} {other:?}: expected 0, 1, all or -1"))),
+                }
+            }
+            "request.timeout.ms" => c.ack_timeout = millis(name, v)?,
+            "linger.ms" | "queue.buffering.max.ms" => c.linger = millis(name, v)?,
+            "batch.size" => c.batch_size = Some(number(name, v)?),
+            "batch.num.messages" => c.min_queued_messages = number(name, v)?,
+            "compression.type" | "compression.codec" => {
+                c.compression = match v {
+                    "none" => Compression::None,
+                    "gzip" => Compression::Gzip,
+                    "snappy" => Compression::Snappy,
+                    "lz4" => Compression::Lz4,
+                    "zstd" => Compression::Zstd,
+                    other => {
+                        return Err(Error::Config(format!(
+                            "{name} {other:?}: expected none, gzip, snappy, lz4 or zstd"
+                        )))
+                    }
+                }
+            }
+            "enable.idempotence" => c.enable_idempotence = Some(boolean(name, v)?),
+            "message.max.bytes" => c.max_request_size = number(name, v)?,
+            "delivery.timeout.ms" | "message.timeout.ms" => c.delivery_timeout = millis(name, v)?,
+            "queue.buffering.max.messages" => c.max_queued_messages = number(name, v)?,
+            "queue.buffering.max.kbytes" => {
+                c.max_queued_bytes = number::<usize>(name, v)?
+                    .checked_mul(1024)
+                    .ok_or_else(|| Error::Config(format!("{name} {v:?} is too large")))?
+            }
+            "retries" | "message.send.max.retries" => c.max_retries = number(name, v)?,
+            "retry.backoff.ms" => c.retry_backoff = millis(name, v)?,
+            "retry.backoff.max.ms" => c.retry_backoff_max = millis(name, v)?,
+            "partitioner" => {
+                c.partitioner = match v {
+                    "murmur2_random" => Partitioner::Default,
+                    // Keyless messages all go to one partition in librdkafka's murmur2; here they
+                    // take turns, as with murmur2_random: the keyed ones land the same.
+                    "murmur2" => Partitioner::Default,
+                    "random" | "roundrobin" => Partitioner::RoundRobin,
+                    "consistent_random" | "consistent" | "crc32" => Partitioner::Hashing,
+                    other => {
+                        return Err(Error::Config(format!(
+                            "{name} {other:?}: expected murmur2_random, murmur2, consistent_random, random or crc32"
+                        )))
+                    }
+                }
+            }
+            "transactional.id" => {
+                return Err(Error::Config("transactional.id: transactions are not supported yet".into()))
+            }
+            other => return Err(misplaced(other, Target::Producer)),
+        }
+        Ok(self)
     }
 
     /// Make `produce` wait for each message's acknowledgement and return its error (`sync`;

@@ -46,7 +46,8 @@ impl Shared {
 
     /// The most bytes of records one batch may carry.
     pub fn batch_budget(&self) -> usize {
-        self.cfg.max_request_size - BATCH_OVERHEAD
+        let by_request = self.cfg.max_request_size - BATCH_OVERHEAD;
+        self.cfg.batch_size.map_or(by_request, |b| b.clamp(1, by_request))
     }
 
     /// A sender thread died: fail what it leaves behind and wake everyone who waits.

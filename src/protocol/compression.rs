@@ -1,4 +1,5 @@
-//! The record codecs: gzip, snappy, lz4, zstd, each behind a cargo feature of the same name.
+//! The record codecs: gzip, snappy, lz4, zstd, each behind a cargo feature of the same name
+//! (zstd in pure Rust; `zstd-c` puts the reference C library in its place).
 //!
 //! Kafka's framing of each: gzip is a gzip stream; snappy is the xerial "snappy-java" stream
 //! (magic `\x82SNAPPY\0`, then length-prefixed raw blocks) as the Java client writes it, though
@@ -60,7 +61,7 @@ pub fn check_decompress(attributes: u8, magic: i8, data: &[u8]) -> Result<(), St
     Ok(())
 }
 
-#[cfg(any(feature = "gzip", feature = "lz4", feature = "zstd"))]
+#[cfg(any(feature = "gzip", feature = "lz4", feature = "zstd-c"))]
 fn read_capped(codec: Compression, r: impl std::io::Read, cap: usize) -> Result<Vec<u8>, CodecError> {
     use std::io::Read;
     let mut out = Vec::new();
@@ -82,11 +83,13 @@ pub fn decompress(codec: Compression, data: &[u8], cap: usize) -> Result<Vec<u8>
         Compression::Snappy => snappy::decompress(data, cap),
         #[cfg(feature = "lz4")]
         Compression::Lz4 => read_capped(codec, lz4_flex::frame::FrameDecoder::new(data), cap),
-        #[cfg(feature = "zstd")]
+        #[cfg(feature = "zstd-c")]
         Compression::Zstd => {
             let d = zstd::stream::read::Decoder::new(data).map_err(|e| CodecError::Corrupt(codec, e.to_string()))?;
             read_capped(codec, d, cap)
         }
+        #[cfg(all(feature = "zstd", not(feature = "zstd-c")))]
+        Compression::Zstd => pure_zstd::decompress(data, cap),
         #[allow(unreachable_patterns)] // reached when a codec's feature is off
         other => Err(CodecError::Unsupported(other)),
     }
@@ -145,10 +148,55 @@ pub fn compress(codec: Compression, data: &[u8]) -> Result<Vec<u8>, CodecError> 
             w.write_all(data).map_err(io)?;
             w.finish().map_err(|e| CodecError::Corrupt(codec, e.to_string()))
         }
-        #[cfg(feature = "zstd")]
+        #[cfg(feature = "zstd-c")]
         Compression::Zstd => zstd::bulk::compress(data, 3).map_err(io),
+        #[cfg(all(feature = "zstd", not(feature = "zstd-c")))]
+        Compression::Zstd => Ok(pure_zstd::compress(data)),
         #[allow(unreachable_patterns)]
         other => Err(CodecError::Unsupported(other)),
+    }
+}
+
+/// zstd in pure Rust (ruzstd), for builds without a C compiler. (With `zstd-c` too, only the
+/// tests use it, to check the two read each other.)
+#[cfg(all(feature = "zstd", any(not(feature = "zstd-c"), test)))]
+mod pure_zstd {
+    use super::{CodecError, Compression};
+    use std::io::Read;
+
+    fn corrupt(e: impl std::fmt::Display) -> CodecError {
+        CodecError::Corrupt(Compression::Zstd, e.to_string())
+    }
+
+    /// Reads every frame of `data`, one after another as the C library does, skipping skippable
+    /// frames. ruzstd refuses frames whose window exceeds 100 MiB, so a frame header alone can't
+    /// make it reserve more than that.
+    pub fn decompress(data: &[u8], cap: usize) -> Result<Vec<u8>, CodecError> {
+        use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
+        let mut out = Vec::new();
+        let mut rest = data;
+        while !rest.is_empty() {
+            let mut frame = match ruzstd::decoding::StreamingDecoder::new(&mut rest) {
+                Ok(frame) => frame,
+                Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame { length, .. })) => {
+                    let length = usize::try_from(length).unwrap_or(usize::MAX);
+                    rest = rest.get(length..).ok_or_else(|| corrupt("a skippable frame runs past the data"))?;
+                    continue;
+                }
+                Err(e) => return Err(corrupt(e)),
+            };
+            let room = cap - out.len();
+            (&mut frame).take(room as u64 + 1).read_to_end(&mut out).map_err(corrupt)?;
+            if out.len() > cap {
+                return Err(CodecError::TooLarge(Compression::Zstd, cap));
+            }
+        }
+        Ok(out)
+    }
+
+    /// One frame at ruzstd's fastest level (about the C library's level 1).
+    pub fn compress(data: &[u8]) -> Vec<u8> {
+        ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
     }
 }
 
@@ -299,6 +347,31 @@ mod tests {
         assert!(matches!(r, Err(CodecError::Corrupt(Compression::Snappy, ref why)) if why.contains("claims")), "{r:?}");
     }
 
+    /// With both zstd features on, the C library does the work; the pure-Rust codec must read
+    /// what it writes and the other way round (and read concatenated and skippable frames).
+    #[cfg(feature = "zstd-c")]
+    #[test]
+    fn pure_rust_zstd_and_the_c_library_read_each_other() {
+        let data = sample();
+        let by_c = zstd::bulk::compress(&data, 3).unwrap();
+        assert_eq!(pure_zstd::decompress(&by_c, MAX_DECOMPRESSED).unwrap(), data);
+        let by_rust = pure_zstd::compress(&data);
+        assert!(by_rust.len() < data.len() / 4, "ruzstd compresses: {} of {}", by_rust.len(), data.len());
+        assert_eq!(zstd::stream::decode_all(&by_rust[..]).unwrap(), data);
+        let mut two = by_rust.clone();
+        two.extend_from_slice(&[0x50, 0x2A, 0x4D, 0x18, 3, 0, 0, 0, 1, 2, 3]); // a skippable frame
+        two.extend_from_slice(&by_c);
+        let both = pure_zstd::decompress(&two, MAX_DECOMPRESSED).unwrap();
+        assert_eq!(both.len(), 2 * data.len());
+        assert_eq!(
+            pure_zstd::decompress(&by_c, data.len() - 1),
+            Err(CodecError::TooLarge(Compression::Zstd, data.len() - 1))
+        );
+        for cut in [1, 4, 5, 9, by_c.len() / 2, by_c.len() - 1] {
+            assert!(pure_zstd::decompress(&by_c[..cut], MAX_DECOMPRESSED).is_err(), "a frame cut at {cut} is an error");
+        }
+    }
+
     #[test]
     fn raw_snappy_blocks_are_read_too() {
         let block = snap::raw::Encoder::new().compress_vec(b"hello hello hello").unwrap();
@@ -307,7 +380,7 @@ mod tests {
 }
 
 #[cfg(test)]
-#[cfg(not(any(feature = "gzip", feature = "snappy", feature = "lz4", feature = "zstd")))]
+#[cfg(not(any(feature = "gzip", feature = "snappy", feature = "lz4", feature = "zstd", feature = "zstd-c")))]
 mod without_codecs {
     use super::*;
 

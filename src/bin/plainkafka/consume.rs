@@ -22,6 +22,8 @@ pub(crate) struct ConsumeOpts {
     pub format: Vec<Piece>,
     pub commit: bool,
     pub explain: bool,
+    /// Consumer (and, with --balanced, group) properties (-X), applied over the flags.
+    pub props: Vec<(String, String)>,
 }
 
 /// How often the loop wakes to flush output and check the idle timeout.
@@ -107,6 +109,9 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
             if !assignors.is_empty() {
                 b = b.assignors(assignors);
             }
+            for (k, v) in &o.props {
+                b = b.set(k, v)?;
+            }
             Consumer::Balanced(Box::new(b.build()?))
         }
         _ => {
@@ -120,6 +125,9 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
             }
             if !o.partitions.is_empty() {
                 b = b.partitions(&o.partitions);
+            }
+            for (k, v) in &o.props {
+                b = b.set(k, v)?;
             }
             Consumer::Simple(Box::new(b.build()?))
         }

@@ -39,7 +39,7 @@ use consume::{consume, ConsumeOpts};
 use format::parse_format;
 use plainkafka::{Assignor, OffsetReset};
 use produce::{produce, ProduceOpts};
-use props::Conn;
+use props::{Conn, Uses};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -49,10 +49,10 @@ struct Cli {
     /// Bootstrap brokers, host[:port][,host[:port]...] (port 9092 when left out; given before the command).
     #[arg(short = 'b', long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
     brokers: String,
-    /// A client property, name=value, with librdkafka's names: security.protocol,
-    /// ssl.ca.location, ssl.certificate.location, ssl.key.location,
-    /// ssl.endpoint.identification.algorithm, sasl.mechanisms, sasl.username, sasl.password,
-    /// client.id, ... (repeatable; after -F).
+    /// A property, name=value, with librdkafka's names: the client's (security.protocol,
+    /// sasl.username, client.id, ...), the consumer's for consume (fetch.wait.max.ms,
+    /// session.timeout.ms, ...), the producer's for produce (acks, linger.ms,
+    /// message.max.bytes, ...), debug. Repeatable; after -F. `-X list` lists them all.
     #[arg(short = 'X', value_name = "NAME=VALUE", global = true)]
     properties: Vec<String>,
     /// A file of client properties, one name=value per line (# comments).
@@ -304,7 +304,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    // kcat's `-X list`, before the command line is checked for a command.
+    if std::env::args().skip(1).collect::<Vec<_>>().windows(2).any(|w| w[0] == "-X" && w[1] == "list") {
+        print!("{}", props::list());
+        return ExitCode::SUCCESS;
+    }
     let cli = Cli::parse();
     let conn = match Conn::new(&cli.brokers, cli.config_file.as_deref(), &cli.properties) {
         Ok(c) => c,
@@ -313,8 +317,27 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let conn = &conn;
-    let result = match cli.command {
+    // RUST_LOG wins over -X debug, which wins over the default.
+    let filter = conn.log_filter().unwrap_or("warn");
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(filter)).init();
+    match run(cli.command, &conn) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("plainkafka: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command, conn: &Conn) -> AnyResult<()> {
+    let name = command_name(&command);
+    let uses = match &command {
+        Command::Consume { group, balanced, .. } => Uses::Consumer { group: group.is_some() && *balanced },
+        Command::Produce { .. } => Uses::Producer,
+        _ => Uses::Client,
+    };
+    let mut props = conn.for_command(name, uses)?;
+    match command {
         Command::Consume {
             topic,
             group,
@@ -330,6 +353,15 @@ fn main() -> ExitCode {
             no_commit,
             explain,
         } => {
+            // librdkafka's group.id is -g.
+            let mut group = group;
+            if let Some(at) = props.iter().position(|(k, _)| k == "group.id") {
+                let (_, g) = props.remove(at);
+                if group.as_ref().is_some_and(|given| *given != g) {
+                    return Err(format!("-g {} and -X group.id={g} disagree", group.unwrap_or_default()).into());
+                }
+                group = Some(g);
+            }
             let assignors = assignors
                 .into_iter()
                 .map(|a| match a {
@@ -352,6 +384,7 @@ fn main() -> ExitCode {
                 format: parse_format(&format),
                 commit: !no_commit,
                 explain,
+                props,
             };
             consume(conn, &topic, opts)
         }
@@ -373,16 +406,27 @@ fn main() -> ExitCode {
             ops::mock(brokers, port, partitions, &sasl_users, tls)
         }
         Command::Produce { topic, partition, key, key_delimiter, compression, acks, headers } => {
-            let opts = ProduceOpts { partition, key, key_delimiter, compression, acks, headers };
+            let opts = ProduceOpts { partition, key, key_delimiter, compression, acks, headers, props };
             produce(conn, &topic, opts)
         }
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("plainkafka: {e}");
-            ExitCode::FAILURE
-        }
+    }
+}
+
+/// The command's name as typed.
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Consume { .. } => "consume",
+        Command::Produce { .. } => "produce",
+        Command::Offsets { .. } => "offsets",
+        Command::Lag { .. } => "lag",
+        Command::ResetOffsets { .. } => "reset-offsets",
+        Command::Groups { .. } => "groups",
+        Command::Group { .. } => "group",
+        Command::Topics { .. } => "topics",
+        Command::Describe { .. } => "describe",
+        Command::CreateTopic { .. } => "create-topic",
+        Command::DeleteTopic { .. } => "delete-topic",
+        Command::Mock { .. } => "mock",
     }
 }
 

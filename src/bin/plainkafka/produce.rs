@@ -13,6 +13,8 @@ pub(crate) struct ProduceOpts {
     pub compression: Codec,
     pub acks: AcksArg,
     pub headers: Vec<String>,
+    /// Producer properties (-X), applied over the flags.
+    pub props: Vec<(String, String)>,
 }
 
 pub(crate) fn produce(conn: &Conn, topic: &str, o: ProduceOpts) -> AnyResult<()> {
@@ -23,7 +25,7 @@ pub(crate) fn produce(conn: &Conn, topic: &str, o: ProduceOpts) -> AnyResult<()>
         headers.push((name.to_string(), Some(value.as_bytes().to_vec())));
     }
     let topic = conn.producing_client()?.topic(topic)?;
-    let mut p = topic
+    let mut b = topic
         .producer()
         .compression(match o.compression {
             Codec::None => Compression::None,
@@ -36,8 +38,11 @@ pub(crate) fn produce(conn: &Conn, topic: &str, o: ProduceOpts) -> AnyResult<()>
             AcksArg::Zero => Acks::None,
             AcksArg::One => Acks::Leader,
             AcksArg::All => Acks::All,
-        })
-        .build()?;
+        });
+    for (k, v) in &o.props {
+        b = b.set(k, v)?;
+    }
+    let mut p = b.build()?;
     let mut count = 0u64;
     for line in io::stdin().lock().split(b'\n') {
         let mut line = line?;

@@ -2,7 +2,6 @@
 //! with a listener per security protocol (see `common::security::kafka_secure`), the security
 //! matrix on it, KIP-368 session renewal against Kafka's `connections.max.reauth.ms`, and the
 //! CLI.
-#![cfg(feature = "mock-tls")]
 
 #[macro_use]
 mod common;
@@ -36,7 +35,6 @@ macro_rules! secure_suite {
                 super::oauthbearer_tokens_from_properties(broker());
             }
 
-            #[cfg(feature = "cli")]
             #[test]
             fn cli_produces_and_consumes_over_sasl_ssl() {
                 super::cli_produces_and_consumes_over_sasl_ssl(broker());
@@ -116,7 +114,6 @@ fn oauthbearer_tokens_from_properties(c: &SecureCluster) {
 
 /// The CLI with kcat-style properties against Kafka's SASL_SSL listener: SCRAM-SHA-256 from
 /// `-X` flags, a produce and a consume through it.
-#[cfg(feature = "cli")]
 fn cli_produces_and_consumes_over_sasl_ssl(c: &SecureCluster) {
     let topic = common::unique_topic("cli-secure");
     let props = [
@@ -128,7 +125,7 @@ fn cli_produces_and_consumes_over_sasl_ssl(c: &SecureCluster) {
     ];
     use std::process::Command;
     let run = |args: &[&str], input: &str| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_plainkafka"));
+        let mut cmd = Command::new(common::cli_bin());
         cmd.env_remove("KAFKA_BROKERS").args(["-b", &c.sasl_ssl]);
         for p in &props {
             cmd.args(["-X", p]);

@@ -1,5 +1,4 @@
 //! The `plainkafka` command-line tool, run as a real process against Apache Kafka 4.x.
-#![cfg(feature = "cli")]
 
 mod common;
 
@@ -13,10 +12,7 @@ fn plainkafka(b: &Broker, args: &[&str]) -> Output {
 
 fn plainkafka_with_input(b: &Broker, args: &[&str], input: &str) -> Output {
     common::bounded::output_within(
-        Command::new(env!("CARGO_BIN_EXE_plainkafka"))
-            .env_remove("KAFKA_BROKERS")
-            .args(["-b", &b.bootstrap])
-            .args(args),
+        Command::new(common::cli_bin()).env_remove("KAFKA_BROKERS").args(["-b", &b.bootstrap]).args(args),
         input.as_bytes(),
         common::bounded::CHILD_LIMIT,
     )

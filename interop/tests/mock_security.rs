@@ -1,7 +1,6 @@
 //! TLS and SASL against plainkafka's MockCluster: the security matrix, the mock's own checks
 //! (mechanism lists, login before anything else, session lifetimes), and librdkafka (through
 //! the rdkafka crate) as the client, to prove the mock's side of each mechanism.
-#![cfg(feature = "mock-tls")]
 
 #[macro_use]
 mod common;

@@ -829,7 +829,6 @@ fn the_fetch_size_grows_past_a_cut_batch_up_to_its_limit() {
 
 /// A v2 record batch laid out by hand, checksum right: `records` is the records section as
 /// given, `count` whatever the test claims.
-#[cfg(all(feature = "cli", feature = "unstable"))]
 fn crafted_batch(base: i64, length: Option<i32>, last_delta: i32, base_ts: i64, count: i32, records: &[u8]) -> Vec<u8> {
     use plainkafka::protocol::codec::Encoder;
     let mut tail = Encoder::new(); // attributes .. records: what the CRC covers
@@ -854,7 +853,6 @@ fn crafted_batch(base: i64, length: Option<i32>, last_delta: i32, base_ts: i64, 
 }
 
 /// One record: `declared` overrides its length prefix, `headers` its header count.
-#[cfg(all(feature = "cli", feature = "unstable"))]
 fn crafted_record(ts_delta: i64, offset_delta: i32, declared: Option<i32>, headers: i32) -> Vec<u8> {
     use plainkafka::protocol::codec::Encoder;
     let mut body = Encoder::new();
@@ -876,7 +874,6 @@ fn crafted_record(ts_delta: i64, offset_delta: i32, declared: Option<i32>, heade
 /// one partition: every one must end the CLI with an error naming the partition, not a busy
 /// loop that delivers nothing (five of them did, until the idle timeout) nor a crash.
 #[test]
-#[cfg(all(feature = "cli", feature = "unstable"))]
 fn the_cli_reports_crafted_batches_instead_of_looping() {
     let (m, b) = mock();
     let rec = crafted_record(0, 0, None, 0);
@@ -914,7 +911,7 @@ fn the_cli_reports_crafted_batches_instead_of_looping() {
             args.extend(["--offset-reset", "latest"]);
         }
         let out = common::bounded::output_within(
-            std::process::Command::new(env!("CARGO_BIN_EXE_plainkafka")).env_remove("KAFKA_BROKERS").args(&args),
+            std::process::Command::new(common::cli_bin()).env_remove("KAFKA_BROKERS").args(&args),
             b"",
             common::bounded::CHILD_LIMIT,
         );

@@ -110,10 +110,9 @@ pub struct CliMember {
     reader: Option<JoinHandle<()>>,
 }
 
-#[cfg(feature = "cli")]
 pub fn cli_member(b: &Broker, group: &str, topic: &str, assignor: Assignor) -> CliMember {
     let session_ms = session(b).as_millis().to_string();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_plainkafka"))
+    let mut child = Command::new(super::cli_bin())
         .env_remove("KAFKA_BROKERS")
         .args(["-b", &b.bootstrap, "consume", topic, "-g", group, "--balanced", "--assignor", assignor.name()])
         .args(["--session-timeout-ms", &session_ms, "-f", "%s\\n"])
@@ -165,7 +164,6 @@ fn all_seen(parts: &[&Arc<Mutex<Vec<String>>>]) -> BTreeMap<String, usize> {
 /// Three members split the topic (one of them the CLI in its own process); then the CLI
 /// member is killed and its partitions move after the session timeout; then a member leaves
 /// cleanly and its partitions move at once. Numbered messages are written in every phase.
-#[cfg(feature = "cli")]
 pub fn group_split_kill_and_leave(b: &Broker, assignor: Assignor) {
     let parts = group_partitions(b);
     let topic = scenarios::new_topic(b, "group", parts);

@@ -2,11 +2,11 @@
 //! (librdkafka through the rdkafka crate) to write test data, and waiting helpers.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+#[path = "../../../tests/support/bounded.rs"]
 pub mod bounded;
 pub mod cluster;
 pub mod groups;
 pub mod scenarios;
-#[cfg(feature = "mock-tls")]
 pub mod security;
 
 /// One `#[test]` per named scenario in [`scenarios`], each running `let $pat = $setup;` and then
@@ -74,21 +74,18 @@ macro_rules! security_matrix {
 #[allow(unused_macros)]
 macro_rules! group_scenarios {
     (let $pat:pat = $setup:expr; $broker:ident) => {
-        #[cfg(feature = "cli")]
         #[test]
         fn group_split_kill_and_leave_range() {
             let $pat = $setup;
             groups::group_split_kill_and_leave(&$broker, plainkafka::Assignor::Range);
         }
 
-        #[cfg(feature = "cli")]
         #[test]
         fn group_split_kill_and_leave_roundrobin() {
             let $pat = $setup;
             groups::group_split_kill_and_leave(&$broker, plainkafka::Assignor::RoundRobin);
         }
 
-        #[cfg(feature = "cli")]
         #[test]
         fn group_split_kill_and_leave_cooperative_sticky() {
             let $pat = $setup;
@@ -139,8 +136,28 @@ pub struct Broker {
     pub bootstrap: String,
 }
 
+/// The repository's root: the start scripts, the Kafka jars and the brokers' logs live under it.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// The `plainkafka` CLI built by the main package. `cargo test --workspace` builds it before any
+/// test runs (the main package's own CLI tests need it); a binary of another package's isn't
+/// handed to this one by cargo, so it is looked up beside this test binary's directory.
+pub fn cli_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test binary path");
+        // target/<profile>/deps/<test> → target/<profile>/plainkafka
+        let bin = exe.parent().and_then(|deps| deps.parent()).expect("target dir").join("plainkafka");
+        assert!(
+            bin.exists(),
+            "{} is missing: run these tests with `cargo test --workspace --all-features`, which builds it",
+            bin.display()
+        );
+        bin
+    })
+    .clone()
 }
 
 pub fn init_logging() {
@@ -372,7 +389,7 @@ pub fn produce_with(
             }
         }
         sent += 1;
-        if one_per_batch && sent % 100 == 0 {
+        if one_per_batch && sent.is_multiple_of(100) {
             producer.poll(Duration::ZERO);
         }
     }
