@@ -88,7 +88,7 @@ impl KafkaClientBuilder {
     /// go through the `log` crate). A consumer's or producer's property is an error that says
     /// which builder takes it.
     pub fn set(mut self, name: &str, value: &str) -> Result<Self> {
-        use crate::properties::{boolean, millis, misplaced, only, takes, Target};
+        use crate::properties::{boolean, millis, misplaced, takes, Target};
         match name.trim() {
             "bootstrap.servers" | "metadata.broker.list" => self.hosts = KafkaClientBuilder::new(value).hosts,
             "client.id" => self.conn.client_id = value.trim().to_string(),
@@ -99,7 +99,6 @@ impl KafkaClientBuilder {
             "debug" => log::info!(
                 "debug={value}: plainkafka logs through the log crate; have the logger show target plainkafka at debug level"
             ),
-            "statistics.interval.ms" => only(name, value, &["0"], "statistics are not supported yet")?,
             other if takes(Target::Client, other) => self.security.set(name, value)?,
             other => return Err(misplaced(other, Target::Client)),
         }

@@ -111,6 +111,7 @@ pub mod sasl;
 #[cfg(not(feature = "unstable"))]
 #[allow(dead_code, unreachable_pub)]
 mod sasl;
+pub mod stats;
 mod workers;
 
 pub use client::PartitionInfo;

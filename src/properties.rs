@@ -6,7 +6,7 @@
 //! [`PROPERTIES`] lists every name plainkafka knows and which builders take it. A name no
 //! builder knows is an error that lists them all; a known name given to a builder that doesn't
 //! take it (`acks` to a consumer) is an error that says where it belongs. A few names are known
-//! but not supported yet (transactions, the KIP-848 protocol, statistics): setting them to
+//! but not supported yet (transactions, the KIP-848 protocol, rack awareness): setting them to
 //! anything but their default is an error that says so, rather than a setting silently ignored.
 
 use crate::error::{Error, Result};
@@ -79,7 +79,6 @@ pub const PROPERTIES: &[Property] = &[
     p("enable.sasl.oauthbearer.unsecure.jwt", CLIENT, "make unsigned OAUTHBEARER tokens (development)"),
     p("sasl.oauthbearer.config", CLIENT, "principal=NAME [lifeSeconds=N], for unsecured tokens"),
     p("debug", CLIENT, "accepted for librdkafka configurations: plainkafka logs through the log crate (the CLI turns it into log levels)"),
-    p("statistics.interval.ms", CLIENT, "0 only: statistics are not supported yet"),
     p("group.id", CONSUMER, "consumer_group (a BalancedConsumer's is given when it is made)"),
     p("fetch.wait.max.ms", CONSUMER, "fetch_wait_max"),
     p("fetch.min.bytes", CONSUMER, "fetch_min_bytes"),
@@ -89,6 +88,7 @@ pub const PROPERTIES: &[Property] = &[
     p("auto.offset.reset", CONSUMER, "auto_offset_reset: earliest (smallest, beginning) or latest (largest, end)"),
     p("enable.auto.commit", CONSUMER, "auto_commit_enable"),
     p("auto.commit.interval.ms", CONSUMER, "auto_commit_interval"),
+    p("statistics.interval.ms", &[Target::Consumer, Target::Producer], "statistics_interval: how often on_statistics gets a snapshot (0: never)"),
     p("isolation.level", CONSUMER, "read_uncommitted only: transactions are not supported yet"),
     p("group.instance.id", GROUP, "group_instance_id (static membership)"),
     p("session.timeout.ms", GROUP, "session_timeout"),

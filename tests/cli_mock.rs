@@ -369,3 +369,118 @@ fn librdkafka_properties_reach_the_producer_and_the_consumer() {
         "debug=all turns on plainkafka's logs"
     );
 }
+
+/// kcat's habits: `-o` specs (beginning, end, stored, N, -N, s@, e@), `-e` to exit at the end
+/// of every partition, `-J` envelopes, `-b` after the command, and `-X statistics.interval.ms`
+/// printing the consumer's statistics as JSON lines on stderr.
+#[test]
+fn kcat_offsets_exit_at_end_and_json_envelopes() {
+    let (_mock, b) = start_mock(&["--partitions", "2"]);
+    let batch = |from: usize| (from..from + 5).map(|i| format!("k{i}:v{i}\n")).collect::<String>();
+    ok(&b, &["produce", "kc", "-K", ":", "-p", "0"], &batch(0));
+    ok(&b, &["produce", "kc", "-K", ":", "-p", "1"], &batch(5));
+    let consume = |args: &[&str]| ok(&b, &[&["consume", "kc", "-e", "-f", "%p:%o:%s\n"][..], args].concat(), "");
+    let sorted = |s: String| {
+        let mut l: Vec<String> = s.lines().map(String::from).collect();
+        l.sort();
+        l
+    };
+
+    // Without -e this would wait for more forever.
+    assert_eq!(consume(&[]).lines().count(), 10);
+    assert_eq!(sorted(consume(&["-o", "-2"])), ["0:3:v3", "0:4:v4", "1:3:v8", "1:4:v9"]);
+    assert_eq!(consume(&["-o", "3", "-p", "0"]), "0:3:v3\n0:4:v4\n");
+    assert_eq!(consume(&["-o", "end"]), "");
+    assert_eq!(consume(&["-o", "beginning", "-g", "kg"]).lines().count(), 10);
+    assert_eq!(consume(&["-o", "stored", "-g", "kg"]), "", "the group committed everything it printed");
+    let err = run(&b, &["consume", "kc", "-e", "-o", "stored"], "");
+    assert!(String::from_utf8_lossy(&err.stderr).contains("-o stored needs a group"), "{err:?}");
+
+    // s@ and e@ split the log at a time between two batches.
+    let json = ok(&b, &["consume", "kc", "-e", "-J", "-p", "0", "-o", "4"], "");
+    assert!(json.starts_with("{\"topic\":\"kc\",\"partition\":0,\"offset\":4,\"tstype\":\"create\",\"ts\":"), "{json}");
+    assert!(json.ends_with(",\"broker\":-1,\"key\":\"k4\",\"payload\":\"v4\"}\n"), "{json}");
+    let ts: i64 = json.split("\"ts\":").nth(1).and_then(|r| r.split(',').next()).unwrap().parse().unwrap();
+    let now_ms = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    while now_ms() <= ts {
+        std::thread::yield_now(); // the next batch must carry a later millisecond
+    }
+    ok(&b, &["produce", "kc", "-K", ":", "-p", "0", "-H", "h=1"], &batch(10));
+    let split = format!("{}", ts + 1);
+    let after = consume(&["-p", "0", "-o", &format!("s@{split}")]);
+    assert_eq!(
+        after.lines().map(|l| l.rsplit(':').next().unwrap()).collect::<Vec<_>>(),
+        ["v10", "v11", "v12", "v13", "v14"]
+    );
+    let before = consume(&["-p", "0", "-o", &format!("e@{split}")]);
+    assert_eq!(before.lines().count(), 5, "e@ stops before the later batch: {before}");
+    let with_headers = ok(&b, &["consume", "kc", "-e", "-J", "-p", "0", "-o", "-1"], "");
+    assert!(with_headers.contains(",\"headers\":{\"h\":\"1\"},\"key\":\"k14\""), "{with_headers}");
+
+    // -b after the command; statistics on stderr.
+    let out = bounded::output_within(
+        bin().args(["consume", "kc", "-e", "-b", &b, "-X", "statistics.interval.ms=1"]),
+        b"",
+        bounded::CHILD_LIMIT,
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 15);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let stats = err.lines().rfind(|l| l.starts_with("{\"type\":\"consumer\"")).expect("a statistics line");
+    assert!(
+        stats.contains("\"partition\":0,\"position\":10,") && stats.contains("\"high_watermark\":10,\"lag\":0"),
+        "{stats}"
+    );
+    assert!(stats.contains("\"requests\":") && stats.contains("\"rtt_us\":{\"samples\":"), "{stats}");
+}
+
+/// SIGTERM during `produce` delivers what was read before exiting (the messages here would
+/// otherwise wait a minute in the queue, and die with the process).
+#[test]
+fn a_signal_ends_produce_after_delivering_what_was_read() {
+    let (_mock, b) = start_mock(&["--partitions", "1"]);
+    let props = ["-X", "linger.ms=60000", "-X", "statistics.interval.ms=1"];
+    let mut child = bin()
+        .args([&["-b", &b, "produce", "held"][..], &props].concat())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("produce");
+    bounded::track(child.id());
+    let mut stdin = child.stdin.take().expect("stdin");
+    let err = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Statistics print as each line is produced: wait until one shows a message held in the
+    // queue, then signal.
+    let mut seen = Vec::new();
+    'lines: for i in 0..200 {
+        use std::io::Write;
+        writeln!(stdin, "m{i}").expect("write");
+        stdin.flush().expect("flush");
+        while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            let held = line.contains("\"queued_messages\":") && !line.contains("\"queued_messages\":0,");
+            seen.push(line);
+            if held {
+                break 'lines;
+            }
+        }
+    }
+    assert!(seen.iter().any(|l| !l.contains("\"queued_messages\":0,")), "no message was ever queued: {seen:?}");
+    let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(sent.success());
+    let (out, killed) = bounded::wait_output_within(child, Duration::from_secs(30));
+    assert!(!killed, "still running 30 s after SIGTERM");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let last: String = rx.try_iter().last().unwrap_or_default();
+    let n: usize = last.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("a count: {last:?}"));
+    assert!(last.ends_with("stopped by a signal"), "{last}");
+    assert!(n >= 1);
+    let read = ok(&b, &["consume", "held", "-e"], "");
+    assert_eq!(read.lines().count(), n, "every message counted was delivered: {read}");
+}

@@ -228,6 +228,11 @@ impl Client {
         lock(&self.known).brokers.iter().map(|(k, v)| (*k, v.clone())).collect()
     }
 
+    /// Every broker's traffic (see [`crate::stats`]), and the requests retried.
+    pub fn broker_stats(&self) -> (Vec<crate::stats::BrokerStats>, u64) {
+        (self.conn_cfg.meters.brokers(&self.brokers()), self.conn_cfg.meters.retries())
+    }
+
     /// Opens a dedicated connection to broker `node` (not pooled).
     pub fn open(&self, node: i32) -> Result<Connection> {
         let addr = self.broker_addr(node).ok_or(Error::UnknownBroker { id: Some(node) })?;
@@ -321,6 +326,7 @@ impl Client {
                 return Err(err);
             }
             log::debug!("retrying after ({how:?}): {err}");
+            self.conn_cfg.meters.retried();
             std::thread::sleep(pause);
             if stale {
                 if let Err(e) = self.refresh_metadata(topics) {

@@ -19,6 +19,7 @@ use crate::group::Assignor;
 use crate::message::Message;
 use crate::offsets::StartDecision;
 use crate::protocol::consumer_protocol::TopicPartitions;
+use crate::stats::{ConsumerStats, Periodic, RebalanceStats};
 use crate::workers::Workers;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -80,6 +81,12 @@ pub struct BalancedConsumer {
     /// A join's failures so far: it may span several calls of `consume`.
     join_retries: JoinRetries,
     commit_timer: CommitTimer,
+    statistics: Option<Periodic<ConsumerStats>>,
+    /// Messages handed out (engines come and go with assignments).
+    messages: u64,
+    rebalances: RebalanceStats,
+    /// When the join under way began.
+    joining_since: Option<Instant>,
 }
 
 impl std::fmt::Debug for BalancedConsumer {
@@ -112,6 +119,10 @@ impl BalancedConsumer {
         let engine = Engine::new(b.cfg.clone(), Arc::clone(&b.client), Vec::new());
         BalancedConsumer {
             commit_timer: CommitTimer::new(&b.cfg),
+            statistics: Periodic::new(b.cfg.statistics_interval, b.cfg.on_statistics.clone()),
+            messages: 0,
+            rebalances: RebalanceStats::default(),
+            joining_since: None,
             join_retries: JoinRetries::new(b.group.rebalance_max_retries, b.group.rebalance_backoff),
             client: b.client,
             cfg: b.cfg,
@@ -196,6 +207,12 @@ impl BalancedConsumer {
         self.start()?;
         let deadline = self.cfg.consumer_timeout.map(|d| Instant::now() + d);
         loop {
+            if self.statistics.as_ref().is_some_and(Periodic::due) {
+                let snapshot = self.stats();
+                if let Some(p) = &mut self.statistics {
+                    p.fire(&snapshot);
+                }
+            }
             if self.heartbeat.is_stopped() {
                 return Ok(None);
             }
@@ -230,12 +247,33 @@ impl BalancedConsumer {
                 }
                 self.commit_timer.restart();
             }
-            if let Some(m) = self.engine.poll(self.commit_timer.wait_until(deadline))? {
+            let wake = self.commit_timer.wait_until(deadline);
+            let wake = match (wake, self.statistics.as_ref().map(Periodic::next)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Some(m) = self.engine.poll(wake)? {
+                self.messages += 1;
                 return Ok(Some(m));
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(None);
             }
+        }
+    }
+
+    /// A snapshot of this member's figures: each assigned partition's position, high
+    /// watermark, lag and queue, its rebalances, the brokers' traffic (see [`crate::stats`]).
+    pub fn stats(&self) -> ConsumerStats {
+        let (_, partitions) = self.engine.stats();
+        let (brokers, retries) = self.client.broker_stats();
+        ConsumerStats {
+            time_ms: crate::stats::now_ms(),
+            messages: self.messages,
+            partitions,
+            brokers,
+            retries,
+            rebalances: self.rebalances,
         }
     }
 
@@ -265,6 +303,7 @@ impl BalancedConsumer {
     }
 
     fn rebalance(&mut self, deadline: Option<Instant>) -> Result<()> {
+        let began = *self.joining_since.get_or_insert_with(Instant::now);
         let cooperative = self.group.cooperative();
         self.heartbeat.set(None, None);
         if !cooperative && !self.assignment.is_empty() {
@@ -297,6 +336,11 @@ impl BalancedConsumer {
             Err(e) => return Err(e),
         };
         self.needs_join = false;
+        self.joining_since = None;
+        let took = began.elapsed();
+        self.rebalances.count += 1;
+        self.rebalances.last = Some(took);
+        self.rebalances.total += took;
         // A commit refused while joining (the old generation's) asked for the rejoin just done.
         let _ = self.heartbeat.take_rejoin();
         self.generation = Some(joined.generation.clone());

@@ -4,6 +4,7 @@ use crate::client::TopicRef;
 use crate::error::{Error, Result};
 use crate::offsets::OffsetReset;
 use crate::protocol::records::DecodeLimits;
+use crate::stats::{Callback, ConsumerStats};
 use std::time::Duration;
 
 /// Settings every consumer takes.
@@ -33,6 +34,8 @@ pub(crate) struct ConsumerConfig {
     pub consumer_timeout: Option<Duration>,
     pub reset_offset_on_start: bool,
     pub reset_offset_on_fetch: bool,
+    pub statistics_interval: Duration,
+    pub on_statistics: Option<Callback<ConsumerStats>>,
 }
 
 impl Default for ConsumerConfig {
@@ -58,6 +61,8 @@ impl Default for ConsumerConfig {
             consumer_timeout: None,
             reset_offset_on_start: false,
             reset_offset_on_fetch: true,
+            statistics_interval: Duration::ZERO,
+            on_statistics: None,
         }
     }
 }
@@ -90,6 +95,7 @@ impl ConsumerConfig {
                 }
             }
             "enable.auto.commit" => self.auto_commit_enable = boolean(name, value)?,
+            "statistics.interval.ms" => self.statistics_interval = millis(name, value)?,
             "auto.commit.interval.ms" => self.auto_commit_interval = millis(name, value)?,
             "isolation.level" => only(
                 name,
@@ -132,6 +138,9 @@ impl ConsumerConfig {
         }
         if c.fetch_wait_max > Duration::from_millis(i32::MAX as u64) || c.fetch_min_bytes > i32::MAX as usize {
             return Err(Error::Config("fetch_wait_max or fetch_min_bytes out of range".into()));
+        }
+        if !c.statistics_interval.is_zero() && c.on_statistics.is_none() {
+            return Err(Error::Config("statistics_interval is set but no on_statistics callback takes them".into()));
         }
         if c.auto_commit_enable && c.consumer_group.is_none() {
             return Err(Error::Config("auto_commit_enable needs a consumer_group".into()));
@@ -287,6 +296,21 @@ macro_rules! consumer_setters {
         /// pauses until `reset_offsets`.
         pub fn reset_offset_on_fetch(mut self, on: bool) -> Self {
             self.cfg.reset_offset_on_fetch = on;
+            self
+        }
+
+        /// How often [`Self::on_statistics`] is given a snapshot (`statistics.interval.ms`).
+        /// Default zero: never. The callback runs inside `consume`, on the application's
+        /// thread, once the interval has passed (see [`crate::stats`]).
+        pub fn statistics_interval(mut self, d: Duration) -> Self {
+            self.cfg.statistics_interval = d;
+            self
+        }
+
+        /// The callback that gets a [`crate::stats::ConsumerStats`] every
+        /// [`Self::statistics_interval`] (librdkafka's `stats_cb`).
+        pub fn on_statistics(mut self, f: impl FnMut(&crate::stats::ConsumerStats) + Send + 'static) -> Self {
+            self.cfg.on_statistics = Some(crate::stats::Callback::new(f));
             self
         }
     };

@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::message::Message;
 use crate::offsets::StartDecision;
 use crate::protocol::records::Record;
+use crate::stats::PartitionStats;
 use crate::workers::Workers;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -68,6 +69,8 @@ pub(crate) struct Engine {
     /// Per slot: the last offset committed (next to read).
     committed: Vec<Option<i64>>,
     cursor: usize,
+    /// Messages handed to the application.
+    messages: u64,
 }
 
 impl Engine {
@@ -84,6 +87,7 @@ impl Engine {
             consumed: vec![None; n],
             committed: vec![None; n],
             cursor: 0,
+            messages: 0,
         }
     }
 
@@ -199,6 +203,7 @@ impl Engine {
     fn next_local(&mut self) -> Option<Message> {
         let r = self.local.pop_front()?;
         self.consumed[self.local_slot] = Some(r.offset);
+        self.messages += 1;
         let (topic, partition) = &self.shared.keys[self.local_slot];
         Some(Message::new(Arc::clone(topic), *partition, r))
     }
@@ -258,6 +263,33 @@ impl Engine {
                 (self.shared.keys[s].clone(), self.consumed[s].map(|o| o + 1).or(start), p.decision)
             })
             .collect()
+    }
+
+    /// Messages handed out, and every partition's figures (see [`crate::stats`]).
+    pub fn stats(&self) -> (u64, Vec<PartitionStats>) {
+        let held = self.held();
+        let parts = self.shared.lock();
+        let stats = held
+            .into_iter()
+            .enumerate()
+            .map(|(s, ((topic, partition), position, _))| {
+                let p = &parts[s];
+                let high_watermark = (p.high_watermark >= 0).then_some(p.high_watermark);
+                let local = if self.local_slot == s { self.local.len() } else { 0 };
+                PartitionStats {
+                    topic: topic.to_string(),
+                    partition,
+                    position,
+                    committed: self.committed[s],
+                    high_watermark,
+                    lag: position.zip(high_watermark).map(|(at, end)| (end - at).max(0)),
+                    queued_messages: p.queue.len() + local,
+                    queued_bytes: p.queued_bytes,
+                    paused: p.position == Position::Failed,
+                }
+            })
+            .collect();
+        (self.messages, stats)
     }
 
     /// Moves `slot` to `offset`, dropping what is queued for it.

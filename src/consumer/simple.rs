@@ -9,6 +9,7 @@ use crate::client::TopicRef;
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::offsets::{OffsetSpec, StartDecision, StartRule};
+use crate::stats::{ConsumerStats, Periodic, RebalanceStats};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,6 +28,7 @@ pub struct SimpleConsumer {
     engine: Engine,
     stopped: bool,
     commit_timer: CommitTimer,
+    statistics: Option<Periodic<ConsumerStats>>,
 }
 
 /// Stops a consumer from another thread: a `consume` blocked waiting for messages returns
@@ -89,6 +91,7 @@ impl SimpleConsumer {
             topic: name,
             ids,
             commit_timer: CommitTimer::new(&cfg),
+            statistics: Periodic::new(cfg.statistics_interval, cfg.on_statistics.clone()),
             engine: Engine::new(cfg, topic.client, keys),
             stopped: false,
         }
@@ -126,6 +129,12 @@ impl SimpleConsumer {
         }
         let deadline = self.cfg().consumer_timeout.map(|d| Instant::now() + d);
         loop {
+            if self.statistics.as_ref().is_some_and(Periodic::due) {
+                let snapshot = self.stats();
+                if let Some(p) = &mut self.statistics {
+                    p.fire(&snapshot);
+                }
+            }
             if self.commit_timer.due() {
                 // One attempt, so a coordinator failing over doesn't hold up the messages; the
                 // offsets stay held and are committed at the next interval or on stop.
@@ -134,12 +143,32 @@ impl SimpleConsumer {
                 }
                 self.commit_timer.restart();
             }
-            if let Some(m) = self.engine.poll(self.commit_timer.wait_until(deadline))? {
+            let wake = self.commit_timer.wait_until(deadline);
+            let wake = match (wake, self.statistics.as_ref().map(Periodic::next)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Some(m) = self.engine.poll(wake)? {
                 return Ok(Some(m));
             }
             if self.engine.is_stopped() || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(None);
             }
+        }
+    }
+
+    /// A snapshot of this consumer's figures: each partition's position, high watermark, lag
+    /// and queue, the brokers' traffic (see [`crate::stats`]).
+    pub fn stats(&self) -> ConsumerStats {
+        let (messages, partitions) = self.engine.stats();
+        let (brokers, retries) = self.engine.client().broker_stats();
+        ConsumerStats {
+            time_ms: crate::stats::now_ms(),
+            messages,
+            partitions,
+            brokers,
+            retries,
+            rebalances: RebalanceStats::default(),
         }
     }
 

@@ -22,9 +22,12 @@ use crate::protocol::sasl_authenticate::SaslAuthenticateRequest;
 use crate::protocol::sasl_handshake::SaslHandshakeRequest;
 use crate::protocol::{negotiate, ApiKey, Request, VersionRange};
 use crate::sasl::Step;
+use crate::stats::{BrokerMeter, Meters};
 use socket2::{SockRef, TcpKeepalive};
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Settings shared by every connection a client opens.
@@ -42,6 +45,8 @@ pub struct ConnectionConfig {
     pub max_response_size: usize,
     /// TLS and SASL.
     pub(crate) security: Security,
+    /// The client's per-broker counters, shared by all its connections.
+    pub(crate) meters: Meters,
 }
 
 impl Default for ConnectionConfig {
@@ -52,6 +57,7 @@ impl Default for ConnectionConfig {
             request_timeout: Duration::from_secs(30),
             max_response_size: frame::DEFAULT_MAX_FRAME,
             security: Security::default(),
+            meters: Meters::default(),
         }
     }
 }
@@ -71,6 +77,9 @@ pub struct Connection {
     /// When to renew the SASL session, and when the broker will stop honouring it.
     reauth_at: Option<Instant>,
     expires_at: Option<Instant>,
+    meter: Arc<BrokerMeter>,
+    /// When each request awaiting its answer was written: (correlation id, time).
+    sent_at: VecDeque<(i32, Instant)>,
 }
 
 /// The most SaslAuthenticate round trips one exchange may take (SCRAM takes two).
@@ -88,6 +97,11 @@ fn remaining(deadline: Instant) -> Option<Duration> {
 impl Connection {
     /// Connects to `addr` ("host:port") and learns which versions the broker speaks.
     pub fn connect(addr: &str, cfg: &ConnectionConfig) -> Result<Connection> {
+        let meter = cfg.meters.broker(addr);
+        Connection::open(addr, cfg, Arc::clone(&meter)).inspect_err(|_| meter.failed())
+    }
+
+    fn open(addr: &str, cfg: &ConnectionConfig, meter: Arc<BrokerMeter>) -> Result<Connection> {
         let tcp = tcp_connect(addr, cfg.connect_timeout)?;
         #[cfg(feature = "tls")]
         let stream = match &cfg.security.tls {
@@ -107,6 +121,8 @@ impl Connection {
             in_flight: 0,
             reauth_at: None,
             expires_at: None,
+            meter,
+            sent_at: VecDeque::new(),
         };
         conn.handshake()?;
         if conn.cfg.security.sasl.is_some() {
@@ -257,6 +273,7 @@ impl Connection {
 
     fn decode_err(&mut self, api: ApiKey, version: i16, source: DecodeError) -> Error {
         self.broken = true;
+        self.meter.failed();
         Error::Decode { broker: self.addr.clone(), api, version, source }
     }
 
@@ -310,6 +327,13 @@ impl Connection {
         let buf = std::mem::take(&mut self.buf);
         let bytes = encode_request(buf, req, version, corr, &self.cfg.client_id);
         let r = self.write_all(&bytes, deadline, Some(R::KEY));
+        match &r {
+            Ok(()) => {
+                self.meter.sent(bytes.len());
+                self.sent_at.push_back((corr, Instant::now()));
+            }
+            Err(_) => self.meter.failed(),
+        }
         let mut bytes = bytes;
         bytes.clear();
         self.buf = bytes;
@@ -320,11 +344,19 @@ impl Connection {
     /// Says that the last request written gets no response (Produce with acks=0).
     pub fn no_response_expected(&mut self) {
         self.in_flight = self.in_flight.saturating_sub(1);
+        self.sent_at.pop_back();
     }
 
     /// Reads the response to the request with correlation id `corr`.
     pub fn read_response<R: Request>(&mut self, corr: i32, version: i16, deadline: Instant) -> Result<R::Response> {
-        let frame = self.read_frame(R::KEY, version, corr, deadline)?;
+        let frame = self.read_frame(R::KEY, version, corr, deadline).inspect_err(|_| self.meter.failed())?;
+        // Answers come in the order requests were written: older entries are gone for good.
+        while let Some((c, at)) = self.sent_at.pop_front() {
+            if c == corr {
+                self.meter.answered(frame.len() + 4, at);
+                break;
+            }
+        }
         let (_, d) = decode_response_header::<R>(&frame, version).map_err(|e| self.decode_err(R::KEY, version, e))?;
         let (resp, trailing) =
             decode_response_body::<R>(d, version).map_err(|e| self.decode_err(R::KEY, version, e))?;

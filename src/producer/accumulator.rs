@@ -197,6 +197,20 @@ pub(crate) struct State {
     /// An idempotent batch failed for good, so its partition's sequence numbers have a gap the
     /// broker would refuse: no batch goes until the epoch is bumped, once nothing is in flight.
     pub bump_needed: bool,
+    /// Counts since the producer started, for its statistics.
+    pub totals: Totals,
+}
+
+/// What a producer has done since it started (see [`crate::stats::ProducerStats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Totals {
+    /// Batches handed to a sender, retries included, their messages and estimated bytes.
+    pub batches: u64,
+    pub records: u64,
+    pub batch_bytes: u64,
+    pub batch_retries: u64,
+    /// Messages failed for good.
+    pub failed: u64,
 }
 
 impl State {
@@ -215,6 +229,7 @@ impl State {
             unread_report_bytes: 0,
             producer: ProducerIds::NONE,
             bump_needed: false,
+            totals: Totals::default(),
         }
     }
 
@@ -250,6 +265,9 @@ impl State {
         match self.parts[partition].take(partition as i32, now, urgent, rules) {
             Ready::Batch(mut b) => {
                 b.producer = producer;
+                self.totals.batches += 1;
+                self.totals.records += b.msgs.len() as u64;
+                self.totals.batch_bytes += b.msgs.iter().map(|m| m.rec.size_estimate() as u64).sum::<u64>();
                 Ready::Batch(b)
             }
             other => other,
@@ -303,6 +321,7 @@ impl State {
             q.retry_at = Some(now + wait);
             q.in_flight = false;
             q.retry = Some(batch);
+            self.totals.batch_retries += 1;
             return Settled::Retrying(wait);
         }
         if slot.is_some() && batch.producer.idempotent() {
@@ -323,6 +342,7 @@ impl State {
         if self.outstanding > 0 {
             log::error!("{} messages in flight were lost with the sender thread: {e}", self.outstanding);
             self.failed += self.outstanding as u64;
+            self.totals.failed += self.outstanding as u64;
             self.outstanding = 0;
             self.outstanding_bytes = 0;
         }
@@ -364,6 +384,7 @@ impl State {
             let result = outcome(i);
             if let Err(e) = &result {
                 self.failed += 1;
+                self.totals.failed += 1;
                 if self.reports.is_none() && p.reply.is_none() && self.first_error.is_none() {
                     self.first_error = Some(e.clone());
                 }

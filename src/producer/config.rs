@@ -6,6 +6,7 @@ use super::partitioner::Partitioner;
 use crate::client::TopicRef;
 use crate::error::{Error, Result};
 use crate::protocol::records::Compression;
+use crate::stats::{Callback, ProducerStats};
 use std::time::Duration;
 
 /// Acknowledgements the producer waits for (PyKafka's `required_acks`).
@@ -54,6 +55,8 @@ pub(crate) struct ProducerConfig {
     pub pending_timeout: Duration,
     /// `None`: on where the cluster allows it.
     pub enable_idempotence: Option<bool>,
+    pub statistics_interval: Duration,
+    pub on_statistics: Option<Callback<ProducerStats>>,
 }
 
 /// Builds a [`crate::Producer`]; get one from [`crate::Topic::producer`]. Every setter names the PyKafka
@@ -88,6 +91,8 @@ impl ProducerBuilder {
                 delivery_reports: false,
                 pending_timeout: Duration::from_secs(60),
                 enable_idempotence: None,
+                statistics_interval: Duration::ZERO,
+                on_statistics: None,
             },
         }
     }
@@ -206,7 +211,8 @@ impl ProducerBuilder {
     /// `enable.idempotence`, `message.max.bytes`, `delivery.timeout.ms`
     /// (`message.timeout.ms`), `queue.buffering.max.messages`, `queue.buffering.max.kbytes`,
     /// `retries` (`message.send.max.retries`), `retry.backoff.ms`, `retry.backoff.max.ms`,
-    /// `partitioner`. Another builder's property is an error that names it.
+    /// `partitioner`, `statistics.interval.ms`. Another builder's property is an error that
+    /// names it.
     pub fn set(mut self, name: &str, value: &str) -> Result<Self> {
         use crate::properties::{boolean, millis, misplaced, number, Target};
         let v = value.trim();
@@ -250,6 +256,7 @@ impl ProducerBuilder {
             "retries" | "message.send.max.retries" => c.max_retries = number(name, v)?,
             "retry.backoff.ms" => c.retry_backoff = millis(name, v)?,
             "retry.backoff.max.ms" => c.retry_backoff_max = millis(name, v)?,
+            "statistics.interval.ms" => c.statistics_interval = millis(name, v)?,
             "partitioner" => {
                 c.partitioner = match v {
                     "murmur2_random" => Partitioner::Default,
@@ -314,6 +321,21 @@ impl ProducerBuilder {
         self
     }
 
+    /// How often [`Self::on_statistics`] is given a snapshot (`statistics.interval.ms`).
+    /// Default zero: never. The callback runs inside `produce`, `send`, `flush` and `close`, on
+    /// the application's thread, once the interval has passed (see [`crate::stats`]).
+    pub fn statistics_interval(mut self, d: Duration) -> Self {
+        self.cfg.statistics_interval = d;
+        self
+    }
+
+    /// The callback that gets a [`ProducerStats`] every [`Self::statistics_interval`]
+    /// (librdkafka's `stats_cb`).
+    pub fn on_statistics(mut self, f: impl FnMut(&ProducerStats) + Send + 'static) -> Self {
+        self.cfg.on_statistics = Some(Callback::new(f));
+        self
+    }
+
     /// Validates the settings and starts the producer's sender thread.
     pub fn build(mut self) -> Result<crate::Producer> {
         let c = &mut self.cfg;
@@ -334,6 +356,9 @@ impl ProducerBuilder {
         }
         if matches!(c.compression, Compression::Unknown(_)) {
             return Err(Error::Config(format!("{:?} is not a codec", c.compression)));
+        }
+        if !c.statistics_interval.is_zero() && c.on_statistics.is_none() {
+            return Err(Error::Config("statistics_interval is set but no on_statistics callback takes them".into()));
         }
         if c.delivery_timeout.is_zero() {
             return Err(Error::Config("delivery_timeout must be longer than zero".into()));

@@ -6,11 +6,12 @@ use super::record::{Delivery, DeliveryReport, ProducerRecord};
 use super::sender::{self, Shared};
 use crate::client::TopicRef;
 use crate::error::{Error, Result};
+use crate::stats::{Periodic, ProducerStats};
 use crate::workers::Workers;
 use std::sync::atomic::AtomicUsize;
 use std::sync::mpsc::{channel, sync_channel, Receiver};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// How long dropping a producer waits for its messages before giving up on them.
 const DROP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,10 +35,7 @@ pub struct Producer {
     partitions: i32,
     counter: AtomicUsize,
     closed: bool,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    statistics: Mutex<Option<Periodic<ProducerStats>>>,
 }
 
 impl Producer {
@@ -91,6 +89,7 @@ impl Producer {
                 return Err(e);
             }
         }
+        let statistics = Mutex::new(Periodic::new(shared.cfg.statistics_interval, shared.cfg.on_statistics.clone()));
         Ok(Producer {
             shared,
             workers,
@@ -98,7 +97,40 @@ impl Producer {
             partitions: partitions as i32,
             counter: AtomicUsize::new(0),
             closed: false,
+            statistics,
         })
+    }
+
+    /// A snapshot of this producer's figures: its queue, the batches sent and how full they
+    /// were, retries and failures, the brokers' traffic (see [`crate::stats`]).
+    pub fn stats(&self) -> ProducerStats {
+        let (queued_messages, queued_bytes, t) = {
+            let st = self.shared.lock();
+            (st.outstanding, st.outstanding_bytes, st.totals)
+        };
+        let (brokers, retries) = self.shared.client.broker_stats();
+        let capacity = t.batches.saturating_mul(self.shared.batch_budget() as u64);
+        ProducerStats {
+            time_ms: crate::stats::now_ms(),
+            queued_messages,
+            queued_bytes,
+            batches: t.batches,
+            records: t.records,
+            batch_bytes: t.batch_bytes,
+            average_fill: if capacity == 0 { 0.0 } else { (t.batch_bytes as f64 / capacity as f64).min(1.0) },
+            batch_retries: t.batch_retries,
+            failed: t.failed,
+            brokers,
+            retries,
+        }
+    }
+
+    /// Calls the statistics callback when its interval has passed.
+    fn report_statistics(&self) {
+        let mut periodic = self.statistics.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = periodic.as_mut().filter(|p| p.due()) {
+            p.fire(&self.stats());
+        }
     }
 
     /// The topic.
@@ -110,6 +142,7 @@ impl Producer {
     /// full (`max_queued_messages`, `max_queued_bytes`), for up to `pending_timeout` (with
     /// `block_on_queue_full`).
     pub fn produce(&self, rec: ProducerRecord) -> Result<()> {
+        self.report_statistics();
         if self.shared.cfg.sync {
             return self.send(rec).map(drop);
         }
@@ -118,6 +151,7 @@ impl Producer {
 
     /// Writes a message and waits for its acknowledgement: the partition and offset it got.
     pub fn send(&self, rec: ProducerRecord) -> Result<Delivery> {
+        self.report_statistics();
         let (tx, rx) = sync_channel(1);
         self.enqueue(rec, Some(tx))?;
         let cfg = &self.shared.cfg;
@@ -154,7 +188,7 @@ impl Producer {
         if size > self.shared.batch_budget() {
             return Err(Error::MessageTooLarge { topic: topic.to_string(), size, max: self.shared.batch_budget() });
         }
-        rec.timestamp.get_or_insert_with(now_ms);
+        rec.timestamp.get_or_insert_with(crate::stats::now_ms);
         let now = Instant::now();
         let deadline = now + cfg.pending_timeout;
         let mut st = self.shared.lock();
@@ -208,6 +242,7 @@ impl Producer {
     /// Sends everything queued now and waits up to `timeout` for it to finish. Returns the first
     /// failure since the last flush when delivery reports are off.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
+        self.report_statistics();
         let deadline = Instant::now() + timeout;
         let mut st = self.shared.lock();
         st.flushing += 1;

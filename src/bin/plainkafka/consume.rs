@@ -1,9 +1,10 @@
 //! `consume`: print messages, from chosen partitions or as a group member.
 
-use crate::format::{write_message, Piece};
+use crate::format::{write_json_envelope, write_message, Piece};
 use crate::props::Conn;
 use crate::AnyResult;
-use plainkafka::{Assignor, BalancedConsumer, Message, OffsetReset, SimpleConsumer, StartDecision};
+use plainkafka::stats::ConsumerStats;
+use plainkafka::{Assignor, BalancedConsumer, Message, OffsetReset, OffsetSpec, SimpleConsumer, StartDecision};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +13,12 @@ use std::time::{Duration, Instant};
 
 pub(crate) struct ConsumeOpts {
     pub group: Option<String>,
+    /// kcat's `-o`: where to start, and a time to stop at.
+    pub offsets: OffsetArgs,
+    /// kcat's `-e`: exit once every partition's end is reached.
+    pub exit_at_end: bool,
+    /// kcat's `-J`: one JSON envelope per message instead of `format`.
+    pub json: bool,
     /// With --balanced: the assignors and the session timeout.
     pub balanced: Option<(Vec<Assignor>, Duration)>,
     pub reset: OffsetReset,
@@ -24,6 +31,68 @@ pub(crate) struct ConsumeOpts {
     pub explain: bool,
     /// Consumer (and, with --balanced, group) properties (-X), applied over the flags.
     pub props: Vec<(String, String)>,
+}
+
+/// Where kcat's `-o` starts a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StartAt {
+    Beginning,
+    End,
+    /// The group's committed offset (the default with -g).
+    Stored,
+    /// This offset.
+    Offset(i64),
+    /// This many messages before the end.
+    FromEnd(i64),
+    /// The first message at or after this time (ms).
+    Time(i64),
+}
+
+/// Every `-o` given: a start, and (`e@`) a time to stop at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct OffsetArgs {
+    pub start: Option<StartAt>,
+    /// Stop each partition at its first message at or after this time (ms), which is not
+    /// printed.
+    pub end_time: Option<i64>,
+}
+
+impl OffsetArgs {
+    /// kcat's specs: beginning, end, stored, N, -N, s@MILLIS, e@MILLIS.
+    pub(crate) fn parse(specs: &[String]) -> Result<OffsetArgs, String> {
+        let mut o = OffsetArgs::default();
+        for spec in specs {
+            let millis = |v: &str| v.parse::<i64>().ok().filter(|t| *t >= 0);
+            let start = match spec.as_str() {
+                "beginning" => StartAt::Beginning,
+                "end" => StartAt::End,
+                "stored" => StartAt::Stored,
+                s if s.starts_with("e@") => {
+                    o.end_time = Some(millis(&s[2..]).ok_or_else(|| format!("-o {s}: expected e@MILLIS"))?);
+                    continue;
+                }
+                s if s.starts_with("s@") => {
+                    StartAt::Time(millis(&s[2..]).ok_or_else(|| format!("-o {s}: expected s@MILLIS"))?)
+                }
+                s => match s.parse::<i64>() {
+                    Ok(n) if n >= 0 => StartAt::Offset(n),
+                    Ok(n) if n > i64::MIN => StartAt::FromEnd(-n),
+                    _ => {
+                        return Err(format!(
+                            "-o {s}: expected beginning, end, stored, an offset N, -N (N before the end), \
+                             s@MILLIS or e@MILLIS"
+                        ))
+                    }
+                },
+            };
+            if o.start.replace(start).is_some() {
+                return Err(
+                    "-o: one start only (beginning, end, stored, N, -N or s@MILLIS); e@MILLIS may join it".into()
+                );
+            }
+        }
+        Ok(o)
+    }
 }
 
 /// How often the loop wakes to flush output and check the idle timeout.
@@ -80,6 +149,18 @@ impl Consumer {
         joined && self.start_decisions().iter().all(|(_, _, d)| d.is_some())
     }
 
+    fn stats(&self) -> ConsumerStats {
+        match self {
+            Consumer::Simple(c) => c.stats(),
+            Consumer::Balanced(c) => c.stats(),
+        }
+    }
+
+    /// Every partition read is at its end (kcat's `-e`), or `done` (past `e@`).
+    fn all_at_end(&self, done: &BTreeSet<i32>) -> bool {
+        self.ready() && self.stats().partitions.iter().all(|p| p.at_end() || done.contains(&p.partition))
+    }
+
     fn start_decisions(&self) -> Vec<(String, i32, Option<StartDecision>)> {
         match self {
             Consumer::Simple(c) => {
@@ -95,12 +176,25 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
     // Looked up first for both kinds: a group member of a topic that doesn't exist would wait
     // for partitions forever.
     let found = client.topic(topic)?;
+    let (mut reset, mut reset_on_start) = (o.reset, o.reset_offset_on_start);
+    match o.offsets.start {
+        Some(StartAt::Beginning) => (reset, reset_on_start) = (OffsetReset::Earliest, true),
+        Some(StartAt::End) => (reset, reset_on_start) = (OffsetReset::Latest, true),
+        Some(StartAt::Stored) if o.group.is_none() => return Err("-o stored needs a group (-g)".into()),
+        Some(StartAt::Stored) => reset_on_start = false,
+        _ => {}
+    }
     let mut c = match (&o.group, &o.balanced) {
         (Some(g), Some((assignors, session))) => {
+            if matches!(o.offsets.start, Some(StartAt::Offset(_) | StartAt::FromEnd(_) | StartAt::Time(_)))
+                || o.offsets.end_time.is_some()
+            {
+                return Err("a group member (--balanced) starts at beginning, end or stored only, as kcat's -G".into());
+            }
             let mut b = client
                 .balanced_consumer(g, &[topic])
-                .auto_offset_reset(o.reset)
-                .reset_offset_on_start(o.reset_offset_on_start)
+                .auto_offset_reset(reset)
+                .reset_offset_on_start(reset_on_start)
                 .consumer_timeout(Some(TICK))
                 .auto_commit_enable(o.commit)
                 .auto_commit_interval(Duration::from_secs(1))
@@ -112,13 +206,14 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
             for (k, v) in &o.props {
                 b = b.set(k, v)?;
             }
+            b = b.on_statistics(|s| eprintln!("{}", s.to_json()));
             Consumer::Balanced(Box::new(b.build()?))
         }
         _ => {
             let mut b = found
                 .simple_consumer()
-                .auto_offset_reset(o.reset)
-                .reset_offset_on_start(o.reset_offset_on_start)
+                .auto_offset_reset(reset)
+                .reset_offset_on_start(reset_on_start)
                 .consumer_timeout(Some(TICK));
             if let Some(g) = &o.group {
                 b = b.consumer_group(g);
@@ -129,7 +224,30 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
             for (k, v) in &o.props {
                 b = b.set(k, v)?;
             }
-            Consumer::Simple(Box::new(b.build()?))
+            b = b.on_statistics(|s| eprintln!("{}", s.to_json()));
+            let mut c = b.build()?;
+            let spec = |p: i32| -> plainkafka::Result<Option<OffsetSpec>> {
+                Ok(match o.offsets.start {
+                    Some(StartAt::Offset(n)) => Some(OffsetSpec::Offset(n)),
+                    Some(StartAt::Time(t)) => Some(OffsetSpec::Timestamp(t)),
+                    Some(StartAt::FromEnd(n)) => {
+                        let (start, end) = (found.earliest_available_offsets()?, found.latest_available_offsets()?);
+                        let (start, end) = (start.get(&p).copied().unwrap_or(0), end.get(&p).copied().unwrap_or(0));
+                        Some(OffsetSpec::Offset(end.saturating_sub(n).max(start)))
+                    }
+                    _ => None,
+                })
+            };
+            let mut specs = Vec::new();
+            for p in c.partitions() {
+                if let Some(s) = spec(p)? {
+                    specs.push((p, s));
+                }
+            }
+            if !specs.is_empty() {
+                c.reset_offsets(&specs)?;
+            }
+            Consumer::Simple(Box::new(c))
         }
     };
     // A group member commits as it goes, so what it printed must be out before each commit.
@@ -140,10 +258,19 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
     let signalled = on_signal_stop(c.stop_handle());
     let mut printed = 0u64;
     let mut explained = BTreeSet::new();
+    // Partitions past `-o e@`: their later messages are not printed.
+    let mut past_end_time = BTreeSet::new();
     // The idle clock starts once the consumer is ready, not at process start: joining and
     // looking offsets up may take longer than the timeout on a busy machine.
     let started = Instant::now();
     let mut last_message: Option<Instant> = None;
+    let stop_at_end = |c: &Consumer, done: &BTreeSet<i32>| {
+        (o.exit_at_end && c.all_at_end(done))
+            || (o.offsets.end_time.is_some() && c.ready() && {
+                let parts = c.stats().partitions;
+                !parts.is_empty() && parts.iter().all(|p| done.contains(&p.partition))
+            })
+    };
     let result = loop {
         if o.count.is_some_and(|n| printed >= n) || signalled.load(Ordering::Acquire) || out.closed {
             break Ok(());
@@ -154,7 +281,23 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
         }
         match next {
             Ok(Some(m)) => {
-                write_message(&mut out.buf, &o.format, &m)?;
+                if past_end_time.contains(&m.partition()) {
+                    continue;
+                }
+                if let (Some(end), Some(ts)) = (o.offsets.end_time, m.timestamp()) {
+                    if ts.millis >= end {
+                        past_end_time.insert(m.partition());
+                        if stop_at_end(&c, &past_end_time) {
+                            break Ok(());
+                        }
+                        continue;
+                    }
+                }
+                if o.json {
+                    write_json_envelope(&mut out.buf, &m)?;
+                } else {
+                    write_message(&mut out.buf, &o.format, &m)?;
+                }
                 out.add(&m);
                 printed += 1;
                 last_message = Some(Instant::now());
@@ -164,6 +307,9 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
             }
             Ok(None) => {
                 out.flush()?;
+                if stop_at_end(&c, &past_end_time) {
+                    break Ok(());
+                }
                 if last_message.is_none() && (c.ready() || started.elapsed() >= READY_GRACE) {
                     last_message = Some(Instant::now());
                 }
@@ -176,9 +322,9 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
     };
     out.flush()?;
     if o.group.is_some() && o.commit {
-        if out.closed {
-            // The reader went away (`| head -1`): commit what reached it, not what was only
-            // handed to the consumer, and end quietly.
+        if out.closed || !past_end_time.is_empty() {
+            // The reader went away (`| head -1`), or messages past `-o e@` were read and not
+            // printed: commit what reached the output, not what was handed to the consumer.
             let at = out.written_next();
             if !at.is_empty() {
                 c.commit_offsets_at(&at).map_err(|e| format!("the final commit failed: {e}"))?;
@@ -294,5 +440,32 @@ fn explain(c: &Consumer, done: &mut BTreeSet<(String, i32, i64)>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(specs: &[&str]) -> Result<OffsetArgs, String> {
+        OffsetArgs::parse(&specs.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn offset_specs_as_kcat_takes_them() {
+        let start = |s: &str| parse(&[s]).unwrap().start.unwrap();
+        assert_eq!(start("beginning"), StartAt::Beginning);
+        assert_eq!(start("end"), StartAt::End);
+        assert_eq!(start("stored"), StartAt::Stored);
+        assert_eq!(start("42"), StartAt::Offset(42));
+        assert_eq!(start("-10"), StartAt::FromEnd(10));
+        assert_eq!(start("s@1700000000000"), StartAt::Time(1_700_000_000_000));
+        let both = parse(&["s@5", "e@9"]).unwrap();
+        assert_eq!((both.start, both.end_time), (Some(StartAt::Time(5)), Some(9)));
+        assert_eq!(parse(&["e@9"]).unwrap().start, None);
+        for bad in ["begin", "s@", "e@x", "s@-1", "-9223372036854775808", "1.5"] {
+            assert!(parse(&[bad]).is_err(), "{bad}");
+        }
+        assert!(parse(&["end", "5"]).unwrap_err().contains("one start only"));
     }
 }

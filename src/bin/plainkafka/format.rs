@@ -1,6 +1,6 @@
 //! Output: kcat-style message formats, and JSON for scripts.
 
-use plainkafka::Message;
+use plainkafka::{Message, TimestampType};
 use std::io::{self, Write};
 
 /// A piece of the output format.
@@ -101,6 +101,36 @@ pub(crate) fn write_message(out: &mut impl Write, format: &[Piece], m: &Message)
     Ok(())
 }
 
+/// kcat's `-J` envelope, on one line: topic, partition, offset, tstype, ts, broker (-1:
+/// plainkafka's consumer doesn't say which broker served a message), headers (only when there
+/// are some), key and payload (text; `null` when absent).
+pub(crate) fn write_json_envelope(out: &mut impl Write, m: &Message) -> io::Result<()> {
+    let text = |b: Option<&[u8]>| b.map_or(Json::Null, |b| Json::Str(String::from_utf8_lossy(b).into_owned()));
+    let (tstype, ts) = match m.timestamp() {
+        Some(t) if t.kind == TimestampType::LogAppendTime => ("logappend", Json::Int(t.millis)),
+        Some(t) => ("create", Json::Int(t.millis)),
+        None => ("unknown", Json::Int(-1)),
+    };
+    let mut fields = vec![
+        ("topic".to_string(), Json::Str(m.topic().to_string())),
+        ("partition".to_string(), Json::Int(m.partition().into())),
+        ("offset".to_string(), Json::Int(m.offset())),
+        ("tstype".to_string(), Json::Str(tstype.into())),
+        ("ts".to_string(), ts),
+        ("broker".to_string(), Json::Int(-1)),
+    ];
+    if !m.headers().is_empty() {
+        let headers = m.headers().iter().map(|h| (h.key.clone(), text(h.value.as_deref()))).collect();
+        fields.push(("headers".to_string(), Json::Map(headers)));
+    }
+    fields.push(("key".to_string(), text(m.key())));
+    fields.push(("payload".to_string(), text(m.value())));
+    let mut s = String::new();
+    Json::Map(fields).render(&mut s);
+    s.push('\n');
+    out.write_all(s.as_bytes())
+}
+
 /// A JSON value, enough for the listing commands' output.
 pub(crate) enum Json {
     Null,
@@ -108,6 +138,8 @@ pub(crate) enum Json {
     Str(String),
     Arr(Vec<Json>),
     Obj(Vec<(&'static str, Json)>),
+    /// An object whose keys are data (header names).
+    Map(Vec<(String, Json)>),
 }
 
 impl Json {
@@ -146,20 +178,23 @@ impl Json {
                 }
                 out.push(']');
             }
-            Json::Obj(fields) => {
-                out.push('{');
-                for (i, (k, v)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    Json::Str(k.to_string()).render(out);
-                    out.push(':');
-                    v.render(out);
-                }
-                out.push('}');
-            }
+            Json::Obj(fields) => render_object(out, fields.iter().map(|(k, v)| (*k, v))),
+            Json::Map(fields) => render_object(out, fields.iter().map(|(k, v)| (k.as_str(), v))),
         }
     }
+}
+
+fn render_object<'a>(out: &mut String, fields: impl Iterator<Item = (&'a str, &'a Json)>) {
+    out.push('{');
+    for (i, (k, v)) in fields.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        Json::Str(k.to_string()).render(out);
+        out.push(':');
+        v.render(out);
+    }
+    out.push('}');
 }
 
 /// Prints `v` as one line of JSON.

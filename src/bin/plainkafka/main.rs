@@ -46,8 +46,16 @@ use std::time::Duration;
 #[derive(Parser)]
 #[command(name = "plainkafka", version, about = "A synchronous Kafka client: produce, consume, inspect offsets.")]
 struct Cli {
-    /// Bootstrap brokers, host[:port][,host[:port]...] (port 9092 when left out; given before the command).
-    #[arg(short = 'b', long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    /// Bootstrap brokers, host[:port][,host[:port]...] (port 9092 when left out; before or
+    /// after the command).
+    #[arg(
+        id = "bootstrap",
+        short = 'b',
+        long = "bootstrap-server",
+        env = "KAFKA_BROKERS",
+        default_value = "127.0.0.1:9092",
+        global = true
+    )]
     brokers: String,
     /// A property, name=value, with librdkafka's names: the client's (security.protocol,
     /// sasl.username, client.id, ...), the consumer's for consume (fetch.wait.max.ms,
@@ -115,6 +123,18 @@ enum Command {
         /// Consumer group: start from its committed offsets and commit what was printed.
         #[arg(short = 'g', long)]
         group: Option<String>,
+        /// Where to start, as kcat: beginning, end, stored, N (an offset), -N (N before the
+        /// end), s@MILLIS (the first message at or after that time); e@MILLIS stops each
+        /// partition at that time (repeatable: a start and an e@).
+        #[arg(short = 'o', long = "offset", value_name = "SPEC", allow_hyphen_values = true)]
+        offsets: Vec<String>,
+        /// Exit once every partition's end is reached (kcat's -e).
+        #[arg(short = 'e', long)]
+        exit_at_end: bool,
+        /// Print each message as kcat's JSON envelope (topic, partition, offset, tstype, ts,
+        /// broker, headers, key, payload) instead of --format.
+        #[arg(short = 'J', long)]
+        json: bool,
         /// Join the group and read the partitions it assigns (PyKafka's BalancedConsumer);
         /// commits as it goes. Output is flushed per message, so nothing committed is unprinted.
         #[arg(long, requires = "group", conflicts_with = "partitions")]
@@ -352,6 +372,9 @@ fn run(command: Command, conn: &Conn) -> AnyResult<()> {
             format,
             no_commit,
             explain,
+            offsets,
+            exit_at_end,
+            json,
         } => {
             // librdkafka's group.id is -g.
             let mut group = group;
@@ -371,6 +394,9 @@ fn run(command: Command, conn: &Conn) -> AnyResult<()> {
                 })
                 .collect();
             let opts = ConsumeOpts {
+                offsets: consume::OffsetArgs::parse(&offsets)?,
+                exit_at_end,
+                json,
                 group,
                 balanced: balanced.then_some((assignors, Duration::from_millis(session_timeout_ms))),
                 reset: match offset_reset {

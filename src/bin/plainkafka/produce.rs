@@ -2,8 +2,10 @@
 
 use crate::props::Conn;
 use crate::{AcksArg, AnyResult, Codec};
-use plainkafka::{Acks, Compression, ProducerRecord};
+use plainkafka::{Acks, Compression, Producer, ProducerRecord};
 use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) struct ProduceOpts {
@@ -42,8 +44,10 @@ pub(crate) fn produce(conn: &Conn, topic: &str, o: ProduceOpts) -> AnyResult<()>
     for (k, v) in &o.props {
         b = b.set(k, v)?;
     }
-    let mut p = b.build()?;
-    let mut count = 0u64;
+    b = b.on_statistics(|s| eprintln!("{}", s.to_json()));
+    let p = Arc::new(b.build()?);
+    let count = Arc::new(AtomicU64::new(0));
+    on_signal_flush(Arc::clone(&p), Arc::clone(&count));
     for line in io::stdin().lock().split(b'\n') {
         let mut line = line?;
         if line.last() == Some(&b'\r') {
@@ -64,13 +68,41 @@ pub(crate) fn produce(conn: &Conn, topic: &str, o: ProduceOpts) -> AnyResult<()>
             partition: o.partition,
         };
         p.produce(rec)?;
-        count += 1;
+        count.fetch_add(1, Ordering::AcqRel);
     }
-    // Past the producer's delivery timeout (120 s), so each message ends delivered or failed
-    // with its own error rather than with the close's.
-    p.close(Duration::from_secs(150))?;
-    eprintln!("{}", crate::format::count(count, "message"));
+    p.flush(FINAL_FLUSH)?;
+    eprintln!("{}", crate::format::count(count.load(Ordering::Acquire), "message"));
     Ok(())
+}
+
+/// Past the producer's delivery timeout (120 s), so each message ends delivered or failed with
+/// its own error rather than with the flush's.
+const FINAL_FLUSH: Duration = Duration::from_secs(150);
+
+/// SIGINT or SIGTERM ends `produce` cleanly: what was read is delivered (the main thread may be
+/// blocked reading standard input, so the handler flushes itself), the count is printed, and
+/// the process exits 0, or 1 when a message failed. A second signal exits at once.
+fn on_signal_flush(p: Arc<Producer>, count: Arc<AtomicU64>) {
+    let seen = AtomicBool::new(false);
+    let set = ctrlc::set_handler(move || {
+        if seen.swap(true, Ordering::AcqRel) {
+            std::process::exit(130);
+        }
+        let code = match p.flush(FINAL_FLUSH) {
+            Ok(()) => {
+                eprintln!("{}, stopped by a signal", crate::format::count(count.load(Ordering::Acquire), "message"));
+                0
+            }
+            Err(e) => {
+                eprintln!("plainkafka: {e}");
+                1
+            }
+        };
+        std::process::exit(code);
+    });
+    if let Err(e) = set {
+        log::warn!("no signal handler ({e}): Ctrl-C will end the process without delivering what is queued");
+    }
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
