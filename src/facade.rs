@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::group::{GroupDescription, GroupListing};
 use crate::net::security::SecuritySettings;
 use crate::net::{ConnectionConfig, SecurityProtocol, TlsConfig};
+use crate::offsets::IsolationLevel;
 use crate::producer::ProducerBuilder;
 use crate::sasl::{OAuthBearerToken, SaslMechanism, TokenProvider};
 use std::collections::BTreeMap;
@@ -245,14 +246,14 @@ impl Topic {
         &self.inner.partitions
     }
 
-    fn offsets_at(&self, at: ListAt) -> Result<BTreeMap<i32, Option<i64>>> {
+    fn offsets_at(&self, at: ListAt, isolation: IsolationLevel) -> Result<BTreeMap<i32, Option<i64>>> {
         let parts: Vec<(i32, ListAt)> = self.inner.partitions.iter().map(|p| (p.partition, at)).collect();
-        broker_offsets::list_offsets(&self.inner.client, &self.inner.name, &parts, DEFAULT_ATTEMPTS)
+        broker_offsets::list_offsets(&self.inner.client, &self.inner.name, &parts, isolation, DEFAULT_ATTEMPTS)
     }
 
     /// The log start or end of every partition; a broker that names no offset is an error.
-    fn bound(&self, at: ListAt) -> Result<BTreeMap<i32, i64>> {
-        self.offsets_at(at)?
+    fn bound(&self, at: ListAt, isolation: IsolationLevel) -> Result<BTreeMap<i32, i64>> {
+        self.offsets_at(at, isolation)?
             .into_iter()
             .map(|(p, o)| {
                 o.map(|o| (p, o)).ok_or_else(|| Error::UnknownTopicOrPartition {
@@ -265,12 +266,19 @@ impl Topic {
 
     /// The oldest offset still held, per partition (PyKafka's `earliest_available_offsets`).
     pub fn earliest_available_offsets(&self) -> Result<BTreeMap<i32, i64>> {
-        self.bound(ListAt::Earliest)
+        self.bound(ListAt::Earliest, IsolationLevel::ReadUncommitted)
     }
 
-    /// The next offset to be written, per partition (PyKafka's `latest_available_offsets`).
+    /// The next offset to be written, per partition: the high watermark (PyKafka's
+    /// `latest_available_offsets`).
     pub fn latest_available_offsets(&self) -> Result<BTreeMap<i32, i64>> {
-        self.bound(ListAt::Latest)
+        self.bound(ListAt::Latest, IsolationLevel::ReadUncommitted)
+    }
+
+    /// The last stable offset, per partition: where the oldest transaction still open begins
+    /// (the high watermark when none is), the end a read_committed consumer reads to.
+    pub fn last_stable_offsets(&self) -> Result<BTreeMap<i32, i64>> {
+        self.bound(ListAt::Latest, IsolationLevel::ReadCommitted)
     }
 
     /// Per partition, the first offset whose timestamp is at or after `millis`; `None` where no
@@ -279,7 +287,7 @@ impl Topic {
         if millis < 0 {
             return Err(Error::Config(format!("timestamp {millis} is negative")));
         }
-        self.offsets_at(ListAt::Time(millis))
+        self.offsets_at(ListAt::Time(millis), IsolationLevel::ReadUncommitted)
     }
 
     /// The offsets `group` has committed, per partition; `None` where it has none.

@@ -121,7 +121,7 @@ pub use facade::{KafkaClient, KafkaClientBuilder, Topic};
 pub use group::Assignor;
 pub use message::{Message, Timestamp};
 pub use net::{CaRoots, SecurityProtocol, TlsConfig};
-pub use offsets::{OffsetReset, OffsetSpec, StartDecision, StartRule};
+pub use offsets::{IsolationLevel, OffsetReset, OffsetSpec, StartDecision, StartRule};
 pub use producer::{Acks, Delivery, DeliveryReport, Partitioner, Producer, ProducerBuilder, ProducerRecord};
 pub use protocol::codec::DecodeError;
 pub use protocol::compression::CodecError;

@@ -92,8 +92,32 @@ pub struct StartDecision {
 pub struct LogBounds {
     /// The oldest offset still in the log.
     pub log_start: i64,
-    /// The next offset to be written.
+    /// The next offset to be written; for a read_committed consumer, the last stable offset
+    /// (where the oldest transaction still open begins): the end it can read to.
     pub high_watermark: i64,
+}
+
+/// Which records a consumer sees of transactional producers' (KIP-98).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum IsolationLevel {
+    /// Every record, those of aborted transactions too; reads up to the high watermark.
+    ReadUncommitted,
+    /// Committed records only: aborted transactions are skipped, and reading stops at the last
+    /// stable offset (a transaction still open holds back what follows it). The default, as in
+    /// librdkafka: an aborted record was never meant to be read.
+    #[default]
+    ReadCommitted,
+}
+
+impl IsolationLevel {
+    /// The wire value (Fetch and ListOffsets).
+    pub(crate) fn wire(self) -> i8 {
+        match self {
+            IsolationLevel::ReadUncommitted => 0,
+            IsolationLevel::ReadCommitted => 1,
+        }
+    }
 }
 
 impl LogBounds {

@@ -89,7 +89,7 @@ pub const PROPERTIES: &[Property] = &[
     p("enable.auto.commit", CONSUMER, "auto_commit_enable"),
     p("auto.commit.interval.ms", CONSUMER, "auto_commit_interval"),
     p("statistics.interval.ms", &[Target::Consumer, Target::Producer], "statistics_interval: how often on_statistics gets a snapshot (0: never)"),
-    p("isolation.level", CONSUMER, "read_uncommitted only: transactions are not supported yet"),
+    p("isolation.level", CONSUMER, "isolation_level: read_committed (the default) or read_uncommitted"),
     p("group.instance.id", GROUP, "group_instance_id (static membership)"),
     p("session.timeout.ms", GROUP, "session_timeout"),
     p("heartbeat.interval.ms", GROUP, "heartbeat_interval"),
@@ -208,6 +208,6 @@ mod tests {
             .to_string()
             .contains("linger.ms \"-1\": expected a whole number"));
         assert!(boolean("enable.auto.commit", "yes").is_err());
-        assert!(only("isolation.level", "read_committed", &["read_uncommitted"], "not yet").is_err());
+        assert!(only("group.protocol", "consumer", &["classic"], "not yet").is_err());
     }
 }

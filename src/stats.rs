@@ -68,7 +68,9 @@ pub struct PartitionStats {
     /// The last offset this consumer committed (the next one to read); `None` if it committed
     /// none.
     pub committed: Option<i64>,
-    /// The log end the last fetch answer reported; `None` before one.
+    /// The end the last fetch answer reported; `None` before one. For a read_committed
+    /// consumer this is the last stable offset (where the oldest open transaction begins),
+    /// which is what it can read to.
     pub high_watermark: Option<i64>,
     /// `high_watermark - position`: messages not yet handed out; `None` while either is unknown.
     pub lag: Option<i64>,

@@ -71,7 +71,7 @@ fn the_ops_commands_against_plainkafka_mock() {
     let lag = ok(&b, &["lag", "-g", "billing", "orders"], "");
     assert_eq!(
         lag,
-        "PARTITION COMMITTED LATEST LAG\n0 6 10 4\n1 - 0 -\ntotal lag 4 (1 partition with nothing committed not counted)\n"
+        "PARTITION COMMITTED LATEST LAG\n0 6 10 4\n1 - 0 -\ntotal lag 4 (to the high watermark; 1 partition with nothing committed not counted)\n"
     );
     let json = ok(&b, &["lag", "-g", "billing", "orders", "-o", "json"], "");
     assert!(

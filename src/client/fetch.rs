@@ -2,8 +2,8 @@
 //! every broker at once: [`send`] writes the request, [`read`] reads its answer.
 //!
 //! The consumer says which partitions from which offsets; this module fills in the rest of the
-//! request (a consumer's replica id, read-uncommitted isolation, no fetch session — KIP-227's
-//! "full fetch"), picks the version, and turns each partition's error code into a
+//! request (a consumer's replica id, no fetch session — KIP-227's "full fetch"), picks the
+//! version, and turns each partition's error code into a
 //! [`FetchOutcome`].
 
 use super::pool::Dedicated;
@@ -36,6 +36,9 @@ pub(crate) struct FetchParams {
     pub min_bytes: usize,
     /// The most bytes in the whole response.
     pub max_bytes: usize,
+    /// read_committed: the broker returns data up to the last stable offset only, and lists
+    /// the aborted transactions in it.
+    pub read_committed: bool,
 }
 
 /// A Fetch written to a broker, its answer still to be read.
@@ -51,8 +54,10 @@ pub(crate) struct PendingFetch {
 /// One partition's answer.
 #[derive(Debug)]
 pub(crate) enum FetchOutcome {
-    /// Record data (possibly none, or a partial batch) and the partition's high watermark.
-    Data { high_watermark: i64, records: Vec<u8> },
+    /// Record data (possibly none, or a partial batch), the partition's high watermark and
+    /// last stable offset (-1 where the broker doesn't say), and the aborted transactions in the
+    /// data: (producer id, first offset).
+    Data { high_watermark: i64, last_stable_offset: i64, aborted: Vec<(i64, i64)>, records: Vec<u8> },
     /// The offset asked for is outside the log.
     OutOfRange,
     /// The leader's log diverged from what was read (KIP-320): the last fetched epoch ends at
@@ -110,7 +115,7 @@ pub(crate) fn send(
         max_wait_ms: saturating_i32(params.wait.as_millis() as usize),
         min_bytes: saturating_i32(params.min_bytes),
         max_bytes: saturating_i32(params.max_bytes),
-        isolation_level: 0,
+        isolation_level: i8::from(params.read_committed),
         session_id: 0,
         session_epoch: -1,
         topics,
@@ -145,9 +150,17 @@ pub(crate) fn read(conns: &mut Dedicated, pending: PendingFetch, deadline: Insta
             let outcome = match code {
                 ErrorCode::NONE => match p.diverging_epoch {
                     Some(d) => FetchOutcome::Diverged { epoch: d.epoch, end_offset: d.end_offset },
-                    None => {
-                        FetchOutcome::Data { high_watermark: p.high_watermark, records: p.records.unwrap_or_default() }
-                    }
+                    None => FetchOutcome::Data {
+                        high_watermark: p.high_watermark,
+                        last_stable_offset: p.last_stable_offset,
+                        aborted: p
+                            .aborted_transactions
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|a| (a.producer_id, a.first_offset))
+                            .collect(),
+                        records: p.records.unwrap_or_default(),
+                    },
                 },
                 ErrorCode::OFFSET_OUT_OF_RANGE => FetchOutcome::OutOfRange,
                 code => FetchOutcome::Failed(Error::broker(

@@ -3,7 +3,7 @@
 
 use super::Client;
 use crate::error::{Context, Error, Result};
-use crate::offsets::LogBounds;
+use crate::offsets::{IsolationLevel, LogBounds};
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::list_offsets::{
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
@@ -37,16 +37,18 @@ impl ListAt {
     }
 }
 
-/// The earliest and latest offsets of `partitions` of `topic`.
+/// The earliest and latest offsets of `partitions` of `topic`; the latest is the last stable
+/// offset for `isolation` read_committed.
 pub(crate) fn log_bounds(
     client: &Client,
     topic: &str,
     partitions: &[i32],
+    isolation: IsolationLevel,
     attempts: u32,
 ) -> Result<BTreeMap<i32, LogBounds>> {
     let ask = |at: ListAt| -> Vec<(i32, ListAt)> { partitions.iter().map(|p| (*p, at)).collect() };
-    let lo = list_offsets(client, topic, &ask(ListAt::Earliest), attempts)?;
-    let hi = list_offsets(client, topic, &ask(ListAt::Latest), attempts)?;
+    let lo = list_offsets(client, topic, &ask(ListAt::Earliest), isolation, attempts)?;
+    let hi = list_offsets(client, topic, &ask(ListAt::Latest), isolation, attempts)?;
     Ok(lo
         .into_iter()
         .filter_map(|(p, lo)| {
@@ -62,6 +64,7 @@ pub(crate) fn list_offsets(
     client: &Client,
     topic: &str,
     partitions: &[(i32, ListAt)],
+    isolation: IsolationLevel,
     attempts: u32,
 ) -> Result<BTreeMap<i32, Option<i64>>> {
     let mut out = BTreeMap::new();
@@ -78,7 +81,7 @@ pub(crate) fn list_offsets(
         for (leader, parts) in by_leader {
             let req = ListOffsetsRequest {
                 replica_id: -1,
-                isolation_level: 0,
+                isolation_level: isolation.wire(),
                 topics: vec![ListOffsetsTopic {
                     name: topic.to_string(),
                     partitions: parts

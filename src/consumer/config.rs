@@ -2,7 +2,7 @@
 
 use crate::client::TopicRef;
 use crate::error::{Error, Result};
-use crate::offsets::OffsetReset;
+use crate::offsets::{IsolationLevel, OffsetReset};
 use crate::protocol::records::DecodeLimits;
 use crate::stats::{Callback, ConsumerStats};
 use std::time::Duration;
@@ -36,6 +36,7 @@ pub(crate) struct ConsumerConfig {
     pub reset_offset_on_fetch: bool,
     pub statistics_interval: Duration,
     pub on_statistics: Option<Callback<ConsumerStats>>,
+    pub isolation_level: IsolationLevel,
 }
 
 impl Default for ConsumerConfig {
@@ -63,6 +64,7 @@ impl Default for ConsumerConfig {
             reset_offset_on_fetch: true,
             statistics_interval: Duration::ZERO,
             on_statistics: None,
+            isolation_level: IsolationLevel::default(),
         }
     }
 }
@@ -71,7 +73,7 @@ impl ConsumerConfig {
     /// Takes a consumer property by its librdkafka name ([`crate::properties`]); `false` for a
     /// name that isn't one (the builder decides what that means).
     pub fn set(&mut self, name: &str, value: &str) -> Result<bool> {
-        use crate::properties::{boolean, millis, number, only};
+        use crate::properties::{boolean, millis, number};
         match name.trim() {
             "fetch.wait.max.ms" => self.fetch_wait_max = millis(name, value)?,
             "fetch.min.bytes" => self.fetch_min_bytes = number(name, value)?,
@@ -97,12 +99,17 @@ impl ConsumerConfig {
             "enable.auto.commit" => self.auto_commit_enable = boolean(name, value)?,
             "statistics.interval.ms" => self.statistics_interval = millis(name, value)?,
             "auto.commit.interval.ms" => self.auto_commit_interval = millis(name, value)?,
-            "isolation.level" => only(
-                name,
-                value,
-                &["read_uncommitted"],
-                "only read_uncommitted is supported yet (transactions are not): aborted records are delivered",
-            )?,
+            "isolation.level" => {
+                self.isolation_level = match value.trim() {
+                    "read_committed" => IsolationLevel::ReadCommitted,
+                    "read_uncommitted" => IsolationLevel::ReadUncommitted,
+                    other => {
+                        return Err(Error::Config(format!(
+                            "{name} {other:?}: expected read_committed or read_uncommitted"
+                        )))
+                    }
+                }
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -296,6 +303,15 @@ macro_rules! consumer_setters {
         /// pauses until `reset_offsets`.
         pub fn reset_offset_on_fetch(mut self, on: bool) -> Self {
             self.cfg.reset_offset_on_fetch = on;
+            self
+        }
+
+        /// Which records of transactional producers to read (`isolation.level`). Default
+        /// [`crate::IsolationLevel::ReadCommitted`], as librdkafka: aborted transactions are
+        /// skipped and reading stops at the last stable offset. (PyKafka predates
+        /// transactions; the Java client defaults to read_uncommitted.)
+        pub fn isolation_level(mut self, level: crate::IsolationLevel) -> Self {
+            self.cfg.isolation_level = level;
             self
         }
 

@@ -272,10 +272,19 @@ impl Engine {
         let stats = held
             .into_iter()
             .enumerate()
-            .map(|(s, ((topic, partition), position, _))| {
+            .map(|(s, ((topic, partition), handed, _))| {
                 let p = &parts[s];
+                let local = if self.local_slot == s { &self.local } else { &VecDeque::new() };
+                // The next offset handed out: the first queued record's, else where fetching
+                // goes on (past control records and aborted transactions, which are never
+                // handed out), else one past the last handed out.
+                let queued = local.front().or(p.queue.front()).map(|r| r.offset);
+                let fetching = match p.position {
+                    Position::At(n) => Some(n),
+                    _ => None,
+                };
+                let position = queued.or(fetching).or(handed);
                 let high_watermark = (p.high_watermark >= 0).then_some(p.high_watermark);
-                let local = if self.local_slot == s { self.local.len() } else { 0 };
                 PartitionStats {
                     topic: topic.to_string(),
                     partition,
@@ -283,7 +292,7 @@ impl Engine {
                     committed: self.committed[s],
                     high_watermark,
                     lag: position.zip(high_watermark).map(|(at, end)| (end - at).max(0)),
-                    queued_messages: p.queue.len() + local,
+                    queued_messages: p.queue.len() + local.len(),
                     queued_bytes: p.queued_bytes,
                     paused: p.position == Position::Failed,
                 }

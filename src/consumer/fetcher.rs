@@ -20,8 +20,8 @@ use crate::client::offsets as broker_offsets;
 use crate::client::pool::Dedicated;
 use crate::client::Client;
 use crate::error::{Error, Result, Retry};
-use crate::offsets::{decide_out_of_range, decide_start, LogBounds};
-use crate::protocol::records::{self, Record};
+use crate::offsets::{decide_out_of_range, decide_start, IsolationLevel, LogBounds};
+use crate::protocol::records::{self, AbortedTransactions, Record};
 use crate::retry::{self, Backoff};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -50,11 +50,12 @@ pub(crate) trait FetchIo {
 pub(crate) struct ClusterIo {
     client: Arc<Client>,
     conns: Dedicated,
+    isolation: IsolationLevel,
 }
 
 impl ClusterIo {
-    pub fn new(client: Arc<Client>) -> ClusterIo {
-        ClusterIo { client, conns: Dedicated::default() }
+    pub fn new(client: Arc<Client>, isolation: IsolationLevel) -> ClusterIo {
+        ClusterIo { client, conns: Dedicated::default(), isolation }
     }
 }
 
@@ -74,7 +75,7 @@ impl FetchIo for ClusterIo {
     }
 
     fn bounds(&mut self, topic: &str, partitions: &[i32]) -> Result<BTreeMap<i32, LogBounds>> {
-        broker_offsets::log_bounds(&self.client, topic, partitions, 1)
+        broker_offsets::log_bounds(&self.client, topic, partitions, self.isolation, 1)
     }
 
     fn send(&mut self, broker: i32, params: &FetchParams, parts: &[PartitionFetch<'_>]) -> Result<Self::Pending> {
@@ -93,7 +94,8 @@ const IDLE_WAIT: Duration = Duration::from_millis(100);
 /// Runs fetcher `me` until the consumer stops.
 pub(crate) fn run(shared: Arc<Shared>, client: Arc<Client>, me: Threads) {
     let backoff = client.backoff(retry::REQUEST_MAX);
-    let mut f = Fetcher::new(shared, ClusterIo::new(client), backoff, me);
+    let isolation = shared.cfg.isolation_level;
+    let mut f = Fetcher::new(shared, ClusterIo::new(client, isolation), backoff, me);
     while !f.shared.is_stopped() {
         f.step();
     }
@@ -321,7 +323,12 @@ impl<I: FetchIo> Fetcher<I> {
 
     fn fetch(&mut self, plan: BTreeMap<i32, Vec<Planned>>, max_bytes: usize) {
         let cfg = &self.shared.cfg;
-        let params = FetchParams { wait: cfg.fetch_wait_max, min_bytes: cfg.fetch_min_bytes, max_bytes };
+        let params = FetchParams {
+            wait: cfg.fetch_wait_max,
+            min_bytes: cfg.fetch_min_bytes,
+            max_bytes,
+            read_committed: cfg.isolation_level == IsolationLevel::ReadCommitted,
+        };
         let mut inflight = Vec::new();
         for (leader, planned) in plan {
             let keys: Vec<(usize, Ticket)> = planned.iter().map(|p| (p.slot, p.ticket)).collect();
@@ -369,12 +376,18 @@ impl<I: FetchIo> Fetcher<I> {
         let ticket = planned.ticket;
         let topic = Arc::clone(&self.shared.keys[slot].0);
         match outcome {
-            FetchOutcome::Data { high_watermark, records } => {
+            FetchOutcome::Data { high_watermark, last_stable_offset, aborted, records } => {
                 // Decode before taking the lock: the application keeps consuming meanwhile.
                 let buf = Arc::new(records);
                 let mut recs: Vec<Record> = Vec::new();
-                let decoded = records::decode_with(&buf, ticket.offset, self.shared.cfg.decode_limits, &mut recs);
-                self.apply_to(slot, |p| p.on_data(ticket, high_watermark, recs, decoded, &self.limits, &topic));
+                let committed = self.shared.cfg.isolation_level == IsolationLevel::ReadCommitted;
+                let mut aborted = committed.then(|| AbortedTransactions::new(aborted));
+                let limits = self.shared.cfg.decode_limits;
+                let decoded = records::decode_filtered(&buf, ticket.offset, limits, aborted.as_mut(), &mut recs);
+                // The end this consumer reads to: the last stable offset under read_committed
+                // (a broker that doesn't say gives -1; its high watermark stands in).
+                let end = if committed && last_stable_offset >= 0 { last_stable_offset } else { high_watermark };
+                self.apply_to(slot, |p| p.on_data(ticket, end, recs, decoded, &self.limits, &topic));
             }
             FetchOutcome::OutOfRange => self.apply_to(slot, |p| p.on_out_of_range(ticket, &self.limits, &topic)),
             FetchOutcome::Diverged { epoch, end_offset } => {
@@ -506,7 +519,12 @@ mod tests {
                     } else if offset < self.log_start || offset > self.end() {
                         FetchOutcome::OutOfRange
                     } else {
-                        FetchOutcome::Data { high_watermark: self.end(), records: self.batch_from(offset) }
+                        FetchOutcome::Data {
+                            high_watermark: self.end(),
+                            last_stable_offset: self.end(),
+                            aborted: Vec::new(),
+                            records: self.batch_from(offset),
+                        }
                     };
                     (topic, partition, outcome)
                 })

@@ -245,7 +245,8 @@ impl SimpleConsumer {
         let attempts = self.cfg().offsets_commit_max_retries.max(1);
         let (client, topic) = (self.engine.client(), &*self.topic);
         let all: Vec<i32> = specs.iter().map(|s| s.0).collect();
-        let bounds_of = broker_offsets::log_bounds(client, topic, &all, attempts)?;
+        let isolation = self.cfg().isolation_level;
+        let bounds_of = broker_offsets::log_bounds(client, topic, &all, isolation, attempts)?;
         let by_time: Vec<(i32, ListAt)> = specs
             .iter()
             .filter_map(|(p, s)| match s {
@@ -256,7 +257,7 @@ impl SimpleConsumer {
         let at_time = if by_time.is_empty() {
             BTreeMap::new()
         } else {
-            broker_offsets::list_offsets(client, topic, &by_time, attempts)?
+            broker_offsets::list_offsets(client, topic, &by_time, isolation, attempts)?
         };
         let reset = self.cfg().auto_offset_reset;
         for &(partition, spec) in specs {

@@ -174,6 +174,7 @@ pub struct RecordsSummary {
 const V2_HEADER: usize = 61;
 const LOG_OVERHEAD: usize = 12; // offset + size
 const ATTR_TIMESTAMP_TYPE: i16 = 0x08;
+const ATTR_TRANSACTIONAL: i16 = 0x10;
 const ATTR_CONTROL: i16 = 0x20;
 /// The most headers one batch may carry. Each decoded header takes ~50 bytes of memory for as
 /// little as 2 bytes of (possibly highly compressed) input, so a cap bounds what a hostile
@@ -210,6 +211,49 @@ pub fn decode_with(
     limits: DecodeLimits,
     out: &mut Vec<Record>,
 ) -> Result<RecordsSummary, RecordsError> {
+    decode_filtered(buf, fetch_offset, limits, None, out)
+}
+
+/// read_committed: the aborted transactions a Fetch answer listed, applied to its batches in
+/// offset order, as the Java client does. A producer's aborted transaction is open from its
+/// first offset until its abort marker; its transactional batches in between are dropped.
+#[derive(Debug, Clone, Default)]
+pub struct AbortedTransactions {
+    /// (first offset, producer id), the latest first: the next to start is at the end.
+    upcoming: Vec<(i64, i64)>,
+    /// Producers whose aborted transaction is open at the current batch.
+    open: std::collections::BTreeSet<i64>,
+}
+
+impl AbortedTransactions {
+    /// From a Fetch answer's list: (producer id, first offset) pairs.
+    pub fn new(aborted: impl IntoIterator<Item = (i64, i64)>) -> AbortedTransactions {
+        let mut upcoming: Vec<(i64, i64)> = aborted.into_iter().map(|(pid, first)| (first, pid)).collect();
+        upcoming.sort_unstable_by(|a, b| b.cmp(a));
+        AbortedTransactions { upcoming, open: Default::default() }
+    }
+
+    /// Opens the transactions that started at or before `last_offset`.
+    fn reach(&mut self, last_offset: i64) {
+        while let Some(&(first, pid)) = self.upcoming.last() {
+            if first > last_offset {
+                break;
+            }
+            self.open.insert(pid);
+            self.upcoming.pop();
+        }
+    }
+}
+
+/// [`decode_with`], dropping the batches of aborted transactions (read_committed) when
+/// `aborted` is given. Control batches are never delivered either way.
+pub fn decode_filtered(
+    buf: &Arc<Vec<u8>>,
+    fetch_offset: i64,
+    limits: DecodeLimits,
+    mut aborted: Option<&mut AbortedTransactions>,
+    out: &mut Vec<Record>,
+) -> Result<RecordsSummary, RecordsError> {
     let data: &[u8] = buf;
     let mut summary = RecordsSummary::default();
     let mut pos = 0usize;
@@ -237,7 +281,7 @@ pub fn decode_with(
         let batch = &data[pos..pos + total];
         let magic = batch[16] as i8;
         let next = match magic {
-            2 => decode_v2(buf, pos, batch, floor, limits, out)?,
+            2 => decode_v2(buf, pos, batch, floor, limits, aborted.as_deref_mut(), out)?,
             0 | 1 => decode_legacy(buf, pos, batch, magic, floor, limits, out)?,
             m => return Err(RecordsError { offset: base_offset, kind: RecordsErrorKind::UnknownMagic(m) }),
         };
@@ -259,6 +303,7 @@ fn decode_v2(
     batch: &[u8],
     fetch_offset: i64,
     limits: DecodeLimits,
+    aborted: Option<&mut AbortedTransactions>,
     out: &mut Vec<Record>,
 ) -> Result<i64, RecordsError> {
     let mut d = Decoder::new(batch);
@@ -287,13 +332,13 @@ fn decode_v2(
         let last_offset_delta = d.i32()?;
         let base_timestamp = d.i64()?;
         let max_timestamp = d.i64()?;
-        d.i64()?; // producer id
+        let producer_id = d.i64()?;
         d.i16()?; // producer epoch
         d.i32()?; // base sequence
         let count = d.i32()?;
-        Ok((attributes, last_offset_delta, base_timestamp, max_timestamp, count))
+        Ok((attributes, last_offset_delta, base_timestamp, max_timestamp, producer_id, count))
     };
-    let (attributes, last_offset_delta, base_timestamp, max_timestamp, count) =
+    let (attributes, last_offset_delta, base_timestamp, max_timestamp, producer_id, count) =
         fields().map_err(|e| err(e, base_offset))?;
     // The checksum covers only what follows the CRC, so the base offset is unchecked data:
     // sums that leave i64 are corrupt batches, not offsets.
@@ -308,6 +353,16 @@ fn decode_v2(
                 format!("base offset {base_offset} + last offset delta {last_offset_delta} is no offset"),
             )
         })?;
+    if let (Some(a), true) = (aborted, producer_id >= 0) {
+        a.reach(next - 1);
+        if attributes & ATTR_CONTROL != 0 {
+            if control_type(&batch[V2_HEADER..]) == Some(CONTROL_ABORT) {
+                a.open.remove(&producer_id);
+            }
+        } else if attributes & ATTR_TRANSACTIONAL != 0 && a.open.contains(&producer_id) {
+            return Ok(next);
+        }
+    }
     if attributes & ATTR_CONTROL != 0 || next <= fetch_offset {
         return Ok(next);
     }
@@ -364,6 +419,20 @@ fn decode_v2(
     // trusted, as the Java client decides too.
     rd.finish("record batch").map_err(|e| err(e, base_offset))?;
     Ok(next)
+}
+
+/// A control record's type: an abort or a commit marker.
+const CONTROL_ABORT: i16 = 0;
+
+/// The type of the first control record in `records` (a control batch's, never compressed):
+/// its key is a version and a type, two 16-bit integers.
+fn control_type(records: &[u8]) -> Option<i16> {
+    let mut d = Decoder::new(records);
+    let mut no_headers = 0;
+    let rec = read_v2_record(&mut d, 0, &mut no_headers).ok()?;
+    let (start, end) = rec.key?;
+    let key = records.get(start as usize..end as usize)?;
+    Some(i16::from_be_bytes(key.get(2..4)?.try_into().ok()?))
 }
 
 struct V2Record {
@@ -904,6 +973,57 @@ mod tests {
         let (recs, s) = decode_all(bytes, 0);
         assert_eq!(recs.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![12]);
         assert_eq!(s.unwrap().next_offset, Some(13));
+    }
+
+    /// A transactional batch of `pid` at `base` with `n` records, or (with `marker`) a control
+    /// batch holding that marker (0 abort, 1 commit).
+    fn txn_batch(base: i64, n: usize, pid: i64, marker: Option<i16>) -> Vec<u8> {
+        let key = marker.map(|t| [0i16.to_be_bytes(), t.to_be_bytes()].concat());
+        let recs: Vec<RecordSpec<'_>> = (0..n)
+            .map(|_| RecordSpec { key: key.as_deref(), value: Some(b"v"), headers: vec![], timestamp: 1 })
+            .collect();
+        let mut e = Encoder::new();
+        let spec = BatchSpec {
+            base_offset: base,
+            compression: Compression::None,
+            producer_id: pid,
+            producer_epoch: 0,
+            base_sequence: 0,
+        };
+        encode_batch_v2(&mut e, spec, &recs).unwrap();
+        let mut bytes = e.into_inner();
+        bytes[22] |= 0x10 | if marker.is_some() { 0x20 } else { 0 };
+        let crc = crc32c::crc32c(&bytes[21..]);
+        bytes[17..21].copy_from_slice(&crc.to_be_bytes());
+        bytes
+    }
+
+    #[test]
+    fn read_committed_drops_aborted_transactions_and_never_delivers_markers() {
+        // Producers 7 and 8 interleave: 7 commits offsets 0-1 (marker at 4), 8 aborts 2-3
+        // (marker at 5), 8 then commits 6-7 (marker at 8), 7 aborts 9 (marker at 10).
+        let mut log = txn_batch(0, 2, 7, None);
+        log.extend(txn_batch(2, 2, 8, None));
+        log.extend(txn_batch(4, 1, 7, Some(1)));
+        log.extend(txn_batch(5, 1, 8, Some(0)));
+        log.extend(txn_batch(6, 2, 8, None));
+        log.extend(txn_batch(8, 1, 8, Some(1)));
+        log.extend(txn_batch(9, 1, 7, None));
+        log.extend(txn_batch(10, 1, 7, Some(0)));
+        let buf = Arc::new(log);
+        let offsets = |fetch: i64, aborted: Option<&mut AbortedTransactions>| {
+            let mut out = Vec::new();
+            let s = decode_filtered(&buf, fetch, DecodeLimits::default(), aborted, &mut out).unwrap();
+            assert_eq!(s.next_offset, Some(11));
+            out.iter().map(|r| r.offset).collect::<Vec<_>>()
+        };
+        assert_eq!(offsets(0, None), [0, 1, 2, 3, 6, 7, 9], "read_uncommitted: every data record, no marker");
+        let mut committed = AbortedTransactions::new([(8, 2), (7, 9)]);
+        assert_eq!(offsets(0, Some(&mut committed)), [0, 1, 6, 7]);
+        // From the middle of the aborted transaction, which the broker still lists.
+        assert_eq!(offsets(3, Some(&mut AbortedTransactions::new([(8, 2), (7, 9)]))), [6, 7]);
+        assert_eq!(control_type(&txn_batch(0, 1, 1, Some(1))[V2_HEADER..]), Some(1));
+        assert_eq!(control_type(&[0xff, 0x01]), None, "a garbled control record is no marker");
     }
 
     #[test]

@@ -198,7 +198,9 @@ enum Command {
         #[arg(short = 'H', long = "header")]
         headers: Vec<String>,
     },
-    /// One line per partition: PARTITION EARLIEST LATEST COMMITTED LAG.
+    /// One line per partition: PARTITION EARLIEST LATEST COMMITTED LAG. LATEST is the high
+    /// watermark, and LAG counts to it (as Kafka's consumer-groups tool); a read_committed
+    /// consumer stops earlier, at the last stable offset, while a transaction is open.
     #[command(after_help = "Example:\n  plainkafka -b 127.0.0.1:9092 offsets orders -g billing")]
     Offsets {
         /// The topic.
@@ -210,7 +212,8 @@ enum Command {
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
     },
-    /// A group's lag on a topic (PyKafka's print_consumer_lag): PARTITION COMMITTED LATEST LAG,
+    /// A group's lag on a topic (PyKafka's print_consumer_lag), to the high watermark:
+    /// PARTITION COMMITTED LATEST LAG,
     /// then the total.
     #[command(after_help = "Example:\n  plainkafka -b 127.0.0.1:9092 lag -g billing orders")]
     Lag {

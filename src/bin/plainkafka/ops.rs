@@ -91,10 +91,10 @@ pub(crate) fn lag(conn: &Conn, topic: &str, group: &str, output: Output) -> AnyR
         writeln!(out, "{p} {} {hi} {}", dash(c), dash(lag_of(c, hi)))?;
     }
     if uncounted == 0 {
-        writeln!(out, "total lag {total}")?;
+        writeln!(out, "total lag {total} (to the high watermark)")?;
     } else {
         let without = crate::format::count(uncounted as u64, "partition");
-        writeln!(out, "total lag {total} ({without} with nothing committed not counted)")?;
+        writeln!(out, "total lag {total} (to the high watermark; {without} with nothing committed not counted)")?;
     }
     Ok(())
 }
