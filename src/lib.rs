@@ -74,9 +74,24 @@
 //! login is [`Error::AuthenticationFailed`], a refused certificate [`Error::Tls`]; neither is
 //! retried.
 //!
+//! # Transactions
+//!
+//! Consumers read committed records only ([`IsolationLevel::ReadCommitted`], the default, as
+//! in librdkafka): aborted transactions are skipped, commit and abort markers are never
+//! delivered, and reading stops at the last stable offset.
+//!
+//! # Settings by name, and statistics
+//!
+//! Every builder takes librdkafka's property names through `set(name, value)`
+//! ([`properties`] lists them and which builder takes each), so configurations carry over.
+//! `stats()` on the consumers and the producer returns a typed snapshot ([`stats`]); with
+//! `statistics_interval` and `on_statistics` one arrives periodically, as librdkafka's
+//! `stats_cb`.
+//!
 //! Every blocking call has a deadline, network input never panics, and errors are one type,
 //! [`Error`], carrying the broker, API, topic, partition and offset they concern.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 mod client;
@@ -84,15 +99,18 @@ pub mod consumer;
 pub mod error;
 mod facade;
 #[cfg(feature = "unstable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "unstable")))]
 pub mod fuzzing;
 pub mod group;
 pub mod message;
 #[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
 // The wire protocol, connections and SASL mechanisms are the crate's insides: public only with
 // the `unstable` feature (fuzz targets, advanced users), with no semver promise. Their codecs
 // are complete both ways, so a build without the mock leaves half of them unused.
 #[cfg(feature = "unstable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "unstable")))]
 pub mod net;
 #[cfg(not(feature = "unstable"))]
 #[allow(dead_code, unreachable_pub)]
@@ -101,12 +119,14 @@ pub mod offsets;
 pub mod producer;
 pub mod properties;
 #[cfg(feature = "unstable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "unstable")))]
 pub mod protocol;
 #[cfg(not(feature = "unstable"))]
 #[allow(dead_code, unreachable_pub)]
 mod protocol;
 mod retry;
 #[cfg(feature = "unstable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "unstable")))]
 pub mod sasl;
 #[cfg(not(feature = "unstable"))]
 #[allow(dead_code, unreachable_pub)]

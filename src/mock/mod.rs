@@ -50,8 +50,10 @@ mod server;
 mod tls;
 
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use tls::MockTls;
 #[cfg(feature = "mock-tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock-tls")))]
 pub use tls::{CertificateAuthority, IssuedCertificate};
 
 use crate::protocol::error_code::ErrorCode;
@@ -195,6 +197,7 @@ impl MockClusterBuilder {
 
     /// Serves TLS with this certificate chain and private key (PEM).
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(mut self, chain_pem: &str, key_pem: &str) -> Self {
         self.tls = Some(MockTls { chain_pem: chain_pem.into(), key_pem: key_pem.into() });
         self
@@ -204,6 +207,7 @@ impl MockClusterBuilder {
     /// Kafka's `ssl.client.auth=required` does. Goes with [`MockClusterBuilder::tls`] or
     /// `tls_generated`, in either order.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_client_ca(mut self, ca_pem: &str) -> Self {
         self.tls_client_ca = Some(ca_pem.into());
         self
@@ -212,6 +216,7 @@ impl MockClusterBuilder {
     /// Serves TLS with a certificate for `localhost` and `127.0.0.1` issued at build time by a
     /// new CA, whose certificate [`MockCluster::tls_ca_pem`] returns for clients to trust.
     #[cfg(feature = "mock-tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mock-tls")))]
     pub fn tls_generated(mut self) -> crate::Result<Self> {
         let ca = CertificateAuthority::generate("plainkafka mock CA")
             .map_err(|e| crate::Error::local("generating the mock's CA", e))?;

@@ -62,6 +62,7 @@ impl MockTls {
 /// A throwaway certificate authority: a self-signed CA certificate whose key lives only in
 /// memory, issuing server and client certificates for tests.
 #[cfg(feature = "mock-tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock-tls")))]
 pub struct CertificateAuthority {
     cert: rcgen::Certificate,
     key: rcgen::KeyPair,
@@ -69,6 +70,7 @@ pub struct CertificateAuthority {
 
 /// A certificate issued by a [`CertificateAuthority`], with its private key (PKCS#8), PEM.
 #[cfg(feature = "mock-tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock-tls")))]
 #[derive(Clone)]
 pub struct IssuedCertificate {
     /// The certificate.

@@ -14,6 +14,7 @@ pub(crate) mod plain;
 pub(crate) mod scram;
 
 #[cfg(feature = "scram")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scram")))]
 #[cfg(feature = "unstable")]
 pub use oauthbearer::unsecured_jwt;
 pub use oauthbearer::{OAuthBearerToken, TokenProvider};

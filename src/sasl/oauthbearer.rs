@@ -65,6 +65,7 @@ impl TokenProvider {
     /// for `lifetime`: what Kafka's default OAUTHBEARER validator accepts, for development only
     /// (librdkafka's `enable.sasl.oauthbearer.unsecure.jwt`).
     #[cfg(feature = "scram")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "scram")))]
     pub fn unsecured_jwt(principal: &str, lifetime: std::time::Duration) -> TokenProvider {
         let principal = principal.to_string();
         TokenProvider::new(move || unsecured_jwt(&principal, lifetime).map(OAuthBearerToken::new))
@@ -83,6 +84,7 @@ impl fmt::Debug for TokenProvider {
 
 /// An unsecured JWT (`{"alg":"none"}`, no signature) with claims `sub`, `iat` and `exp`.
 #[cfg(feature = "scram")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scram")))]
 pub fn unsecured_jwt(principal: &str, lifetime: std::time::Duration) -> Result<String, String> {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
     use base64::Engine;
