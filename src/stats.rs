@@ -154,9 +154,11 @@ pub struct ProducerStats {
 const SUB: usize = 8;
 const BUCKETS: usize = 41 * SUB;
 
-/// A histogram of durations that threads record into without a lock.
+/// A histogram of durations that threads record into without a lock (8 buckets per power of
+/// two of microseconds: each percentile within 1/8 of the true value). The brokers' round
+/// trips are measured with it; the CLI's `perf` measures latencies with it too.
 #[derive(Debug)]
-pub(crate) struct Histogram {
+pub struct Histogram {
     buckets: Box<[AtomicU64]>,
     count: AtomicU64,
     max_us: AtomicU64,
@@ -193,6 +195,12 @@ fn bucket_top(b: usize) -> u64 {
 }
 
 impl Histogram {
+    /// An empty histogram.
+    pub fn new() -> Histogram {
+        Histogram::default()
+    }
+
+    /// Counts one duration.
     pub fn record(&self, d: Duration) {
         let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         self.buckets[bucket(us)].fetch_add(1, Ordering::Relaxed);
@@ -200,6 +208,7 @@ impl Histogram {
         self.max_us.fetch_max(us, Ordering::Relaxed);
     }
 
+    /// The percentiles of what was recorded; `None` before anything was.
     pub fn latency(&self) -> Option<Latency> {
         let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
         let samples: u64 = counts.iter().sum();

@@ -484,3 +484,32 @@ fn a_signal_ends_produce_after_delivering_what_was_read() {
     let read = ok(&b, &["consume", "held", "-e"], "");
     assert_eq!(read.lines().count(), n, "every message counted was delivered: {read}");
 }
+
+/// `perf produce|consume`: every message written and read, a summary on stdout, a progress
+/// line each second on stderr, and a rate limit the run never beats.
+#[test]
+fn perf_writes_and_reads_a_load_and_keeps_to_its_rate() {
+    let (_mock, b) = start_mock(&["--partitions", "3"]);
+    let summary = ok(&b, &["perf", "produce", "load", "--count", "2000", "--size", "64"], "");
+    assert!(summary.starts_with("2000 messages in ") && summary.contains(" msgs/s, "), "{summary}");
+    assert!(summary.contains("latency p50 "), "{summary}");
+    let latest: i64 = ok(&b, &["offsets", "load"], "")
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(2).unwrap().parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(latest, 2000, "every message was written");
+    let read = ok(&b, &["perf", "consume", "load", "--count", "2000", "-g", "perf"], "");
+    assert!(read.starts_with("2000 messages in "), "{read}");
+    let short = run(&b, &["perf", "consume", "load", "--count", "5000", "--idle-timeout-ms", "300"], "");
+    assert_eq!(short.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("only 2000 messages arrived"), "{short:?}");
+
+    let paced = run(&b, &["perf", "produce", "paced", "--count", "1500", "--rate", "1000"], "");
+    assert!(paced.status.success(), "{paced:?}");
+    let out = String::from_utf8_lossy(&paced.stdout);
+    let secs: f64 = out.split(" in ").nth(1).and_then(|r| r.split(' ').next()).unwrap().parse().unwrap();
+    assert!(secs >= 1.49, "1500 messages at 1000/s can't take {secs} s: {out}");
+    let progress = String::from_utf8_lossy(&paced.stderr);
+    assert!(progress.lines().any(|l| l.contains(" s: ") && l.contains(" msgs/s")), "a progress line: {progress}");
+}

@@ -31,6 +31,7 @@
 mod consume;
 mod format;
 mod ops;
+mod perf;
 mod produce;
 mod props;
 
@@ -108,6 +109,39 @@ enum Output {
 enum Reset {
     Earliest,
     Latest,
+}
+
+/// What `perf` does.
+#[derive(Subcommand)]
+enum PerfLoad {
+    /// Write COUNT messages of SIZE bytes (latency: produce to acknowledgement).
+    Produce {
+        /// The topic.
+        topic: String,
+        /// Messages to write.
+        #[arg(long, default_value = "1000000")]
+        count: u64,
+        /// Bytes per message (at least 8: each starts with its send time).
+        #[arg(long, default_value = "100")]
+        size: usize,
+        /// At most this many messages per second.
+        #[arg(long)]
+        rate: Option<u64>,
+    },
+    /// Read COUNT messages from the start of the log (latency: create time to arrival).
+    Consume {
+        /// The topic.
+        topic: String,
+        /// Messages to read.
+        #[arg(long, default_value = "1000000")]
+        count: u64,
+        /// Read as this group (from its commits; commits at the end).
+        #[arg(short = 'g', long)]
+        group: Option<String>,
+        /// End early after this long without a message.
+        #[arg(long, default_value = "10000")]
+        idle_timeout_ms: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -299,6 +333,16 @@ enum Command {
         /// The topic.
         topic: String,
     },
+    /// Load test: write or read many messages, with a progress line each second (msgs/s, MB/s,
+    /// latency p50/p99) on stderr and a summary on stdout.
+    #[command(
+        after_help = "Example:\n  plainkafka -b 127.0.0.1:9092 perf produce load --count 1000000 --size 100 --rate 200000\n  \
+                      plainkafka -b 127.0.0.1:9092 perf consume load --count 1000000"
+    )]
+    Perf {
+        #[command(subcommand)]
+        load: PerfLoad,
+    },
     /// Run an in-process Kafka cluster in the foreground (no JVM, no Docker): prints its
     /// bootstrap address on the first line; Ctrl-C stops it.
     #[command(after_help = "Example:\n  plainkafka mock --brokers 3 --port 9092 --partitions 4\n  \
@@ -356,7 +400,8 @@ fn run(command: Command, conn: &Conn) -> AnyResult<()> {
     let name = command_name(&command);
     let uses = match &command {
         Command::Consume { group, balanced, .. } => Uses::Consumer { group: group.is_some() && *balanced },
-        Command::Produce { .. } => Uses::Producer,
+        Command::Produce { .. } | Command::Perf { load: PerfLoad::Produce { .. } } => Uses::Producer,
+        Command::Perf { load: PerfLoad::Consume { .. } } => Uses::Consumer { group: false },
         _ => Uses::Client,
     };
     let mut props = conn.for_command(name, uses)?;
@@ -430,6 +475,13 @@ fn run(command: Command, conn: &Conn) -> AnyResult<()> {
             ops::create_topic(conn, &topic, partitions, replication_factor)
         }
         Command::DeleteTopic { topic } => ops::delete_topic(conn, &topic),
+        Command::Perf { load: PerfLoad::Produce { topic, count, size, rate } } => {
+            perf::produce(conn, &topic, perf::ProduceLoad { count, size, rate, props })
+        }
+        Command::Perf { load: PerfLoad::Consume { topic, count, group, idle_timeout_ms } } => {
+            let idle = Duration::from_millis(idle_timeout_ms);
+            perf::consume(conn, &topic, perf::ConsumeLoad { count, group, idle, props })
+        }
         Command::Mock { brokers, port, partitions, sasl_users, tls_ca_out, tls_client_ca } => {
             let tls = tls_ca_out.as_deref().map(|ca_out| (ca_out, tls_client_ca.as_deref()));
             ops::mock(brokers, port, partitions, &sasl_users, tls)
@@ -456,6 +508,8 @@ fn command_name(c: &Command) -> &'static str {
         Command::CreateTopic { .. } => "create-topic",
         Command::DeleteTopic { .. } => "delete-topic",
         Command::Mock { .. } => "mock",
+        Command::Perf { load: PerfLoad::Produce { .. } } => "perf produce",
+        Command::Perf { load: PerfLoad::Consume { .. } } => "perf consume",
     }
 }
 
