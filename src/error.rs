@@ -327,6 +327,11 @@ pub enum Error {
     Config(String),
     /// The consumer or producer was stopped.
     Stopped,
+    /// The transaction was aborted before this message was sent (it was never written).
+    TransactionAborted {
+        /// The producer's transactional id.
+        transactional_id: String,
+    },
 }
 
 /// What a caller should do before trying a failed request again.
@@ -473,6 +478,9 @@ impl fmt::Display for Error {
             }
             Error::Config(m) => write!(f, "invalid configuration: {m}"),
             Error::Stopped => write!(f, "stopped"),
+            Error::TransactionAborted { transactional_id } => {
+                write!(f, "transaction of {transactional_id:?} aborted before this message was sent")
+            }
         }
     }
 }

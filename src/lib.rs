@@ -78,7 +78,10 @@
 //!
 //! Consumers read committed records only ([`IsolationLevel::ReadCommitted`], the default, as
 //! in librdkafka): aborted transactions are skipped, commit and abort markers are never
-//! delivered, and reading stops at the last stable offset.
+//! delivered, and reading stops at the last stable offset. A producer with a
+//! [`ProducerBuilder::transactional_id`] writes in transactions
+//! ([`Producer::begin_transaction`], [`Producer::commit_transaction`],
+//! [`Producer::abort_transaction`]), fencing older producers with the same id.
 //!
 //! # Settings by name, and statistics
 //!

@@ -6,7 +6,7 @@
 //! [`PROPERTIES`] lists every name plainkafka knows and which builders take it. A name no
 //! builder knows is an error that lists them all; a known name given to a builder that doesn't
 //! take it (`acks` to a consumer) is an error that says where it belongs. A few names are known
-//! but not supported yet (transactions, the KIP-848 protocol, rack awareness): setting them to
+//! but not supported yet (the KIP-848 protocol, rack awareness): setting them to
 //! anything but their default is an error that says so, rather than a setting silently ignored.
 
 use crate::error::{Error, Result};
@@ -116,7 +116,8 @@ pub const PROPERTIES: &[Property] = &[
     p("message.send.max.retries", PRODUCER, "the same as retries"),
     p("retry.backoff.max.ms", PRODUCER, "retry_backoff_max"),
     p("partitioner", PRODUCER, "murmur2_random (the default), murmur2, consistent_random, random, crc32 (hashing)"),
-    p("transactional.id", PRODUCER, "not supported yet: transactions"),
+    p("transactional.id", PRODUCER, "transactional_id: write in transactions (begin, commit, abort)"),
+    p("transaction.timeout.ms", PRODUCER, "transaction_timeout: how long the coordinator lets a transaction stay open"),
 ];
 
 /// The property of this name, if plainkafka knows it.

@@ -355,7 +355,10 @@ fn librdkafka_properties_reach_the_producer_and_the_consumer() {
         "plainkafka: -X acks: a producer property; `consume` does not take it\n"
     );
     assert!(err(&["consume", "big", "-g", "g", "-X", "session.timeout.ms=6000"]).contains("a group member's property"));
-    assert!(err(&["produce", "big", "-X", "transactional.id=t"]).contains("transactions are not supported yet"));
+    let txn = run(&b, &["produce", "big", "-X", "transactional.id=t"], "x\n");
+    assert_eq!(txn.status.code(), Some(1));
+    let txn = String::from_utf8_lossy(&txn.stderr);
+    assert!(txn.contains("does not offer AddPartitionsToTxn") && txn.contains("nothing was written"), "{txn}");
     let unknown = err(&["topics", "-X", "foo=1"]);
     assert!(unknown.contains("unknown property \"foo\"; known: bootstrap.servers,"), "{unknown}");
     assert!(unknown.contains("linger.ms") && unknown.contains("isolation.level"), "{unknown}");

@@ -41,6 +41,11 @@ macro_rules! kafka_suite {
             }
 
             #[test]
+            fn plainkafka_transactions_read_by_java_and_plainkafka_and_a_zombie_is_fenced() {
+                super::plainkafka_transactions_read_by_java_and_plainkafka_and_a_zombie_is_fenced(&broker());
+            }
+
+            #[test]
             fn murmur2_partitions_agree_with_java_and_librdkafka() {
                 super::murmur2_partitions_agree_with_java_and_librdkafka(&broker());
             }
@@ -525,4 +530,128 @@ fn read_committed_skips_what_librdkafka_transactions_aborted(b: &Broker) {
         }
     }
     assert_eq!(open, (0..10).map(|i| format!("open-{i}")).collect::<Vec<_>>());
+}
+
+/// plainkafka's transactional producer: commit 50, abort 50, commit 50 over two partitions.
+/// read_committed readers (Kafka's console consumer and plainkafka's) see the 100 committed,
+/// read_uncommitted all 150. A second producer with the same transactional id fences the first:
+/// the first's open transaction is aborted and its next call fails for good. The CLI writes all
+/// of its input as one transaction.
+fn plainkafka_transactions_read_by_java_and_plainkafka_and_a_zombie_is_fenced(b: &Broker) {
+    use plainkafka::{ErrorCode, IsolationLevel, ProducerRecord};
+    let name = new_topic(b, "ptxn", 2);
+    let t_ = topic(b, &name);
+    let t = Duration::from_secs(60);
+    let txn_id = format!("{name}-id");
+    let producer = t_.producer().transactional_id(&txn_id).build().expect("transactional producer");
+    let refused = producer.produce(ProducerRecord::new("outside")).unwrap_err();
+    assert!(refused.to_string().contains("no transaction is open"), "{refused}");
+    for (prefix, commit) in [("c1", true), ("ab", false), ("c2", true)] {
+        producer.begin_transaction().expect("begin");
+        for i in 0..50 {
+            producer.produce(ProducerRecord::new(format!("{prefix}-{i}")).key(format!("k{i}"))).expect("produce");
+        }
+        if commit {
+            producer.commit_transaction(t).expect("commit");
+        } else {
+            producer.flush(t).expect("flush: the aborted records are written, then aborted");
+            producer.abort_transaction(t).expect("abort");
+        }
+    }
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let expected =
+        |prefixes: &[&str]| sorted(prefixes.iter().flat_map(|p| (0..50).map(move |i| format!("{p}-{i}"))).collect());
+    let read = |level| {
+        let mut c = t_
+            .simple_consumer()
+            .isolation_level(level)
+            .consumer_timeout(Some(Duration::from_millis(500)))
+            .build()
+            .expect("consumer");
+        sorted(
+            drain(&mut c).iter().map(|m| String::from_utf8_lossy(m.value().unwrap_or_default()).into_owned()).collect(),
+        )
+    };
+    assert_eq!(read(IsolationLevel::ReadCommitted), expected(&["c1", "c2"]));
+    assert_eq!(read(IsolationLevel::ReadUncommitted), expected(&["c1", "ab", "c2"]));
+    let java = kafka_tool(
+        &b.version,
+        "org.apache.kafka.tools.consumer.ConsoleConsumer",
+        &[
+            "--bootstrap-server",
+            &b.bootstrap,
+            "--topic",
+            &name,
+            "--from-beginning",
+            "--isolation-level",
+            "read_committed",
+            "--max-messages",
+            "100",
+            "--timeout-ms",
+            "30000",
+        ],
+        None,
+    );
+    assert_eq!(sorted(java.lines().map(String::from).collect()), expected(&["c1", "c2"]), "Kafka's console consumer");
+
+    // A zombie: the first producer has a transaction open when a second one with its id starts.
+    producer.begin_transaction().expect("begin");
+    producer.produce(ProducerRecord::new("zombie").key("k0")).expect("produce");
+    producer.flush(t).expect("flush");
+    let successor = t_.producer().transactional_id(&txn_id).build().expect("successor");
+    let fenced = producer.commit_transaction(t).unwrap_err();
+    assert!(
+        matches!(
+            fenced,
+            plainkafka::Error::Broker { code: ErrorCode::PRODUCER_FENCED | ErrorCode::INVALID_PRODUCER_EPOCH, .. }
+        ),
+        "{fenced}"
+    );
+    assert!(producer.begin_transaction().is_err(), "fenced for good");
+    successor.begin_transaction().expect("begin");
+    successor.produce(ProducerRecord::new("successor").key("k0")).expect("produce");
+    successor.commit_transaction(t).expect("commit");
+    let after = read(IsolationLevel::ReadCommitted);
+    assert!(after.contains(&"successor".to_string()) && !after.contains(&"zombie".to_string()), "{after:?}");
+
+    // The CLI: standard input as one transaction.
+    let lines: String = (0..10).map(|i| format!("cli-{i}\n")).collect();
+    let out = bounded::output_within(
+        std::process::Command::new(common::cli_bin()).args([
+            "-b",
+            &b.bootstrap,
+            "produce",
+            &name,
+            "-X",
+            &format!("transactional.id={name}-cli"),
+        ]),
+        lines.as_bytes(),
+        bounded::CHILD_LIMIT,
+    );
+    assert!(out.status.success(), "{out:?}");
+    let committed = read(IsolationLevel::ReadCommitted);
+    assert_eq!(committed.iter().filter(|v| v.starts_with("cli-")).count(), 10);
+
+    // A message the broker refuses (over its 1 MB limit) fails the transaction: commit says
+    // so at once, abort works, and the next transaction goes through (a new epoch from the
+    // coordinator resets the sequence numbers).
+    let big =
+        t_.producer().transactional_id(&format!("{name}-big")).max_request_size(3_000_000).build().expect("producer");
+    big.begin_transaction().expect("begin");
+    let mut huge = ProducerRecord::new(vec![b'x'; 2_000_000]);
+    huge.partition = Some(0);
+    big.produce(huge).expect("queued");
+    let e = big.commit_transaction(t).unwrap_err();
+    assert!(e.to_string().contains("TOO_LARGE"), "{e}");
+    big.abort_transaction(t).expect("abort");
+    big.begin_transaction().expect("begin again");
+    let mut after = ProducerRecord::new("after-abort");
+    after.partition = Some(0);
+    big.produce(after).expect("produce");
+    big.commit_transaction(t).expect("commit after the abort");
+    let values = read(IsolationLevel::ReadCommitted);
+    assert!(values.contains(&"after-abort".to_string()) && values.iter().all(|v| v.len() < 1000));
 }

@@ -29,6 +29,8 @@ pub(crate) struct Metadata {
     /// opposed to known but not ready (a leader still being elected).
     pub unknown: HashSet<String>,
     pub coordinators: HashMap<String, i32>,
+    /// Transaction coordinators, by transactional id.
+    pub txn_coordinators: HashMap<String, i32>,
 }
 
 impl Metadata {

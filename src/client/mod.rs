@@ -19,6 +19,7 @@ pub(crate) mod metadata;
 pub(crate) mod offsets;
 pub(crate) mod pool;
 pub(crate) mod produce;
+pub(crate) mod txn;
 
 use crate::error::{Context, Error, Result, Retry};
 use crate::net::{Connection, ConnectionConfig};
@@ -40,6 +41,13 @@ pub(crate) struct TopicRef {
     pub client: Arc<Client>,
     pub name: Arc<str>,
     pub partitions: Vec<PartitionInfo>,
+}
+
+/// Which coordinator FindCoordinator looks for.
+#[derive(Debug, Clone, Copy)]
+enum Coordinator {
+    Group,
+    Transaction,
 }
 
 /// Cluster metadata, a connection pool and the retry policy. Shared between threads behind an
@@ -253,13 +261,33 @@ impl Client {
 
     /// The coordinator of `group`, from cache or FindCoordinator.
     pub fn coordinator(&self, group: &str) -> Result<i32> {
-        if let Some(n) = lock(&self.known).coordinators.get(group) {
-            return Ok(*n);
+        self.find_coordinator(group, Coordinator::Group)
+    }
+
+    /// The transaction coordinator of `transactional_id`, from cache or FindCoordinator.
+    pub fn txn_coordinator(&self, transactional_id: &str) -> Result<i32> {
+        self.find_coordinator(transactional_id, Coordinator::Transaction)
+    }
+
+    fn find_coordinator(&self, key: &str, kind: Coordinator) -> Result<i32> {
+        let cached = |k: &Metadata| match kind {
+            Coordinator::Group => k.coordinators.get(key).copied(),
+            Coordinator::Transaction => k.txn_coordinators.get(key).copied(),
+        };
+        if let Some(n) = cached(&lock(&self.known)) {
+            return Ok(n);
         }
-        let req = FindCoordinatorRequest { key: group.to_string(), key_type: 0 };
+        let key_type = match kind {
+            Coordinator::Group => 0,
+            Coordinator::Transaction => 1,
+        };
+        let req = FindCoordinatorRequest { key: key.to_string(), key_type };
         let node = self.any_broker()?;
         let resp = self.send_to(node, &req)?;
-        let context = || Context::group(group).on_broker(node);
+        let context = || match kind {
+            Coordinator::Group => Context::group(key).on_broker(node),
+            Coordinator::Transaction => Context::broker(node),
+        };
         let c = resp.coordinators.into_iter().next().ok_or_else(|| {
             Error::broker(
                 ApiKey::FindCoordinator,
@@ -274,13 +302,21 @@ impl Client {
         }
         let mut k = lock(&self.known);
         k.brokers.entry(c.node_id).or_insert_with(|| format!("{}:{}", c.host, c.port));
-        k.coordinators.insert(group.to_string(), c.node_id);
+        match kind {
+            Coordinator::Group => k.coordinators.insert(key.to_string(), c.node_id),
+            Coordinator::Transaction => k.txn_coordinators.insert(key.to_string(), c.node_id),
+        };
         Ok(c.node_id)
     }
 
     /// Forgets the cached coordinator of `group` (after NOT_COORDINATOR and the like).
     pub fn forget_coordinator(&self, group: &str) {
         lock(&self.known).coordinators.remove(group);
+    }
+
+    /// Forgets the cached transaction coordinator of `transactional_id`.
+    pub fn forget_txn_coordinator(&self, transactional_id: &str) {
+        lock(&self.known).txn_coordinators.remove(transactional_id);
     }
 
     /// A known broker, varying between calls.

@@ -23,6 +23,8 @@ pub(crate) struct ProduceParams<'a> {
     pub timeout: Duration,
     /// The batches' compression: zstd needs Produce v7.
     pub compression: Compression,
+    /// A transactional producer's id: its batches are transactional.
+    pub transactional_id: Option<&'a str>,
 }
 
 /// A Produce written to a broker, its answer still to be read.
@@ -57,7 +59,7 @@ pub(crate) fn send(
 ) -> Result<Option<PendingProduce>> {
     let partitions: Vec<i32> = batches.iter().map(|b| b.0).collect();
     let req = ProduceRequest {
-        transactional_id: None,
+        transactional_id: params.transactional_id.map(str::to_string),
         acks: params.acks,
         timeout_ms: i32::try_from(params.timeout.as_millis()).unwrap_or(i32::MAX),
         topics: vec![ProduceTopic { name: params.topic.to_string(), partitions: batches }],

@@ -463,6 +463,7 @@ mod tests {
                 producer_id: -1,
                 producer_epoch: -1,
                 base_sequence: -1,
+                transactional: false,
             };
             let mut e = Encoder::new();
             encode_batch_v2(&mut e, spec, &recs).expect("encodes");

@@ -183,8 +183,14 @@ mod tests {
             })
             .collect();
         let (producer_id, producer_epoch, base_sequence) = producer.unwrap_or((-1, -1, -1));
-        let spec =
-            BatchSpec { base_offset: 0, compression: Compression::None, producer_id, producer_epoch, base_sequence };
+        let spec = BatchSpec {
+            base_offset: 0,
+            compression: Compression::None,
+            producer_id,
+            producer_epoch,
+            base_sequence,
+            ..Default::default()
+        };
         let mut e = Encoder::new();
         encode_batch_v2(&mut e, spec, &recs).expect("encode");
         e.into_inner()

@@ -359,6 +359,12 @@ impl State {
         self.outstanding
     }
 
+    /// A transaction is aborted: every message queued or waiting to retry fails with `e`
+    /// (none of them is sent); batches in flight end as their requests do.
+    pub fn abort_pending(&mut self, e: &Error) {
+        self.fail_pending(e);
+    }
+
     /// Fails every message queued or waiting to retry with `e`.
     fn fail_pending(&mut self, e: &Error) {
         let mut msgs = Vec::new();

@@ -57,6 +57,9 @@ pub(crate) struct ProducerConfig {
     pub enable_idempotence: Option<bool>,
     pub statistics_interval: Duration,
     pub on_statistics: Option<Callback<ProducerStats>>,
+    /// Transactions (KIP-98) under this id; `None`: no transactions.
+    pub transactional_id: Option<String>,
+    pub transaction_timeout: Duration,
 }
 
 /// Builds a [`crate::Producer`]; get one from [`crate::Topic::producer`]. Every setter names the PyKafka
@@ -93,6 +96,8 @@ impl ProducerBuilder {
                 enable_idempotence: None,
                 statistics_interval: Duration::ZERO,
                 on_statistics: None,
+                transactional_id: None,
+                transaction_timeout: Duration::from_secs(60),
             },
         }
     }
@@ -211,8 +216,8 @@ impl ProducerBuilder {
     /// `enable.idempotence`, `message.max.bytes`, `delivery.timeout.ms`
     /// (`message.timeout.ms`), `queue.buffering.max.messages`, `queue.buffering.max.kbytes`,
     /// `retries` (`message.send.max.retries`), `retry.backoff.ms`, `retry.backoff.max.ms`,
-    /// `partitioner`, `statistics.interval.ms`. Another builder's property is an error that
-    /// names it.
+    /// `partitioner`, `statistics.interval.ms`, `transactional.id`, `transaction.timeout.ms`.
+    /// Another builder's property is an error that names it.
     pub fn set(mut self, name: &str, value: &str) -> Result<Self> {
         use crate::properties::{boolean, millis, misplaced, number, Target};
         let v = value.trim();
@@ -272,9 +277,8 @@ impl ProducerBuilder {
                     }
                 }
             }
-            "transactional.id" => {
-                return Err(Error::Config("transactional.id: transactions are not supported yet".into()))
-            }
+            "transactional.id" => c.transactional_id = Some(v.to_string()).filter(|id| !id.is_empty()),
+            "transaction.timeout.ms" => c.transaction_timeout = millis(name, v)?,
             other => return Err(misplaced(other, Target::Producer)),
         }
         Ok(self)
@@ -321,6 +325,25 @@ impl ProducerBuilder {
         self
     }
 
+    /// Write in transactions under this id (`transactional.id`, KIP-98): messages go only
+    /// between [`crate::Producer::begin_transaction`] and
+    /// [`crate::Producer::commit_transaction`] (or `abort_transaction`), and read_committed
+    /// consumers see them only once committed. Starting the producer fences every older
+    /// producer with the same id and aborts a transaction it left open. Needs
+    /// `required_acks(Acks::All)`; idempotence comes with it.
+    pub fn transactional_id(mut self, id: &str) -> Self {
+        self.cfg.transactional_id = Some(id.to_string());
+        self
+    }
+
+    /// How long the coordinator lets a transaction stay open before aborting it
+    /// (`transaction.timeout.ms`). Default 60 s, as the Java client; the broker caps it
+    /// (`transaction.max.timeout.ms`, 15 min by default).
+    pub fn transaction_timeout(mut self, d: Duration) -> Self {
+        self.cfg.transaction_timeout = d;
+        self
+    }
+
     /// How often [`Self::on_statistics`] is given a snapshot (`statistics.interval.ms`).
     /// Default zero: never. The callback runs inside `produce`, `send`, `flush` and `close`, on
     /// the application's thread, once the interval has passed (see [`crate::stats`]).
@@ -362,6 +385,14 @@ impl ProducerBuilder {
         }
         if c.delivery_timeout.is_zero() {
             return Err(Error::Config("delivery_timeout must be longer than zero".into()));
+        }
+        if c.transactional_id.is_some() {
+            if c.required_acks != Acks::All || c.enable_idempotence == Some(false) {
+                return Err(Error::Config(
+                    "a transactional producer needs required_acks(Acks::All) and idempotence".into(),
+                ));
+            }
+            c.enable_idempotence = Some(true);
         }
         match c.enable_idempotence {
             Some(true) if c.required_acks != Acks::All => {

@@ -4,10 +4,12 @@ use super::accumulator::{Pending, ProducerIds, State};
 use super::config::ProducerConfig;
 use super::record::{Delivery, DeliveryReport, ProducerRecord};
 use super::sender::{self, Shared};
-use crate::client::TopicRef;
+use crate::client::{txn, TopicRef};
 use crate::error::{Error, Result};
+use crate::protocol::error_code::ErrorCode;
 use crate::stats::{Periodic, ProducerStats};
 use crate::workers::Workers;
+use std::collections::BTreeSet;
 use std::sync::atomic::AtomicUsize;
 use std::sync::mpsc::{channel, sync_channel, Receiver};
 use std::sync::{Arc, Condvar, Mutex};
@@ -36,22 +38,58 @@ pub struct Producer {
     counter: AtomicUsize,
     closed: bool,
     statistics: Mutex<Option<Periodic<ProducerStats>>>,
+    /// With a transactional id: the transaction's state.
+    txn: Option<Mutex<Txn>>,
+}
+
+/// A transactional producer's state.
+#[derive(Debug)]
+struct Txn {
+    id: String,
+    open: bool,
+    /// Partitions added to the open transaction.
+    added: BTreeSet<i32>,
+    /// Fenced by a newer producer with the same id, or refused for good: every later call
+    /// gets this.
+    fatal: Option<Error>,
+}
+
+/// Errors after which a transactional producer can do nothing more.
+fn is_fatal(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Broker {
+            code: ErrorCode::PRODUCER_FENCED
+                | ErrorCode::INVALID_PRODUCER_EPOCH
+                | ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+                | ErrorCode::INVALID_TXN_STATE,
+            ..
+        }
+    )
 }
 
 impl Producer {
     pub(crate) fn start(topic: TopicRef, cfg: ProducerConfig) -> Result<Producer> {
         let client = Arc::clone(&topic.client);
-        let producer = match cfg.enable_idempotence {
-            Some(false) => ProducerIds::NONE,
-            Some(true) => sender::new_ids(&topic.client, &topic.name)?,
-            // On by default, as in the Java client since 3.0, where the brokers can do it.
-            None => match sender::new_ids(&topic.client, &topic.name) {
-                Ok(ids) => ids,
-                Err(e) if e.is_retriable() => return Err(e),
-                Err(e) => {
-                    log::warn!("{}: writing without idempotence, which the cluster refused: {e}", topic.name);
-                    ProducerIds::NONE
-                }
+        let transactional = cfg.transactional_id.clone();
+        let producer = match (&transactional, cfg.enable_idempotence) {
+            (Some(id), _) => {
+                let (id_, epoch) = txn::init(&client, id, cfg.transaction_timeout)?;
+                log::info!("{}: transactional id {id:?} has producer id {id_} epoch {epoch}", topic.name);
+                ProducerIds { id: id_, epoch }
+            }
+            (None, idempotence) => match idempotence {
+                Some(false) => ProducerIds::NONE,
+                Some(true) => sender::new_ids(&topic.client, &topic.name)?,
+                // On by default, as in the Java client since 3.0, where the brokers can do it.
+                None => match sender::new_ids(&topic.client, &topic.name) {
+                    Ok(ids) => ids,
+                    Err(e) if e.is_retriable() => return Err(e),
+                    Err(e) => {
+                        log::warn!("{}: writing without idempotence, which the cluster refused: {e}", topic.name);
+                        ProducerIds::NONE
+                    }
+                },
             },
         };
         let partitions = topic.partitions.len();
@@ -98,6 +136,7 @@ impl Producer {
             counter: AtomicUsize::new(0),
             closed: false,
             statistics,
+            txn: transactional.map(|id| Mutex::new(Txn { id, open: false, added: BTreeSet::new(), fatal: None })),
         })
     }
 
@@ -188,6 +227,7 @@ impl Producer {
         if size > self.shared.batch_budget() {
             return Err(Error::MessageTooLarge { topic: topic.to_string(), size, max: self.shared.batch_budget() });
         }
+        self.join_transaction(p)?;
         rec.timestamp.get_or_insert_with(crate::stats::now_ms);
         let now = Instant::now();
         let deadline = now + cfg.pending_timeout;
@@ -216,6 +256,137 @@ impl Producer {
             // Any sender may own the partition.
             self.shared.work.notify_all();
         }
+        Ok(())
+    }
+
+    /// With a transactional id: checks a transaction is open and adds partition `p` to it on
+    /// its first message.
+    fn join_transaction(&self, p: i32) -> Result<()> {
+        let Some(txn) = &self.txn else { return Ok(()) };
+        let mut t = txn.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = &t.fatal {
+            return Err(e.clone());
+        }
+        if !t.open {
+            return Err(Error::Config(format!(
+                "{}: no transaction is open (call begin_transaction before producing)",
+                self.shared.topic
+            )));
+        }
+        if self.shared.lock().bump_needed {
+            return Err(self.must_abort());
+        }
+        if !t.added.contains(&p) {
+            let ids = self.shared.lock().producer;
+            let added = txn::add_partitions(&self.shared.client, &t.id, (ids.id, ids.epoch), &self.shared.topic, &[p]);
+            if let Err(e) = added {
+                if is_fatal(&e) {
+                    t.fatal = Some(e.clone());
+                }
+                return Err(e);
+            }
+            t.added.insert(p);
+        }
+        Ok(())
+    }
+
+    /// The error for a transaction in which a message failed for good.
+    fn must_abort(&self) -> Error {
+        Error::Config(format!("{}: a message of the transaction failed; abort the transaction", self.shared.topic))
+    }
+
+    /// The transaction state, for the transaction calls: open (`want_open`) or not, and not
+    /// failed for good.
+    fn txn(&self, want_open: bool) -> Result<std::sync::MutexGuard<'_, Txn>> {
+        let txn = self
+            .txn
+            .as_ref()
+            .ok_or_else(|| Error::Config(format!("{}: this producer has no transactional id", self.shared.topic)))?;
+        let t = txn.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = &t.fatal {
+            return Err(e.clone());
+        }
+        if t.open != want_open {
+            let why = if want_open { "no transaction is open" } else { "a transaction is already open" };
+            return Err(Error::Config(format!("{}: {why}", self.shared.topic)));
+        }
+        Ok(t)
+    }
+
+    /// Starts a transaction (needs a transactional id): what is produced from now until
+    /// [`Producer::commit_transaction`] or [`Producer::abort_transaction`] is written as one
+    /// unit.
+    pub fn begin_transaction(&self) -> Result<()> {
+        let mut t = self.txn(false)?;
+        t.open = true;
+        t.added.clear();
+        Ok(())
+    }
+
+    /// Sends everything produced in the transaction, waiting up to `timeout`, then commits it:
+    /// read_committed consumers see it all from now on. If a message failed, the error is
+    /// returned and the transaction stays open: abort it. Fenced (a newer producer took the
+    /// transactional id), the producer can do nothing more.
+    pub fn commit_transaction(&self, timeout: Duration) -> Result<()> {
+        let mut t = self.txn(true)?;
+        self.flush(timeout)?;
+        if self.shared.lock().bump_needed {
+            return Err(self.must_abort());
+        }
+        self.end_transaction(&mut t, true)
+    }
+
+    /// Aborts the transaction: messages not yet sent fail with [`Error::TransactionAborted`]
+    /// and are never written, those already written are never read by read_committed
+    /// consumers. Waits up to `timeout` for requests in flight.
+    pub fn abort_transaction(&self, timeout: Duration) -> Result<()> {
+        let mut t = self.txn(true)?;
+        let aborted = Error::TransactionAborted { transactional_id: t.id.clone() };
+        self.shared.lock().abort_pending(&aborted);
+        self.shared.progress.notify_all();
+        // What is in flight settles (written or failed) before the coordinator is told. The
+        // application asked for the abort: its messages' failures are not the flush's error.
+        let _ = self.flush(timeout);
+        {
+            let mut st = self.shared.lock();
+            if matches!(st.first_error, Some(Error::TransactionAborted { .. })) {
+                st.first_error = None;
+                st.failed = 0;
+            }
+        }
+        self.end_transaction(&mut t, false)?;
+        // A batch that failed for good left a gap in the sequence numbers: the coordinator
+        // gives the next epoch, with which every partition starts again at 0.
+        if self.shared.lock().bump_needed {
+            match txn::init(&self.shared.client, &t.id, self.shared.cfg.transaction_timeout) {
+                Ok((id, epoch)) => self.shared.lock().restart_ids(ProducerIds { id, epoch }),
+                Err(e) => {
+                    if is_fatal(&e) {
+                        t.fatal = Some(e.clone());
+                    }
+                    return Err(e);
+                }
+            }
+            self.shared.work.notify_all();
+        }
+        Ok(())
+    }
+
+    /// EndTxn for the open transaction (when it wrote anything), then closed either way; a
+    /// fatal refusal sticks.
+    fn end_transaction(&self, t: &mut Txn, commit: bool) -> Result<()> {
+        if !t.added.is_empty() {
+            let ids = self.shared.lock().producer;
+            if let Err(e) = txn::end(&self.shared.client, &t.id, (ids.id, ids.epoch), commit) {
+                if is_fatal(&e) {
+                    t.fatal = Some(e.clone());
+                    t.open = false;
+                }
+                return Err(e);
+            }
+        }
+        t.open = false;
+        t.added.clear();
         Ok(())
     }
 
@@ -248,6 +419,12 @@ impl Producer {
         st.flushing += 1;
         self.shared.work.notify_all();
         while st.outstanding > 0 {
+            if st.bump_needed && self.txn.is_some() {
+                // A message of the transaction failed for good: what is queued waits for an abort,
+                // so waiting here would only run out the timeout.
+                st.flushing -= 1;
+                return Err(st.first_error.take().unwrap_or_else(|| self.must_abort()));
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 st.flushing -= 1;

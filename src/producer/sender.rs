@@ -139,7 +139,9 @@ fn take_ready(shared: &Shared, role: &Role) -> Option<Vec<Batch>> {
         if st.closing {
             return None;
         }
-        if st.bump_needed {
+        // A transactional producer's epoch is the coordinator's: after a failed batch it waits
+        // for the application to abort, which gets the next epoch from the coordinator.
+        if st.bump_needed && shared.cfg.transactional_id.is_none() {
             st = bump_epoch(shared, st);
         }
         let now = Instant::now();
@@ -185,6 +187,7 @@ fn encode(shared: &Shared, batch: &Batch) -> Result<Vec<u8>, Error> {
         producer_id: id,
         producer_epoch: epoch,
         base_sequence: if id >= 0 { batch.base_sequence } else { -1 },
+        transactional: shared.cfg.transactional_id.is_some(),
     };
     let mut e = Encoder::new();
     encode_batch_v2(&mut e, spec, &recs).map_err(|c| Error::Config(format!("{}: {c}", shared.topic)))?;
@@ -211,8 +214,13 @@ fn send_round(shared: &Shared, conns: &mut Dedicated, batches: Vec<Batch>) {
         }
     }
     let deadline = Instant::now() + cfg.ack_timeout + shared.client.connection_config().request_timeout;
-    let params =
-        ProduceParams { topic, acks: cfg.required_acks.wire(), timeout: cfg.ack_timeout, compression: cfg.compression };
+    let params = ProduceParams {
+        topic,
+        acks: cfg.required_acks.wire(),
+        timeout: cfg.ack_timeout,
+        compression: cfg.compression,
+        transactional_id: cfg.transactional_id.as_deref(),
+    };
     let mut inflight = Vec::new();
     for (leader, batches) in by_leader {
         let mut parts = Vec::with_capacity(batches.len());

@@ -6,6 +6,7 @@
 //! directions encode and decode. Field names follow the message definitions in Apache Kafka's
 //! `clients/src/main/resources/common/message/*.json`.
 
+pub mod add_partitions_to_txn;
 pub mod api_versions;
 pub mod codec;
 pub mod compression;
@@ -13,6 +14,7 @@ pub mod consumer_protocol;
 pub mod create_topics;
 pub mod delete_topics;
 pub mod describe_groups;
+pub mod end_txn;
 pub mod error_code;
 pub mod fetch;
 pub mod find_coordinator;
@@ -77,6 +79,10 @@ pub enum ApiKey {
     DeleteTopics,
     /// InitProducerId (22)
     InitProducerId,
+    /// AddPartitionsToTxn (24)
+    AddPartitionsToTxn,
+    /// EndTxn (26)
+    EndTxn,
     /// SaslAuthenticate (36)
     SaslAuthenticate,
 }
@@ -103,6 +109,8 @@ impl ApiKey {
             ApiKey::CreateTopics => 19,
             ApiKey::DeleteTopics => 20,
             ApiKey::InitProducerId => 22,
+            ApiKey::AddPartitionsToTxn => 24,
+            ApiKey::EndTxn => 26,
             ApiKey::SaslAuthenticate => 36,
         }
     }
@@ -128,6 +136,8 @@ impl ApiKey {
             19 => ApiKey::CreateTopics,
             20 => ApiKey::DeleteTopics,
             22 => ApiKey::InitProducerId,
+            24 => ApiKey::AddPartitionsToTxn,
+            26 => ApiKey::EndTxn,
             36 => ApiKey::SaslAuthenticate,
             _ => return None,
         })
@@ -186,6 +196,14 @@ macro_rules! with_request_type {
             }
             ApiKey::InitProducerId => {
                 type $t = init_producer_id::InitProducerIdRequest;
+                Some($body)
+            }
+            ApiKey::AddPartitionsToTxn => {
+                type $t = add_partitions_to_txn::AddPartitionsToTxnRequest;
+                Some($body)
+            }
+            ApiKey::EndTxn => {
+                type $t = end_txn::EndTxnRequest;
                 Some($body)
             }
             ApiKey::Fetch => {
@@ -340,7 +358,7 @@ pub fn check_request(key: ApiKey, version: i16, body: &[u8]) -> Option<codec::De
 }
 
 /// Every API key plainkafka knows.
-pub const ALL_KEYS: [ApiKey; 19] = [
+pub const ALL_KEYS: [ApiKey; 21] = [
     ApiKey::Produce,
     ApiKey::Fetch,
     ApiKey::ListOffsets,
@@ -350,6 +368,8 @@ pub const ALL_KEYS: [ApiKey; 19] = [
     ApiKey::FindCoordinator,
     ApiKey::ApiVersions,
     ApiKey::InitProducerId,
+    ApiKey::AddPartitionsToTxn,
+    ApiKey::EndTxn,
     ApiKey::JoinGroup,
     ApiKey::Heartbeat,
     ApiKey::LeaveGroup,

@@ -645,6 +645,9 @@ pub struct BatchSpec {
     pub producer_epoch: i16,
     /// Sequence number of the first record, -1 for none.
     pub base_sequence: i32,
+    /// Written in a transaction (attribute bit 4): read_committed consumers drop it if the
+    /// transaction aborts.
+    pub transactional: bool,
 }
 
 impl Default for BatchSpec {
@@ -655,6 +658,7 @@ impl Default for BatchSpec {
             producer_id: -1,
             producer_epoch: -1,
             base_sequence: -1,
+            transactional: false,
         }
     }
 }
@@ -713,7 +717,7 @@ pub fn encode_batch_v2(e: &mut Encoder, spec: BatchSpec, records: &[RecordSpec<'
     e.i32(-1); // partition leader epoch: set by the broker
     e.i8(2);
     let crc_at = e.reserve_i32();
-    e.i16(spec.compression.id());
+    e.i16(spec.compression.id() | if spec.transactional { ATTR_TRANSACTIONAL } else { 0 });
     e.i32(records.len() as i32 - 1);
     e.i64(base_ts);
     e.i64(max_ts);
@@ -989,6 +993,7 @@ mod tests {
             producer_id: pid,
             producer_epoch: 0,
             base_sequence: 0,
+            transactional: true,
         };
         encode_batch_v2(&mut e, spec, &recs).unwrap();
         let mut bytes = e.into_inner();
@@ -1036,8 +1041,14 @@ mod tests {
             .collect();
         for c in [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
             let mut e = Encoder::new();
-            let spec =
-                BatchSpec { base_offset: 100, compression: c, producer_id: 9, producer_epoch: 1, base_sequence: 0 };
+            let spec = BatchSpec {
+                base_offset: 100,
+                compression: c,
+                producer_id: 9,
+                producer_epoch: 1,
+                base_sequence: 0,
+                transactional: false,
+            };
             encode_batch_v2(&mut e, spec, &recs).unwrap();
             let (got, s) = decode_all(e.into_inner(), 110);
             assert_eq!(s.unwrap().next_offset, Some(150), "{c:?}");

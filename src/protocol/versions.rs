@@ -33,7 +33,7 @@ pub fn floor(key: ApiKey) -> i16 {
         ApiKey::OffsetFetch => 1,
         ApiKey::FindCoordinator => 0,
         ApiKey::ApiVersions => 0,
-        ApiKey::InitProducerId => 0,
+        ApiKey::InitProducerId | ApiKey::AddPartitionsToTxn | ApiKey::EndTxn => 0,
         ApiKey::JoinGroup
         | ApiKey::Heartbeat
         | ApiKey::LeaveGroup

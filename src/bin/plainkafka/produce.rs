@@ -20,7 +20,6 @@ pub(crate) struct ProduceOpts {
 }
 
 pub(crate) fn produce(conn: &Conn, topic: &str, o: ProduceOpts) -> AnyResult<()> {
-    use io::BufRead;
     let mut headers = Vec::new();
     for h in &o.headers {
         let (name, value) = h.split_once('=').ok_or_else(|| format!("header {h:?} is not name=value"))?;
@@ -46,8 +45,38 @@ pub(crate) fn produce(conn: &Conn, topic: &str, o: ProduceOpts) -> AnyResult<()>
     }
     b = b.on_statistics(|s| eprintln!("{}", s.to_json()));
     let p = Arc::new(b.build()?);
+    // With a transactional id, all of standard input is one transaction.
+    let transactional = o.props.iter().any(|(k, v)| k == "transactional.id" && !v.trim().is_empty());
+    if transactional {
+        p.begin_transaction()?;
+    }
     let count = Arc::new(AtomicU64::new(0));
-    on_signal_flush(Arc::clone(&p), Arc::clone(&count));
+    on_signal_flush(Arc::clone(&p), Arc::clone(&count), transactional);
+    let read = read_lines(&p, &o, &headers, &count);
+    if transactional {
+        let ended = read.and_then(|()| Ok(p.commit_transaction(FINAL_FLUSH)?));
+        if let Err(e) = ended {
+            return match p.abort_transaction(FINAL_FLUSH) {
+                Ok(()) => Err(format!("{e}; the transaction was aborted: nothing was written").into()),
+                Err(a) => Err(format!("{e}; aborting the transaction failed too: {a}").into()),
+            };
+        }
+    } else {
+        read?;
+        p.flush(FINAL_FLUSH)?;
+    }
+    eprintln!("{}", crate::format::count(count.load(Ordering::Acquire), "message"));
+    Ok(())
+}
+
+/// Produces one message per line of standard input.
+fn read_lines(
+    p: &Producer,
+    o: &ProduceOpts,
+    headers: &[(String, Option<Vec<u8>>)],
+    count: &AtomicU64,
+) -> AnyResult<()> {
+    use io::BufRead;
     for line in io::stdin().lock().split(b'\n') {
         let mut line = line?;
         if line.last() == Some(&b'\r') {
@@ -63,15 +92,13 @@ pub(crate) fn produce(conn: &Conn, topic: &str, o: ProduceOpts) -> AnyResult<()>
         let rec = ProducerRecord {
             value: Some(value),
             key,
-            headers: headers.clone(),
+            headers: headers.to_vec(),
             timestamp: None,
             partition: o.partition,
         };
         p.produce(rec)?;
         count.fetch_add(1, Ordering::AcqRel);
     }
-    p.flush(FINAL_FLUSH)?;
-    eprintln!("{}", crate::format::count(count.load(Ordering::Acquire), "message"));
     Ok(())
 }
 
@@ -81,12 +108,22 @@ const FINAL_FLUSH: Duration = Duration::from_secs(150);
 
 /// SIGINT or SIGTERM ends `produce` cleanly: what was read is delivered (the main thread may be
 /// blocked reading standard input, so the handler flushes itself), the count is printed, and
-/// the process exits 0, or 1 when a message failed. A second signal exits at once.
-fn on_signal_flush(p: Arc<Producer>, count: Arc<AtomicU64>) {
+/// the process exits 0, or 1 when a message failed. In a transaction, the transaction is
+/// aborted instead and the process exits 1: nothing was written. A second signal exits at once.
+fn on_signal_flush(p: Arc<Producer>, count: Arc<AtomicU64>, transactional: bool) {
     let seen = AtomicBool::new(false);
     let set = ctrlc::set_handler(move || {
         if seen.swap(true, Ordering::AcqRel) {
             std::process::exit(130);
+        }
+        if transactional {
+            match p.abort_transaction(FINAL_FLUSH) {
+                Ok(()) => {
+                    eprintln!("plainkafka: stopped by a signal; the transaction was aborted: nothing was written")
+                }
+                Err(e) => eprintln!("plainkafka: stopped by a signal; aborting the transaction failed: {e}"),
+            }
+            std::process::exit(1);
         }
         let code = match p.flush(FINAL_FLUSH) {
             Ok(()) => {

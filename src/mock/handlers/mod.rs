@@ -98,6 +98,8 @@ pub(crate) fn dispatch(
         ApiKey::DeleteTopics => run(ctx, hdr, d, fault, delete_topics),
         // Answered before dispatch.
         ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate => None,
+        // Not served (nor advertised) yet: the mock has no transactions.
+        ApiKey::AddPartitionsToTxn | ApiKey::EndTxn => None,
     }
 }
 

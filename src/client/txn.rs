@@ -1,0 +1,101 @@
+//! A transactional producer's requests to its transaction coordinator (KIP-98, transaction
+//! version 1): InitProducerId with the transactional id (which fences older incarnations),
+//! AddPartitionsToTxn before the first write to a partition, and EndTxn. Each finds the
+//! coordinator, retries what may pass (a coordinator loading or moving, a previous transaction
+//! still completing) with backoff, and returns the rest.
+
+use super::Client;
+use crate::error::{Context, Error, Result};
+use crate::protocol::add_partitions_to_txn::AddPartitionsToTxnRequest;
+use crate::protocol::end_txn::EndTxnRequest;
+use crate::protocol::error_code::ErrorCode;
+use crate::protocol::init_producer_id::InitProducerIdRequest;
+use crate::protocol::ApiKey;
+use std::time::Duration;
+
+/// Attempts per call: with the client's backoff (capped at a second) and its rule that no retry
+/// starts a request timeout after the first, a coordinator has tens of seconds to settle.
+const ATTEMPTS: u32 = 60;
+
+/// The error for `code` from the coordinator `node` about `transactional_id`; the cached
+/// coordinator is forgotten when the code says it moved.
+fn refused(client: &Client, api: ApiKey, code: ErrorCode, node: i32, transactional_id: &str) -> Error {
+    if matches!(code, ErrorCode::NOT_COORDINATOR | ErrorCode::COORDINATOR_NOT_AVAILABLE) {
+        client.forget_txn_coordinator(transactional_id);
+    }
+    Error::broker(api, code, Context::broker(node), Some(format!("transactional id {transactional_id:?}")))
+}
+
+/// A producer id and epoch for `transactional_id`: the coordinator fences every older producer
+/// with that id and finishes (aborts) a transaction it left open.
+pub(crate) fn init(client: &Client, transactional_id: &str, timeout: Duration) -> Result<(i64, i16)> {
+    let req = InitProducerIdRequest {
+        transactional_id: Some(transactional_id.to_string()),
+        transaction_timeout_ms: i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX),
+        producer_id: -1,
+        producer_epoch: -1,
+    };
+    client.with_retries(ATTEMPTS, &[], None, || {
+        let node = client.txn_coordinator(transactional_id)?;
+        let r = client.send_to(node, &req).inspect_err(|_| client.forget_txn_coordinator(transactional_id))?;
+        match ErrorCode::from_i16(r.error_code) {
+            ErrorCode::NONE => Ok((r.producer_id, r.producer_epoch)),
+            code => Err(refused(client, ApiKey::InitProducerId, code, node, transactional_id)),
+        }
+    })
+}
+
+/// Adds `partitions` of `topic` to the open transaction.
+pub(crate) fn add_partitions(
+    client: &Client,
+    transactional_id: &str,
+    (producer_id, producer_epoch): (i64, i16),
+    topic: &str,
+    partitions: &[i32],
+) -> Result<()> {
+    let req = AddPartitionsToTxnRequest {
+        transactional_id: transactional_id.to_string(),
+        producer_id,
+        producer_epoch,
+        topics: vec![(topic.to_string(), partitions.to_vec())],
+    };
+    client.with_retries(ATTEMPTS, &[topic], None, || {
+        let node = client.txn_coordinator(transactional_id)?;
+        let r = client.send_to(node, &req).inspect_err(|_| client.forget_txn_coordinator(transactional_id))?;
+        // OPERATION_NOT_ATTEMPTED marks partitions left alone because another failed: the
+        // other's error is the one that tells.
+        let worst = r
+            .results
+            .iter()
+            .flat_map(|(_, ps)| ps.iter().map(|(_, code)| ErrorCode::from_i16(*code)))
+            .filter(|c| !c.is_ok())
+            .max_by_key(|c| *c != ErrorCode::OPERATION_NOT_ATTEMPTED);
+        match worst {
+            None => Ok(()),
+            Some(code) => Err(refused(client, ApiKey::AddPartitionsToTxn, code, node, transactional_id)),
+        }
+    })
+}
+
+/// Commits (or aborts) the open transaction; the producer must have flushed first.
+pub(crate) fn end(
+    client: &Client,
+    transactional_id: &str,
+    (producer_id, producer_epoch): (i64, i16),
+    commit: bool,
+) -> Result<()> {
+    let req = EndTxnRequest {
+        transactional_id: transactional_id.to_string(),
+        producer_id,
+        producer_epoch,
+        committed: commit,
+    };
+    client.with_retries(ATTEMPTS, &[], None, || {
+        let node = client.txn_coordinator(transactional_id)?;
+        let r = client.send_to(node, &req).inspect_err(|_| client.forget_txn_coordinator(transactional_id))?;
+        match ErrorCode::from_i16(r.error_code) {
+            ErrorCode::NONE => Ok(()),
+            code => Err(refused(client, ApiKey::EndTxn, code, node, transactional_id)),
+        }
+    })
+}
