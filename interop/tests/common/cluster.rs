@@ -180,7 +180,7 @@ impl Cluster {
     }
 }
 
-/// The Java client's numbers for one run of `tests/java/FaultPeer.java`.
+/// The Java client's numbers for one run of `interop/tests/java/FaultPeer.java`.
 #[derive(Debug, Clone, Copy)]
 pub struct JavaNumbers {
     pub producer: Duration,
@@ -190,7 +190,7 @@ pub struct JavaNumbers {
     pub total: u64,
 }
 
-/// Kafka's Java client, run by `tests/java/FaultPeer.java` beside plainkafka under the same
+/// Kafka's Java client, run by `interop/tests/java/FaultPeer.java` beside plainkafka under the same
 /// fault.
 pub struct JavaPeer {
     child: std::process::Child,
@@ -205,7 +205,7 @@ fn java_peer_classes() -> PathBuf {
             kafka_jars(VERSION);
             let out = root().join("target/java-peer");
             std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
-            let src = root().join("tests/java/FaultPeer.java");
+            let src = root().join("interop/tests/java/FaultPeer.java");
             let javac = super::bounded::output_within(
                 Command::new("javac").args(["-cp", &kafka_classpath(VERSION), "-d"]).arg(&out).arg(&src),
                 b"",
