@@ -4,12 +4,15 @@
 //! coordinator, retries what may pass (a coordinator loading or moving, a previous transaction
 //! still completing) with backoff, and returns the rest.
 
+use super::offsets::Generation;
 use super::Client;
 use crate::error::{Context, Error, Result};
+use crate::protocol::add_offsets_to_txn::AddOffsetsToTxnRequest;
 use crate::protocol::add_partitions_to_txn::AddPartitionsToTxnRequest;
 use crate::protocol::end_txn::EndTxnRequest;
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::init_producer_id::InitProducerIdRequest;
+use crate::protocol::txn_offset_commit::{TxnOffsetCommitPartition, TxnOffsetCommitRequest};
 use crate::protocol::ApiKey;
 use std::time::Duration;
 
@@ -96,6 +99,78 @@ pub(crate) fn end(
         match ErrorCode::from_i16(r.error_code) {
             ErrorCode::NONE => Ok(()),
             code => Err(refused(client, ApiKey::EndTxn, code, node, transactional_id)),
+        }
+    })
+}
+
+/// Makes `group`'s offsets part of the open transaction (at the transaction coordinator).
+pub(crate) fn add_offsets(
+    client: &Client,
+    transactional_id: &str,
+    (producer_id, producer_epoch): (i64, i16),
+    group: &str,
+) -> Result<()> {
+    let req = AddOffsetsToTxnRequest {
+        transactional_id: transactional_id.to_string(),
+        producer_id,
+        producer_epoch,
+        group_id: group.to_string(),
+    };
+    client.with_retries(ATTEMPTS, &[], None, || {
+        let node = client.txn_coordinator(transactional_id)?;
+        let r = client.send_to(node, &req).inspect_err(|_| client.forget_txn_coordinator(transactional_id))?;
+        match ErrorCode::from_i16(r.error_code) {
+            ErrorCode::NONE => Ok(()),
+            code => Err(refused(client, ApiKey::AddOffsetsToTxn, code, node, transactional_id)),
+        }
+    })
+}
+
+/// Writes `offsets` (topic, partition, next offset to read) for `group` inside the open
+/// transaction (at the group coordinator), as `member` when given: the coordinator then refuses
+/// a member a rebalance replaced (KIP-447).
+pub(crate) fn commit_offsets(
+    client: &Client,
+    transactional_id: &str,
+    (producer_id, producer_epoch): (i64, i16),
+    group: &str,
+    member: Option<&Generation>,
+    offsets: &[(&str, i32, i64)],
+) -> Result<()> {
+    let mut topics: Vec<(String, Vec<TxnOffsetCommitPartition>)> = Vec::new();
+    for &(topic, partition, offset) in offsets {
+        let p = TxnOffsetCommitPartition { partition, offset, leader_epoch: -1 };
+        match topics.iter_mut().find(|(t, _)| t == topic) {
+            Some((_, ps)) => ps.push(p),
+            None => topics.push((topic.to_string(), vec![p])),
+        }
+    }
+    let req = TxnOffsetCommitRequest {
+        transactional_id: transactional_id.to_string(),
+        group_id: group.to_string(),
+        producer_id,
+        producer_epoch,
+        generation_id: member.map_or(-1, |m| m.generation_id),
+        member_id: member.map(|m| m.member_id.clone()).unwrap_or_default(),
+        group_instance_id: member.and_then(|m| m.group_instance_id.clone()),
+        topics,
+    };
+    client.with_retries(ATTEMPTS, &[], Some(group), || {
+        let node = client.coordinator(group)?;
+        let r = client.send_to(node, &req)?;
+        let worst = r
+            .topics
+            .iter()
+            .flat_map(|(t, ps)| ps.iter().map(move |(p, code)| (t, *p, ErrorCode::from_i16(*code))))
+            .find(|(_, _, c)| !c.is_ok());
+        match worst {
+            None => Ok(()),
+            Some((topic, partition, code)) => Err(Error::broker(
+                ApiKey::TxnOffsetCommit,
+                code,
+                Context::partition(topic, partition).on_broker(node),
+                Some(format!("group {group:?}, transactional id {transactional_id:?}")),
+            )),
         }
     })
 }

@@ -262,6 +262,13 @@ impl BalancedConsumer {
         }
     }
 
+    /// This member's group and generation, for committing offsets inside a producer's
+    /// transaction ([`crate::Producer::send_offsets_to_transaction`]); `None` before it joined.
+    pub fn group_metadata(&self) -> Option<crate::group::ConsumerGroupMetadata> {
+        let member = self.generation.clone()?;
+        Some(crate::group::ConsumerGroupMetadata { group: self.group.group.clone(), member: Some(member) })
+    }
+
     /// A snapshot of this member's figures: each assigned partition's position, high
     /// watermark, lag and queue, its rebalances, the brokers' traffic (see [`crate::stats`]).
     pub fn stats(&self) -> ConsumerStats {

@@ -49,6 +49,8 @@ struct Txn {
     open: bool,
     /// Partitions added to the open transaction.
     added: BTreeSet<i32>,
+    /// Offsets were added to the open transaction.
+    offsets: bool,
     /// Fenced by a newer producer with the same id, or refused for good: every later call
     /// gets this.
     fatal: Option<Error>,
@@ -136,7 +138,8 @@ impl Producer {
             counter: AtomicUsize::new(0),
             closed: false,
             statistics,
-            txn: transactional.map(|id| Mutex::new(Txn { id, open: false, added: BTreeSet::new(), fatal: None })),
+            txn: transactional
+                .map(|id| Mutex::new(Txn { id, open: false, added: BTreeSet::new(), offsets: false, fatal: None })),
         })
     }
 
@@ -320,6 +323,7 @@ impl Producer {
         let mut t = self.txn(false)?;
         t.open = true;
         t.added.clear();
+        t.offsets = false;
         Ok(())
     }
 
@@ -334,6 +338,32 @@ impl Producer {
             return Err(self.must_abort());
         }
         self.end_transaction(&mut t, true)
+    }
+
+    /// Commits a consumer group's offsets as part of the open transaction: they take effect if
+    /// and only if the transaction commits, which is what makes consume → transform → produce
+    /// exactly once. `offsets` are (topic, partition, next offset to read): one past the last
+    /// message processed. With a group member's [`crate::group::ConsumerGroupMetadata`] the
+    /// coordinator refuses the commit once a rebalance replaced the member.
+    pub fn send_offsets_to_transaction(
+        &self,
+        offsets: &[(&str, i32, i64)],
+        group: &crate::group::ConsumerGroupMetadata,
+    ) -> Result<()> {
+        let mut t = self.txn(true)?;
+        let ids = self.shared.lock().producer;
+        let client = &self.shared.client;
+        let sent = txn::add_offsets(client, &t.id, (ids.id, ids.epoch), &group.group).and_then(|()| {
+            txn::commit_offsets(client, &t.id, (ids.id, ids.epoch), &group.group, group.member.as_ref(), offsets)
+        });
+        if let Err(e) = &sent {
+            if is_fatal(e) {
+                t.fatal = Some(e.clone());
+            }
+        }
+        // The transaction now holds offsets: EndTxn is needed even with no message written.
+        t.offsets = true;
+        sent
     }
 
     /// Aborts the transaction: messages not yet sent fail with [`Error::TransactionAborted`]
@@ -375,7 +405,7 @@ impl Producer {
     /// EndTxn for the open transaction (when it wrote anything), then closed either way; a
     /// fatal refusal sticks.
     fn end_transaction(&self, t: &mut Txn, commit: bool) -> Result<()> {
-        if !t.added.is_empty() {
+        if !t.added.is_empty() || t.offsets {
             let ids = self.shared.lock().producer;
             if let Err(e) = txn::end(&self.shared.client, &t.id, (ids.id, ids.epoch), commit) {
                 if is_fatal(&e) {
@@ -387,6 +417,7 @@ impl Producer {
         }
         t.open = false;
         t.added.clear();
+        t.offsets = false;
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 //! directions encode and decode. Field names follow the message definitions in Apache Kafka's
 //! `clients/src/main/resources/common/message/*.json`.
 
+pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod api_versions;
 pub mod codec;
@@ -35,6 +36,7 @@ pub mod sasl_handshake;
 pub mod sync_group;
 #[cfg(test)]
 mod test_util;
+pub mod txn_offset_commit;
 pub mod versions;
 
 use codec::{DecodeResult, Decoder, Encoder};
@@ -81,8 +83,12 @@ pub enum ApiKey {
     InitProducerId,
     /// AddPartitionsToTxn (24)
     AddPartitionsToTxn,
+    /// AddOffsetsToTxn (25)
+    AddOffsetsToTxn,
     /// EndTxn (26)
     EndTxn,
+    /// TxnOffsetCommit (28)
+    TxnOffsetCommit,
     /// SaslAuthenticate (36)
     SaslAuthenticate,
 }
@@ -110,7 +116,9 @@ impl ApiKey {
             ApiKey::DeleteTopics => 20,
             ApiKey::InitProducerId => 22,
             ApiKey::AddPartitionsToTxn => 24,
+            ApiKey::AddOffsetsToTxn => 25,
             ApiKey::EndTxn => 26,
+            ApiKey::TxnOffsetCommit => 28,
             ApiKey::SaslAuthenticate => 36,
         }
     }
@@ -137,7 +145,9 @@ impl ApiKey {
             20 => ApiKey::DeleteTopics,
             22 => ApiKey::InitProducerId,
             24 => ApiKey::AddPartitionsToTxn,
+            25 => ApiKey::AddOffsetsToTxn,
             26 => ApiKey::EndTxn,
+            28 => ApiKey::TxnOffsetCommit,
             36 => ApiKey::SaslAuthenticate,
             _ => return None,
         })
@@ -204,6 +214,14 @@ macro_rules! with_request_type {
             }
             ApiKey::EndTxn => {
                 type $t = end_txn::EndTxnRequest;
+                Some($body)
+            }
+            ApiKey::AddOffsetsToTxn => {
+                type $t = add_offsets_to_txn::AddOffsetsToTxnRequest;
+                Some($body)
+            }
+            ApiKey::TxnOffsetCommit => {
+                type $t = txn_offset_commit::TxnOffsetCommitRequest;
                 Some($body)
             }
             ApiKey::Fetch => {
@@ -358,7 +376,7 @@ pub fn check_request(key: ApiKey, version: i16, body: &[u8]) -> Option<codec::De
 }
 
 /// Every API key plainkafka knows.
-pub const ALL_KEYS: [ApiKey; 21] = [
+pub const ALL_KEYS: [ApiKey; 23] = [
     ApiKey::Produce,
     ApiKey::Fetch,
     ApiKey::ListOffsets,
@@ -369,7 +387,9 @@ pub const ALL_KEYS: [ApiKey; 21] = [
     ApiKey::ApiVersions,
     ApiKey::InitProducerId,
     ApiKey::AddPartitionsToTxn,
+    ApiKey::AddOffsetsToTxn,
     ApiKey::EndTxn,
+    ApiKey::TxnOffsetCommit,
     ApiKey::JoinGroup,
     ApiKey::Heartbeat,
     ApiKey::LeaveGroup,

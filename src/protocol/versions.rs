@@ -33,7 +33,11 @@ pub fn floor(key: ApiKey) -> i16 {
         ApiKey::OffsetFetch => 1,
         ApiKey::FindCoordinator => 0,
         ApiKey::ApiVersions => 0,
-        ApiKey::InitProducerId | ApiKey::AddPartitionsToTxn | ApiKey::EndTxn => 0,
+        ApiKey::InitProducerId
+        | ApiKey::AddPartitionsToTxn
+        | ApiKey::AddOffsetsToTxn
+        | ApiKey::EndTxn
+        | ApiKey::TxnOffsetCommit => 0,
         ApiKey::JoinGroup
         | ApiKey::Heartbeat
         | ApiKey::LeaveGroup

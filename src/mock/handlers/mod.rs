@@ -99,7 +99,7 @@ pub(crate) fn dispatch(
         // Answered before dispatch.
         ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate => None,
         // Not served (nor advertised) yet: the mock has no transactions.
-        ApiKey::AddPartitionsToTxn | ApiKey::EndTxn => None,
+        ApiKey::AddPartitionsToTxn | ApiKey::AddOffsetsToTxn | ApiKey::EndTxn | ApiKey::TxnOffsetCommit => None,
     }
 }
 
