@@ -2,6 +2,7 @@
 //! partitions to a producer's open transaction before it writes to them (KIP-98).
 
 use super::codec::{DecodeResult, Decoder, Encoder};
+use super::partition_errors::{self, PartitionErrors};
 use super::{ApiKey, Request, Response};
 
 /// AddPartitionsToTxn request.
@@ -23,7 +24,7 @@ pub struct AddPartitionsToTxnResponse {
     /// Throttle time.
     pub throttle_time_ms: i32,
     /// Per topic: (partition, error code).
-    pub results: Vec<(String, Vec<(i32, i16)>)>,
+    pub results: PartitionErrors,
 }
 
 impl Request for AddPartitionsToTxnRequest {
@@ -66,31 +67,14 @@ impl Response for AddPartitionsToTxnResponse {
     fn encode(&self, e: &mut Encoder, version: i16) {
         let flex = AddPartitionsToTxnRequest::flexible(version);
         e.i32(self.throttle_time_ms);
-        e.array(&self.results, flex, |e, (topic, partitions)| {
-            e.string(topic, flex);
-            e.array(partitions, flex, |e, (p, code)| {
-                e.i32(*p);
-                e.i16(*code);
-                e.tagged_fields(flex);
-            });
-            e.tagged_fields(flex);
-        });
+        partition_errors::encode(e, &self.results, flex, |(t, ps)| (t.as_str(), ps.as_slice()));
         e.tagged_fields(flex);
     }
 
     fn decode(d: &mut Decoder<'_>, version: i16) -> DecodeResult<Self> {
         let flex = AddPartitionsToTxnRequest::flexible(version);
         let throttle_time_ms = d.i32()?;
-        let results = d.array(flex, 2, |d| {
-            let topic = d.string(flex)?;
-            let partitions = d.array(flex, 6, |d| {
-                let p = (d.i32()?, d.i16()?);
-                d.skip_tagged_fields(flex)?;
-                Ok(p)
-            })?;
-            d.skip_tagged_fields(flex)?;
-            Ok((topic, partitions))
-        })?;
+        let results = partition_errors::decode(d, flex)?;
         d.skip_tagged_fields(flex)?;
         Ok(AddPartitionsToTxnResponse { throttle_time_ms, results })
     }

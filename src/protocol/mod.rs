@@ -29,6 +29,7 @@ pub mod list_offsets;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_fetch;
+pub mod partition_errors;
 pub mod produce;
 pub mod records;
 pub mod sasl_authenticate;

@@ -4,6 +4,7 @@
 //! which the group coordinator accepts for a group that has no active members.
 
 use super::codec::{DecodeResult, Decoder, Encoder};
+use super::partition_errors;
 use super::{ApiKey, Request, Response};
 
 /// OffsetCommit request.
@@ -130,31 +131,17 @@ impl Response for OffsetCommitResponse {
         if version >= 3 {
             e.i32(self.throttle_time_ms);
         }
-        e.array(&self.topics, flex, |e, t| {
-            e.string(&t.name, flex);
-            e.array(&t.partitions, flex, |e, (p, code)| {
-                e.i32(*p);
-                e.i16(*code);
-                e.tagged_fields(flex);
-            });
-            e.tagged_fields(flex);
-        });
+        partition_errors::encode(e, &self.topics, flex, |t| (t.name.as_str(), t.partitions.as_slice()));
         e.tagged_fields(flex);
     }
 
     fn decode(d: &mut Decoder<'_>, version: i16) -> DecodeResult<Self> {
         let flex = OffsetCommitRequest::flexible(version);
         let throttle_time_ms = if version >= 3 { d.i32()? } else { 0 };
-        let topics = d.array(flex, 2, |d| {
-            let name = d.string(flex)?;
-            let partitions = d.array(flex, 6, |d| {
-                let p = (d.i32()?, d.i16()?);
-                d.skip_tagged_fields(flex)?;
-                Ok(p)
-            })?;
-            d.skip_tagged_fields(flex)?;
-            Ok(OffsetCommitTopicResponse { name, partitions })
-        })?;
+        let topics = partition_errors::decode(d, flex)?
+            .into_iter()
+            .map(|(name, partitions)| OffsetCommitTopicResponse { name, partitions })
+            .collect();
         d.skip_tagged_fields(flex)?;
         Ok(OffsetCommitResponse { throttle_time_ms, topics })
     }

@@ -3,6 +3,7 @@
 //! group can't commit (KIP-447).
 
 use super::codec::{DecodeResult, Decoder, Encoder};
+use super::partition_errors::{self, PartitionErrors};
 use super::{ApiKey, Request, Response};
 
 /// One partition's offset.
@@ -43,7 +44,7 @@ pub struct TxnOffsetCommitResponse {
     /// Throttle time.
     pub throttle_time_ms: i32,
     /// Per topic: (partition, error code).
-    pub topics: Vec<(String, Vec<(i32, i16)>)>,
+    pub topics: PartitionErrors,
 }
 
 impl Request for TxnOffsetCommitRequest {
@@ -122,31 +123,14 @@ impl Response for TxnOffsetCommitResponse {
     fn encode(&self, e: &mut Encoder, version: i16) {
         let flex = TxnOffsetCommitRequest::flexible(version);
         e.i32(self.throttle_time_ms);
-        e.array(&self.topics, flex, |e, (topic, partitions)| {
-            e.string(topic, flex);
-            e.array(partitions, flex, |e, (p, code)| {
-                e.i32(*p);
-                e.i16(*code);
-                e.tagged_fields(flex);
-            });
-            e.tagged_fields(flex);
-        });
+        partition_errors::encode(e, &self.topics, flex, |(t, ps)| (t.as_str(), ps.as_slice()));
         e.tagged_fields(flex);
     }
 
     fn decode(d: &mut Decoder<'_>, version: i16) -> DecodeResult<Self> {
         let flex = TxnOffsetCommitRequest::flexible(version);
         let throttle_time_ms = d.i32()?;
-        let topics = d.array(flex, 2, |d| {
-            let topic = d.string(flex)?;
-            let partitions = d.array(flex, 6, |d| {
-                let p = (d.i32()?, d.i16()?);
-                d.skip_tagged_fields(flex)?;
-                Ok(p)
-            })?;
-            d.skip_tagged_fields(flex)?;
-            Ok((topic, partitions))
-        })?;
+        let topics = partition_errors::decode(d, flex)?;
         d.skip_tagged_fields(flex)?;
         Ok(TxnOffsetCommitResponse { throttle_time_ms, topics })
     }
