@@ -13,7 +13,7 @@ use crate::protocol::end_txn::EndTxnRequest;
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::init_producer_id::InitProducerIdRequest;
 use crate::protocol::txn_offset_commit::{TxnOffsetCommitPartition, TxnOffsetCommitRequest};
-use crate::protocol::ApiKey;
+use crate::protocol::{ApiKey, Request};
 use std::time::Duration;
 
 /// Attempts per call: with the client's backoff (capped at a second) and its rule that no retry
@@ -29,6 +29,26 @@ fn refused(client: &Client, api: ApiKey, code: ErrorCode, node: i32, transaction
     Error::broker(api, code, Context::broker(node), Some(format!("transactional id {transactional_id:?}")))
 }
 
+/// Sends `req` to the transaction coordinator of `transactional_id`, retrying what may pass;
+/// `code` reads the answer's error code. A broken connection or a moved coordinator makes the
+/// next attempt look the coordinator up again.
+fn at_coordinator<R: Request>(
+    client: &Client,
+    transactional_id: &str,
+    topics: &[&str],
+    req: &R,
+    code: impl Fn(&R::Response) -> ErrorCode,
+) -> Result<R::Response> {
+    client.with_retries(ATTEMPTS, topics, None, || {
+        let node = client.txn_coordinator(transactional_id)?;
+        let r = client.send_to(node, req).inspect_err(|_| client.forget_txn_coordinator(transactional_id))?;
+        match code(&r) {
+            ErrorCode::NONE => Ok(r),
+            c => Err(refused(client, R::KEY, c, node, transactional_id)),
+        }
+    })
+}
+
 /// A producer id and epoch for `transactional_id`: the coordinator fences every older producer
 /// with that id and finishes (aborts) a transaction it left open.
 pub(crate) fn init(client: &Client, transactional_id: &str, timeout: Duration) -> Result<(i64, i16)> {
@@ -38,14 +58,8 @@ pub(crate) fn init(client: &Client, transactional_id: &str, timeout: Duration) -
         producer_id: -1,
         producer_epoch: -1,
     };
-    client.with_retries(ATTEMPTS, &[], None, || {
-        let node = client.txn_coordinator(transactional_id)?;
-        let r = client.send_to(node, &req).inspect_err(|_| client.forget_txn_coordinator(transactional_id))?;
-        match ErrorCode::from_i16(r.error_code) {
-            ErrorCode::NONE => Ok((r.producer_id, r.producer_epoch)),
-            code => Err(refused(client, ApiKey::InitProducerId, code, node, transactional_id)),
-        }
-    })
+    let r = at_coordinator(client, transactional_id, &[], &req, |r| ErrorCode::from_i16(r.error_code))?;
+    Ok((r.producer_id, r.producer_epoch))
 }
 
 /// Adds `partitions` of `topic` to the open transaction.
@@ -62,22 +76,17 @@ pub(crate) fn add_partitions(
         producer_epoch,
         topics: vec![(topic.to_string(), partitions.to_vec())],
     };
-    client.with_retries(ATTEMPTS, &[topic], None, || {
-        let node = client.txn_coordinator(transactional_id)?;
-        let r = client.send_to(node, &req).inspect_err(|_| client.forget_txn_coordinator(transactional_id))?;
-        // OPERATION_NOT_ATTEMPTED marks partitions left alone because another failed: the
-        // other's error is the one that tells.
-        let worst = r
-            .results
+    // OPERATION_NOT_ATTEMPTED marks partitions left alone because another failed: the other's
+    // error is the one that tells.
+    at_coordinator(client, transactional_id, &[topic], &req, |r| {
+        r.results
             .iter()
             .flat_map(|(_, ps)| ps.iter().map(|(_, code)| ErrorCode::from_i16(*code)))
             .filter(|c| !c.is_ok())
-            .max_by_key(|c| *c != ErrorCode::OPERATION_NOT_ATTEMPTED);
-        match worst {
-            None => Ok(()),
-            Some(code) => Err(refused(client, ApiKey::AddPartitionsToTxn, code, node, transactional_id)),
-        }
+            .max_by_key(|c| *c != ErrorCode::OPERATION_NOT_ATTEMPTED)
+            .unwrap_or(ErrorCode::NONE)
     })
+    .map(drop)
 }
 
 /// Commits (or aborts) the open transaction; the producer must have flushed first.
@@ -93,14 +102,7 @@ pub(crate) fn end(
         producer_epoch,
         committed: commit,
     };
-    client.with_retries(ATTEMPTS, &[], None, || {
-        let node = client.txn_coordinator(transactional_id)?;
-        let r = client.send_to(node, &req).inspect_err(|_| client.forget_txn_coordinator(transactional_id))?;
-        match ErrorCode::from_i16(r.error_code) {
-            ErrorCode::NONE => Ok(()),
-            code => Err(refused(client, ApiKey::EndTxn, code, node, transactional_id)),
-        }
-    })
+    at_coordinator(client, transactional_id, &[], &req, |r| ErrorCode::from_i16(r.error_code)).map(drop)
 }
 
 /// Makes `group`'s offsets part of the open transaction (at the transaction coordinator).
@@ -116,14 +118,7 @@ pub(crate) fn add_offsets(
         producer_epoch,
         group_id: group.to_string(),
     };
-    client.with_retries(ATTEMPTS, &[], None, || {
-        let node = client.txn_coordinator(transactional_id)?;
-        let r = client.send_to(node, &req).inspect_err(|_| client.forget_txn_coordinator(transactional_id))?;
-        match ErrorCode::from_i16(r.error_code) {
-            ErrorCode::NONE => Ok(()),
-            code => Err(refused(client, ApiKey::AddOffsetsToTxn, code, node, transactional_id)),
-        }
-    })
+    at_coordinator(client, transactional_id, &[], &req, |r| ErrorCode::from_i16(r.error_code)).map(drop)
 }
 
 /// Writes `offsets` (topic, partition, next offset to read) for `group` inside the open

@@ -226,24 +226,30 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
             }
             b = b.on_statistics(|s| eprintln!("{}", s.to_json()));
             let mut c = b.build()?;
-            let spec = |p: i32| -> plainkafka::Result<Option<OffsetSpec>> {
-                Ok(match o.offsets.start {
-                    Some(StartAt::Offset(n)) => Some(OffsetSpec::Offset(n)),
-                    Some(StartAt::Time(t)) => Some(OffsetSpec::Timestamp(t)),
-                    Some(StartAt::FromEnd(n)) => {
-                        let (start, end) = (found.earliest_available_offsets()?, found.latest_available_offsets()?);
-                        let (start, end) = (start.get(&p).copied().unwrap_or(0), end.get(&p).copied().unwrap_or(0));
-                        Some(OffsetSpec::Offset(end.saturating_sub(n).max(start)))
-                    }
-                    _ => None,
-                })
-            };
-            let mut specs = Vec::new();
-            for p in c.partitions() {
-                if let Some(s) = spec(p)? {
-                    specs.push((p, s));
+            // The log's bounds are looked up once, for every partition, and only for -N.
+            let bounds = match o.offsets.start {
+                Some(StartAt::FromEnd(_)) => {
+                    Some((found.earliest_available_offsets()?, found.latest_available_offsets()?))
                 }
-            }
+                _ => None,
+            };
+            let specs: Vec<(i32, OffsetSpec)> = c
+                .partitions()
+                .into_iter()
+                .filter_map(|p| {
+                    let spec = match o.offsets.start {
+                        Some(StartAt::Offset(n)) => OffsetSpec::Offset(n),
+                        Some(StartAt::Time(t)) => OffsetSpec::Timestamp(t),
+                        Some(StartAt::FromEnd(n)) => {
+                            let (start, end) = bounds.as_ref()?;
+                            let (start, end) = (start.get(&p).copied().unwrap_or(0), end.get(&p).copied().unwrap_or(0));
+                            OffsetSpec::Offset(end.saturating_sub(n).max(start))
+                        }
+                        _ => return None,
+                    };
+                    Some((p, spec))
+                })
+                .collect();
             if !specs.is_empty() {
                 c.reset_offsets(&specs)?;
             }
