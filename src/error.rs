@@ -332,6 +332,13 @@ pub enum Error {
         /// The producer's transactional id.
         transactional_id: String,
     },
+    /// A rebalance took partitions away from a consumer while messages consumed from them were
+    /// part of an open transaction: their new owner reads them again, so the transaction was
+    /// aborted ([`crate::Producer::transact_from`]). Running the transaction again is safe.
+    Rebalanced {
+        /// The consumer group.
+        group: String,
+    },
 }
 
 /// What a caller should do before trying a failed request again.
@@ -376,6 +383,7 @@ impl Error {
                 _ => Retry::Never,
             },
             Error::UnknownTopicOrPartition { .. } | Error::UnknownBroker { .. } => Retry::RefreshMetadata,
+            Error::Rebalanced { .. } => Retry::Backoff,
             _ => Retry::Never,
         }
     }
@@ -481,6 +489,11 @@ impl fmt::Display for Error {
             Error::TransactionAborted { transactional_id } => {
                 write!(f, "transaction of {transactional_id:?} aborted before this message was sent")
             }
+            Error::Rebalanced { group } => write!(
+                f,
+                "group {group}: a rebalance took partitions away during the transaction, which was aborted; \
+                 their messages will be read again"
+            ),
         }
     }
 }

@@ -145,7 +145,9 @@ pub use group::Assignor;
 pub use message::{Message, Timestamp};
 pub use net::{CaRoots, SecurityProtocol, TlsConfig};
 pub use offsets::{IsolationLevel, OffsetReset, OffsetSpec, StartDecision, StartRule};
-pub use producer::{Acks, Delivery, DeliveryReport, Partitioner, Producer, ProducerBuilder, ProducerRecord};
+pub use producer::{
+    Acks, Delivery, DeliveryReport, Partitioner, Producer, ProducerBuilder, ProducerRecord, Transaction,
+};
 pub use protocol::codec::DecodeError;
 pub use protocol::compression::CodecError;
 pub use protocol::consumer_protocol::TopicPartitions;

@@ -10,7 +10,7 @@ mod common;
 macro_rules! kafka_suite {
     ($modname:ident, $version:expr) => {
         mod $modname {
-            use super::common::{groups, init_logging, kafka, scenarios, Broker};
+            use super::common::{groups, init_logging, kafka, scenarios, transactions, Broker};
 
             fn broker() -> Broker {
                 init_logging();
@@ -45,10 +45,7 @@ macro_rules! kafka_suite {
                 super::plainkafka_transactions_read_by_java_and_plainkafka_and_a_zombie_is_fenced(&broker());
             }
 
-            #[test]
-            fn consume_transform_produce_commits_offsets_in_the_transaction() {
-                super::consume_transform_produce_commits_offsets_in_the_transaction(&broker());
-            }
+            transaction_scenarios!(let b = broker(); b);
 
             #[test]
             fn murmur2_partitions_agree_with_java_and_librdkafka() {
@@ -659,96 +656,4 @@ fn plainkafka_transactions_read_by_java_and_plainkafka_and_a_zombie_is_fenced(b:
     big.commit_transaction(t).expect("commit after the abort");
     let values = read(IsolationLevel::ReadCommitted);
     assert!(values.contains(&"after-abort".to_string()) && values.iter().all(|v| v.len() < 1000));
-}
-
-/// Consume → transform → produce with the group's offsets in the producer's transaction: a
-/// committed round moves the group's offsets with the output; an aborted round moves neither,
-/// so a new member reprocesses exactly those inputs and the output ends with each input once.
-fn consume_transform_produce_commits_offsets_in_the_transaction(b: &Broker) {
-    use plainkafka::{IsolationLevel, ProducerRecord};
-    use std::collections::BTreeMap;
-    let input = new_topic(b, "ctp-in", 2);
-    let output = new_topic(b, "ctp-out", 2);
-    let tin = topic(b, &input);
-    let tout = topic(b, &output);
-    let t = Duration::from_secs(60);
-    let write = |from: usize, n: usize| {
-        let p = tin.producer().build().expect("producer");
-        for i in from..from + n {
-            p.send(ProducerRecord::new(format!("in-{i}")).key(format!("k{i}"))).expect("send");
-        }
-    };
-    let group = format!("{input}-group");
-    let member = || {
-        let client = plainkafka::KafkaClient::new(&b.bootstrap).expect("client");
-        client
-            .balanced_consumer(&group, &[&input])
-            .auto_commit_enable(false)
-            .consumer_timeout(Some(Duration::from_millis(200)))
-            .build()
-            .expect("member")
-    };
-    let producer = tout.producer().transactional_id(&format!("{output}-txn")).build().expect("producer");
-    // One round: read `n` inputs, write their transforms and the inputs' next offsets in one
-    // transaction, then commit or abort it.
-    let round = |c: &mut plainkafka::BalancedConsumer, n: usize, commit: bool| {
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        let mut next: BTreeMap<(String, i32), i64> = BTreeMap::new();
-        producer.begin_transaction().expect("begin");
-        let mut read = 0;
-        while read < n {
-            assert!(std::time::Instant::now() < deadline, "read {read} of {n}");
-            if let Some(m) = c.consume().expect("consume") {
-                let v = String::from_utf8_lossy(m.value().unwrap_or_default()).replace("in-", "out-");
-                producer.produce(ProducerRecord::new(v).key(m.key().unwrap_or_default().to_vec())).expect("produce");
-                next.insert((m.topic().to_string(), m.partition()), m.offset() + 1);
-                read += 1;
-            }
-        }
-        let offsets: Vec<(&str, i32, i64)> = next.iter().map(|((t, p), o)| (t.as_str(), *p, *o)).collect();
-        let meta = c.group_metadata().expect("joined");
-        producer.send_offsets_to_transaction(&offsets, &meta).expect("offsets in the transaction");
-        if commit {
-            producer.commit_transaction(t).expect("commit");
-        } else {
-            producer.abort_transaction(t).expect("abort");
-        }
-    };
-    let committed_total =
-        || tin.committed_offsets(&group).expect("committed").values().map(|o| o.unwrap_or(0)).sum::<i64>();
-    let outputs = || {
-        let mut c = tout
-            .simple_consumer()
-            .isolation_level(IsolationLevel::ReadCommitted)
-            .consumer_timeout(Some(Duration::from_millis(500)))
-            .build()
-            .expect("reader");
-        let mut v: Vec<String> =
-            drain(&mut c).iter().map(|m| String::from_utf8_lossy(m.value().unwrap_or_default()).into_owned()).collect();
-        v.sort();
-        v
-    };
-    let expected = |n: usize| {
-        let mut v: Vec<String> = (0..n).map(|i| format!("out-{i}")).collect();
-        v.sort();
-        v
-    };
-
-    write(0, 20);
-    let mut c = member();
-    round(&mut c, 20, true);
-    assert_eq!(committed_total(), 20, "the group's offsets moved with the transaction");
-    assert_eq!(outputs(), expected(20));
-
-    write(20, 10);
-    round(&mut c, 10, false);
-    assert_eq!(committed_total(), 20, "an aborted transaction commits no offsets");
-    assert_eq!(outputs(), expected(20), "nor any output");
-    drop(c);
-
-    // A new member starts at the committed offsets: exactly the 10 aborted inputs again.
-    let mut c = member();
-    round(&mut c, 10, true);
-    assert_eq!(committed_total(), 30);
-    assert_eq!(outputs(), expected(30), "each input once in the output");
 }

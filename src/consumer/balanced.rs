@@ -87,6 +87,9 @@ pub struct BalancedConsumer {
     rebalances: RebalanceStats,
     /// When the join under way began.
     joining_since: Option<Instant>,
+    /// Partitions were given up holding messages consumed but not committed, which their next
+    /// owner reads again: a transaction covering those messages must not commit.
+    revoked_uncommitted: bool,
 }
 
 impl std::fmt::Debug for BalancedConsumer {
@@ -141,6 +144,7 @@ impl BalancedConsumer {
             assigned_once: false,
             given_up: None,
             needs_join: true,
+            revoked_uncommitted: false,
         }
     }
 
@@ -292,8 +296,10 @@ impl BalancedConsumer {
             return true;
         }
         let mut reachable = true;
+        let slots = self.engine.slots_of(keys);
+        self.revoked_uncommitted |=
+            !self.cfg.auto_commit_enable && self.engine.uncommitted().iter().any(|(s, _)| slots.contains(s));
         if self.cfg.auto_commit_enable {
-            let slots = self.engine.slots_of(keys);
             let todo: Vec<(usize, i64)> =
                 self.engine.uncommitted().into_iter().filter(|(s, _)| slots.contains(s)).collect();
             let attempts = self.cfg.offsets_commit_max_retries.max(1);
@@ -434,6 +440,49 @@ impl BalancedConsumer {
         self.commit(&todo, self.cfg.offsets_commit_max_retries.max(1))
     }
 
+    /// For [`crate::Producer::transact_from`], before the transaction: its inputs' offsets are
+    /// committed by the transaction alone.
+    pub(crate) fn txn_begin(&mut self) -> Result<()> {
+        if self.cfg.auto_commit_enable {
+            return Err(crate::Error::Config(format!(
+                "group {}: a consumer whose offsets a transaction commits needs auto_commit_enable(false): \
+                 an automatic commit would count messages whose transaction may still abort",
+                self.group.group
+            )));
+        }
+        self.revoked_uncommitted = false;
+        Ok(())
+    }
+
+    /// For the transaction helper: what to commit in the transaction, (slot, next offset) and
+    /// (topic, partition, next offset), with this member's generation. An error when a
+    /// rebalance took away partitions with messages of the transaction.
+    pub(crate) fn txn_offsets(&self) -> Result<TxnOffsets> {
+        if self.revoked_uncommitted {
+            return Err(crate::Error::Rebalanced { group: self.group.group.clone() });
+        }
+        let todo = self.engine.uncommitted();
+        let offsets = self.engine.describe(&todo).into_iter().map(|(t, p, o)| (t.to_string(), p, o)).collect();
+        Ok(TxnOffsets { slots: todo, offsets, group: self.group_metadata() })
+    }
+
+    /// For the transaction helper: the transaction committed these offsets.
+    pub(crate) fn txn_committed(&mut self, slots: &[(usize, i64)]) {
+        self.engine.mark_committed(slots);
+    }
+
+    /// For the transaction helper: the transaction aborted, so what it consumed is handed out
+    /// again; a refusal that says the group moved on schedules a rejoin.
+    pub(crate) fn txn_aborted(&mut self, cause: &crate::Error) {
+        let n = self.engine.rewind_uncommitted();
+        log::info!("group {}: transaction aborted; {n} partitions go back to their last commit", self.group.group);
+        match actions::for_error(cause) {
+            Action::RejoinAsNew => self.heartbeat.request_rejoin(Rejoin::NewId),
+            Action::Rejoin => self.heartbeat.request_rejoin(Rejoin::SameId),
+            _ => {}
+        }
+    }
+
     /// Per assigned partition, the next offset this consumer will hand out (`None` before it
     /// is resolved).
     pub fn held_offsets(&self) -> BTreeMap<(String, i32), Option<i64>> {
@@ -484,6 +533,13 @@ impl Drop for BalancedConsumer {
         // committing past it would skip it after a restart.
         self.stop_committing(!std::thread::panicking());
     }
+}
+
+/// A transaction's input offsets, from [`BalancedConsumer::txn_offsets`].
+pub(crate) struct TxnOffsets {
+    pub slots: Vec<(usize, i64)>,
+    pub offsets: Vec<(String, i32, i64)>,
+    pub group: Option<crate::group::ConsumerGroupMetadata>,
 }
 
 /// An iterator over a [`BalancedConsumer`]'s messages: `for msg in consumer.iter()`.

@@ -251,6 +251,26 @@ impl Engine {
         }
     }
 
+    /// Moves every partition consumed from since its last commit back to that commit (or, with
+    /// none, to where this engine started it), so what was handed out since is handed out
+    /// again: for a transaction that aborted after consuming it. Returns how many moved.
+    pub fn rewind_uncommitted(&mut self) -> usize {
+        let todo: Vec<(usize, i64, StartDecision)> = {
+            let parts = self.shared.lock();
+            self.uncommitted()
+                .into_iter()
+                .filter_map(|(s, _)| {
+                    let decision = parts[s].decision?;
+                    Some((s, self.committed[s].unwrap_or(decision.offset), decision))
+                })
+                .collect()
+        };
+        for &(s, offset, decision) in &todo {
+            self.jump(s, offset, decision);
+        }
+        todo.len()
+    }
+
     /// Per slot, the next offset to hand out: one past the last consumed, or the start
     /// position (`None` before it is resolved).
     pub fn held(&self) -> Vec<(Key, Option<i64>, Option<StartDecision>)> {

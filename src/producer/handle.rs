@@ -402,6 +402,11 @@ impl Producer {
         Ok(())
     }
 
+    /// Whether a transaction is open.
+    pub(crate) fn transaction_open(&self) -> bool {
+        self.txn.as_ref().is_some_and(|t| t.lock().unwrap_or_else(|e| e.into_inner()).open)
+    }
+
     /// EndTxn for the open transaction (when it wrote anything), then closed either way; a
     /// fatal refusal sticks.
     fn end_transaction(&self, t: &mut Txn, commit: bool) -> Result<()> {

@@ -8,8 +8,10 @@ mod handle;
 pub mod partitioner;
 mod record;
 mod sender;
+mod transaction;
 
 pub use config::{Acks, ProducerBuilder};
 pub use handle::Producer;
 pub use partitioner::Partitioner;
 pub use record::{Delivery, DeliveryReport, ProducerRecord};
+pub use transaction::Transaction;

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod groups;
 pub mod scenarios;
 pub mod security;
+pub mod transactions;
 
 /// One `#[test]` per named scenario in [`scenarios`], each running `let $pat = $setup;` and then
 /// the scenario against `$broker`. The invoking module must have `scenarios` in scope.
@@ -40,6 +41,29 @@ macro_rules! every_broker_scenario {
             producer_round_trip_every_codec,
             sync_send_returns_offsets,
         );
+    };
+}
+
+/// The exactly-once scenarios in [`transactions`]. The invoking module must have
+/// `transactions` in scope.
+#[allow(unused_macros)]
+macro_rules! transaction_scenarios {
+    (let $pat:pat = $setup:expr; $broker:ident) => {
+        transaction_scenarios!(let $pat = $setup; $broker;
+            consume_transform_produce_commits_offsets_in_the_transaction,
+            transact_from_rewinds_after_an_abort_or_a_panic,
+            exactly_once_loop_killed_and_restarted_outputs_each_input_once,
+            killed_transactional_cli_leaves_nothing_visible,
+        );
+    };
+    (let $pat:pat = $setup:expr; $broker:ident; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let $pat = $setup;
+                transactions::$name(&$broker);
+            }
+        )*
     };
 }
 
