@@ -48,6 +48,11 @@ macro_rules! kafka_suite {
             transaction_scenarios!(let b = broker(); b);
 
             #[test]
+            fn transactions_bump_the_epoch_each_time_on_kafka_4_only() {
+                super::transactions_bump_the_epoch_each_time_on_kafka_4_only(&broker());
+            }
+
+            #[test]
             fn murmur2_partitions_agree_with_java_and_librdkafka() {
                 super::murmur2_partitions_agree_with_java_and_librdkafka(&broker());
             }
@@ -656,4 +661,41 @@ fn plainkafka_transactions_read_by_java_and_plainkafka_and_a_zombie_is_fenced(b:
     big.commit_transaction(t).expect("commit after the abort");
     let values = read(IsolationLevel::ReadCommitted);
     assert!(values.contains(&"after-abort".to_string()) && values.iter().all(|v| v.len() < 1000));
+}
+
+/// Transaction version 2 (KIP-890) where the broker runs it: Kafka 4's coordinator bumps the
+/// producer epoch at every EndTxn (v5), so after a commit, an abort and a commit the epoch
+/// Kafka's own transactions tool reports is 3; Kafka 3.9 runs version 1 and it stays 0.
+fn transactions_bump_the_epoch_each_time_on_kafka_4_only(b: &Broker) {
+    use plainkafka::ProducerRecord;
+    let name = new_topic(b, "txv", 1);
+    let id = format!("{name}-id");
+    let producer = topic(b, &name).producer().transactional_id(&id).build().expect("producer");
+    for commit in [true, false, true] {
+        let ended = producer.transact(Duration::from_secs(30), |txn| {
+            txn.produce(ProducerRecord::new("v"))?;
+            if commit {
+                Ok(())
+            } else {
+                Err(plainkafka::Error::Config("abort this one".into()))
+            }
+        });
+        assert_eq!(ended.is_ok(), commit, "{ended:?}");
+    }
+    let out = kafka_tool(
+        &b.version,
+        "org.apache.kafka.tools.TransactionsCommand",
+        &["--bootstrap-server", &b.bootstrap, "describe", "--transactional-id", &id],
+        None,
+    );
+    let mut lines = out.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<&str> = lines.next().expect("header").split_whitespace().collect();
+    let row: Vec<&str> = lines.next().expect("row").split_whitespace().collect();
+    let column = header.iter().position(|h| *h == "ProducerEpoch").expect("ProducerEpoch column");
+    let expected = if b.version.starts_with("4.") { "3" } else { "0" };
+    assert_eq!(row[column], expected, "{out}");
+    // The epochs move on, and so does the output: both commits are there, the abort is not.
+    let mut c =
+        topic(b, &name).simple_consumer().consumer_timeout(Some(Duration::from_millis(500))).build().expect("c");
+    assert_eq!(drain(&mut c).len(), 2);
 }

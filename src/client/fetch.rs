@@ -122,7 +122,7 @@ pub(crate) fn send(
         rack_id: String::new(),
     };
     let conn = conns.get(broker, || client.open(broker))?;
-    let version = conn.version_for::<FetchRequest>()?;
+    let version = conn.version_for(&req)?;
     let correlation = conn.write_request(&req, version, deadline)?;
     let asked = parts.iter().map(|p| (p.topic.to_string(), p.partition, p.offset)).collect();
     Ok(PendingFetch { broker, version, correlation, asked })

@@ -259,6 +259,22 @@ impl Client {
         self.pool.send(&addr, &self.conn_cfg, req, extra)
     }
 
+    /// Whether broker `node` finalized `feature` at `level` or higher, and speaks `api` at
+    /// `version` or higher: what a protocol change behind a feature flag needs (KIP-584).
+    pub(crate) fn supports_feature(
+        &self,
+        node: i32,
+        feature: &str,
+        level: i16,
+        api: crate::protocol::ApiKey,
+        version: i16,
+    ) -> Result<bool> {
+        let addr = self.broker_addr(node).ok_or(Error::UnknownBroker { id: Some(node) })?;
+        self.pool.with(&addr, &self.conn_cfg, |c| {
+            c.feature_level(feature).is_some_and(|l| l >= level) && c.speaks(api).is_some_and(|r| r.max >= version)
+        })
+    }
+
     /// The coordinator of `group`, from cache or FindCoordinator.
     pub fn coordinator(&self, group: &str) -> Result<i32> {
         self.find_coordinator(group, Coordinator::Group)

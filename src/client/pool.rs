@@ -28,16 +28,22 @@ impl Pool {
         req: &R,
         extra: Duration,
     ) -> Result<R::Response> {
+        self.with(addr, cfg, |conn| conn.send(req, extra))?
+    }
+
+    /// Runs `f` on a connection to `addr` (pooled, or opened now), which goes back to the
+    /// pool unless `f` broke it.
+    pub fn with<T>(&self, addr: &str, cfg: &ConnectionConfig, f: impl FnOnce(&mut Connection) -> T) -> Result<T> {
         let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).remove(addr);
         let mut conn = match pooled {
             Some(c) => c,
             None => Connection::connect(addr, cfg)?,
         };
-        let r = conn.send(req, extra);
+        let r = f(&mut conn);
         if !conn.is_broken() {
             self.idle.lock().unwrap_or_else(|e| e.into_inner()).insert(addr.to_string(), conn);
         }
-        r
+        Ok(r)
     }
 }
 

@@ -25,6 +25,8 @@ pub(crate) struct ProduceParams<'a> {
     pub compression: Compression,
     /// A transactional producer's id: its batches are transactional.
     pub transactional_id: Option<&'a str>,
+    /// Its transactions run version 2 (KIP-890): Produce v12 adds the partition to them.
+    pub transaction_v2: bool,
 }
 
 /// A Produce written to a broker, its answer still to be read.
@@ -63,9 +65,10 @@ pub(crate) fn send(
         acks: params.acks,
         timeout_ms: i32::try_from(params.timeout.as_millis()).unwrap_or(i32::MAX),
         topics: vec![ProduceTopic { name: params.topic.to_string(), partitions: batches }],
+        transaction_v2: params.transaction_v2,
     };
     let conn = conns.get(broker, || client.open(broker))?;
-    let version = conn.version_for::<ProduceRequest>()?;
+    let version = conn.version_for(&req)?;
     if params.compression == Compression::Zstd && version < 7 {
         return Err(Error::Config(format!(
             "broker {} speaks Produce up to v{version}; zstd needs v7 (Kafka 2.1)",

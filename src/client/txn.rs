@@ -1,8 +1,13 @@
-//! A transactional producer's requests to its transaction coordinator (KIP-98, transaction
-//! version 1): InitProducerId with the transactional id (which fences older incarnations),
-//! AddPartitionsToTxn before the first write to a partition, and EndTxn. Each finds the
+//! A transactional producer's requests to its transaction coordinator (KIP-98): InitProducerId
+//! with the transactional id (which fences older incarnations), AddPartitionsToTxn before the
+//! first write to a partition, AddOffsetsToTxn and TxnOffsetCommit, and EndTxn. Each finds the
 //! coordinator, retries what may pass (a coordinator loading or moving, a previous transaction
 //! still completing) with backoff, and returns the rest.
+//!
+//! Transaction version 2 (KIP-890, Kafka 4's default) drops AddPartitionsToTxn (Produce v12
+//! makes the partition's leader add it) and AddOffsetsToTxn (TxnOffsetCommit v5 makes the group
+//! coordinator add it), and EndTxn v5 bumps the producer epoch with every transaction, so a
+//! zombie's late write can never land in the next one. [`version_2`] says which is in force.
 
 use super::offsets::Generation;
 use super::Client;
@@ -62,6 +67,16 @@ pub(crate) fn init(client: &Client, transactional_id: &str, timeout: Duration) -
     Ok((r.producer_id, r.producer_epoch))
 }
 
+/// Whether transactions of `transactional_id` run version 2: its coordinator finalized
+/// `transaction.version` 2 and speaks EndTxn v5. Brokers older than Kafka 4 don't say, and run
+/// version 1.
+pub(crate) fn version_2(client: &Client, transactional_id: &str) -> Result<bool> {
+    client.with_retries(ATTEMPTS, &[], None, || {
+        let node = client.txn_coordinator(transactional_id)?;
+        client.supports_feature(node, "transaction.version", 2, ApiKey::EndTxn, 5)
+    })
+}
+
 /// Adds `partitions` of `topic` to the open transaction.
 pub(crate) fn add_partitions(
     client: &Client,
@@ -89,20 +104,24 @@ pub(crate) fn add_partitions(
     .map(drop)
 }
 
-/// Commits (or aborts) the open transaction; the producer must have flushed first.
+/// Commits (or aborts) the open transaction; the producer must have flushed first. Under
+/// version 2, the producer id and epoch the next transaction must use.
 pub(crate) fn end(
     client: &Client,
     transactional_id: &str,
     (producer_id, producer_epoch): (i64, i16),
     commit: bool,
-) -> Result<()> {
+    transaction_v2: bool,
+) -> Result<Option<(i64, i16)>> {
     let req = EndTxnRequest {
         transactional_id: transactional_id.to_string(),
         producer_id,
         producer_epoch,
         committed: commit,
+        transaction_v2,
     };
-    at_coordinator(client, transactional_id, &[], &req, |r| ErrorCode::from_i16(r.error_code)).map(drop)
+    let r = at_coordinator(client, transactional_id, &[], &req, |r| ErrorCode::from_i16(r.error_code))?;
+    Ok((r.producer_id >= 0 && r.producer_epoch >= 0).then_some((r.producer_id, r.producer_epoch)))
 }
 
 /// Makes `group`'s offsets part of the open transaction (at the transaction coordinator).
@@ -123,7 +142,8 @@ pub(crate) fn add_offsets(
 
 /// Writes `offsets` (topic, partition, next offset to read) for `group` inside the open
 /// transaction (at the group coordinator), as `member` when given: the coordinator then refuses
-/// a member a rebalance replaced (KIP-447).
+/// a member a rebalance replaced (KIP-447). Under version 2 this also adds the offsets to the
+/// transaction.
 pub(crate) fn commit_offsets(
     client: &Client,
     transactional_id: &str,
@@ -131,6 +151,7 @@ pub(crate) fn commit_offsets(
     group: &str,
     member: Option<&Generation>,
     offsets: &[(&str, i32, i64)],
+    transaction_v2: bool,
 ) -> Result<()> {
     let mut topics: Vec<(String, Vec<TxnOffsetCommitPartition>)> = Vec::new();
     for &(topic, partition, offset) in offsets {
@@ -149,6 +170,7 @@ pub(crate) fn commit_offsets(
         member_id: member.map(|m| m.member_id.clone()).unwrap_or_default(),
         group_instance_id: member.and_then(|m| m.group_instance_id.clone()),
         topics,
+        transaction_v2,
     };
     client.with_retries(ATTEMPTS, &[], Some(group), || {
         let node = client.coordinator(group)?;

@@ -382,6 +382,6 @@ fn api_versions(ctx: &Ctx<'_>, hdr: &RequestHeader, mut d: Decoder<'_>) -> Vec<u
     } else {
         ErrorCode::UNSUPPORTED_VERSION.code()
     };
-    let resp = ApiVersionsResponse { error_code, api_keys, throttle_time_ms: 0 };
+    let resp = ApiVersionsResponse { error_code, api_keys, throttle_time_ms: 0, finalized_features: Vec::new() };
     encode_response::<ApiVersionsRequest>(&resp, version, hdr.correlation_id)
 }

@@ -282,18 +282,30 @@ impl Connection {
         &self.addr
     }
 
+    /// The broker's range for `api`, if it speaks it.
+    pub fn speaks(&self, api: ApiKey) -> Option<VersionRange> {
+        self.versions.range(api)
+    }
+
+    /// The level in force of a cluster feature, as this broker's ApiVersions answer gave it
+    /// (KIP-584); `None` when not finalized or not said.
+    pub fn feature_level(&self, name: &str) -> Option<i16> {
+        self.versions.feature_level(name)
+    }
+
     /// True once a failure left the connection out of step; drop it.
     pub fn is_broken(&self) -> bool {
         self.broken
     }
 
-    /// The version to speak for `R`: the highest both sides support.
-    pub fn version_for<R: Request>(&self) -> Result<i16> {
-        let ours = VersionRange { min: R::MIN_VERSION, max: R::MAX_VERSION };
+    /// The version to speak for `req`: the highest both sides support, up to what the request
+    /// allows ([`Request::max_version`]).
+    pub fn version_for<R: Request>(&self, req: &R) -> Result<i16> {
+        let ours = VersionRange { min: R::MIN_VERSION, max: req.max_version().min(R::MAX_VERSION) };
         self.versions
             .range(R::KEY)
             .and_then(|theirs| negotiate(R::KEY, ours, theirs))
-            .ok_or_else(|| self.no_common_version(R::KEY, R::MIN_VERSION, R::MAX_VERSION))
+            .ok_or_else(|| self.no_common_version(R::KEY, ours.min, ours.max))
     }
 
     /// Sends `req` at the negotiated version and waits for its response, for at most the
@@ -304,7 +316,7 @@ impl Connection {
     }
 
     fn send_now<R: Request>(&mut self, req: &R, extra: Duration) -> Result<R::Response> {
-        let version = self.version_for::<R>()?;
+        let version = self.version_for(req)?;
         let deadline = Instant::now() + self.cfg.request_timeout + extra;
         let corr = self.write_frame(req, version, deadline)?;
         self.read_response::<R>(corr, version, deadline)
@@ -563,6 +575,7 @@ mod tests {
                 ApiVersion { api_key: 18, min_version: 0, max_version: 3 },
             ],
             throttle_time_ms: 0,
+            finalized_features: Vec::new(),
         };
         s.write_all(&frame::encode_response::<ApiVersionsRequest>(&resp, 3, corr)).unwrap();
     }

@@ -293,7 +293,7 @@ impl State {
 
     /// Writes from now on with `ids`, every partition's sequence numbers from 0.
     pub fn restart_ids(&mut self, ids: ProducerIds) {
-        log::info!("idempotent producer id {} now writes with epoch {}", ids.id, ids.epoch);
+        log::debug!("producer id {} now writes with epoch {}", ids.id, ids.epoch);
         self.producer = ids;
         self.bump_needed = false;
         for q in &mut self.parts {

@@ -54,6 +54,9 @@ struct Txn {
     /// Fenced by a newer producer with the same id, or refused for good: every later call
     /// gets this.
     fatal: Option<Error>,
+    /// Transaction version 2 (KIP-890): partitions and offsets join the transaction with the
+    /// requests that write them, and every EndTxn hands out the next epoch.
+    v2: bool,
 }
 
 /// Errors after which a transactional producer can do nothing more.
@@ -74,10 +77,16 @@ impl Producer {
     pub(crate) fn start(topic: TopicRef, cfg: ProducerConfig) -> Result<Producer> {
         let client = Arc::clone(&topic.client);
         let transactional = cfg.transactional_id.clone();
+        let mut transaction_v2 = false;
         let producer = match (&transactional, cfg.enable_idempotence) {
             (Some(id), _) => {
                 let (id_, epoch) = txn::init(&client, id, cfg.transaction_timeout)?;
-                log::info!("{}: transactional id {id:?} has producer id {id_} epoch {epoch}", topic.name);
+                transaction_v2 = txn::version_2(&client, id)?;
+                let v = if transaction_v2 { 2 } else { 1 };
+                log::info!(
+                    "{}: transactional id {id:?} has producer id {id_} epoch {epoch}, transaction version {v}",
+                    topic.name
+                );
                 ProducerIds { id: id_, epoch }
             }
             (None, idempotence) => match idempotence {
@@ -110,6 +119,7 @@ impl Producer {
             state: Mutex::new(state),
             work: Condvar::new(),
             progress: Condvar::new(),
+            transaction_v2,
         });
         let owners: Arc<Vec<i32>> = Arc::new(shared.client.brokers().keys().copied().collect());
         let mut workers = Workers::new();
@@ -138,8 +148,16 @@ impl Producer {
             counter: AtomicUsize::new(0),
             closed: false,
             statistics,
-            txn: transactional
-                .map(|id| Mutex::new(Txn { id, open: false, added: BTreeSet::new(), offsets: false, fatal: None })),
+            txn: transactional.map(|id| {
+                Mutex::new(Txn {
+                    id,
+                    open: false,
+                    added: BTreeSet::new(),
+                    offsets: false,
+                    fatal: None,
+                    v2: transaction_v2,
+                })
+            }),
         })
     }
 
@@ -279,7 +297,7 @@ impl Producer {
         if self.shared.lock().bump_needed {
             return Err(self.must_abort());
         }
-        if !t.added.contains(&p) {
+        if !t.added.contains(&p) && !t.v2 {
             let ids = self.shared.lock().producer;
             let added = txn::add_partitions(&self.shared.client, &t.id, (ids.id, ids.epoch), &self.shared.topic, &[p]);
             if let Err(e) = added {
@@ -288,8 +306,8 @@ impl Producer {
                 }
                 return Err(e);
             }
-            t.added.insert(p);
         }
+        t.added.insert(p);
         Ok(())
     }
 
@@ -353,8 +371,10 @@ impl Producer {
         let mut t = self.txn(true)?;
         let ids = self.shared.lock().producer;
         let client = &self.shared.client;
-        let sent = txn::add_offsets(client, &t.id, (ids.id, ids.epoch), &group.group).and_then(|()| {
-            txn::commit_offsets(client, &t.id, (ids.id, ids.epoch), &group.group, group.member.as_ref(), offsets)
+        let added = if t.v2 { Ok(()) } else { txn::add_offsets(client, &t.id, (ids.id, ids.epoch), &group.group) };
+        let sent = added.and_then(|()| {
+            let member = group.member.as_ref();
+            txn::commit_offsets(client, &t.id, (ids.id, ids.epoch), &group.group, member, offsets, t.v2)
         });
         if let Err(e) = &sent {
             if is_fatal(e) {
@@ -386,7 +406,8 @@ impl Producer {
         }
         self.end_transaction(&mut t, false)?;
         // A batch that failed for good left a gap in the sequence numbers: the coordinator
-        // gives the next epoch, with which every partition starts again at 0.
+        // gives the next epoch, with which every partition starts again at 0 (version 2's
+        // EndTxn already did).
         if self.shared.lock().bump_needed {
             match txn::init(&self.shared.client, &t.id, self.shared.cfg.transaction_timeout) {
                 Ok((id, epoch)) => self.shared.lock().restart_ids(ProducerIds { id, epoch }),
@@ -408,16 +429,24 @@ impl Producer {
     }
 
     /// EndTxn for the open transaction (when it wrote anything), then closed either way; a
-    /// fatal refusal sticks.
+    /// fatal refusal sticks. Under version 2 the answer's epoch is the next transaction's, and
+    /// every partition's sequence numbers start again at 0.
     fn end_transaction(&self, t: &mut Txn, commit: bool) -> Result<()> {
         if !t.added.is_empty() || t.offsets {
             let ids = self.shared.lock().producer;
-            if let Err(e) = txn::end(&self.shared.client, &t.id, (ids.id, ids.epoch), commit) {
-                if is_fatal(&e) {
-                    t.fatal = Some(e.clone());
-                    t.open = false;
+            match txn::end(&self.shared.client, &t.id, (ids.id, ids.epoch), commit, t.v2) {
+                Ok(Some((id, epoch))) if t.v2 => {
+                    self.shared.lock().restart_ids(ProducerIds { id, epoch });
+                    self.shared.work.notify_all();
                 }
-                return Err(e);
+                Ok(_) => {}
+                Err(e) => {
+                    if is_fatal(&e) {
+                        t.fatal = Some(e.clone());
+                        t.open = false;
+                    }
+                    return Err(e);
+                }
             }
         }
         t.open = false;

@@ -36,6 +36,8 @@ pub(crate) struct Shared {
     pub work: Condvar,
     /// Signalled when messages finish: room in the queue, progress for `flush`.
     pub progress: Condvar,
+    /// With a transactional id: its transactions run version 2 (KIP-890).
+    pub transaction_v2: bool,
 }
 
 impl Shared {
@@ -220,6 +222,7 @@ fn send_round(shared: &Shared, conns: &mut Dedicated, batches: Vec<Batch>) {
         timeout: cfg.ack_timeout,
         compression: cfg.compression,
         transactional_id: cfg.transactional_id.as_deref(),
+        transaction_v2: shared.transaction_v2,
     };
     let mut inflight = Vec::new();
     for (leader, batches) in by_leader {

@@ -1,5 +1,6 @@
-//! AddOffsetsToTxn (key 25), v0–v3: makes a group's offsets part of a producer's transaction,
-//! before TxnOffsetCommit writes them (KIP-98).
+//! AddOffsetsToTxn (key 25), v0–v4: makes a group's offsets part of a producer's transaction,
+//! before TxnOffsetCommit writes them (KIP-98); v4 only adds an error code
+//! (TRANSACTION_ABORTABLE). Transaction version 2 does without it.
 
 use super::codec::{DecodeResult, Decoder, Encoder};
 use super::{ApiKey, Request, Response};
@@ -29,7 +30,7 @@ pub struct AddOffsetsToTxnResponse {
 impl Request for AddOffsetsToTxnRequest {
     const KEY: ApiKey = ApiKey::AddOffsetsToTxn;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 3;
+    const MAX_VERSION: i16 = 4;
     const FIRST_FLEXIBLE: i16 = 3;
     type Response = AddOffsetsToTxnResponse;
 
@@ -75,7 +76,7 @@ mod tests {
 
     #[test]
     fn round_trips_every_version_and_rejects_every_truncation() {
-        for v in 0..=3 {
+        for v in 0..=4 {
             let req = AddOffsetsToTxnRequest {
                 transactional_id: "tx".into(),
                 producer_id: 7,

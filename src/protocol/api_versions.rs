@@ -4,6 +4,9 @@
 //! UNSUPPORTED_VERSION with a v0 body that still lists its ranges, so that the client can
 //! retry at a version it knows; [`ApiVersionsResponse::decode_any`] reads such answers, and the
 //! librdkafka mock's non-standard one (a compact array in an otherwise v0 body).
+//!
+//! v3 answers carry the cluster's finalized features in a tagged field (KIP-584): a client
+//! learns there, for instance, whether transactions run version 2 (`transaction.version`).
 
 use super::codec::{DecodeResult, Decoder, Encoder};
 use super::error_code::ErrorCode;
@@ -38,6 +41,41 @@ pub struct ApiVersionsResponse {
     pub api_keys: Vec<ApiVersion>,
     /// v1+: throttle time.
     pub throttle_time_ms: i32,
+    /// v3+ (tagged field 2): the cluster's finalized features.
+    pub finalized_features: Vec<FinalizedFeature>,
+}
+
+/// A feature the cluster finalized, with its level range (KIP-584).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinalizedFeature {
+    /// The feature's name, e.g. `transaction.version`.
+    pub name: String,
+    /// The highest level finalized: the one in force.
+    pub max_version_level: i16,
+    /// The lowest level finalized.
+    pub min_version_level: i16,
+}
+
+/// The tag of FinalizedFeatures in a v3+ answer.
+const FINALIZED_FEATURES_TAG: u32 = 2;
+
+fn encode_features(e: &mut Encoder, features: &[FinalizedFeature]) {
+    e.array(features, true, |e, f| {
+        e.string(&f.name, true);
+        e.i16(f.max_version_level);
+        e.i16(f.min_version_level);
+        e.tagged_fields(true);
+    });
+}
+
+fn decode_features(d: &mut Decoder<'_>) -> DecodeResult<Vec<FinalizedFeature>> {
+    d.array(true, 6, |d| {
+        let name = d.string(true)?;
+        let max_version_level = d.i16()?;
+        let min_version_level = d.i16()?;
+        d.skip_tagged_fields(true)?;
+        Ok(FinalizedFeature { name, max_version_level, min_version_level })
+    })
 }
 
 impl Request for ApiVersionsRequest {
@@ -79,7 +117,17 @@ impl Response for ApiVersionsResponse {
         if version >= 1 {
             e.i32(self.throttle_time_ms);
         }
-        e.tagged_fields(flexible);
+        if flexible && !self.finalized_features.is_empty() {
+            let mut field = Encoder::new();
+            encode_features(&mut field, &self.finalized_features);
+            let field = field.into_inner();
+            e.uvarint(1);
+            e.uvarint(FINALIZED_FEATURES_TAG);
+            e.uvarint(u32::try_from(field.len()).unwrap_or(u32::MAX));
+            e.raw(&field);
+        } else {
+            e.tagged_fields(flexible);
+        }
     }
 
     fn decode(d: &mut Decoder<'_>, version: i16) -> DecodeResult<Self> {
@@ -91,8 +139,20 @@ impl Response for ApiVersionsResponse {
             Ok(k)
         })?;
         let throttle_time_ms = if version >= 1 { d.i32()? } else { 0 };
-        d.skip_tagged_fields(flexible)?;
-        Ok(ApiVersionsResponse { error_code, api_keys, throttle_time_ms })
+        let mut finalized_features = Vec::new();
+        if flexible {
+            for _ in 0..d.uvarint()? {
+                let tag = d.uvarint()?;
+                let len = d.uvarint()? as usize;
+                let field = d.take(len, "tagged field")?;
+                if tag == FINALIZED_FEATURES_TAG {
+                    let mut f = Decoder::new(field);
+                    finalized_features = decode_features(&mut f)?;
+                    f.finish("ApiVersions finalized features")?;
+                }
+            }
+        }
+        Ok(ApiVersionsResponse { error_code, api_keys, throttle_time_ms, finalized_features })
     }
 }
 
@@ -128,7 +188,7 @@ impl ApiVersionsResponse {
             }
             let throttle_time_ms = d.i32()?;
             d.finish("ApiVersions response")?;
-            Ok(ApiVersionsResponse { error_code, api_keys, throttle_time_ms })
+            Ok(ApiVersionsResponse { error_code, api_keys, throttle_time_ms, finalized_features: Vec::new() })
         })();
         mock.or(first)
     }
@@ -144,6 +204,12 @@ impl ApiVersionsResponse {
             .iter()
             .find(|k| k.api_key == key.code())
             .map(|k| VersionRange { min: k.min_version, max: k.max_version })
+    }
+
+    /// The level in force of a finalized feature (`None`: not finalized, or a broker too old
+    /// to say).
+    pub fn feature_level(&self, name: &str) -> Option<i16> {
+        self.finalized_features.iter().find(|f| f.name == name).map(|f| f.max_version_level)
     }
 }
 
@@ -183,6 +249,7 @@ mod tests {
                 ApiVersion { api_key: 18, min_version: 0, max_version: 4 },
             ],
             throttle_time_ms: 0,
+            finalized_features: Vec::new(),
         }
     }
 
@@ -192,6 +259,55 @@ mod tests {
             let bytes = round_trip_response::<ApiVersionsRequest>(&sample(), v);
             assert_every_prefix_fails::<ApiVersionsRequest>(&bytes, v);
         }
+        let mut with_features = sample();
+        with_features.finalized_features = vec![
+            FinalizedFeature { name: "metadata.version".into(), max_version_level: 27, min_version_level: 1 },
+            FinalizedFeature { name: "transaction.version".into(), max_version_level: 2, min_version_level: 0 },
+        ];
+        let bytes = round_trip_response::<ApiVersionsRequest>(&with_features, 3);
+        assert_every_prefix_fails::<ApiVersionsRequest>(&bytes, 3);
+        let r = ApiVersionsResponse::decode(&mut Decoder::new(&bytes), 3).unwrap();
+        assert_eq!(r.feature_level("transaction.version"), Some(2));
+        assert_eq!(r.feature_level("group.version"), None);
+    }
+
+    #[test]
+    fn kafka_4_answer_with_supported_and_finalized_features_is_read() {
+        // The tagged section of a Kafka 4 answer: SupportedFeatures (tag 0), the features
+        // epoch (tag 1), then FinalizedFeatures (tag 2), each skipped or read by its tag.
+        let mut e = Encoder::new();
+        e.i16(0);
+        e.array(&sample().api_keys, true, |e, k| {
+            e.i16(k.api_key);
+            e.i16(k.min_version);
+            e.i16(k.max_version);
+            e.tagged_fields(true);
+        });
+        e.i32(0);
+        e.uvarint(3);
+        let supported = [
+            2u8, 20, b't', b'r', b'a', b'n', b's', b'a', b'c', b't', b'i', b'o', b'n', b'.', b'v', b'e', b'r', b's',
+            b'i', b'o', b'n', 0, 0, 0, 2, 0,
+        ];
+        e.uvarint(0);
+        e.uvarint(supported.len() as u32);
+        e.raw(&supported);
+        e.uvarint(1);
+        e.uvarint(8);
+        e.i64(42);
+        let mut f = Encoder::new();
+        encode_features(
+            &mut f,
+            &[FinalizedFeature { name: "transaction.version".into(), max_version_level: 2, min_version_level: 2 }],
+        );
+        let f = f.into_inner();
+        e.uvarint(2);
+        e.uvarint(f.len() as u32);
+        e.raw(&f);
+        let body = e.into_inner();
+        let r = ApiVersionsResponse::decode_any(&body, 3).unwrap();
+        assert_eq!(r.feature_level("transaction.version"), Some(2));
+        assert_eq!(r.range(ApiKey::ApiVersions), Some(VersionRange { min: 0, max: 4 }));
     }
 
     #[test]

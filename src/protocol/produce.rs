@@ -1,8 +1,10 @@
-//! Produce (key 0), v3–v11: write record batches to partition leaders.
+//! Produce (key 0), v3–v12: write record batches to partition leaders.
 //!
 //! v3 is the floor: Kafka 4 still advertises v0 but closes the connection on v0–v2 (KIP-896,
 //! KAFKA-18659), and v3 is the first to carry RecordBatch v2. zstd needs v7+. v10 and v11 add
-//! only tagged fields (KIP-951 leader hints, KIP-890), which are skipped.
+//! only tagged fields (KIP-951 leader hints, KIP-890), which are skipped. v12 is the same again,
+//! but for a transactional producer it means transaction version 2 (KIP-890): the partition's
+//! leader adds the partition to the transaction itself.
 
 use super::codec::{DecodeResult, Decoder, Encoder};
 use super::{ApiKey, Request, Response};
@@ -18,6 +20,9 @@ pub struct ProduceRequest {
     pub timeout_ms: i32,
     /// Topics.
     pub topics: Vec<ProduceTopic>,
+    /// Not on the wire: the producer's transaction runs version 2 of the protocol (KIP-890),
+    /// which v12 means for transactional batches; without it they go at v11 at most.
+    pub transaction_v2: bool,
 }
 
 /// A topic in a Produce request.
@@ -69,7 +74,7 @@ pub struct ProducePartitionResponse {
 impl Request for ProduceRequest {
     const KEY: ApiKey = ApiKey::Produce;
     const MIN_VERSION: i16 = 3;
-    const MAX_VERSION: i16 = 11;
+    const MAX_VERSION: i16 = 12;
     const FIRST_FLEXIBLE: i16 = 9;
     type Response = ProduceResponse;
 
@@ -106,7 +111,16 @@ impl Request for ProduceRequest {
             Ok(ProduceTopic { name, partitions })
         })?;
         d.skip_tagged_fields(flex)?;
-        Ok(ProduceRequest { transactional_id, acks, timeout_ms, topics })
+        let transaction_v2 = version >= 12 && transactional_id.is_some();
+        Ok(ProduceRequest { transactional_id, acks, timeout_ms, topics, transaction_v2 })
+    }
+
+    fn max_version(&self) -> i16 {
+        if self.transactional_id.is_some() && !self.transaction_v2 {
+            11
+        } else {
+            12
+        }
     }
 }
 
@@ -186,12 +200,13 @@ mod tests {
 
     #[test]
     fn round_trips_every_version_and_rejects_every_truncation() {
-        for v in 3..=11 {
+        for v in 3..=12 {
             let req = ProduceRequest {
                 transactional_id: None,
                 acks: -1,
                 timeout_ms: 1000,
                 topics: vec![ProduceTopic { name: "t".into(), partitions: vec![(0, vec![1, 2, 3]), (1, vec![])] }],
+                transaction_v2: false,
             };
             let bytes = round_trip_request(&req, v);
             assert_every_request_prefix_fails::<ProduceRequest>(&bytes, v);

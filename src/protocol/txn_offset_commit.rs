@@ -1,6 +1,8 @@
-//! TxnOffsetCommit (key 28), v0–v3: writes a group's offsets inside a producer's transaction, to
+//! TxnOffsetCommit (key 28), v0–v5: writes a group's offsets inside a producer's transaction, to
 //! take effect when it commits; v3 carries the member's generation, so a member that left the
-//! group can't commit (KIP-447).
+//! group can't commit (KIP-447). v4 only adds an error code (TRANSACTION_ABORTABLE); v5 is
+//! transaction version 2 (KIP-890), where the group coordinator adds the offsets to the
+//! transaction itself, so AddOffsetsToTxn is not sent.
 
 use super::codec::{DecodeResult, Decoder, Encoder};
 use super::partition_errors::{self, PartitionErrors};
@@ -36,6 +38,9 @@ pub struct TxnOffsetCommitRequest {
     pub group_instance_id: Option<String>,
     /// Per topic, the partitions' offsets.
     pub topics: Vec<(String, Vec<TxnOffsetCommitPartition>)>,
+    /// Not on the wire: the transaction runs version 2 of the protocol (KIP-890), which v5
+    /// means; without it the request goes at v4 at most.
+    pub transaction_v2: bool,
 }
 
 /// TxnOffsetCommit response.
@@ -50,7 +55,7 @@ pub struct TxnOffsetCommitResponse {
 impl Request for TxnOffsetCommitRequest {
     const KEY: ApiKey = ApiKey::TxnOffsetCommit;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 3;
+    const MAX_VERSION: i16 = 5;
     const FIRST_FLEXIBLE: i16 = 3;
     type Response = TxnOffsetCommitResponse;
 
@@ -115,7 +120,16 @@ impl Request for TxnOffsetCommitRequest {
             member_id,
             group_instance_id,
             topics,
+            transaction_v2: version >= 5,
         })
+    }
+
+    fn max_version(&self) -> i16 {
+        if self.transaction_v2 {
+            5
+        } else {
+            4
+        }
     }
 }
 
@@ -143,7 +157,7 @@ mod tests {
 
     #[test]
     fn round_trips_every_version_and_rejects_every_truncation() {
-        for v in 0..=3 {
+        for v in 0..=5 {
             let req = TxnOffsetCommitRequest {
                 transactional_id: "tx".into(),
                 group_id: "g".into(),
@@ -160,7 +174,9 @@ mod tests {
                         leader_epoch: if v >= 2 { 3 } else { -1 },
                     }],
                 )],
+                transaction_v2: v >= 5,
             };
+            assert_eq!(req.max_version(), if v >= 5 { 5 } else { 4 });
             let resp = TxnOffsetCommitResponse { throttle_time_ms: 2, topics: vec![("a".into(), vec![(1, 0)])] };
             check_codec(&req, &resp, v);
         }
