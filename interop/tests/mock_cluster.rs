@@ -5,7 +5,7 @@
 mod common;
 
 use common::scenarios::{self, read_n};
-use common::{groups, init_logging, Broker, Kind};
+use common::{groups, init_logging, transactions, Broker, Kind};
 use plainkafka::mock::{Control, MockCluster};
 use plainkafka::ApiKey;
 use plainkafka::ErrorCode;
@@ -22,6 +22,7 @@ fn mock() -> (MockCluster, Broker) {
 
 every_broker_scenario!(let (_m, b) = mock(); b);
 group_scenarios!(let (_m, b) = mock(); b);
+transaction_scenarios!(let (_m, b) = mock(); b);
 
 use common::scenarios::fast_client as client;
 

@@ -462,8 +462,7 @@ mod tests {
                 compression: Compression::None,
                 producer_id: -1,
                 producer_epoch: -1,
-                base_sequence: -1,
-                transactional: false,
+                ..BatchSpec::default()
             };
             let mut e = Encoder::new();
             encode_batch_v2(&mut e, spec, &recs).expect("encodes");

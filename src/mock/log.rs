@@ -1,6 +1,9 @@
 //! One partition's log in the mock: RecordBatch v2 batches kept as received, with offsets
-//! assigned on append, idempotent-producer sequence checks, and size-based retention.
+//! assigned on append, idempotent-producer sequence checks, size-based retention, and the
+//! transactions written to it: the ones still open (which hold the last stable offset) and the
+//! aborted ones a read_committed fetch must list.
 
+use crate::protocol::codec::Encoder;
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::records;
 use std::collections::{HashMap, VecDeque};
@@ -36,6 +39,19 @@ pub(crate) struct PartitionLog {
     pub next_offset: i64,
     size: usize,
     producers: HashMap<i64, ProducerState>,
+    /// Producer id → first offset of its transaction still open here.
+    open_txns: HashMap<i64, i64>,
+    /// (producer id, first offset, marker offset) of every transaction aborted here.
+    aborted: Vec<(i64, i64, i64)>,
+}
+
+/// The attribute bit of a transactional batch.
+const TRANSACTIONAL: u8 = 0x10;
+
+/// The producer id of `records`' first batch if it is transactional: the produce handler
+/// checks the partition is in that producer's transaction before appending.
+pub(crate) fn transactional_producer(records: &[u8]) -> Option<i64> {
+    (records.len() >= HEADER && records[22] & TRANSACTIONAL != 0).then(|| i64_at(records, 43))
 }
 
 fn i16_at(b: &[u8], at: usize) -> i16 {
@@ -112,6 +128,9 @@ impl PartitionLog {
                 }
             }
             let base = self.next_offset;
+            if batch[22] & TRANSACTIONAL != 0 && producer_id >= 0 {
+                self.open_txns.entry(producer_id).or_insert(base);
+            }
             let mut bytes = batch.to_vec();
             // The base offset and leader epoch sit before the CRC'd part, so patching them keeps
             // the checksum valid.
@@ -134,12 +153,46 @@ impl PartitionLog {
         Ok(first_base.expect("at least one batch"))
     }
 
+    /// Ends `producer_id`'s transaction here with a commit or abort marker (a control batch
+    /// at the log end). Nothing happens when it wrote nothing here.
+    pub fn end_transaction(&mut self, producer_id: i64, producer_epoch: i16, commit: bool, now_ms: i64) {
+        let Some(first) = self.open_txns.remove(&producer_id) else { return };
+        let base = self.next_offset;
+        let mut e = Encoder::new();
+        records::encode_marker(&mut e, producer_id, producer_epoch, commit, now_ms);
+        let mut bytes = e.into_inner();
+        bytes[..8].copy_from_slice(&base.to_be_bytes());
+        self.size += bytes.len();
+        self.batches.push_back(Batch { base, last: base, max_timestamp: now_ms, bytes: Arc::new(bytes) });
+        self.next_offset = base + 1;
+        if !commit {
+            self.aborted.push((producer_id, first, base));
+        }
+    }
+
+    /// Where the oldest transaction still open begins; the log end when none is. A
+    /// read_committed reader reads up to here.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.open_txns.values().copied().min().unwrap_or(self.next_offset)
+    }
+
+    /// The aborted transactions a read_committed fetch from `from` up to `to` must hear of:
+    /// (producer id, first offset) of each that ends at or after `from` and begins before `to`.
+    pub fn aborted_between(&self, from: i64, to: i64) -> Vec<(i64, i64)> {
+        self.aborted
+            .iter()
+            .filter(|&&(_, first, marker)| marker >= from && first < to)
+            .map(|&(p, f, _)| (p, f))
+            .collect()
+    }
+
     /// Whole batches from the one holding `offset`, up to `max_bytes` (but always the first,
-    /// as KIP-74 asks, so a batch larger than the limit can still be read).
-    pub fn read(&self, offset: i64, max_bytes: usize) -> Vec<u8> {
+    /// as KIP-74 asks, so a batch larger than the limit can still be read), none starting at
+    /// or past `end`.
+    pub fn read(&self, offset: i64, max_bytes: usize, end: i64) -> Vec<u8> {
         let start = self.batches.partition_point(|b| b.last < offset);
         let mut out = Vec::new();
-        for b in self.batches.range(start..) {
+        for b in self.batches.range(start..).take_while(|b| b.base < end) {
             if !out.is_empty() && out.len() + b.bytes.len() > max_bytes {
                 break;
             }
@@ -148,10 +201,10 @@ impl PartitionLog {
         out
     }
 
-    /// Bytes available from `offset` (for a fetch's min bytes).
-    pub fn bytes_from(&self, offset: i64) -> usize {
+    /// Bytes available from `offset` up to `end` (for a fetch's min bytes).
+    pub fn bytes_from(&self, offset: i64, end: i64) -> usize {
         let start = self.batches.partition_point(|b| b.last < offset);
-        self.batches.range(start..).map(|b| b.bytes.len()).sum()
+        self.batches.range(start..).take_while(|b| b.base < end).map(|b| b.bytes.len()).sum()
     }
 
     /// The first offset whose timestamp is at or after `ts`, with that timestamp; `None` if no
@@ -167,10 +220,13 @@ impl PartitionLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::codec::Encoder;
     use crate::protocol::records::{encode_batch_v2, BatchSpec, Compression, RecordSpec};
 
     fn batch(n: usize, ts: i64, producer: Option<(i64, i16, i32)>) -> Vec<u8> {
+        spec_batch(n, ts, producer, false)
+    }
+
+    fn spec_batch(n: usize, ts: i64, producer: Option<(i64, i16, i32)>, transactional: bool) -> Vec<u8> {
         let values: Vec<String> = (0..n).map(|i| format!("v{i}")).collect();
         let recs: Vec<RecordSpec<'_>> = values
             .iter()
@@ -189,6 +245,7 @@ mod tests {
             producer_id,
             producer_epoch,
             base_sequence,
+            transactional,
             ..Default::default()
         };
         let mut e = Encoder::new();
@@ -202,7 +259,7 @@ mod tests {
         assert_eq!(log.append(&batch(3, 1000, None), None), Ok(0));
         assert_eq!(log.append(&batch(2, 2000, None), None), Ok(3));
         assert_eq!(log.next_offset, 5);
-        let bytes = Arc::new(log.read(4, 1));
+        let bytes = Arc::new(log.read(4, 1, i64::MAX));
         let mut recs = Vec::new();
         records::decode(&bytes, 4, &mut recs).expect("decode");
         assert_eq!(recs.iter().map(|r| r.offset).collect::<Vec<_>>(), [4], "the batch holding 4, cut to 4");
@@ -264,6 +321,38 @@ mod tests {
             log.append(&batch(1, 0, None), Some(200)).expect("append");
         }
         assert!(log.log_start > 0 && log.log_start < 10, "log start {}", log.log_start);
-        assert!(log.read(0, 1 << 20).len() <= 200 + 100);
+        assert!(log.read(0, 1 << 20, i64::MAX).len() <= 200 + 100);
+    }
+
+    #[test]
+    fn open_transactions_hold_the_last_stable_offset_and_aborts_are_listed() {
+        let mut log = PartitionLog::default();
+        log.append(&batch(2, 0, None), None).expect("plain");
+        assert_eq!(log.last_stable_offset(), 2);
+        log.append(&spec_batch(2, 0, Some((7, 0, 0)), true), None).expect("7 opens at 2");
+        log.append(&spec_batch(1, 0, Some((8, 0, 0)), true), None).expect("8 opens at 4");
+        log.append(&spec_batch(1, 0, Some((7, 0, 2)), true), None).expect("7 again");
+        assert_eq!((log.last_stable_offset(), log.next_offset), (2, 6));
+        log.end_transaction(7, 0, false, 0);
+        assert_eq!((log.last_stable_offset(), log.next_offset), (4, 7), "8 still open; the marker took 6");
+        log.end_transaction(8, 0, true, 0);
+        log.end_transaction(9, 0, true, 0);
+        assert_eq!(
+            (log.last_stable_offset(), log.next_offset),
+            (8, 8),
+            "a producer that wrote nothing here adds no marker"
+        );
+        assert_eq!(log.aborted_between(0, 8), [(7, 2)]);
+        assert_eq!(log.aborted_between(7, 8), Vec::<(i64, i64)>::new(), "ended before the fetch offset");
+        assert_eq!(
+            log.read(0, 1 << 20, 4).len(),
+            log.read(0, 1 << 20, 3).len(),
+            "no batch starting at or past the end"
+        );
+        let mut recs = Vec::new();
+        let bytes = Arc::new(log.read(0, 1 << 20, i64::MAX));
+        let summary = records::decode(&bytes, 0, &mut recs).expect("decode");
+        assert_eq!(summary.next_offset, Some(8), "the markers are well-formed control batches");
+        assert_eq!(recs.len(), 6, "and never delivered as records");
     }
 }

@@ -20,10 +20,13 @@
 //!
 //! What it keeps: topics (created by CreateTopics, or on first use with the configured
 //! partition count), partition logs of RecordBatch v2 batches as the producer wrote them (with
-//! offsets assigned, idempotent sequence checks, size-based retention), committed offsets, and
-//! classic consumer groups (join, sync, heartbeat, leave, session expiry, static members). What
-//! it doesn't: replication (every partition has one replica, its leader), transactions, ACLs,
-//! message formats v0/v1, fetch sessions, KRaft or ZooKeeper APIs.
+//! offsets assigned, idempotent sequence checks, size-based retention), committed offsets,
+//! classic consumer groups (join, sync, heartbeat, leave, session expiry, static members), and
+//! transactions of version 1 (KIP-98: fencing by transactional id, markers, the last stable
+//! offset and aborted lists for read_committed readers, offsets committed in transactions with
+//! KIP-447's member checks, timeouts), so exactly-once code can be tested without a JVM. What it
+//! doesn't: replication (every partition has one replica, its leader), transaction version 2,
+//! ACLs, message formats v0/v1, fetch sessions, KRaft or ZooKeeper APIs.
 //!
 //! Security, to try a secure configuration locally: SASL PLAIN, SCRAM-SHA-256/512 and
 //! OAUTHBEARER against a user list ([`MockClusterBuilder::sasl_user`]) with session lifetimes
@@ -48,6 +51,7 @@ mod log;
 mod server;
 #[cfg(feature = "tls")]
 mod tls;
+mod txn;
 
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
@@ -333,6 +337,8 @@ pub(crate) struct State {
     pub offsets: BTreeMap<(String, String, i32), i64>,
     pub coordinators: HashMap<String, i32>,
     pub next_producer_id: i64,
+    /// Transactional id → its transaction state.
+    pub txns: HashMap<String, txn::Transaction>,
     /// Numbers member ids, so that no two are ever alike.
     pub next_member: u64,
     next_topic: u64,

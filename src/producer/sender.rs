@@ -190,6 +190,7 @@ fn encode(shared: &Shared, batch: &Batch) -> Result<Vec<u8>, Error> {
         producer_epoch: epoch,
         base_sequence: if id >= 0 { batch.base_sequence } else { -1 },
         transactional: shared.cfg.transactional_id.is_some(),
+        control: false,
     };
     let mut e = Encoder::new();
     encode_batch_v2(&mut e, spec, &recs).map_err(|c| Error::Config(format!("{}: {c}", shared.topic)))?;

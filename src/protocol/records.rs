@@ -423,6 +423,19 @@ fn decode_v2(
 
 /// A control record's type: an abort or a commit marker.
 const CONTROL_ABORT: i16 = 0;
+const CONTROL_COMMIT: i16 = 1;
+
+/// Appends the control batch a broker writes to end a transaction of `producer_id` in a
+/// partition: one record whose key is (version 0, commit or abort) and whose value is
+/// (version 0, the coordinator's epoch).
+pub fn encode_marker(e: &mut Encoder, producer_id: i64, producer_epoch: i16, commit: bool, timestamp: i64) {
+    let kind = if commit { CONTROL_COMMIT } else { CONTROL_ABORT };
+    let key = [0i16.to_be_bytes(), kind.to_be_bytes()].concat();
+    let value = [0u8, 0, 0, 0, 0, 0];
+    let rec = [RecordSpec { key: Some(&key), value: Some(&value), headers: vec![], timestamp }];
+    let spec = BatchSpec { producer_id, producer_epoch, transactional: true, control: true, ..BatchSpec::default() };
+    encode_batch_v2(e, spec, &rec).expect("an uncompressed batch of one record always encodes");
+}
 
 /// The type of the first control record in `records` (a control batch's, never compressed):
 /// its key is a version and a type, two 16-bit integers.
@@ -648,6 +661,8 @@ pub struct BatchSpec {
     /// Written in a transaction (attribute bit 4): read_committed consumers drop it if the
     /// transaction aborts.
     pub transactional: bool,
+    /// A control batch (attribute bit 5): a transaction marker a broker writes, never data.
+    pub control: bool,
 }
 
 impl Default for BatchSpec {
@@ -659,6 +674,7 @@ impl Default for BatchSpec {
             producer_epoch: -1,
             base_sequence: -1,
             transactional: false,
+            control: false,
         }
     }
 }
@@ -717,7 +733,10 @@ pub fn encode_batch_v2(e: &mut Encoder, spec: BatchSpec, records: &[RecordSpec<'
     e.i32(-1); // partition leader epoch: set by the broker
     e.i8(2);
     let crc_at = e.reserve_i32();
-    e.i16(spec.compression.id() | if spec.transactional { ATTR_TRANSACTIONAL } else { 0 });
+    let attributes = spec.compression.id()
+        | if spec.transactional { ATTR_TRANSACTIONAL } else { 0 }
+        | if spec.control { ATTR_CONTROL } else { 0 };
+    e.i16(attributes);
     e.i32(records.len() as i32 - 1);
     e.i64(base_ts);
     e.i64(max_ts);
@@ -994,13 +1013,10 @@ mod tests {
             producer_epoch: 0,
             base_sequence: 0,
             transactional: true,
+            control: marker.is_some(),
         };
         encode_batch_v2(&mut e, spec, &recs).unwrap();
-        let mut bytes = e.into_inner();
-        bytes[22] |= 0x10 | if marker.is_some() { 0x20 } else { 0 };
-        let crc = crc32c::crc32c(&bytes[21..]);
-        bytes[17..21].copy_from_slice(&crc.to_be_bytes());
-        bytes
+        e.into_inner()
     }
 
     #[test]
@@ -1047,7 +1063,7 @@ mod tests {
                 producer_id: 9,
                 producer_epoch: 1,
                 base_sequence: 0,
-                transactional: false,
+                ..BatchSpec::default()
             };
             encode_batch_v2(&mut e, spec, &recs).unwrap();
             let (got, s) = decode_all(e.into_inner(), 110);

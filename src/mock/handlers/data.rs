@@ -2,7 +2,7 @@
 
 use super::*;
 
-/// Produce, v3–v11.
+/// Produce, v3–v12.
 ///
 /// Behavior:
 /// - Stores each partition's RecordBatch v2 batches as sent, assigning offsets; checks every
@@ -12,8 +12,11 @@ use super::*;
 ///   and is not stored again; a sequence gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
 /// - NOT_LEADER_OR_FOLLOWER unless this broker leads the partition; unknown topics are not
 ///   created here (Metadata creates them).
+/// - Transactional batches only into a partition of their producer's open transaction
+///   (INVALID_TXN_STATE otherwise); they hold the partition's last stable offset until the
+///   transaction ends.
 /// - acks=0 gets no response; otherwise the answer comes when the data is stored (there are no
-///   replicas to wait for). No transactions, no LogAppendTime.
+///   replicas to wait for). No LogAppendTime.
 pub(super) fn produce(
     ctx: &Ctx<'_>,
     _: &RequestHeader,
@@ -27,10 +30,16 @@ pub(super) fn produce(
     for t in req.topics {
         let mut partitions = Vec::new();
         for (index, records) in t.partitions {
-            let result = injected(fault).and_then(|_| leads(ctx, &st, &t.name, index)).and_then(|_| {
-                let p = &mut st.topics.get_mut(&t.name).expect("checked").partitions[index as usize];
-                p.log.append(&records, retention)
-            });
+            let result = injected(fault)
+                .and_then(|_| leads(ctx, &st, &t.name, index))
+                .and_then(|_| match log::transactional_producer(&records) {
+                    Some(producer_id) => super::txn::may_write(&st, producer_id, &t.name, index),
+                    None => Ok(()),
+                })
+                .and_then(|_| {
+                    let p = &mut st.topics.get_mut(&t.name).expect("checked").partitions[index as usize];
+                    p.log.append(&records, retention)
+                });
             let log_start =
                 st.topics.get(&t.name).and_then(|x| x.partitions.get(index as usize)).map_or(-1, |p| p.log.log_start);
             partitions.push(ProducePartitionResponse {
@@ -58,9 +67,11 @@ pub(super) fn produce(
 ///   with `cut_batches`, cuts the data at `partition_max_bytes` wherever it falls.
 /// - Answers at once when `min_bytes` are there; otherwise waits up to `max_wait_ms` for
 ///   produced data, answering as soon as enough arrives.
-/// - OFFSET_OUT_OF_RANGE below the log start or past the high watermark; the last stable
-///   offset is the high watermark (no transactions). No fetch sessions (session id 0), no
-///   follower fetching, no topic ids (v13+ isn't offered).
+/// - OFFSET_OUT_OF_RANGE below the log start or past the high watermark.
+/// - read_committed (isolation level 1) gets no batch from the last stable offset on (where
+///   the oldest open transaction begins) and the list of aborted transactions in the range it
+///   reads; read_uncommitted reads to the high watermark. Both learn the last stable offset.
+/// - No fetch sessions (session id 0), no follower fetching, no topic ids (v13+ isn't offered).
 pub(super) fn fetch(
     ctx: &Ctx<'_>,
     _: &RequestHeader,
@@ -72,8 +83,10 @@ pub(super) fn fetch(
     let raw = ctx.shared.faults().records.clone();
     let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(ctx.shared.cfg.max_request_wait);
     let deadline = Instant::now() + wait;
+    let committed_only = req.isolation_level == 1;
     let mut st = ctx.shared.lock();
     loop {
+        st.expire_transactions(Instant::now());
         let mut available = 0usize;
         let mut answer_now = fault.is_some();
         for t in &req.topics {
@@ -84,7 +97,8 @@ pub(super) fn fetch(
                         if p.fetch_offset < log.log_start || p.fetch_offset > log.next_offset {
                             answer_now = true;
                         }
-                        available += log.bytes_from(p.fetch_offset);
+                        let end = if committed_only { log.last_stable_offset() } else { log.next_offset };
+                        available += log.bytes_from(p.fetch_offset, end);
                     }
                     Err(_) => answer_now = true,
                 }
@@ -129,7 +143,8 @@ pub(super) fn fetch(
                     }
                     let log = &st.topics[&t.topic].partitions[p.partition as usize].log;
                     (r.high_watermark, r.last_stable_offset, r.log_start_offset) =
-                        (log.next_offset, log.next_offset, log.log_start);
+                        (log.next_offset, log.last_stable_offset(), log.log_start);
+                    let end = if committed_only { r.last_stable_offset } else { r.high_watermark };
                     if p.fetch_offset < log.log_start || p.fetch_offset > log.next_offset {
                         r.error_code = ErrorCode::OFFSET_OUT_OF_RANGE.code();
                     } else if let Some(raw) = raw.get(&(t.topic.clone(), p.partition)) {
@@ -137,7 +152,15 @@ pub(super) fn fetch(
                         r.records = Some(raw.to_vec());
                     } else if budget > 0 {
                         let limit = (p.partition_max_bytes.max(0) as usize).min(budget);
-                        let mut data = log.read(p.fetch_offset, limit);
+                        let mut data = log.read(p.fetch_offset, limit, end);
+                        if committed_only {
+                            r.aborted_transactions = Some(
+                                log.aborted_between(p.fetch_offset, end)
+                                    .into_iter()
+                                    .map(|(producer_id, first_offset)| AbortedTransaction { producer_id, first_offset })
+                                    .collect(),
+                            );
+                        }
                         if ctx.shared.cfg.cut_batches {
                             data.truncate(limit);
                         }
@@ -159,8 +182,9 @@ pub(super) fn fetch(
 /// Behavior:
 /// - -2: the log start; -1: the high watermark; a timestamp: the first offset whose record
 ///   timestamp is at or after it (with that timestamp), or -1 when none is.
-/// - -3 (max timestamp) and other negative specs answer -1. Isolation levels are the same
-///   (no transactions). NOT_LEADER_OR_FOLLOWER unless this broker leads the partition.
+/// - -1 under read_committed (isolation level 1): the last stable offset.
+/// - -3 (max timestamp) and other negative specs answer -1. NOT_LEADER_OR_FOLLOWER unless this
+///   broker leads the partition.
 pub(super) fn list_offsets(
     ctx: &Ctx<'_>,
     _: &RequestHeader,
@@ -168,7 +192,9 @@ pub(super) fn list_offsets(
     _: i16,
     fault: Option<ErrorCode>,
 ) -> Option<ListOffsetsResponse> {
-    let st = ctx.shared.lock();
+    let mut st = ctx.shared.lock();
+    st.expire_transactions(Instant::now());
+    let committed_only = req.isolation_level == 1;
     let topics = req
         .topics
         .into_iter()
@@ -181,6 +207,7 @@ pub(super) fn list_offsets(
                         let log = &st.topics[&t.name].partitions[p.partition_index as usize].log;
                         match p.timestamp {
                             -2 => (-1, log.log_start),
+                            -1 if committed_only => (-1, log.last_stable_offset()),
                             -1 => (-1, log.next_offset),
                             ts if ts >= 0 => log.offset_for_time(ts).map_or((-1, -1), |(o, ts)| (ts, o)),
                             _ => (-1, -1),
@@ -205,29 +232,31 @@ pub(super) fn list_offsets(
 /// InitProducerId, v0–v4.
 ///
 /// Behavior:
-/// - A new producer id with epoch 0 for every request; no transactional ids (a request with
-///   one is answered the same way, without transaction state).
+/// - Without a transactional id, a new producer id with epoch 0 for every request.
+/// - With one, the transaction coordinator's answer (see `txn::init_transactional`).
 pub(super) fn init_producer_id(
     ctx: &Ctx<'_>,
     _: &RequestHeader,
-    _: InitProducerIdRequest,
+    req: InitProducerIdRequest,
     _: i16,
     fault: Option<ErrorCode>,
 ) -> Option<InitProducerIdResponse> {
-    let mut st = ctx.shared.lock();
-    if let Some(code) = fault {
-        return Some(InitProducerIdResponse {
+    let answer = |r: Result<(i64, i16), ErrorCode>| {
+        let (producer_id, producer_epoch) = r.unwrap_or((-1, -1));
+        Some(InitProducerIdResponse {
             throttle_time_ms: 0,
-            error_code: code.code(),
-            producer_id: -1,
-            producer_epoch: -1,
-        });
+            error_code: code_of(r.map(drop)),
+            producer_id,
+            producer_epoch,
+        })
+    };
+    if let Err(code) = injected(fault) {
+        return answer(Err(code));
     }
+    if let Some(id) = req.transactional_id.as_deref() {
+        return answer(super::txn::init_transactional(ctx, id, &req));
+    }
+    let mut st = ctx.shared.lock();
     st.next_producer_id += 1;
-    Some(InitProducerIdResponse {
-        throttle_time_ms: 0,
-        error_code: 0,
-        producer_id: st.next_producer_id,
-        producer_epoch: 0,
-    })
+    answer(Ok((st.next_producer_id, 0)))
 }

@@ -5,20 +5,23 @@
 //!
 //! One file per API family: [`data`] (Produce, Fetch, ListOffsets, InitProducerId),
 //! [`topics`] (Metadata, FindCoordinator, CreateTopics, DeleteTopics), [`offsets`]
-//! (OffsetCommit, OffsetFetch), [`groups`] (the group protocol and its tools' views).
+//! (OffsetCommit, OffsetFetch), [`groups`] (the group protocol and its tools' views), [`txn`]
+//! (the transaction coordinator and TxnOffsetCommit).
 
 mod data;
 mod groups;
 mod offsets;
 mod topics;
+mod txn;
 
 use data::{fetch, init_producer_id, list_offsets, produce};
 use groups::{describe_groups, heartbeat, join_group, leave_group, list_groups, sync_group};
 use offsets::{offset_commit, offset_fetch};
 use topics::{create_topics, delete_topics, find_coordinator, metadata};
+use txn::{add_offsets_to_txn, add_partitions_to_txn, end_txn, txn_offset_commit};
 
 use super::group::{GroupState, Member};
-use super::{valid_topic_name, Shared, State};
+use super::{log, valid_topic_name, Shared, State};
 use crate::protocol::codec::Decoder;
 use crate::protocol::create_topics::{CreatableTopicResult, CreateTopicsRequest, CreateTopicsResponse};
 use crate::protocol::delete_topics::{DeletableTopicResult, DeleteTopicsRequest, DeleteTopicsResponse};
@@ -26,7 +29,9 @@ use crate::protocol::describe_groups::{
     DescribeGroupsRequest, DescribeGroupsResponse, DescribedGroup, DescribedMember,
 };
 use crate::protocol::error_code::ErrorCode;
-use crate::protocol::fetch::{FetchPartitionResponse, FetchRequest, FetchResponse, FetchTopicResponse};
+use crate::protocol::fetch::{
+    AbortedTransaction, FetchPartitionResponse, FetchRequest, FetchResponse, FetchTopicResponse,
+};
 use crate::protocol::find_coordinator::{Coordinator, FindCoordinatorRequest, FindCoordinatorResponse};
 use crate::protocol::frame::{encode_response, RequestHeader};
 use crate::protocol::heartbeat::{HeartbeatRequest, HeartbeatResponse};
@@ -98,8 +103,10 @@ pub(crate) fn dispatch(
         ApiKey::DeleteTopics => run(ctx, hdr, d, fault, delete_topics),
         // Answered before dispatch.
         ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate => None,
-        // Not served (nor advertised) yet: the mock has no transactions.
-        ApiKey::AddPartitionsToTxn | ApiKey::AddOffsetsToTxn | ApiKey::EndTxn | ApiKey::TxnOffsetCommit => None,
+        ApiKey::AddPartitionsToTxn => run(ctx, hdr, d, fault, add_partitions_to_txn),
+        ApiKey::AddOffsetsToTxn => run(ctx, hdr, d, fault, add_offsets_to_txn),
+        ApiKey::EndTxn => run(ctx, hdr, d, fault, end_txn),
+        ApiKey::TxnOffsetCommit => run(ctx, hdr, d, fault, txn_offset_commit),
     }
 }
 
