@@ -54,6 +54,7 @@ macro_rules! transaction_scenarios {
             transact_from_rewinds_after_an_abort_or_a_panic,
             exactly_once_loop_killed_and_restarted_outputs_each_input_once,
             killed_transactional_cli_leaves_nothing_visible,
+            read_committed_skips_what_librdkafka_transactions_aborted,
         );
     };
     (let $pat:pat = $setup:expr; $broker:ident; $($name:ident),* $(,)?) => {

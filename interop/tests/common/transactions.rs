@@ -297,3 +297,85 @@ pub fn killed_transactional_cli_leaves_nothing_visible(b: &Broker) {
     .expect("the heir's transaction");
     assert_eq!(committed_values(&t), sorted("heir", 10), "only the heir's committed messages");
 }
+
+/// A transactional librdkafka producer commits 100 records, aborts 100 and commits 100:
+/// read_committed (the default) reads the 200 committed ones in order, read_uncommitted all
+/// 300, neither any control record; the CLI does the same. A transaction left open holds a
+/// read_committed consumer at the last stable offset until it commits.
+pub fn read_committed_skips_what_librdkafka_transactions_aborted(b: &Broker) {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use std::time::Instant;
+    let name = new_topic(b, "txn", 1);
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &b.bootstrap)
+        .set("transactional.id", format!("{name}-txn"))
+        .create()
+        .expect("transactional producer");
+    let t = Duration::from_secs(60);
+    producer.init_transactions(t).expect("init transactions");
+    let send = |prefix: &str, n: usize| {
+        for i in 0..n {
+            let v = format!("{prefix}-{i}");
+            producer.send(BaseRecord::<str, str>::to(&name).payload(&v)).expect("send");
+        }
+        producer.flush(t).expect("flush");
+    };
+    for (prefix, commit) in [("c1", true), ("aborted", false), ("c2", true)] {
+        producer.begin_transaction().expect("begin");
+        send(prefix, 100);
+        if commit {
+            producer.commit_transaction(t).expect("commit");
+        } else {
+            producer.abort_transaction(t).expect("abort");
+        }
+    }
+    let expected = |prefixes: &[&str]| -> Vec<String> {
+        prefixes.iter().flat_map(|p| (0..100).map(move |i| format!("{p}-{i}"))).collect()
+    };
+    let values = |ms: Vec<plainkafka::Message>| -> Vec<String> {
+        ms.iter().map(|m| String::from_utf8_lossy(m.value().unwrap_or_default()).into_owned()).collect()
+    };
+    let t_ = topic(b, &name);
+    let reader = |level| {
+        t_.simple_consumer()
+            .isolation_level(level)
+            .consumer_timeout(Some(Duration::from_millis(500)))
+            .build()
+            .expect("consumer")
+    };
+    let mut committed = reader(plainkafka::IsolationLevel::ReadCommitted);
+    assert_eq!(values(drain(&mut committed)), expected(&["c1", "c2"]));
+    let mut everything = reader(plainkafka::IsolationLevel::ReadUncommitted);
+    assert_eq!(values(drain(&mut everything)), expected(&["c1", "aborted", "c2"]), "no control record is delivered");
+
+    let cli = |extra: &[&str]| {
+        let out = bounded::output_within(
+            Command::new(cli_bin()).args([&["-b", &b.bootstrap, "consume", &name, "-e"][..], extra].concat()),
+            b"",
+            bounded::CHILD_LIMIT,
+        );
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect::<Vec<_>>()
+    };
+    assert_eq!(cli(&[]), expected(&["c1", "c2"]), "the CLI reads committed records by default");
+    assert_eq!(cli(&["-X", "isolation.level=read_uncommitted"]).len(), 300);
+
+    // An open transaction: the last stable offset stays where it began (three markers after the
+    // 300 records: 303), the high watermark moves past it, and nothing in it is read yet.
+    producer.begin_transaction().expect("begin");
+    send("open", 10);
+    assert_eq!(t_.last_stable_offsets().expect("lso")[&0], 303);
+    assert_eq!(t_.latest_available_offsets().expect("hwm")[&0], 313);
+    assert!(committed.consume().expect("consume").is_none(), "nothing past the last stable offset");
+    assert_eq!(committed.stats().partitions[0].high_watermark, Some(303));
+    producer.commit_transaction(t).expect("commit");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut open = Vec::new();
+    while open.len() < 10 {
+        assert!(Instant::now() < deadline, "the committed transaction never arrived: {open:?}");
+        if let Some(m) = committed.consume().expect("consume") {
+            open.push(String::from_utf8_lossy(m.value().unwrap_or_default()).into_owned());
+        }
+    }
+    assert_eq!(open, (0..10).map(|i| format!("open-{i}")).collect::<Vec<_>>());
+}
