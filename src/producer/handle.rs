@@ -59,7 +59,11 @@ struct Txn {
     v2: bool,
 }
 
-/// Errors after which a transactional producer can do nothing more.
+/// Errors after which a transactional producer can do nothing more, as the Java client decides:
+/// fenced by a newer producer with the same id, refused the id or the cluster, speaking what
+/// the broker can't, or out of step with the coordinator. Every other error (a message
+/// refused, TRANSACTION_ABORTABLE, a topic not authorized, a rebalance) is abortable: abort,
+/// and the next transaction can succeed.
 fn is_fatal(e: &Error) -> bool {
     matches!(
         e,
@@ -67,6 +71,9 @@ fn is_fatal(e: &Error) -> bool {
             code: ErrorCode::PRODUCER_FENCED
                 | ErrorCode::INVALID_PRODUCER_EPOCH
                 | ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+                | ErrorCode::CLUSTER_AUTHORIZATION_FAILED
+                | ErrorCode::UNSUPPORTED_VERSION
+                | ErrorCode::UNSUPPORTED_FOR_MESSAGE_FORMAT
                 | ErrorCode::INVALID_TXN_STATE,
             ..
         }
@@ -560,9 +567,32 @@ impl Drop for Producer {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::error::Context;
+    use crate::protocol::ApiKey;
+
+    #[test]
+    fn fencing_and_refusals_are_fatal_and_the_rest_abortable() {
+        let e = |code| Error::broker(ApiKey::EndTxn, code, Context::broker(1), None);
+        for code in
+            [ErrorCode::PRODUCER_FENCED, ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED, ErrorCode::INVALID_TXN_STATE]
+        {
+            assert!(is_fatal(&e(code)), "{code:?}");
+        }
+        for code in [
+            ErrorCode::TRANSACTION_ABORTABLE,
+            ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
+            ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+            ErrorCode::CONCURRENT_TRANSACTIONS,
+        ] {
+            assert!(!is_fatal(&e(code)), "{code:?}");
+        }
+        assert!(!is_fatal(&Error::Rebalanced { group: "g".into() }));
+    }
+
     #[test]
     fn a_producer_can_be_shared_between_threads() {
         fn shareable<T: Send + Sync>() {}
-        shareable::<super::Producer>();
+        shareable::<Producer>();
     }
 }
