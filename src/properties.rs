@@ -6,7 +6,7 @@
 //! [`PROPERTIES`] lists every name plainkafka knows and which builders take it. A name no
 //! builder knows is an error that lists them all; a known name given to a builder that doesn't
 //! take it (`acks` to a consumer) is an error that says where it belongs. A few names are known
-//! but not supported yet (the KIP-848 protocol, rack awareness): setting them to
+//! but not supported yet (rack awareness): setting them to
 //! anything but their default is an error that says so, rather than a setting silently ignored.
 
 use crate::error::{Error, Result};
@@ -95,7 +95,8 @@ pub const PROPERTIES: &[Property] = &[
     p("heartbeat.interval.ms", GROUP, "heartbeat_interval"),
     p("max.poll.interval.ms", GROUP, "rebalance_timeout (the Java client's rebalance timeout)"),
     p("partition.assignment.strategy", GROUP, "assignors: range, roundrobin, cooperative-sticky, comma-separated"),
-    p("group.protocol", GROUP, "classic only: the KIP-848 consumer protocol is not supported yet"),
+    p("group.protocol", GROUP, "group_protocol: classic (default) or consumer (KIP-848, Kafka 4.0+)"),
+    p("group.remote.assignor", GROUP, "remote_assignor: the coordinator's assignor under the consumer protocol (uniform, range)"),
     p("client.rack", GROUP, "not supported yet (rack-aware fetching and assignment)"),
     p("acks", PRODUCER, "required_acks: 0, 1, all (-1)"),
     p("request.required.acks", PRODUCER, "the same as acks"),
@@ -167,15 +168,6 @@ pub(crate) fn boolean(name: &str, value: &str) -> Result<bool> {
     }
 }
 
-/// A value that must be one of `allowed` (the first is the only one plainkafka supports when
-/// `why` is given).
-pub(crate) fn only(name: &str, value: &str, allowed: &[&str], why: &str) -> Result<()> {
-    if allowed.contains(&value.trim()) {
-        return Ok(());
-    }
-    Err(Error::Config(format!("{name} {value:?}: {why}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +201,5 @@ mod tests {
             .to_string()
             .contains("linger.ms \"-1\": expected a whole number"));
         assert!(boolean("enable.auto.commit", "yes").is_err());
-        assert!(only("group.protocol", "consumer", &["classic"], "not yet").is_err());
     }
 }

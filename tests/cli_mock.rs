@@ -93,7 +93,7 @@ fn the_ops_commands_against_plainkafka_mock() {
     assert_eq!(again, "3 k1=v3\n", "the reset offset is the next one read");
 
     let groups = ok(&b, &["groups", "-o", "json"], "");
-    assert_eq!(groups, "[{\"group\":\"billing\",\"state\":\"Empty\",\"protocol_type\":\"\"}]\n");
+    assert_eq!(groups, "[{\"group\":\"billing\",\"state\":\"Empty\",\"protocol_type\":\"\",\"type\":\"classic\"}]\n");
     let group = ok(&b, &["group", "billing"], "");
     assert!(group.starts_with("group billing state Empty protocol - members 0\n"), "{group}");
     assert!(group.contains("orders 0 4 10 6 -"), "{group}");

@@ -43,6 +43,11 @@ macro_rules! kafka_suite {
             transaction_scenarios!(let b = broker(); b);
 
             #[test]
+            fn consumer_protocol_group_of_plainkafka_librdkafka_and_java() {
+                super::consumer_protocol_group_of_plainkafka_librdkafka_and_java(&broker());
+            }
+
+            #[test]
             fn transactions_bump_the_epoch_each_time_on_kafka_4_only() {
                 super::transactions_bump_the_epoch_each_time_on_kafka_4_only(&broker());
             }
@@ -80,6 +85,13 @@ macro_rules! kafka_suite {
 
 kafka_suite!(kafka_4, "4.4.0");
 kafka_suite!(kafka_3_9, "3.9.1");
+
+/// Upgrading a classic group to the consumer protocol needs Kafka 4.
+#[test]
+fn kafka_4_classic_group_upgraded_member_by_member_to_the_consumer_protocol() {
+    common::init_logging();
+    classic_group_upgraded_member_by_member_to_the_consumer_protocol(&common::kafka("4.4.0"));
+}
 
 use common::bounded;
 use common::scenarios::{drain, new_topic, read_n, topic};
@@ -270,13 +282,8 @@ fn murmur2_partitions_agree_with_java_and_librdkafka(b: &Broker) {
 /// six partitions two each, read everything between them exactly once, and Kafka's
 /// consumer-groups tool and plainkafka's describe_group both see the three members.
 fn one_group_of_plainkafka_java_and_librdkafka_members(b: &Broker, assignor: plainkafka::Assignor) {
-    use common::groups::{member, Member};
-    use common::{kafka_classpath, wait_until};
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::Message as _;
-    use std::io::BufRead;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Mutex};
+    use common::groups::{java_member, member, rdkafka_member, Member};
+    use common::wait_until;
 
     let name = new_topic(b, "mixed", 6);
     let group = unique_topic("mixed-group");
@@ -288,52 +295,8 @@ fn one_group_of_plainkafka_java_and_librdkafka_members(b: &Broker, assignor: pla
     };
     let client = common::scenarios::client(b);
 
-    let mut java = std::process::Command::new("java")
-        .args(["-Xmx256m", "-cp", &kafka_classpath(&b.version), "org.apache.kafka.tools.consumer.ConsoleConsumer"])
-        .args(["--bootstrap-server", &b.bootstrap, "--topic", &name, "--group", &group, "--from-beginning"])
-        .args(["--consumer-property", &format!("partition.assignment.strategy={java_assignor}")])
-        .args(["--consumer-property", "client.id=java-member", "--timeout-ms", "120000"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("java console consumer");
-    common::bounded::track(java.id());
-    let java_seen = Arc::new(Mutex::new(Vec::<String>::new()));
-    let java_out = java.stdout.take().expect("stdout");
-    let js = Arc::clone(&java_seen);
-    let java_reader = std::thread::spawn(move || {
-        // Kafka 4's tools also log to stdout; keep only the messages.
-        for line in std::io::BufReader::new(java_out).lines().map_while(|l| l.ok()) {
-            if line.starts_with("mixed-") {
-                js.lock().unwrap().push(line);
-            } else {
-                eprintln!("java: {line}");
-            }
-        }
-    });
-
-    let rd_seen = Arc::new(Mutex::new(Vec::<String>::new()));
-    let rd_stop = Arc::new(AtomicBool::new(false));
-    let (rs, stop, bootstrap, topic_name, g) =
-        (Arc::clone(&rd_seen), Arc::clone(&rd_stop), b.bootstrap.clone(), name.clone(), group.clone());
-    let rd = std::thread::spawn(move || {
-        let c: BaseConsumer = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", &bootstrap)
-            .set("group.id", &g)
-            .set("client.id", "rdkafka-member")
-            .set("partition.assignment.strategy", assignor.name())
-            .set("auto.offset.reset", "earliest")
-            .set("auto.commit.interval.ms", "200")
-            .create()
-            .expect("rdkafka consumer");
-        c.subscribe(&[&topic_name]).expect("subscribe");
-        while !stop.load(Ordering::Acquire) {
-            if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
-                rs.lock().unwrap().push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
-            }
-        }
-        c.unsubscribe();
-    });
+    let java = java_member(b, &group, &name, "mixed-", &[&format!("partition.assignment.strategy={java_assignor}")]);
+    let rd = rdkafka_member(b, &group, &name, &[("partition.assignment.strategy", assignor.name())]);
     let ours: Member = member(b, &group, &name, assignor);
 
     // With cooperative-sticky a Stable group can still be between its two rounds (a partition
@@ -354,8 +317,8 @@ fn one_group_of_plainkafka_java_and_librdkafka_members(b: &Broker, assignor: pla
     let msgs = (0..600).map(|i| TestMsg::value(i % 6, format!("mixed-{i}")));
     produce(&b.bootstrap, &name, msgs, false);
     let all = || {
-        let mut v: Vec<String> = java_seen.lock().unwrap().clone();
-        v.extend(rd_seen.lock().unwrap().iter().cloned());
+        let mut v: Vec<String> = java.seen.lock().unwrap().clone();
+        v.extend(rd.seen.lock().unwrap().iter().cloned());
         v.extend(ours.seen.lock().unwrap().iter().cloned());
         v
     };
@@ -365,8 +328,8 @@ fn one_group_of_plainkafka_java_and_librdkafka_members(b: &Broker, assignor: pla
     let read = all();
     assert_eq!(read.len(), 600, "a stable group reads each message once");
     for (who, n) in [
-        ("java", java_seen.lock().unwrap().len()),
-        ("rdkafka", rd_seen.lock().unwrap().len()),
+        ("java", java.seen.lock().unwrap().len()),
+        ("rdkafka", rd.seen.lock().unwrap().len()),
         ("plainkafka", ours.seen.lock().unwrap().len()),
     ] {
         assert_eq!(n, 200, "{who} read its two partitions' share");
@@ -388,11 +351,8 @@ fn one_group_of_plainkafka_java_and_librdkafka_members(b: &Broker, assignor: pla
     assert!(out.contains("plainkafka") && out.contains("java-member") && out.contains("rdkafka-member"), "{out}");
 
     ours.leave();
-    rd_stop.store(true, Ordering::Release);
-    rd.join().expect("rdkafka member");
-    let _ = java.kill();
-    let _ = java.wait();
-    java_reader.join().expect("java reader");
+    rd.leave();
+    drop(java);
 }
 
 /// Static membership (KIP-345): a member with a group_instance_id stops without leaving, and a
@@ -610,4 +570,187 @@ fn transactions_bump_the_epoch_each_time_on_kafka_4_only(b: &Broker) {
     let mut c =
         topic(b, &name).simple_consumer().consumer_timeout(Some(Duration::from_millis(500))).build().expect("c");
     assert_eq!(drain(&mut c).len(), 2);
+}
+
+/// The consumer group protocol (KIP-848) on Kafka 4: two plainkafka members, a librdkafka
+/// member and Kafka's console consumer, all with `group.protocol=consumer`, join one group one
+/// after the other while messages arrive; the coordinator splits the 6 partitions among them,
+/// Kafka's tools report a consumer-protocol group, and no message is lost. Kafka 3.9 doesn't
+/// offer the protocol: the member says so.
+fn consumer_protocol_group_of_plainkafka_librdkafka_and_java(b: &Broker) {
+    use common::groups::{java_member, rdkafka_member, spawn_member, Member};
+    use common::wait_until;
+    use plainkafka::group::GroupProtocol;
+    use std::collections::BTreeSet;
+
+    let name = new_topic(b, "kip848", 6);
+    let group = unique_topic("kip848-group");
+    let member = || {
+        common::scenarios::client(b)
+            .balanced_consumer(&group, &[&name])
+            .group_protocol(GroupProtocol::Consumer)
+            .auto_commit_interval(Duration::from_millis(300))
+            .consumer_timeout(Some(Duration::from_millis(100)))
+            .build()
+            .expect("member")
+    };
+    if !b.version.starts_with("4.") {
+        let mut m = member();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let err = loop {
+            assert!(std::time::Instant::now() < deadline, "Kafka 3.9 has no consumer protocol by default");
+            if let Err(e) = m.consume() {
+                break e;
+            }
+        };
+        assert!(err.to_string().contains("ConsumerGroupHeartbeat") && err.to_string().contains("classic"), "{err}");
+        return;
+    }
+    let mut written = 0;
+    let mut write = |n: usize| {
+        let msgs = (written..written + n).map(|i| TestMsg::value((i % 6) as i32, format!("kip848-{i}")));
+        produce(&b.bootstrap, &name, msgs, false);
+        written += n;
+    };
+
+    let first: Member = spawn_member(member(), name.clone());
+    write(300);
+    wait_until("the first member to own all six partitions", Duration::from_secs(60), || {
+        first.view().partitions.len() == 6
+    });
+    let second: Member = spawn_member(member(), name.clone());
+    write(300);
+
+    let rd = rdkafka_member(b, &group, &name, &[("group.protocol", "consumer")]);
+    write(300);
+
+    let java = java_member(b, &group, &name, "kip848-", &["group.protocol=consumer"]);
+    write(300);
+
+    let all = || {
+        let mut v: Vec<String> = java.seen.lock().unwrap().clone();
+        v.extend(rd.seen.lock().unwrap().iter().cloned());
+        v.extend(first.seen.lock().unwrap().iter().cloned());
+        v.extend(second.seen.lock().unwrap().iter().cloned());
+        v
+    };
+    wait_until("the group to read all 1200 messages", Duration::from_secs(120), || {
+        all().iter().collect::<BTreeSet<_>>().len() == 1200
+    });
+    // The coordinator splits the partitions among the four: every member gets some.
+    let describe = || {
+        kafka_tool(
+            &b.version,
+            "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+            &["--bootstrap-server", &b.bootstrap, "--describe", "--group", &group, "--members"],
+            None,
+        )
+    };
+    wait_until("four members sharing the six partitions", Duration::from_secs(120), || {
+        let out = describe();
+        let counts: Vec<usize> = out
+            .lines()
+            .filter(|l| l.starts_with(&group))
+            .filter_map(|l| l.split_whitespace().last()?.parse().ok())
+            .collect();
+        counts.len() == 4 && counts.iter().sum::<usize>() == 6 && counts.iter().all(|&n| n >= 1)
+    });
+    let (a, b2) = (first.view().partitions.len(), second.view().partitions.len());
+    assert!(a >= 1 && b2 >= 1 && a + b2 <= 4, "plainkafka's members own {a} and {b2}");
+    let listed = kafka_tool(
+        &b.version,
+        "org.apache.kafka.tools.GroupsCommand",
+        &["--bootstrap-server", &b.bootstrap, "--list"],
+        None,
+    );
+    let line = listed.lines().find(|l| l.starts_with(&group)).unwrap_or_else(|| panic!("{listed}"));
+    assert!(
+        line.to_ascii_lowercase().contains("consumer") && !line.to_ascii_lowercase().contains("classic"),
+        "{listed}"
+    );
+    // And plainkafka's `groups` (ListGroups v5) says the same.
+    let out = bounded::output_within(
+        std::process::Command::new(common::cli_bin()).args(["-b", &b.bootstrap, "groups"]),
+        b"",
+        bounded::CHILD_LIMIT,
+    );
+    let ours = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(ours.lines().any(|l| l.starts_with(&group) && l.ends_with(" consumer consumer")), "{ours}");
+
+    first.leave();
+    second.leave();
+    rd.leave();
+    drop(java);
+}
+
+/// Kafka 4 upgrades a classic group online: two plainkafka members of a classic group are
+/// replaced one at a time by members speaking the consumer protocol (KIP-848), messages
+/// arriving throughout; the group reads every message, ends as a consumer-protocol group, and
+/// the last member resumes from what the classic members committed.
+fn classic_group_upgraded_member_by_member_to_the_consumer_protocol(b: &Broker) {
+    use common::groups::{spawn_member, Member};
+    use common::wait_until;
+    use plainkafka::group::GroupProtocol;
+    use std::collections::BTreeSet;
+    let name = new_topic(b, "upgrade", 4);
+    let group = unique_topic("upgrade-group");
+    let member = |protocol| -> Member {
+        let c = common::scenarios::client(b)
+            .balanced_consumer(&group, &[&name])
+            .group_protocol(protocol)
+            .session_timeout(Duration::from_secs(10))
+            .heartbeat_interval(Duration::from_millis(300))
+            .auto_commit_interval(Duration::from_millis(300))
+            .consumer_timeout(Some(Duration::from_millis(100)))
+            .build()
+            .expect("member");
+        spawn_member(c, name.clone())
+    };
+    let mut written = 0;
+    let mut write = |n: usize| {
+        let msgs = (written..written + n).map(|i| TestMsg::value((i % 4) as i32, format!("upgrade-{i}")));
+        produce(&b.bootstrap, &name, msgs, false);
+        written += n;
+    };
+    let mut seen: Vec<String> = Vec::new();
+    let classic_a = member(GroupProtocol::Classic);
+    let classic_b = member(GroupProtocol::Classic);
+    write(200);
+    wait_until("the classic members to share the partitions", Duration::from_secs(60), || {
+        classic_a.view().partitions.len() == 2 && classic_b.view().partitions.len() == 2
+    });
+    // One member at a time moves to the consumer protocol, as a rolling upgrade would.
+    // What it read up to its last commit counts: collected once it has stopped.
+    seen.extend(classic_b.leave_with_reads());
+    let new_b = member(GroupProtocol::Consumer);
+    write(200);
+    wait_until("the mixed group to share the partitions", Duration::from_secs(60), || {
+        new_b.view().partitions.len() == 2 && classic_a.view().partitions.len() == 2
+    });
+    seen.extend(classic_a.leave_with_reads());
+    let new_a = member(GroupProtocol::Consumer);
+    write(200);
+    let all = |seen: &Vec<String>| {
+        let mut v = seen.clone();
+        v.extend(new_a.seen.lock().unwrap().iter().cloned());
+        v.extend(new_b.seen.lock().unwrap().iter().cloned());
+        v.into_iter().collect::<BTreeSet<_>>()
+    };
+    wait_until("the upgraded group to read all 600 messages", Duration::from_secs(120), || all(&seen).len() == 600);
+    wait_until("the two new members to share the partitions", Duration::from_secs(60), || {
+        new_a.view().partitions.len() == 2 && new_b.view().partitions.len() == 2
+    });
+    let listed = kafka_tool(
+        &b.version,
+        "org.apache.kafka.tools.GroupsCommand",
+        &["--bootstrap-server", &b.bootstrap, "--list"],
+        None,
+    );
+    let line = listed.lines().find(|l| l.starts_with(&group)).unwrap_or_else(|| panic!("{listed}"));
+    assert!(line.contains("Consumer"), "the group is a consumer-protocol group now: {listed}");
+    // Handing over through commits, not from the start: far fewer reads than three passes.
+    let reads = seen.len() + new_a.seen.lock().unwrap().len() + new_b.seen.lock().unwrap().len();
+    assert!(reads < 1000, "{reads} reads of 600 messages");
+    new_a.leave();
+    new_b.leave();
 }

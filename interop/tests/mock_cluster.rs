@@ -972,3 +972,19 @@ fn chosen_commits_stay_within_what_was_consumed() {
     c.commit_offsets().expect("the rest");
     assert_eq!(t.committed_offsets("chosen").expect("committed")[&0], Some(3));
 }
+
+/// The MockCluster has classic groups only and doesn't offer ConsumerGroupHeartbeat: a member
+/// asked to use the consumer protocol (KIP-848) says so instead of hanging.
+#[test]
+fn the_consumer_protocol_is_refused_clearly_where_not_offered() {
+    let (m, b) = mock();
+    m.create_topic("kip848", 2);
+    let mut c = client(&b)
+        .balanced_consumer("g848", &["kip848"])
+        .group_protocol(plainkafka::group::GroupProtocol::Consumer)
+        .consumer_timeout(Some(Duration::from_secs(5)))
+        .build()
+        .expect("member");
+    let err = c.consume().expect_err("no consumer protocol on the mock");
+    assert!(err.to_string().contains("ConsumerGroupHeartbeat"), "{err}");
+}

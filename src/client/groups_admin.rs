@@ -21,6 +21,9 @@ pub struct GroupListing {
     pub protocol_type: String,
     /// The group's state, from brokers that report it (Kafka 2.6+).
     pub state: Option<String>,
+    /// The group's type (`classic`, `consumer` for the KIP-848 protocol, `share`), from
+    /// brokers that report it (Kafka 3.8+).
+    pub group_type: Option<String>,
 }
 
 /// A group as DescribeGroups reports it.
@@ -65,6 +68,7 @@ pub(crate) fn list_groups(client: &Client) -> Result<Vec<GroupListing>> {
             group: g.group_id,
             protocol_type: g.protocol_type,
             state: g.group_state,
+            group_type: g.group_type.filter(|t| !t.is_empty()).map(|t| t.to_ascii_lowercase()),
         }));
     }
     out.sort();

@@ -31,6 +31,10 @@ pub(crate) struct Metadata {
     pub coordinators: HashMap<String, i32>,
     /// Transaction coordinators, by transactional id.
     pub txn_coordinators: HashMap<String, i32>,
+    /// Topic ids (Metadata v10+) and names, both ways; a recreated topic's new id replaces
+    /// its old one.
+    pub topic_ids: HashMap<String, [u8; 16]>,
+    pub topic_names: HashMap<[u8; 16], String>,
 }
 
 impl Metadata {
@@ -55,6 +59,12 @@ impl Metadata {
                 continue;
             }
             self.unknown.remove(&name);
+            if t.topic_id != [0; 16] {
+                if let Some(old) = self.topic_ids.insert(name.clone(), t.topic_id) {
+                    self.topic_names.remove(&old);
+                }
+                self.topic_names.insert(t.topic_id, name.clone());
+            }
             let parts = t
                 .partitions
                 .into_iter()

@@ -221,6 +221,17 @@ impl Client {
         Ok(names)
     }
 
+    /// The id of `topic`, as far as the metadata cache knows (brokers before Kafka 2.8 give
+    /// none).
+    pub fn topic_id(&self, topic: &str) -> Option<[u8; 16]> {
+        lock(&self.known).topic_ids.get(topic).copied()
+    }
+
+    /// The topic whose id is `id`, as far as the metadata cache knows.
+    pub fn topic_name(&self, id: &[u8; 16]) -> Option<String> {
+        lock(&self.known).topic_names.get(id).cloned()
+    }
+
     /// The cached partition count of `topic`.
     pub fn partition_count(&self, topic: &str) -> Option<i32> {
         lock(&self.known).topics.get(topic).map(|p| p.len() as i32)

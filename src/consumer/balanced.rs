@@ -15,7 +15,7 @@ use crate::error::{Result, Retry};
 use crate::group::actions::{self, Action};
 use crate::group::membership::{self, GroupConfig, Heartbeat, Rejoin, Wake};
 use crate::group::transitions::JoinRetries;
-use crate::group::Assignor;
+use crate::group::{kip848, Assignor, GroupProtocol};
 use crate::message::Message;
 use crate::offsets::StartDecision;
 use crate::protocol::consumer_protocol::TopicPartitions;
@@ -229,6 +229,9 @@ impl BalancedConsumer {
             match self.heartbeat.take_rejoin() {
                 Some(Rejoin::NewId) => {
                     self.member_id.clear();
+                    if self.consumer_protocol() {
+                        self.heartbeat.fence();
+                    }
                     self.needs_join = true;
                 }
                 Some(Rejoin::SameId) => self.needs_join = true,
@@ -269,7 +272,7 @@ impl BalancedConsumer {
     /// This member's group and generation, for committing offsets inside a producer's
     /// transaction ([`crate::Producer::send_offsets_to_transaction`]); `None` before it joined.
     pub fn group_metadata(&self) -> Option<crate::group::ConsumerGroupMetadata> {
-        let member = self.generation.clone()?;
+        let member = self.current_generation()?;
         Some(crate::group::ConsumerGroupMetadata { group: self.group.group.clone(), member: Some(member) })
     }
 
@@ -315,7 +318,84 @@ impl BalancedConsumer {
         reachable
     }
 
+    /// Whether the group speaks the consumer protocol (KIP-848).
+    fn consumer_protocol(&self) -> bool {
+        self.group.protocol == GroupProtocol::Consumer
+    }
+
+    /// The membership commits are made under: the classic generation, or under the consumer
+    /// protocol the member's current epoch (which moves without a rebalance here).
+    fn current_generation(&self) -> Option<Generation> {
+        if self.consumer_protocol() {
+            self.heartbeat.member_generation()
+        } else {
+            self.generation.clone()
+        }
+    }
+
+    /// Under the consumer protocol: takes in the coordinator's newest assignment, if one came.
+    /// What it lacks is given up (committed first with auto-commit, unless the member was
+    /// fenced and it is someone else's already) and what it adds is taken; the partitions
+    /// kept are read on without a pause. Then the coordinator is told what this member owns.
+    fn reconcile(&mut self) {
+        self.needs_join = false;
+        let wake: Arc<dyn Wake> = self.engine.shared().clone();
+        self.heartbeat.set_wake(wake);
+        let Some((target, lost)) = self.heartbeat.take_target() else { return };
+        let began = *self.joining_since.get_or_insert_with(Instant::now);
+        self.generation = self.heartbeat.member_generation();
+        let revoked = minus(&self.assignment, &target);
+        let added = minus(&target, &self.assignment);
+        if lost {
+            log::warn!(
+                "group {}: fenced; {:?} are lost, nothing committed for them",
+                self.group.group,
+                pairs(&revoked)
+            );
+            if let Some(f) = self.on_revoked.as_mut().filter(|_| !revoked.is_empty()) {
+                f(&pairs(&revoked));
+            }
+        } else {
+            let _ = self.revoke(&revoked);
+        }
+        if !revoked.is_empty() || !added.is_empty() {
+            let mut cfg = self.cfg.clone();
+            cfg.reset_offset_on_start = cfg.reset_offset_on_start && !self.assigned_once;
+            let mut engine = Engine::new(cfg, Arc::clone(&self.client), keys_of(&target));
+            if !lost {
+                engine.carry_from(&self.engine);
+            }
+            self.engine.stop();
+            self.engine = engine;
+        }
+        self.assignment = target.clone();
+        self.assigned_once |= !target.is_empty();
+        let took = began.elapsed();
+        self.joining_since = None;
+        self.rebalances.count += 1;
+        self.rebalances.last = Some(took);
+        self.rebalances.total += took;
+        log::info!(
+            "group {}: epoch {} assigns {:?}",
+            self.group.group,
+            self.generation.as_ref().map_or(0, |g| g.generation_id),
+            self.assignment
+        );
+        if !added.is_empty() {
+            if let Some(f) = self.on_assigned.as_mut() {
+                f(&pairs(&added));
+            }
+        }
+        let wake: Arc<dyn Wake> = self.engine.shared().clone();
+        self.heartbeat.set_wake(wake);
+        self.heartbeat.acknowledge(target);
+    }
+
     fn rebalance(&mut self, deadline: Option<Instant>) -> Result<()> {
+        if self.consumer_protocol() {
+            self.reconcile();
+            return Ok(());
+        }
         let began = *self.joining_since.get_or_insert_with(Instant::now);
         let cooperative = self.group.cooperative();
         self.heartbeat.set(None, None);
@@ -400,12 +480,24 @@ impl BalancedConsumer {
     /// Commits `todo` (slot, next offset) as this member's generation, in up to `attempts`. A
     /// commit the coordinator refuses because the group moved on schedules a rejoin.
     fn commit(&mut self, todo: &[(usize, i64)], attempts: u32) -> Result<()> {
-        let Some(generation) = self.generation.clone() else { return Ok(()) };
+        let Some(mut generation) = self.current_generation() else { return Ok(()) };
         if todo.is_empty() {
             return Ok(());
         }
         let offsets = self.engine.describe(todo);
-        match broker_offsets::commit(&self.client, &self.group.group, Some(&generation), &offsets, attempts) {
+        let mut committed =
+            broker_offsets::commit(&self.client, &self.group.group, Some(&generation), &offsets, attempts);
+        if let Err(e) = &committed {
+            // Under the consumer protocol the epoch may have moved since it was read: once
+            // more with the one the heartbeat has now.
+            let fresh = self.current_generation();
+            if e.code() == Some(crate::ErrorCode::STALE_MEMBER_EPOCH) && fresh.as_ref() != Some(&generation) {
+                generation = fresh.unwrap_or(generation);
+                committed =
+                    broker_offsets::commit(&self.client, &self.group.group, Some(&generation), &offsets, attempts);
+            }
+        }
+        match committed {
             Ok(()) => {
                 log::debug!("group {}: committed {offsets:?}", self.group.group);
                 self.engine.mark_committed(todo);
@@ -517,8 +609,13 @@ impl BalancedConsumer {
         self.engine.stop();
         // A coordinator that just timed out would only time out again: the session timeout
         // removes this member instead.
-        if let Some(g) = self.generation.as_ref().filter(|_| reachable) {
-            if let Err(e) = membership::leave(&self.client, &self.group, g) {
+        if let Some(g) = self.current_generation().filter(|_| reachable) {
+            let left = if self.consumer_protocol() {
+                kip848::leave(&self.client, &self.group, &g)
+            } else {
+                membership::leave(&self.client, &self.group, &g)
+            };
+            if let Err(e) = left {
                 log::warn!("group {}: leaving failed: {e}", self.group.group);
             }
         }

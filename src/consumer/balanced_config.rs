@@ -5,7 +5,7 @@ use super::config::{consumer_setters, ConsumerConfig};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::group::membership::GroupConfig;
-use crate::group::Assignor;
+use crate::group::{Assignor, GroupProtocol};
 use crate::offsets::OffsetReset;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +50,8 @@ impl BalancedConsumerBuilder {
                 group_instance_id: None,
                 rebalance_max_retries: u32::MAX,
                 rebalance_backoff: Duration::from_millis(100),
+                protocol: GroupProtocol::Classic,
+                remote_assignor: None,
             },
             on_assigned: None,
             on_revoked: None,
@@ -126,6 +128,23 @@ impl BalancedConsumerBuilder {
         self
     }
 
+    /// The group protocol (`group.protocol`): [`GroupProtocol::Classic`] (the default, every
+    /// Kafka) or [`GroupProtocol::Consumer`] (KIP-848, Kafka 4.0+), where the coordinator
+    /// assigns and `assignors` are not used. The start-offset rules, auto-commit, the commit
+    /// before partitions are given up and the callbacks are the same under both.
+    pub fn group_protocol(mut self, protocol: GroupProtocol) -> Self {
+        self.group.protocol = protocol;
+        self
+    }
+
+    /// Under the consumer protocol: the coordinator's assignor to use
+    /// (`group.remote.assignor`: `uniform` or `range` on Kafka 4); default the coordinator's
+    /// (`uniform`).
+    pub fn remote_assignor(mut self, name: &str) -> Self {
+        self.group.remote_assignor = Some(name.to_string());
+        self
+    }
+
     /// Called with the partitions gained after each rebalance, before any of them is read
     /// (PyKafka's `post_rebalance_callback`, split in two as in the Java client).
     pub fn on_assigned(mut self, f: impl FnMut(&[(String, i32)]) + Send + 'static) -> Self {
@@ -147,10 +166,11 @@ impl BalancedConsumerBuilder {
     /// [`crate::SimpleConsumerBuilder::set`]) and the group's: `group.instance.id`,
     /// `session.timeout.ms`, `heartbeat.interval.ms`, `max.poll.interval.ms` (the rebalance
     /// timeout, as in the Java client), `partition.assignment.strategy` (`range`, `roundrobin`,
-    /// `cooperative-sticky`, comma-separated, in order of preference) and `group.protocol`
-    /// (`classic`). `group.id` must name the group the consumer was made for.
+    /// `cooperative-sticky`, comma-separated, in order of preference), `group.protocol`
+    /// (`classic` or `consumer`) and `group.remote.assignor`. `group.id` must name the group the
+    /// consumer was made for.
     pub fn set(mut self, name: &str, value: &str) -> Result<Self> {
-        use crate::properties::{millis, misplaced, only, Target};
+        use crate::properties::{millis, misplaced, Target};
         if self.cfg.set(name, value)? {
             return Ok(self);
         }
@@ -180,12 +200,16 @@ impl BalancedConsumerBuilder {
                     .collect::<Result<Vec<_>>>()?;
                 self.group.assignors = assignors;
             }
-            "group.protocol" => only(
-                name,
-                value,
-                &["classic"],
-                "only the classic protocol is supported yet (the KIP-848 consumer protocol is not)",
-            )?,
+            "group.protocol" => {
+                self.group.protocol = match value.trim().to_ascii_lowercase().as_str() {
+                    "classic" => GroupProtocol::Classic,
+                    "consumer" => GroupProtocol::Consumer,
+                    other => return Err(Error::Config(format!("{name} {other:?}: expected classic or consumer"))),
+                }
+            }
+            "group.remote.assignor" => {
+                self.group.remote_assignor = Some(value.trim().to_string()).filter(|a| !a.is_empty());
+            }
             "client.rack" => {
                 return Err(Error::Config(
                     "client.rack: not supported yet (rack-aware fetching, KIP-392, and assignment)".into(),

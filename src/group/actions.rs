@@ -26,7 +26,12 @@ pub(crate) enum Action {
 pub(crate) fn for_code(code: ErrorCode) -> Action {
     match code {
         ErrorCode::MEMBER_ID_REQUIRED => Action::RetryNow,
-        ErrorCode::UNKNOWN_MEMBER_ID => Action::RejoinAsNew,
+        // Under the consumer protocol, a fenced member joins again (epoch 0, same id), its
+        // partitions lost; a commit from an epoch just replaced is retried with the new one.
+        ErrorCode::UNKNOWN_MEMBER_ID | ErrorCode::FENCED_MEMBER_EPOCH => Action::RejoinAsNew,
+        ErrorCode::STALE_MEMBER_EPOCH => Action::Backoff,
+        // A static member whose previous instance the coordinator still holds: it goes soon.
+        ErrorCode::UNRELEASED_INSTANCE_ID => Action::Backoff,
         ErrorCode::ILLEGAL_GENERATION | ErrorCode::REBALANCE_IN_PROGRESS => Action::Rejoin,
         ErrorCode::NOT_COORDINATOR | ErrorCode::COORDINATOR_NOT_AVAILABLE => Action::FindCoordinator,
         // FENCED_INSTANCE_ID means another process runs with this group_instance_id: rejoining
@@ -65,6 +70,10 @@ mod tests {
         let table = [
             (ErrorCode::MEMBER_ID_REQUIRED, Action::RetryNow),
             (ErrorCode::UNKNOWN_MEMBER_ID, Action::RejoinAsNew),
+            (ErrorCode::FENCED_MEMBER_EPOCH, Action::RejoinAsNew),
+            (ErrorCode::STALE_MEMBER_EPOCH, Action::Backoff),
+            (ErrorCode::UNRELEASED_INSTANCE_ID, Action::Backoff),
+            (ErrorCode::UNSUPPORTED_ASSIGNOR, Action::Fatal),
             (ErrorCode::ILLEGAL_GENERATION, Action::Rejoin),
             (ErrorCode::REBALANCE_IN_PROGRESS, Action::Rejoin),
             (ErrorCode::NOT_COORDINATOR, Action::FindCoordinator),

@@ -35,6 +35,9 @@ pub(crate) struct GroupConfig {
     pub group_instance_id: Option<String>,
     pub rebalance_max_retries: u32,
     pub rebalance_backoff: Duration,
+    pub protocol: super::GroupProtocol,
+    /// The consumer protocol's server-side assignor; `None`: the coordinator's default.
+    pub remote_assignor: Option<String>,
 }
 
 impl GroupConfig {
@@ -220,23 +223,25 @@ pub(crate) enum Rejoin {
 }
 
 #[derive(Debug, Default)]
-struct Beat {
+pub(super) struct Beat {
     /// The generation heartbeats are sent for; `None` while not a stable member.
     current: Option<Generation>,
-    rejoin: Option<Rejoin>,
+    pub(super) rejoin: Option<Rejoin>,
     fatal: Option<Error>,
-    stopped: bool,
+    pub(super) stopped: bool,
     /// The consumer's current fetch state, woken when a rejoin is due.
-    wake: Option<Arc<dyn Wake>>,
+    pub(super) wake: Option<Arc<dyn Wake>>,
+    /// Under the consumer protocol (KIP-848): the member's side of the conversation.
+    pub(super) member: super::kip848::Member,
 }
 
 /// What the heartbeat thread and the consumer share.
 #[derive(Debug)]
 pub(crate) struct Heartbeat {
-    client: Arc<Client>,
-    cfg: GroupConfig,
-    state: Mutex<Beat>,
-    cv: Condvar,
+    pub(super) client: Arc<Client>,
+    pub(super) cfg: GroupConfig,
+    pub(super) state: Mutex<Beat>,
+    pub(super) cv: Condvar,
 }
 
 impl Heartbeat {
@@ -244,7 +249,7 @@ impl Heartbeat {
         Heartbeat { client, cfg, state: Mutex::new(Beat::default()), cv: Condvar::new() }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Beat> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Beat> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -301,7 +306,11 @@ impl Heartbeat {
     /// The heartbeat thread's body: one Heartbeat per interval while the member is stable. A
     /// member that can't reach its coordinator for a whole session timeout has been removed
     /// from the group; it stops reading (its partitions are someone else's by now) and rejoins.
+    /// Under the consumer protocol, the whole of the membership ([`super::kip848`]).
     pub fn run(&self) {
+        if self.cfg.protocol == super::GroupProtocol::Consumer {
+            return self.run_consumer_protocol();
+        }
         let mut tracker = HeartbeatTracker::new(self.cfg.session_timeout, Instant::now());
         let mut s = self.lock();
         loop {

@@ -4,6 +4,7 @@
 
 pub(crate) mod actions;
 pub mod assignors;
+pub(crate) mod kip848;
 pub(crate) mod membership;
 pub(crate) mod transitions;
 
@@ -11,6 +12,20 @@ pub use crate::client::groups_admin::{GroupDescription, GroupListing, GroupMembe
 pub use assignors::{Assignor, MemberInfo};
 
 use crate::client::offsets::Generation;
+
+/// Which group protocol a [`crate::BalancedConsumer`] speaks (`group.protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupProtocol {
+    /// The classic protocol (JoinGroup, SyncGroup, Heartbeat): a member computes the
+    /// assignment with a client-side assignor. Every Kafka since 0.9 speaks it.
+    #[default]
+    Classic,
+    /// The consumer group protocol (KIP-848, Kafka 4.0+): the coordinator assigns partitions
+    /// itself, with a server-side assignor (`group.remote.assignor`: `uniform` or `range`),
+    /// and hands them over incrementally, so partitions a member keeps are read without pause
+    /// through a rebalance.
+    Consumer,
+}
 
 /// Whose offsets a transaction commits (the Java client's `ConsumerGroupMetadata`): a group and,
 /// for a group member, its generation, so that the coordinator refuses the offsets of a member a

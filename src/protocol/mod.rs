@@ -11,6 +11,7 @@ pub mod add_partitions_to_txn;
 pub mod api_versions;
 pub mod codec;
 pub mod compression;
+pub mod consumer_group_heartbeat;
 pub mod consumer_protocol;
 pub mod create_topics;
 pub mod delete_topics;
@@ -92,6 +93,8 @@ pub enum ApiKey {
     TxnOffsetCommit,
     /// SaslAuthenticate (36)
     SaslAuthenticate,
+    /// ConsumerGroupHeartbeat (68): the consumer group protocol (KIP-848)
+    ConsumerGroupHeartbeat,
 }
 
 impl ApiKey {
@@ -121,6 +124,7 @@ impl ApiKey {
             ApiKey::EndTxn => 26,
             ApiKey::TxnOffsetCommit => 28,
             ApiKey::SaslAuthenticate => 36,
+            ApiKey::ConsumerGroupHeartbeat => 68,
         }
     }
 
@@ -150,6 +154,7 @@ impl ApiKey {
             26 => ApiKey::EndTxn,
             28 => ApiKey::TxnOffsetCommit,
             36 => ApiKey::SaslAuthenticate,
+            68 => ApiKey::ConsumerGroupHeartbeat,
             _ => return None,
         })
     }
@@ -300,6 +305,10 @@ macro_rules! with_request_type {
                 type $t = sasl_authenticate::SaslAuthenticateRequest;
                 Some($body)
             }
+            ApiKey::ConsumerGroupHeartbeat => {
+                type $t = consumer_group_heartbeat::ConsumerGroupHeartbeatRequest;
+                Some($body)
+            }
         }
     };
 }
@@ -384,7 +393,7 @@ pub fn check_request(key: ApiKey, version: i16, body: &[u8]) -> Option<codec::De
 }
 
 /// Every API key plainkafka knows.
-pub const ALL_KEYS: [ApiKey; 23] = [
+pub const ALL_KEYS: [ApiKey; 24] = [
     ApiKey::Produce,
     ApiKey::Fetch,
     ApiKey::ListOffsets,
@@ -408,6 +417,7 @@ pub const ALL_KEYS: [ApiKey; 23] = [
     ApiKey::DeleteTopics,
     ApiKey::SaslHandshake,
     ApiKey::SaslAuthenticate,
+    ApiKey::ConsumerGroupHeartbeat,
 ];
 
 #[cfg(test)]

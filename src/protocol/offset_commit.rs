@@ -1,4 +1,6 @@
-//! OffsetCommit (key 8), v2–v8: store a group's next offsets to read.
+//! OffsetCommit (key 8), v2–v9: store a group's next offsets to read. v9 is v8 again, the first
+//! version a member of a consumer-protocol group (KIP-848) may commit with (its epoch where the
+//! generation was).
 //!
 //! A consumer outside any group membership commits with generation -1 and an empty member id,
 //! which the group coordinator accepts for a group that has no active members.
@@ -67,7 +69,7 @@ pub struct OffsetCommitTopicResponse {
 impl Request for OffsetCommitRequest {
     const KEY: ApiKey = ApiKey::OffsetCommit;
     const MIN_VERSION: i16 = 2;
-    const MAX_VERSION: i16 = 8;
+    const MAX_VERSION: i16 = 9;
     const FIRST_FLEXIBLE: i16 = 8;
     type Response = OffsetCommitResponse;
 
@@ -154,7 +156,7 @@ mod tests {
 
     #[test]
     fn round_trips_every_version_and_rejects_every_truncation() {
-        for v in 2..=8 {
+        for v in 2..=9 {
             let req = OffsetCommitRequest {
                 group_id: "g".into(),
                 generation_id: -1,

@@ -8,6 +8,7 @@ use super::*;
 use plainkafka::{Assignor, BalancedConsumer};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead;
+use std::process::Stdio;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -55,6 +56,14 @@ impl Member {
     pub fn leave(mut self) {
         self.stop.store(true, Ordering::Release);
         self.thread.take().expect("running").join().expect("member thread");
+    }
+
+    /// Leaves, and returns everything the member read up to then (its last commit included).
+    pub fn leave_with_reads(self) -> Vec<String> {
+        let seen = Arc::clone(&self.seen);
+        self.leave();
+        let read = seen.lock().unwrap().clone();
+        read
     }
 }
 
@@ -397,4 +406,98 @@ pub fn group_stop_handle_unblocks(b: &Broker) {
     let left = Instant::now();
     drop(c);
     assert!(left.elapsed() < Duration::from_secs(10), "stop and leave took {:?}", left.elapsed());
+}
+
+/// A librdkafka group member in a thread of its own, reading `topic` from the beginning with
+/// `props` on top; what it reads is in `seen`.
+pub struct RdkafkaMember {
+    pub seen: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+pub fn rdkafka_member(b: &Broker, group: &str, topic: &str, props: &[(&str, &str)]) -> RdkafkaMember {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::Message as _;
+    let mut cfg = rdkafka::ClientConfig::new();
+    cfg.set("bootstrap.servers", &b.bootstrap)
+        .set("group.id", group)
+        .set("client.id", "rdkafka-member")
+        .set("auto.offset.reset", "earliest")
+        .set("auto.commit.interval.ms", "200");
+    for (k, v) in props {
+        cfg.set(*k, *v);
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (s, st, topic) = (Arc::clone(&seen), Arc::clone(&stop), topic.to_string());
+    let thread = std::thread::spawn(move || {
+        let c: BaseConsumer = cfg.create().expect("rdkafka consumer");
+        c.subscribe(&[&topic]).expect("subscribe");
+        while !st.load(Ordering::Acquire) {
+            if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
+                s.lock().unwrap().push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
+            }
+        }
+        c.unsubscribe();
+    });
+    RdkafkaMember { seen, stop, thread: Some(thread) }
+}
+
+impl RdkafkaMember {
+    /// Unsubscribes (leaving the group) and waits for the thread.
+    pub fn leave(mut self) {
+        self.stop.store(true, Ordering::Release);
+        self.thread.take().expect("running").join().expect("rdkafka member");
+    }
+}
+
+/// Kafka's console consumer (the Java client) as a group member reading `topic` from the
+/// beginning, with `props` as consumer properties; the lines starting with `prefix` are in
+/// `seen` (Kafka 4's tools also log to stdout).
+pub struct JavaMember {
+    pub seen: Arc<Mutex<Vec<String>>>,
+    child: std::process::Child,
+    reader: Option<JoinHandle<()>>,
+}
+
+pub fn java_member(b: &Broker, group: &str, topic: &str, prefix: &str, props: &[&str]) -> JavaMember {
+    let mut cmd = Command::new("java");
+    cmd.args([
+        "-Xmx256m",
+        "-cp",
+        &super::kafka_classpath(&b.version),
+        "org.apache.kafka.tools.consumer.ConsoleConsumer",
+    ])
+    .args(["--bootstrap-server", &b.bootstrap, "--topic", topic, "--group", group, "--from-beginning"])
+    .args(["--consumer-property", "client.id=java-member", "--timeout-ms", "120000"]);
+    for p in props {
+        cmd.args(["--consumer-property", p]);
+    }
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("java console consumer");
+    super::bounded::track(child.id());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let out = child.stdout.take().expect("stdout");
+    let (s, prefix) = (Arc::clone(&seen), prefix.to_string());
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(|l| l.ok()) {
+            if line.starts_with(&prefix) {
+                s.lock().unwrap().push(line);
+            } else {
+                eprintln!("java: {line}");
+            }
+        }
+    });
+    JavaMember { seen, child, reader: Some(reader) }
+}
+
+impl Drop for JavaMember {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        super::bounded::untrack(self.child.id());
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
 }

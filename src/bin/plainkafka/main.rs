@@ -282,7 +282,7 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// One line per group: GROUP STATE PROTOCOL_TYPE.
+    /// One line per group: GROUP STATE PROTOCOL_TYPE TYPE (classic, consumer or share).
     #[command(after_help = "Example:\n  plainkafka -b 127.0.0.1:9092 groups -o json")]
     Groups {
         /// Output format.

@@ -189,16 +189,18 @@ pub(crate) fn groups(conn: &Conn, output: Output) -> AnyResult<()> {
                     ("group", Json::Str(g.group.clone())),
                     ("state", g.state.clone().map_or(Json::Null, Json::Str)),
                     ("protocol_type", Json::Str(g.protocol_type.clone())),
+                    ("type", g.group_type.clone().map_or(Json::Null, Json::Str)),
                 ])
             })
             .collect();
         return Ok(print_json(&Json::Arr(items))?);
     }
     let mut out = io::stdout().lock();
-    writeln!(out, "GROUP STATE PROTOCOL_TYPE")?;
+    writeln!(out, "GROUP STATE PROTOCOL_TYPE TYPE")?;
     for g in list {
         let kind = if g.protocol_type.is_empty() { "-" } else { &g.protocol_type };
-        writeln!(out, "{} {} {kind}", g.group, g.state.as_deref().unwrap_or("-"))?;
+        let group_type = g.group_type.as_deref().unwrap_or("-");
+        writeln!(out, "{} {} {kind} {group_type}", g.group, g.state.as_deref().unwrap_or("-"))?;
     }
     Ok(())
 }

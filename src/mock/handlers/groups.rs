@@ -425,9 +425,12 @@ pub(super) fn list_groups(
                 group_id: n.clone(),
                 protocol_type: g.and_then(|g| g.protocol_type.clone()).unwrap_or_default(),
                 group_state: Some(g.map_or("Empty", |g| g.state.name()).to_string()),
+                // The mock's groups are all classic.
+                group_type: Some("classic".into()),
             }
         })
         .filter(|g| req.states_filter.is_empty() || req.states_filter.iter().any(|s| Some(s) == g.group_state.as_ref()))
+        .filter(|_| req.types_filter.is_empty() || req.types_filter.iter().any(|t| t.eq_ignore_ascii_case("classic")))
         .collect();
     Some(ListGroupsResponse { throttle_time_ms: 0, error_code: 0, groups })
 }

@@ -103,6 +103,8 @@ pub(crate) fn dispatch(
         ApiKey::DeleteTopics => run(ctx, hdr, d, fault, delete_topics),
         // Answered before dispatch.
         ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate => None,
+        // Not served (nor advertised) yet: the mock has classic groups only.
+        ApiKey::ConsumerGroupHeartbeat => None,
         ApiKey::AddPartitionsToTxn => run(ctx, hdr, d, fault, add_partitions_to_txn),
         ApiKey::AddOffsetsToTxn => run(ctx, hdr, d, fault, add_offsets_to_txn),
         ApiKey::EndTxn => run(ctx, hdr, d, fault, end_txn),
