@@ -973,11 +973,12 @@ fn chosen_commits_stay_within_what_was_consumed() {
     assert_eq!(t.committed_offsets("chosen").expect("committed")[&0], Some(3));
 }
 
-/// The MockCluster has classic groups only and doesn't offer ConsumerGroupHeartbeat: a member
-/// asked to use the consumer protocol (KIP-848) says so instead of hanging.
+/// A broker that doesn't offer ConsumerGroupHeartbeat (a mock restricted like Kafka 3.x): a
+/// member asked to use the consumer protocol (KIP-848) says so instead of hanging.
 #[test]
 fn the_consumer_protocol_is_refused_clearly_where_not_offered() {
     let (m, b) = mock();
+    m.restrict_versions(ApiKey::ConsumerGroupHeartbeat, 1, 0);
     m.create_topic("kip848", 2);
     let mut c = client(&b)
         .balanced_consumer("g848", &["kip848"])
@@ -987,4 +988,82 @@ fn the_consumer_protocol_is_refused_clearly_where_not_offered() {
         .expect("member");
     let err = c.consume().expect_err("no consumer protocol on the mock");
     assert!(err.to_string().contains("ConsumerGroupHeartbeat"), "{err}");
+}
+
+/// The consumer group protocol (KIP-848) on the mock: two plainkafka members and a librdkafka
+/// one with `group.protocol=consumer` join one after the other while messages arrive; the
+/// coordinator spreads the 6 partitions over them, `groups` reports a consumer-protocol group,
+/// a member that leaves hands its partitions over, and nothing is lost.
+#[test]
+fn consumer_protocol_members_share_a_topic_and_hand_over_on_leave() {
+    use common::groups::{rdkafka_member, spawn_member};
+    use common::wait_until;
+    use std::collections::BTreeSet;
+    let (m, b) = mock();
+    m.create_topic("k848", 6);
+    let member = || {
+        client(&b)
+            .balanced_consumer("g848", &["k848"])
+            .group_protocol(plainkafka::group::GroupProtocol::Consumer)
+            .auto_commit_interval(Duration::from_millis(200))
+            .consumer_timeout(Some(Duration::from_millis(100)))
+            .build()
+            .expect("member")
+    };
+    let p = client(&b).topic("k848").expect("topic").producer().build().expect("producer");
+    let mut written = 0;
+    let mut write = |n: usize| {
+        for i in written..written + n {
+            p.produce(ProducerRecord::new(format!("k848-{i}")).partition((i % 6) as i32)).expect("produce");
+        }
+        p.flush(Duration::from_secs(30)).expect("flush");
+        written += n;
+    };
+    let first = spawn_member(member(), "k848".into());
+    write(120);
+    wait_until("the first member to own all six partitions", Duration::from_secs(30), || {
+        first.view().partitions.len() == 6
+    });
+    let second = spawn_member(member(), "k848".into());
+    write(120);
+    let rd = rdkafka_member(&b, "g848", "k848", &[("group.protocol", "consumer")]);
+    write(120);
+    wait_until("three members with two partitions each", Duration::from_secs(60), || {
+        first.view().partitions.len() == 2 && second.view().partitions.len() == 2
+    });
+    let groups = client(&b).list_groups().expect("groups");
+    let g = groups.iter().find(|g| g.group == "g848").expect("listed");
+    assert_eq!((g.group_type.as_deref(), g.state.as_deref()), (Some("consumer"), Some("Stable")));
+    let mut seen = first.leave_with_reads();
+    write(120);
+    wait_until("the two left to take the first one's partitions", Duration::from_secs(60), || {
+        second.view().partitions.len() == 3
+    });
+    let all = |seen: &Vec<String>| {
+        let mut v = seen.clone();
+        v.extend(second.seen.lock().unwrap().iter().cloned());
+        v.extend(rd.seen.lock().unwrap().iter().cloned());
+        v.into_iter().collect::<BTreeSet<_>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while all(&seen).len() < 480 {
+        if Instant::now() > deadline {
+            let got = all(&seen);
+            let missing: Vec<usize> = (0..480).filter(|i| !got.contains(&format!("k848-{i}"))).collect();
+            let by_partition: std::collections::BTreeMap<usize, usize> =
+                missing.iter().fold(Default::default(), |mut m, i| {
+                    *m.entry(i % 6).or_default() += 1;
+                    m
+                });
+            panic!(
+                "missing {} by partition {by_partition:?}; second owns {:?}, rd read {}",
+                missing.len(),
+                second.view().partitions,
+                rd.seen.lock().unwrap().len()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    seen.extend(second.leave_with_reads());
+    rd.leave();
 }

@@ -116,6 +116,7 @@ impl Client {
         // mock answers an empty list without any topics array, which no decoder can read.
         let req = Arc::new(MetadataRequest {
             topics: (!topics.is_empty()).then(|| topics.iter().map(|t| t.to_string()).collect()),
+            topic_ids: Vec::new(),
             allow_auto_topic_creation: self.auto_create_topics,
         });
         let addrs = lock(&self.known).metadata_targets(&self.bootstrap);

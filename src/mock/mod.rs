@@ -21,8 +21,9 @@
 //! What it keeps: topics (created by CreateTopics, or on first use with the configured
 //! partition count), partition logs of RecordBatch v2 batches as the producer wrote them (with
 //! offsets assigned, idempotent sequence checks, size-based retention), committed offsets,
-//! classic consumer groups (join, sync, heartbeat, leave, session expiry, static members), and
-//! transactions of version 1 (KIP-98: fencing by transactional id, markers, the last stable
+//! classic consumer groups (join, sync, heartbeat, leave, session expiry, static members),
+//! consumer-protocol groups (KIP-848: a uniform server-side assignment handed over partition by
+//! partition, member epochs), and transactions of version 1 (KIP-98: fencing by transactional id, markers, the last stable
 //! offset and aborted lists for read_committed readers, offsets committed in transactions with
 //! KIP-447's member checks, timeouts), so exactly-once code can be tested without a JVM. What it
 //! doesn't: replication (every partition has one replica, its leader), transaction version 2,
@@ -44,6 +45,7 @@
 //! [`MockCluster::restrict_versions`].
 
 mod auth;
+mod consumer_group;
 mod control;
 mod group;
 mod handlers;
@@ -337,6 +339,8 @@ pub(crate) struct State {
     pub offsets: BTreeMap<(String, String, i32), i64>,
     pub coordinators: HashMap<String, i32>,
     pub next_producer_id: i64,
+    /// Consumer-protocol groups (KIP-848), by group id.
+    pub consumer_groups: BTreeMap<String, consumer_group::ConsumerGroup>,
     /// Transactional id → its transaction state.
     pub txns: HashMap<String, txn::Transaction>,
     /// Numbers member ids, so that no two are ever alike.

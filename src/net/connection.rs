@@ -603,7 +603,7 @@ mod tests {
     }
 
     fn metadata() -> MetadataRequest {
-        MetadataRequest { topics: None, allow_auto_topic_creation: false }
+        MetadataRequest { topics: None, topic_ids: Vec::new(), allow_auto_topic_creation: false }
     }
 
     #[test]

@@ -8,6 +8,9 @@ use super::{ApiKey, Request, Response};
 pub struct MetadataRequest {
     /// Topics to describe; `None` means every topic.
     pub topics: Option<Vec<String>>,
+    /// v10+: topics asked for by id alone (KIP-516), as a KIP-848 member does for the ids in
+    /// its assignment; sent after `topics` (a `topics` of `None` sends none of them).
+    pub topic_ids: Vec<[u8; 16]>,
     /// v4+: whether the broker may create missing topics (if it is configured to).
     pub allow_auto_topic_creation: bool,
 }
@@ -89,15 +92,24 @@ impl Request for MetadataRequest {
         let flex = Self::flexible(version);
         match &self.topics {
             None => e.array_len(None, flex),
-            Some(topics) => e.array(topics, flex, |e, t| {
-                if version >= 10 {
-                    e.uuid([0; 16]);
-                    e.nullable_string(Some(t), flex);
-                } else {
-                    e.string(t, flex);
+            Some(topics) => {
+                let ids = if version >= 10 { self.topic_ids.as_slice() } else { &[] };
+                e.array_len(Some(topics.len() + ids.len()), flex);
+                for t in topics {
+                    if version >= 10 {
+                        e.uuid([0; 16]);
+                        e.nullable_string(Some(t), flex);
+                    } else {
+                        e.string(t, flex);
+                    }
+                    e.tagged_fields(flex);
                 }
-                e.tagged_fields(flex);
-            }),
+                for id in ids {
+                    e.uuid(*id);
+                    e.nullable_string(None, flex);
+                    e.tagged_fields(flex);
+                }
+            }
         }
         if version >= 4 {
             e.bool(self.allow_auto_topic_creation);
@@ -113,14 +125,18 @@ impl Request for MetadataRequest {
 
     fn decode(d: &mut Decoder<'_>, version: i16) -> DecodeResult<Self> {
         let flex = Self::flexible(version);
+        let mut topic_ids = Vec::new();
         let topics = match d.array_len(flex, 2)? {
             None => None,
             Some(n) => {
                 let mut v = Vec::with_capacity(n);
                 for _ in 0..n {
                     if version >= 10 {
-                        d.uuid()?;
-                        v.push(d.nullable_string(flex)?.unwrap_or_default());
+                        let id = d.uuid()?;
+                        match d.nullable_string(flex)? {
+                            Some(name) => v.push(name),
+                            None => topic_ids.push(id),
+                        }
                     } else {
                         v.push(d.string(flex)?);
                     }
@@ -137,7 +153,7 @@ impl Request for MetadataRequest {
             d.bool()?;
         }
         d.skip_tagged_fields(flex)?;
-        Ok(MetadataRequest { topics, allow_auto_topic_creation })
+        Ok(MetadataRequest { topics, topic_ids, allow_auto_topic_creation })
     }
 }
 
@@ -280,8 +296,9 @@ mod tests {
         for v in MetadataRequest::MIN_VERSION..=MetadataRequest::MAX_VERSION {
             let bytes = round_trip_response::<MetadataRequest>(&sample(v), v);
             assert_every_prefix_fails::<MetadataRequest>(&bytes, v);
-            for topics in [None, Some(vec!["a".to_string(), "b".to_string()])] {
-                let req = MetadataRequest { topics, allow_auto_topic_creation: true };
+            for topics in [None, Some(vec!["a".to_string(), "b".to_string()]), Some(vec![])] {
+                let topic_ids = if v >= 10 && topics.is_some() { vec![[9; 16]] } else { vec![] };
+                let req = MetadataRequest { topics, topic_ids, allow_auto_topic_creation: true };
                 let bytes = round_trip_request(&req, v);
                 assert_every_request_prefix_fails::<MetadataRequest>(&bytes, v);
             }

@@ -42,6 +42,10 @@ pub(super) fn join_group(
     if let Err(code) = injected(fault).and_then(|_| coordinates(ctx, &st, &req.group_id)) {
         return Some(join_error(code, req.member_id));
     }
+    if st.consumer_groups.get(&req.group_id).is_some_and(|g| !g.members.is_empty()) {
+        // The mock doesn't mix protocols in one group (Kafka 4 can).
+        return Some(join_error(ErrorCode::INCONSISTENT_GROUP_PROTOCOL, req.member_id));
+    }
     let protocols: Vec<(String, Vec<u8>)> =
         req.protocols.iter().map(|p| (p.name.clone(), p.metadata.clone())).collect();
     let client = hdr.client_id.clone().unwrap_or_default();
@@ -398,11 +402,13 @@ pub(super) fn describe_groups(
     Some(DescribeGroupsResponse { throttle_time_ms: 0, groups })
 }
 
-/// ListGroups, v0–v4.
+/// ListGroups, v0–v5.
 ///
 /// Behavior:
 /// - The groups this broker coordinates, including those only known for their commits
-///   (protocol type empty), filtered by state from v4.
+///   (protocol type empty), filtered by state from v4 and by type from v5 (`classic`, or
+///   `consumer` for consumer-protocol groups, which are Stable with members and Empty
+///   without).
 pub(super) fn list_groups(
     ctx: &Ctx<'_>,
     _: &RequestHeader,
@@ -416,21 +422,31 @@ pub(super) fn list_groups(
     }
     let mut names: BTreeSet<&String> = st.groups.keys().collect();
     names.extend(st.offsets.keys().map(|k| &k.0));
+    names.extend(st.consumer_groups.keys());
     let groups = names
         .into_iter()
         .filter(|n| ctx.shared.coordinator(&st, n) == ctx.broker)
-        .map(|n| {
-            let g = st.groups.get(n);
-            ListedGroup {
+        .map(|n| match st.consumer_groups.get(n) {
+            Some(g) => ListedGroup {
                 group_id: n.clone(),
-                protocol_type: g.and_then(|g| g.protocol_type.clone()).unwrap_or_default(),
-                group_state: Some(g.map_or("Empty", |g| g.state.name()).to_string()),
-                // The mock's groups are all classic.
-                group_type: Some("classic".into()),
+                protocol_type: "consumer".into(),
+                group_state: Some(if g.members.is_empty() { "Empty" } else { "Stable" }.into()),
+                group_type: Some("consumer".into()),
+            },
+            None => {
+                let g = st.groups.get(n);
+                ListedGroup {
+                    group_id: n.clone(),
+                    protocol_type: g.and_then(|g| g.protocol_type.clone()).unwrap_or_default(),
+                    group_state: Some(g.map_or("Empty", |g| g.state.name()).to_string()),
+                    group_type: Some("classic".into()),
+                }
             }
         })
         .filter(|g| req.states_filter.is_empty() || req.states_filter.iter().any(|s| Some(s) == g.group_state.as_ref()))
-        .filter(|_| req.types_filter.is_empty() || req.types_filter.iter().any(|t| t.eq_ignore_ascii_case("classic")))
+        .filter(|g| {
+            req.types_filter.is_empty() || req.types_filter.iter().any(|t| Some(t.to_ascii_lowercase()) == g.group_type)
+        })
         .collect();
     Some(ListGroupsResponse { throttle_time_ms: 0, error_code: 0, groups })
 }

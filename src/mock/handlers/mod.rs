@@ -5,9 +5,11 @@
 //!
 //! One file per API family: [`data`] (Produce, Fetch, ListOffsets, InitProducerId),
 //! [`topics`] (Metadata, FindCoordinator, CreateTopics, DeleteTopics), [`offsets`]
-//! (OffsetCommit, OffsetFetch), [`groups`] (the group protocol and its tools' views), [`txn`]
-//! (the transaction coordinator and TxnOffsetCommit).
+//! (OffsetCommit, OffsetFetch), [`groups`] (the group protocol and its tools' views),
+//! [`consumer_groups`] (the consumer group protocol, KIP-848), [`txn`] (the transaction
+//! coordinator and TxnOffsetCommit).
 
+mod consumer_groups;
 mod data;
 mod groups;
 mod offsets;
@@ -103,8 +105,7 @@ pub(crate) fn dispatch(
         ApiKey::DeleteTopics => run(ctx, hdr, d, fault, delete_topics),
         // Answered before dispatch.
         ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate => None,
-        // Not served (nor advertised) yet: the mock has classic groups only.
-        ApiKey::ConsumerGroupHeartbeat => None,
+        ApiKey::ConsumerGroupHeartbeat => run(ctx, hdr, d, fault, consumer_groups::consumer_group_heartbeat),
         ApiKey::AddPartitionsToTxn => run(ctx, hdr, d, fault, add_partitions_to_txn),
         ApiKey::AddOffsetsToTxn => run(ctx, hdr, d, fault, add_offsets_to_txn),
         ApiKey::EndTxn => run(ctx, hdr, d, fault, end_txn),
@@ -151,6 +152,10 @@ fn check_member(
     instance: Option<&str>,
     generation: i32,
 ) -> Result<(), ErrorCode> {
+    if let Some(g) = st.consumer_groups.get(group).filter(|g| !g.members.is_empty()) {
+        // A consumer-protocol group: the member's epoch stands for the generation.
+        return g.check_commit(member, generation);
+    }
     let g = st.groups.get(group).ok_or(ErrorCode::UNKNOWN_MEMBER_ID)?;
     if let Some(i) = instance {
         if g.statics.get(i).is_some_and(|m| m != member) {

@@ -5,7 +5,8 @@ use super::*;
 /// Metadata, v1–v12.
 ///
 /// Behavior:
-/// - Lists the brokers that are up, and the topics asked for (all of them for a null list).
+/// - Lists the brokers that are up, and the topics asked for (all of them for a null list), by
+///   name or (v10+) by topic id; an unknown id is UNKNOWN_TOPIC_ID.
 /// - Creates an unknown topic with the default partition count when the request allows it
 ///   and the cluster auto-creates; otherwise UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION
 ///   for a name Kafka would refuse).
@@ -20,10 +21,17 @@ pub(super) fn metadata(
 ) -> Option<MetadataResponse> {
     let shared = ctx.shared;
     let mut st = shared.lock();
-    let names: Vec<String> = match &req.topics {
+    let mut names: Vec<String> = match &req.topics {
         Some(list) => list.clone(),
         None => st.topics.keys().cloned().collect(),
     };
+    let mut unknown_ids = Vec::new();
+    for id in &req.topic_ids {
+        match st.topics.iter().find(|(_, t)| t.id == *id) {
+            Some((name, _)) => names.push(name.clone()),
+            None => unknown_ids.push(*id),
+        }
+    }
     let up = |id: i32| shared.brokers.iter().any(|b| b.id == id && b.up.load(Ordering::Acquire));
     let mut topics = Vec::new();
     for name in names {
@@ -73,6 +81,14 @@ pub(super) fn metadata(
         };
         topics.push(topic);
     }
+    topics.extend(unknown_ids.into_iter().map(|id| MetadataTopic {
+        error_code: ErrorCode::UNKNOWN_TOPIC_ID.code(),
+        name: None,
+        topic_id: id,
+        is_internal: false,
+        partitions: Vec::new(),
+        topic_authorized_operations: i32::MIN,
+    }));
     let brokers: Vec<MetadataBroker> = shared
         .brokers
         .iter()
