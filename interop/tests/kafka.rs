@@ -86,6 +86,13 @@ macro_rules! kafka_suite {
 kafka_suite!(kafka_4, "4.4.0");
 kafka_suite!(kafka_3_9, "3.9.1");
 
+/// A regex subscription and static membership under the consumer protocol (Kafka 4).
+#[test]
+fn kafka_4_consumer_protocol_regex_subscription_and_static_member() {
+    common::init_logging();
+    consumer_protocol_regex_subscription_and_static_member(&common::kafka("4.4.0"));
+}
+
 /// Upgrading a classic group to the consumer protocol needs Kafka 4.
 #[test]
 fn kafka_4_classic_group_upgraded_member_by_member_to_the_consumer_protocol() {
@@ -753,4 +760,67 @@ fn classic_group_upgraded_member_by_member_to_the_consumer_protocol(b: &Broker) 
     assert!(reads < 1000, "{reads} reads of 600 messages");
     new_a.leave();
     new_b.leave();
+}
+
+/// Under the consumer protocol, a member subscribed by regex reads every partition of the two
+/// matching topics and nothing of a third; as a static member it leaves to come back (epoch
+/// -2), and its successor with the same instance id gets the same partitions and resumes from
+/// the commits: it reads exactly the messages written since.
+fn consumer_protocol_regex_subscription_and_static_member(b: &Broker) {
+    use plainkafka::group::GroupProtocol;
+    use std::collections::BTreeSet;
+    let prefix = unique_topic("rx");
+    let (a, bb) = (format!("{prefix}-a"), format!("{prefix}-b"));
+    for t in [&a, &bb] {
+        common::create_topic(b, t, 2);
+    }
+    let other = new_topic(b, "rxother", 2);
+    let write = |tag: &str| {
+        for t in [&a, &bb, &other] {
+            produce(
+                &b.bootstrap,
+                t,
+                (0..2).flat_map(|p| (0..5).map(move |i| TestMsg::value(p, format!("{t}-{tag}-{p}-{i}")))),
+                false,
+            );
+        }
+    };
+    write("first");
+    let group = unique_topic("rx-group");
+    let member = || {
+        common::scenarios::client(b)
+            .balanced_consumer(&group, &[])
+            .group_protocol(GroupProtocol::Consumer)
+            .subscribe_regex(&format!("{prefix}-.*"))
+            .group_instance_id("rx-static-1")
+            .auto_commit_interval(Duration::from_millis(200))
+            .consumer_timeout(Some(Duration::from_millis(200)))
+            .build()
+            .expect("member")
+    };
+    let read = |c: &mut plainkafka::BalancedConsumer, n: usize| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut got = BTreeSet::new();
+        while got.len() < n {
+            assert!(std::time::Instant::now() < deadline, "read {} of {n}: {got:?}", got.len());
+            if let Some(m) = c.consume().expect("consume") {
+                got.insert(String::from_utf8_lossy(m.value().unwrap_or_default()).into_owned());
+            }
+        }
+        got
+    };
+    let mut c = member();
+    let first = read(&mut c, 20);
+    assert!(first.iter().all(|v| v.starts_with(&a) || v.starts_with(&bb)), "{first:?}");
+    let mut owned: Vec<(String, i32)> =
+        c.assignment().iter().flat_map(|(t, ps)| ps.iter().map(move |p| (t.clone(), *p))).collect();
+    owned.sort();
+    assert_eq!(owned, [(a.clone(), 0), (a.clone(), 1), (bb.clone(), 0), (bb.clone(), 1)]);
+    assert!(c.consume().expect("consume").is_none(), "nothing of {other}");
+    drop(c); // commits, and leaves to come back
+    write("second");
+    let mut c = member();
+    let second = read(&mut c, 20);
+    assert!(second.iter().all(|v| v.contains("-second-")), "resumed from the commits: {second:?}");
+    assert_eq!(c.assignment().values().map(Vec::len).sum::<usize>(), 4);
 }

@@ -52,6 +52,7 @@ impl BalancedConsumerBuilder {
                 rebalance_backoff: Duration::from_millis(100),
                 protocol: GroupProtocol::Classic,
                 remote_assignor: None,
+                topic_regex: None,
             },
             on_assigned: None,
             on_revoked: None,
@@ -145,6 +146,14 @@ impl BalancedConsumerBuilder {
         self
     }
 
+    /// Under the consumer protocol: subscribes to every topic whose name matches `regex`, as
+    /// the coordinator matches it (RE2/J syntax, KIP-848), now and as topics are created; on
+    /// top of the topics named, if any. The classic protocol has no such subscription.
+    pub fn subscribe_regex(mut self, regex: &str) -> Self {
+        self.group.topic_regex = Some(regex.to_string());
+        self
+    }
+
     /// Called with the partitions gained after each rebalance, before any of them is read
     /// (PyKafka's `post_rebalance_callback`, split in two as in the Java client).
     pub fn on_assigned(mut self, f: impl FnMut(&[(String, i32)]) + Send + 'static) -> Self {
@@ -228,7 +237,12 @@ impl BalancedConsumerBuilder {
         if g.group.is_empty() {
             return Err(Error::Config("a balanced consumer needs a consumer_group".into()));
         }
-        if g.topics.is_empty() {
+        if g.topic_regex.is_some() && g.protocol != GroupProtocol::Consumer {
+            return Err(Error::Config(
+                "a regex subscription needs group_protocol(GroupProtocol::Consumer) (KIP-848)".into(),
+            ));
+        }
+        if g.topics.is_empty() && g.topic_regex.is_none() {
             return Err(Error::Config("a balanced consumer needs at least one topic".into()));
         }
         if g.assignors.is_empty() {

@@ -111,7 +111,9 @@ fn to_ids(client: &Client, tps: &TopicPartitions) -> Vec<TopicIdPartitions> {
 /// with a refresh of the subscribed topics first.
 fn to_names(client: &Client, cfg: &GroupConfig, tps: &[TopicIdPartitions]) -> TopicPartitions {
     if tps.iter().any(|t| client.topic_name(&t.topic_id).is_none()) {
-        let topics: Vec<&str> = cfg.topics.iter().map(String::as_str).collect();
+        // A regex subscription can bring any topic: then every topic is looked up.
+        let topics: Vec<&str> =
+            if cfg.topic_regex.is_some() { Vec::new() } else { cfg.topics.iter().map(String::as_str).collect() };
         if let Err(e) = client.refresh_metadata(&topics) {
             log::warn!("group {}: looking up the assigned topics: {e}", cfg.group);
         }
@@ -246,8 +248,12 @@ impl Heartbeat {
             instance_id: self.cfg.group_instance_id.clone(),
             rack_id: None,
             rebalance_timeout_ms: i32::try_from(self.cfg.rebalance_timeout.as_millis()).unwrap_or(i32::MAX),
-            subscribed_topic_names: Some(self.cfg.topics.clone()),
-            subscribed_topic_regex: None,
+            // A regex alone, or names alone: the coordinator takes either.
+            subscribed_topic_names: match (&self.cfg.topic_regex, self.cfg.topics.is_empty()) {
+                (Some(_), true) => None,
+                _ => Some(self.cfg.topics.clone()),
+            },
+            subscribed_topic_regex: self.cfg.topic_regex.clone(),
             server_assignor: self.cfg.remote_assignor.clone(),
             topic_partitions: Some(owned),
         }

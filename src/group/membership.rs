@@ -38,6 +38,8 @@ pub(crate) struct GroupConfig {
     pub protocol: super::GroupProtocol,
     /// The consumer protocol's server-side assignor; `None`: the coordinator's default.
     pub remote_assignor: Option<String>,
+    /// The consumer protocol's regex subscription, matched by the coordinator (RE2/J).
+    pub topic_regex: Option<String>,
 }
 
 impl GroupConfig {
