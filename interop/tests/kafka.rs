@@ -683,6 +683,16 @@ fn consumer_protocol_group_of_plainkafka_librdkafka_and_java(b: &Broker) {
     );
     let ours = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(ours.lines().any(|l| l.starts_with(&group) && l.ends_with(" consumer consumer")), "{ours}");
+    // `group` describes it with ConsumerGroupDescribe (DescribeGroups knows classic groups only).
+    let out = bounded::output_within(
+        std::process::Command::new(common::cli_bin()).args(["-b", &b.bootstrap, "group", &group]),
+        b"",
+        bounded::CHILD_LIMIT,
+    );
+    let described = String::from_utf8_lossy(&out.stdout).into_owned();
+    let first_line = described.lines().next().unwrap_or_default();
+    assert!(first_line.ends_with("protocol uniform members 4"), "{described}");
+    assert_eq!(described.lines().filter(|l| l.starts_with("member ")).count(), 4, "{described}");
 
     first.leave();
     second.leave();

@@ -4,6 +4,7 @@
 
 use super::Client;
 use crate::error::{Context, Error, Result};
+use crate::protocol::consumer_group_describe::ConsumerGroupDescribeRequest;
 use crate::protocol::consumer_protocol::{Assignment, TopicPartitions};
 use crate::protocol::describe_groups::DescribeGroupsRequest;
 use crate::protocol::error_code::ErrorCode;
@@ -81,6 +82,15 @@ pub(crate) fn describe_group(client: &Client, group: &str) -> Result<GroupDescri
         let node = client.coordinator(group)?;
         let req = DescribeGroupsRequest { groups: vec![group.to_string()], include_authorized_operations: false };
         let resp = client.send_to(node, &req)?;
+        // DescribeGroups knows classic groups only: a consumer-protocol group (KIP-848) comes
+        // back Dead or not found, and ConsumerGroupDescribe tells about it.
+        let classic_known =
+            resp.groups.iter().any(|g| g.group_id == group && g.error_code == 0 && g.group_state != "Dead");
+        if !classic_known && client.supports_api(node, ApiKey::ConsumerGroupDescribe)? {
+            if let Some(d) = describe_consumer_group(client, node, group)? {
+                return Ok(d);
+            }
+        }
         let g = resp.groups.into_iter().find(|g| g.group_id == group).ok_or_else(|| {
             Error::broker(ApiKey::DescribeGroups, ErrorCode::COORDINATOR_NOT_AVAILABLE, Context::group(group), None)
         })?;
@@ -111,6 +121,37 @@ pub(crate) fn describe_group(client: &Client, group: &str) -> Result<GroupDescri
             members,
         })
     })
+}
+
+/// A consumer-protocol group by ConsumerGroupDescribe; `None` when the coordinator knows no
+/// such group.
+fn describe_consumer_group(client: &Client, node: i32, group: &str) -> Result<Option<GroupDescription>> {
+    let req = ConsumerGroupDescribeRequest { group_ids: vec![group.to_string()], include_authorized_operations: false };
+    let resp = client.send_to(node, &req)?;
+    let Some(g) = resp.groups.into_iter().find(|g| g.group_id == group) else { return Ok(None) };
+    match ErrorCode::from_i16(g.error_code) {
+        ErrorCode::NONE => {}
+        ErrorCode::GROUP_ID_NOT_FOUND => return Ok(None),
+        code => return Err(Error::broker(ApiKey::ConsumerGroupDescribe, code, Context::group(group), g.error_message)),
+    }
+    let members = g
+        .members
+        .into_iter()
+        .map(|m| GroupMemberDescription {
+            assignment: m.assignment.into_iter().map(|t| (t.topic_name, t.partitions)).collect(),
+            member_id: m.member_id,
+            group_instance_id: m.instance_id,
+            client_id: m.client_id,
+            client_host: m.client_host,
+        })
+        .collect();
+    Ok(Some(GroupDescription {
+        group: g.group_id,
+        state: g.group_state,
+        protocol_type: "consumer".into(),
+        protocol: g.assignor_name,
+        members,
+    }))
 }
 
 pub(crate) fn group_offsets(client: &Client, group: &str) -> Result<BTreeMap<(String, i32), i64>> {

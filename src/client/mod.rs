@@ -271,6 +271,12 @@ impl Client {
         self.pool.send(&addr, &self.conn_cfg, req, extra)
     }
 
+    /// Whether broker `node` offers `api` at all.
+    pub(crate) fn supports_api(&self, node: i32, api: crate::protocol::ApiKey) -> Result<bool> {
+        let addr = self.broker_addr(node).ok_or(Error::UnknownBroker { id: Some(node) })?;
+        self.pool.with(&addr, &self.conn_cfg, |c| c.speaks(api).is_some())
+    }
+
     /// Whether broker `node` finalized `feature` at `level` or higher, and speaks `api` at
     /// `version` or higher: what a protocol change behind a feature flag needs (KIP-584).
     pub(crate) fn supports_feature(

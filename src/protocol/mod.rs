@@ -11,6 +11,7 @@ pub mod add_partitions_to_txn;
 pub mod api_versions;
 pub mod codec;
 pub mod compression;
+pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
 pub mod consumer_protocol;
 pub mod create_topics;
@@ -95,6 +96,8 @@ pub enum ApiKey {
     SaslAuthenticate,
     /// ConsumerGroupHeartbeat (68): the consumer group protocol (KIP-848)
     ConsumerGroupHeartbeat,
+    /// ConsumerGroupDescribe (69): a consumer-protocol group from outside
+    ConsumerGroupDescribe,
 }
 
 impl ApiKey {
@@ -125,6 +128,7 @@ impl ApiKey {
             ApiKey::TxnOffsetCommit => 28,
             ApiKey::SaslAuthenticate => 36,
             ApiKey::ConsumerGroupHeartbeat => 68,
+            ApiKey::ConsumerGroupDescribe => 69,
         }
     }
 
@@ -155,6 +159,7 @@ impl ApiKey {
             28 => ApiKey::TxnOffsetCommit,
             36 => ApiKey::SaslAuthenticate,
             68 => ApiKey::ConsumerGroupHeartbeat,
+            69 => ApiKey::ConsumerGroupDescribe,
             _ => return None,
         })
     }
@@ -309,6 +314,10 @@ macro_rules! with_request_type {
                 type $t = consumer_group_heartbeat::ConsumerGroupHeartbeatRequest;
                 Some($body)
             }
+            ApiKey::ConsumerGroupDescribe => {
+                type $t = consumer_group_describe::ConsumerGroupDescribeRequest;
+                Some($body)
+            }
         }
     };
 }
@@ -393,7 +402,7 @@ pub fn check_request(key: ApiKey, version: i16, body: &[u8]) -> Option<codec::De
 }
 
 /// Every API key plainkafka knows.
-pub const ALL_KEYS: [ApiKey; 24] = [
+pub const ALL_KEYS: [ApiKey; 25] = [
     ApiKey::Produce,
     ApiKey::Fetch,
     ApiKey::ListOffsets,
@@ -418,6 +427,7 @@ pub const ALL_KEYS: [ApiKey; 24] = [
     ApiKey::SaslHandshake,
     ApiKey::SaslAuthenticate,
     ApiKey::ConsumerGroupHeartbeat,
+    ApiKey::ConsumerGroupDescribe,
 ];
 
 #[cfg(test)]

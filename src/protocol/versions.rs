@@ -48,7 +48,7 @@ pub fn floor(key: ApiKey) -> i16 {
         ApiKey::DeleteTopics => 1,
         ApiKey::SaslHandshake => 1,
         ApiKey::SaslAuthenticate => 0,
-        ApiKey::ConsumerGroupHeartbeat => 0,
+        ApiKey::ConsumerGroupHeartbeat | ApiKey::ConsumerGroupDescribe => 0,
     }
 }
 
