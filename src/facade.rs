@@ -197,6 +197,13 @@ impl KafkaClient {
         BalancedConsumerBuilder::new(Arc::clone(&self.client), group, topics)
     }
 
+    /// A [`crate::ShareConsumer`] builder: a member of share group `group` (KIP-932, Kafka
+    /// 4.2+) reading `topics` as a queue.
+    pub fn share_consumer(&self, group: &str, topics: &[&str]) -> crate::ShareConsumerBuilder {
+        let topics = topics.iter().map(|t| t.to_string()).collect();
+        crate::ShareConsumer::builder(Arc::clone(&self.client), group, topics)
+    }
+
     /// Creates `topic` with `partitions` and `replication_factor` (-1 for the broker's
     /// defaults), and waits until its partitions have leaders.
     pub fn create_topic(&self, topic: &str, partitions: i32, replication_factor: i16) -> Result<()> {

@@ -138,7 +138,10 @@ pub mod stats;
 mod workers;
 
 pub use client::PartitionInfo;
-pub use consumer::{BalancedConsumer, BalancedConsumerBuilder, SimpleConsumer, SimpleConsumerBuilder, StopHandle};
+pub use consumer::{
+    Acknowledge, BalancedConsumer, BalancedConsumerBuilder, ShareConsumer, ShareConsumerBuilder, SimpleConsumer,
+    SimpleConsumerBuilder, StopHandle,
+};
 pub use error::{Context, Error, Result, Retry};
 pub use facade::{KafkaClient, KafkaClientBuilder, Topic};
 pub use group::Assignor;

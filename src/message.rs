@@ -20,11 +20,24 @@ pub struct Message {
     topic: Arc<str>,
     partition: i32,
     record: Record,
+    /// From a share group: how many times the record was delivered; 0 otherwise.
+    delivery_count: u16,
 }
 
 impl Message {
     pub(crate) fn new(topic: Arc<str>, partition: i32, record: Record) -> Message {
-        Message { topic, partition, record }
+        Message { topic, partition, record, delivery_count: 0 }
+    }
+
+    pub(crate) fn shared(topic: Arc<str>, partition: i32, record: Record, delivery_count: u16) -> Message {
+        Message { topic, partition, record, delivery_count }
+    }
+
+    /// From a [`crate::ShareConsumer`]: how many times the record has been delivered to the
+    /// share group, this time included (2 and more: released, or its lock timed out, before).
+    /// `None` from the other consumers.
+    pub fn delivery_count(&self) -> Option<u16> {
+        (self.delivery_count > 0).then_some(self.delivery_count)
     }
 
     /// The topic.

@@ -93,6 +93,19 @@ fn kafka_4_consumer_protocol_regex_subscription_and_static_member() {
     consumer_protocol_regex_subscription_and_static_member(&common::kafka("4.4.0"));
 }
 
+/// Share groups (KIP-932) are GA from Kafka 4.2.
+#[test]
+fn kafka_4_share_group_members_and_java_read_a_topic_as_a_queue() {
+    common::init_logging();
+    share_group_members_and_java_read_a_topic_as_a_queue(&common::kafka("4.4.0"));
+}
+
+#[test]
+fn kafka_4_share_group_released_records_come_back_until_the_delivery_limit() {
+    common::init_logging();
+    share_group_released_records_come_back_until_the_delivery_limit(&common::kafka("4.4.0"));
+}
+
 /// Upgrading a classic group to the consumer protocol needs Kafka 4.
 #[test]
 fn kafka_4_classic_group_upgraded_member_by_member_to_the_consumer_protocol() {
@@ -833,4 +846,139 @@ fn consumer_protocol_regex_subscription_and_static_member(b: &Broker) {
     let second = read(&mut c, 20);
     assert!(second.iter().all(|v| v.contains("-second-")), "resumed from the commits: {second:?}");
     assert_eq!(c.assignment().values().map(Vec::len).sum::<usize>(), 4);
+}
+
+/// A new share group reads from the start of the log (`share.auto.offset.reset=earliest`, set
+/// with Kafka's own config tool; the default is the end).
+fn share_group_from_the_start(b: &Broker, group: &str) {
+    kafka_tool(
+        &b.version,
+        "org.apache.kafka.tools.ConfigCommand",
+        &[
+            "--bootstrap-server",
+            &b.bootstrap,
+            "--alter",
+            "--entity-type",
+            "groups",
+            "--entity-name",
+            group,
+            "--add-config",
+            "share.auto.offset.reset=earliest",
+        ],
+        None,
+    );
+}
+
+/// Share groups (KIP-932): two plainkafka members and Kafka's console share consumer read one
+/// topic as a queue. Every record is read, and, acknowledged (accepted) as it is, by exactly
+/// one of them.
+fn share_group_members_and_java_read_a_topic_as_a_queue(b: &Broker) {
+    use std::collections::BTreeMap;
+    use std::io::BufRead;
+    use std::sync::{Arc, Mutex};
+    let name = new_topic(b, "share", 3);
+    let group = unique_topic("share-group");
+    share_group_from_the_start(b, &group);
+    let msgs = (0..300).map(|i| TestMsg::value(i % 3, format!("share-{i}")));
+    produce(&b.bootstrap, &name, msgs, false);
+
+    // No consumer timeout: each member blocks in `consume` until its stop handle ends it.
+    let member = |who: &'static str, seen: Arc<Mutex<Vec<(String, &'static str)>>>| {
+        let mut c = common::scenarios::client(b).share_consumer(&group, &[&name]).build().expect("share consumer");
+        let stop = c.stop_handle();
+        let thread = std::thread::spawn(move || {
+            while let Some(m) = c.consume().expect("consume") {
+                seen.lock().unwrap().push((String::from_utf8_lossy(m.value().unwrap_or_default()).into_owned(), who));
+            }
+        });
+        (thread, stop)
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let a = member("plainkafka-a", Arc::clone(&seen));
+    let bm = member("plainkafka-b", Arc::clone(&seen));
+    let mut java = std::process::Command::new("java")
+        .args([
+            "-Xmx256m",
+            "-cp",
+            &common::kafka_classpath(&b.version),
+            "org.apache.kafka.tools.consumer.ConsoleShareConsumer",
+        ])
+        .args(["--bootstrap-server", &b.bootstrap, "--topic", &name, "--group", &group, "--timeout-ms", "120000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("java share consumer");
+    bounded::track(java.id());
+    let out = java.stdout.take().expect("stdout");
+    let js = Arc::clone(&seen);
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(|l| l.ok()) {
+            if line.starts_with("share-") {
+                js.lock().unwrap().push((line, "java"));
+            }
+        }
+    });
+    common::wait_until("the share group to read all 300 records", Duration::from_secs(120), || {
+        seen.lock().unwrap().iter().map(|(v, _)| v.clone()).collect::<std::collections::BTreeSet<_>>().len() == 300
+    });
+    for (thread, stop) in [a, bm] {
+        stop.stop();
+        thread.join().expect("member");
+    }
+    let _ = java.kill();
+    let _ = java.wait();
+    bounded::untrack(java.id());
+    reader.join().expect("java reader");
+    let seen = seen.lock().unwrap().clone();
+    let mut per: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, who) in &seen {
+        *per.entry(who).or_default() += 1;
+    }
+    eprintln!("share group: {} reads of 300 records: {per:?}", seen.len());
+    assert_eq!(seen.len(), 300, "an accepted record is never delivered again: {per:?}");
+}
+
+/// Explicit acknowledgement in a share group: a record released comes back with its delivery
+/// count one up, until the group's delivery limit (5 by default) archives it; a rejected one
+/// never comes back; an accepted one neither.
+fn share_group_released_records_come_back_until_the_delivery_limit(b: &Broker) {
+    use plainkafka::Acknowledge;
+    let name = new_topic(b, "shareack", 1);
+    let group = unique_topic("shareack-group");
+    share_group_from_the_start(b, &group);
+    produce(&b.bootstrap, &name, ["release", "reject", "accept"].map(|v| TestMsg::value(0, v)), false);
+    let mut c = common::scenarios::client(b)
+        .share_consumer(&group, &[&name])
+        .explicit_acknowledgement(true)
+        .consumer_timeout(Some(Duration::from_secs(3)))
+        .build()
+        .expect("share consumer");
+    let mut deliveries: Vec<(String, u16)> = Vec::new();
+    let mut last = None;
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    // Until three seconds pass with nothing once reading began: the released record has run
+    // out of deliveries.
+    loop {
+        assert!(std::time::Instant::now() < deadline, "{deliveries:?}");
+        let m = match c.consume().expect("consume") {
+            Some(m) => m,
+            None if deliveries.is_empty() => continue, // still joining
+            None => break,
+        };
+        let v = String::from_utf8_lossy(m.value().unwrap_or_default()).into_owned();
+        deliveries.push((v.clone(), m.delivery_count().expect("a share group's record has a delivery count")));
+        let how = match v.as_str() {
+            "release" => Acknowledge::Release,
+            "reject" => Acknowledge::Reject,
+            _ => Acknowledge::Accept,
+        };
+        c.acknowledge(&m, how).expect("acknowledge");
+        last = Some(m);
+    }
+    let of = |v: &str| deliveries.iter().filter(|(x, _)| x == v).map(|(_, n)| *n).collect::<Vec<_>>();
+    assert_eq!(of("release"), [1, 2, 3, 4, 5], "{deliveries:?}");
+    assert_eq!(of("reject"), [1], "{deliveries:?}");
+    assert_eq!(of("accept"), [1], "{deliveries:?}");
+    let last = last.expect("read something");
+    assert!(c.acknowledge(&last, Acknowledge::Accept).is_err(), "a record is acknowledged once");
 }

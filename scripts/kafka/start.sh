@@ -82,6 +82,11 @@ log.flush.interval.messages=100000000
 # them at the next retention check.
 log.retention.ms=-1
 PROPS
+# Share groups (KIP-932) keep their state in an internal topic whose default replication (3,
+# min.isr 2) a single node can't give: nothing would ever be delivered.
+if [ "$mode" != restart ] && [ -z "${KAFKA_VOTERS:-}" ] && [[ "$version" != 3.* ]]; then
+  printf 'share.coordinator.state.topic.replication.factor=1\nshare.coordinator.state.topic.min.isr=1\n' >> "$run/server.properties"
+fi
 if [ "$mode" != restart ] && [ -n "${KAFKA_EXTRA_PROPS:-}" ]; then
   cat "$KAFKA_EXTRA_PROPS" >> "$run/server.properties"
 fi

@@ -19,6 +19,7 @@ pub(crate) mod metadata;
 pub(crate) mod offsets;
 pub(crate) mod pool;
 pub(crate) mod produce;
+pub(crate) mod share;
 pub(crate) mod txn;
 
 use crate::error::{Context, Error, Result, Retry};

@@ -9,6 +9,7 @@ mod config;
 mod engine;
 mod fetcher;
 mod position;
+mod share;
 mod simple;
 mod state;
 
@@ -20,4 +21,5 @@ pub use config::SimpleConsumerBuilder;
 #[cfg(feature = "unstable")]
 #[doc(hidden)]
 pub use position::{check_fetch_answer, check_position_machine};
+pub use share::{Acknowledge, ShareConsumer, ShareConsumerBuilder, ShareIter};
 pub use simple::{Iter, SimpleConsumer, StopHandle};

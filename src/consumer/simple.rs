@@ -42,6 +42,7 @@ pub struct StopHandle {
 enum Target {
     Simple(Arc<Shared>),
     Group(Arc<crate::group::membership::Heartbeat>),
+    Share(Arc<crate::group::share::ShareMembership>),
 }
 
 impl StopHandle {
@@ -51,11 +52,16 @@ impl StopHandle {
         match &self.target {
             Target::Simple(s) => s.stop(),
             Target::Group(h) => h.stop(),
+            Target::Share(m) => m.stop(),
         }
     }
 
     pub(crate) fn for_group(h: Arc<crate::group::membership::Heartbeat>) -> StopHandle {
         StopHandle { target: Target::Group(h) }
+    }
+
+    pub(crate) fn for_share(m: Arc<crate::group::share::ShareMembership>) -> StopHandle {
+        StopHandle { target: Target::Share(m) }
     }
 }
 

@@ -73,7 +73,7 @@ impl Default for Member {
 
 /// A random UUID in Kafka's text form (URL-safe base64 of the 16 bytes, no padding), from the
 /// standard library's randomly keyed hasher: unique is all a member id must be.
-fn member_uuid() -> String {
+pub(crate) fn member_uuid() -> String {
     use std::hash::{BuildHasher, Hasher};
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let half = |salt: u64| {
@@ -108,14 +108,24 @@ fn to_ids(client: &Client, tps: &TopicPartitions) -> Vec<TopicIdPartitions> {
 }
 
 /// An assignment by topic id, as topic names; ids not in the metadata cache are looked up
-/// with a refresh of the subscribed topics first.
+/// with a refresh of the subscribed topics (every topic, for a regex) first.
 fn to_names(client: &Client, cfg: &GroupConfig, tps: &[TopicIdPartitions]) -> TopicPartitions {
+    let topics: Vec<&str> =
+        if cfg.topic_regex.is_some() { Vec::new() } else { cfg.topics.iter().map(String::as_str).collect() };
+    assigned_names(client, &cfg.group, &topics, tps)
+}
+
+/// An assignment by topic id, as topic names, looking `topics` up first (none: every topic)
+/// when an id isn't in the metadata cache. Shared with share groups.
+pub(crate) fn assigned_names(
+    client: &Client,
+    group: &str,
+    topics: &[&str],
+    tps: &[TopicIdPartitions],
+) -> TopicPartitions {
     if tps.iter().any(|t| client.topic_name(&t.topic_id).is_none()) {
-        // A regex subscription can bring any topic: then every topic is looked up.
-        let topics: Vec<&str> =
-            if cfg.topic_regex.is_some() { Vec::new() } else { cfg.topics.iter().map(String::as_str).collect() };
-        if let Err(e) = client.refresh_metadata(&topics) {
-            log::warn!("group {}: looking up the assigned topics: {e}", cfg.group);
+        if let Err(e) = client.refresh_metadata(topics) {
+            log::warn!("group {group}: looking up the assigned topics: {e}");
         }
     }
     let mut out = TopicPartitions::new();
@@ -127,7 +137,7 @@ fn to_names(client: &Client, cfg: &GroupConfig, tps: &[TopicIdPartitions]) -> To
                 out.insert(name, ps);
             }
             Some(_) => {}
-            None => log::warn!("group {}: assigned a topic whose id is unknown; skipped until it is", cfg.group),
+            None => log::warn!("group {group}: assigned a topic whose id is unknown; skipped until it is"),
         }
     }
     out

@@ -6,6 +6,7 @@ pub(crate) mod actions;
 pub mod assignors;
 pub(crate) mod kip848;
 pub(crate) mod membership;
+pub(crate) mod share;
 pub(crate) mod transitions;
 
 pub use crate::client::groups_admin::{GroupDescription, GroupListing, GroupMemberDescription};

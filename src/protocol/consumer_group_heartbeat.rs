@@ -83,6 +83,29 @@ fn decode_partitions(d: &mut Decoder<'_>) -> DecodeResult<Option<Vec<TopicIdPart
     Ok(Some(out))
 }
 
+/// The nullable Assignment struct of a heartbeat answer: -1 for null, else 1 and the struct.
+fn encode_assignment(e: &mut Encoder, assignment: Option<&[TopicIdPartitions]>) {
+    match assignment {
+        None => e.i8(-1),
+        Some(tps) => {
+            e.i8(1);
+            encode_partitions(e, tps);
+            e.tagged_fields(true);
+        }
+    }
+}
+
+fn decode_assignment(d: &mut Decoder<'_>) -> DecodeResult<Option<Vec<TopicIdPartitions>>> {
+    match d.i8()? {
+        -1 => Ok(None),
+        _ => {
+            let tps = decode_partitions(d)?.unwrap_or_default();
+            d.skip_tagged_fields(true)?;
+            Ok(Some(tps))
+        }
+    }
+}
+
 impl Request for ConsumerGroupHeartbeatRequest {
     const KEY: ApiKey = ApiKey::ConsumerGroupHeartbeat;
     const MIN_VERSION: i16 = 0;
@@ -150,15 +173,7 @@ impl Response for ConsumerGroupHeartbeatResponse {
         e.nullable_string(self.member_id.as_deref(), true);
         e.i32(self.member_epoch);
         e.i32(self.heartbeat_interval_ms);
-        // A nullable struct: -1 for null, 1 before the struct's fields.
-        match &self.assignment {
-            None => e.i8(-1),
-            Some(tps) => {
-                e.i8(1);
-                encode_partitions(e, tps);
-                e.tagged_fields(true);
-            }
-        }
+        encode_assignment(e, self.assignment.as_deref());
         e.tagged_fields(true);
     }
 
@@ -169,14 +184,7 @@ impl Response for ConsumerGroupHeartbeatResponse {
         let member_id = d.nullable_string(true)?;
         let member_epoch = d.i32()?;
         let heartbeat_interval_ms = d.i32()?;
-        let assignment = match d.i8()? {
-            -1 => None,
-            _ => {
-                let tps = decode_partitions(d)?.unwrap_or_default();
-                d.skip_tagged_fields(true)?;
-                Some(tps)
-            }
-        };
+        let assignment = decode_assignment(d)?;
         d.skip_tagged_fields(true)?;
         Ok(ConsumerGroupHeartbeatResponse {
             throttle_time_ms,

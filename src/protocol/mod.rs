@@ -36,6 +36,9 @@ pub mod produce;
 pub mod records;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
+pub mod share_acknowledge;
+pub mod share_fetch;
+pub mod share_group_heartbeat;
 pub mod sync_group;
 #[cfg(test)]
 mod test_util;
@@ -98,6 +101,12 @@ pub enum ApiKey {
     ConsumerGroupHeartbeat,
     /// ConsumerGroupDescribe (69): a consumer-protocol group from outside
     ConsumerGroupDescribe,
+    /// ShareGroupHeartbeat (76): share group membership (KIP-932)
+    ShareGroupHeartbeat,
+    /// ShareFetch (78): records acquired for a share group member
+    ShareFetch,
+    /// ShareAcknowledge (79): a share group member's acknowledgements
+    ShareAcknowledge,
 }
 
 impl ApiKey {
@@ -129,6 +138,9 @@ impl ApiKey {
             ApiKey::SaslAuthenticate => 36,
             ApiKey::ConsumerGroupHeartbeat => 68,
             ApiKey::ConsumerGroupDescribe => 69,
+            ApiKey::ShareGroupHeartbeat => 76,
+            ApiKey::ShareFetch => 78,
+            ApiKey::ShareAcknowledge => 79,
         }
     }
 
@@ -160,6 +172,9 @@ impl ApiKey {
             36 => ApiKey::SaslAuthenticate,
             68 => ApiKey::ConsumerGroupHeartbeat,
             69 => ApiKey::ConsumerGroupDescribe,
+            76 => ApiKey::ShareGroupHeartbeat,
+            78 => ApiKey::ShareFetch,
+            79 => ApiKey::ShareAcknowledge,
             _ => return None,
         })
     }
@@ -318,6 +333,18 @@ macro_rules! with_request_type {
                 type $t = consumer_group_describe::ConsumerGroupDescribeRequest;
                 Some($body)
             }
+            ApiKey::ShareGroupHeartbeat => {
+                type $t = share_group_heartbeat::ShareGroupHeartbeatRequest;
+                Some($body)
+            }
+            ApiKey::ShareFetch => {
+                type $t = share_fetch::ShareFetchRequest;
+                Some($body)
+            }
+            ApiKey::ShareAcknowledge => {
+                type $t = share_acknowledge::ShareAcknowledgeRequest;
+                Some($body)
+            }
         }
     };
 }
@@ -402,7 +429,7 @@ pub fn check_request(key: ApiKey, version: i16, body: &[u8]) -> Option<codec::De
 }
 
 /// Every API key plainkafka knows.
-pub const ALL_KEYS: [ApiKey; 25] = [
+pub const ALL_KEYS: [ApiKey; 28] = [
     ApiKey::Produce,
     ApiKey::Fetch,
     ApiKey::ListOffsets,
@@ -428,6 +455,9 @@ pub const ALL_KEYS: [ApiKey; 25] = [
     ApiKey::SaslAuthenticate,
     ApiKey::ConsumerGroupHeartbeat,
     ApiKey::ConsumerGroupDescribe,
+    ApiKey::ShareGroupHeartbeat,
+    ApiKey::ShareFetch,
+    ApiKey::ShareAcknowledge,
 ];
 
 #[cfg(test)]

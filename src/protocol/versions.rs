@@ -49,6 +49,8 @@ pub fn floor(key: ApiKey) -> i16 {
         ApiKey::SaslHandshake => 1,
         ApiKey::SaslAuthenticate => 0,
         ApiKey::ConsumerGroupHeartbeat | ApiKey::ConsumerGroupDescribe => 0,
+        // v0 was early access (Kafka 4.0), removed in 4.1.
+        ApiKey::ShareGroupHeartbeat | ApiKey::ShareFetch | ApiKey::ShareAcknowledge => 1,
     }
 }
 

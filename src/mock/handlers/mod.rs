@@ -106,8 +106,11 @@ pub(crate) fn dispatch(
         // Answered before dispatch.
         ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate => None,
         ApiKey::ConsumerGroupHeartbeat => run(ctx, hdr, d, fault, consumer_groups::consumer_group_heartbeat),
-        // Not served (nor advertised): `group` on the mock describes classic groups only.
-        ApiKey::ConsumerGroupDescribe => None,
+        // Not served (nor advertised): `group` on the mock describes classic groups only, and
+        // the mock has no share groups.
+        ApiKey::ConsumerGroupDescribe | ApiKey::ShareGroupHeartbeat | ApiKey::ShareFetch | ApiKey::ShareAcknowledge => {
+            None
+        }
         ApiKey::AddPartitionsToTxn => run(ctx, hdr, d, fault, add_partitions_to_txn),
         ApiKey::AddOffsetsToTxn => run(ctx, hdr, d, fault, add_offsets_to_txn),
         ApiKey::EndTxn => run(ctx, hdr, d, fault, end_txn),
