@@ -217,6 +217,7 @@ fn reading_commands_never_create_topics() {
     for args in [
         &["consume", "ghost", "-c", "1"][..],
         &["consume", "ghost", "-g", "g", "--balanced", "-c", "1"],
+        &["consume", "ghost", "-g", "g", "--share", "-c", "1"],
         &["describe", "ghost"],
         &["offsets", "ghost"],
         &["lag", "-g", "g", "ghost"],
@@ -230,6 +231,11 @@ fn reading_commands_never_create_topics() {
     assert_eq!(ok(&b, &["topics"], ""), "TOPIC PARTITIONS\n", "nothing was created");
     ok(&b, &["produce", "ghost", "-p", "0"], "boo\n");
     assert_eq!(ok(&b, &["consume", "ghost", "-c", "1"], ""), "boo\n");
+    // The mock has no share groups: a share member says so (and what it needs).
+    let out = run(&b, &["consume", "ghost", "-g", "g", "--share", "-c", "1"], "");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("ShareGroupHeartbeat") && err.contains("KIP-932"), "{err}");
     // A reading command may still ask for it, by property.
     ok(&b, &["-X", "allow.auto.create.topics=true", "describe", "phantom"], "");
     // A broker named without a port is asked on 9092 (where nothing usually listens: then the

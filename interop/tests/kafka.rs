@@ -106,6 +106,12 @@ fn kafka_4_share_group_released_records_come_back_until_the_delivery_limit() {
     share_group_released_records_come_back_until_the_delivery_limit(&common::kafka("4.4.0"));
 }
 
+#[test]
+fn kafka_4_share_group_member_killed_holding_records_loses_them_to_another_after_the_lock() {
+    common::init_logging();
+    share_group_member_killed_holding_records_loses_them_to_another_after_the_lock(&common::kafka("4.4.0"));
+}
+
 /// Upgrading a classic group to the consumer protocol needs Kafka 4.
 #[test]
 fn kafka_4_classic_group_upgraded_member_by_member_to_the_consumer_protocol() {
@@ -849,8 +855,9 @@ fn consumer_protocol_regex_subscription_and_static_member(b: &Broker) {
 }
 
 /// A new share group reads from the start of the log (`share.auto.offset.reset=earliest`, set
-/// with Kafka's own config tool; the default is the end).
-fn share_group_from_the_start(b: &Broker, group: &str) {
+/// with Kafka's own config tool; the default is the end), plus `extra` group configs.
+fn share_group_from_the_start(b: &Broker, group: &str, extra: &str) {
+    let configs = format!("share.auto.offset.reset=earliest{extra}");
     kafka_tool(
         &b.version,
         "org.apache.kafka.tools.ConfigCommand",
@@ -863,7 +870,7 @@ fn share_group_from_the_start(b: &Broker, group: &str) {
             "--entity-name",
             group,
             "--add-config",
-            "share.auto.offset.reset=earliest",
+            &configs,
         ],
         None,
     );
@@ -878,7 +885,7 @@ fn share_group_members_and_java_read_a_topic_as_a_queue(b: &Broker) {
     use std::sync::{Arc, Mutex};
     let name = new_topic(b, "share", 3);
     let group = unique_topic("share-group");
-    share_group_from_the_start(b, &group);
+    share_group_from_the_start(b, &group, "");
     let msgs = (0..300).map(|i| TestMsg::value(i % 3, format!("share-{i}")));
     produce(&b.bootstrap, &name, msgs, false);
 
@@ -945,7 +952,7 @@ fn share_group_released_records_come_back_until_the_delivery_limit(b: &Broker) {
     use plainkafka::Acknowledge;
     let name = new_topic(b, "shareack", 1);
     let group = unique_topic("shareack-group");
-    share_group_from_the_start(b, &group);
+    share_group_from_the_start(b, &group, "");
     produce(&b.bootstrap, &name, ["release", "reject", "accept"].map(|v| TestMsg::value(0, v)), false);
     let mut c = common::scenarios::client(b)
         .share_consumer(&group, &[&name])
@@ -981,4 +988,44 @@ fn share_group_released_records_come_back_until_the_delivery_limit(b: &Broker) {
     assert_eq!(of("accept"), [1], "{deliveries:?}");
     let last = last.expect("read something");
     assert!(c.acknowledge(&last, Acknowledge::Accept).is_err(), "a record is acknowledged once");
+}
+
+/// A share group member that dies holding records (`plainkafka consume --share`, stuck writing
+/// to a pipe nobody reads, then SIGKILLed: nothing acknowledged, no session closed) loses them
+/// when their acquisition lock times out (15 s for this group, the least Kafka allows):
+/// another member gets every one, delivered a second time.
+fn share_group_member_killed_holding_records_loses_them_to_another_after_the_lock(b: &Broker) {
+    let name = new_topic(b, "sharekill", 1);
+    let group = unique_topic("sharekill-group");
+    share_group_from_the_start(b, &group, ",share.record.lock.duration.ms=15000");
+    // Large enough that the first one fills the pipe: the member blocks before acknowledging.
+    let big = |i: usize| format!("{i}:{}", "x".repeat(100_000));
+    produce(&b.bootstrap, &name, (0..10).map(|i| TestMsg::value(0, big(i))), false);
+    let mut child = std::process::Command::new(common::cli_bin())
+        .args(["-b", &b.bootstrap, "consume", &name, "-g", &group, "--share"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("plainkafka consume --share");
+    bounded::track(child.id());
+    let mut first = [0u8; 1];
+    std::io::Read::read_exact(child.stdout.as_mut().expect("stdout"), &mut first).expect("the member printed");
+    let _ = child.kill();
+    let _ = child.wait();
+    bounded::untrack(child.id());
+    let mut other = common::scenarios::client(b)
+        .share_consumer(&group, &[&name])
+        .consumer_timeout(Some(Duration::from_secs(2)))
+        .build()
+        .expect("share consumer");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut got = std::collections::BTreeMap::new();
+    while got.len() < 10 {
+        assert!(std::time::Instant::now() < deadline, "{got:?}");
+        if let Some(m) = other.consume().expect("consume") {
+            let v = String::from_utf8_lossy(m.value().unwrap_or_default()).into_owned();
+            got.insert(v.split(':').next().unwrap_or_default().to_string(), m.delivery_count());
+        }
+    }
+    assert!(got.values().all(|n| *n == Some(2)), "each delivered a second time: {got:?}");
 }

@@ -4,7 +4,10 @@ use crate::format::{write_json_envelope, write_message, Piece};
 use crate::props::Conn;
 use crate::AnyResult;
 use plainkafka::stats::ConsumerStats;
-use plainkafka::{Assignor, BalancedConsumer, Message, OffsetReset, OffsetSpec, SimpleConsumer, StartDecision};
+use plainkafka::{
+    Acknowledge, Assignor, BalancedConsumer, Message, OffsetReset, OffsetSpec, ShareConsumer, SimpleConsumer,
+    StartDecision,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +34,9 @@ pub(crate) struct ConsumeOpts {
     pub explain: bool,
     /// Consumer (and, with --balanced, group) properties (-X), applied over the flags.
     pub props: Vec<(String, String)>,
+    /// With --share: read as a member of this share group, acknowledging each message printed
+    /// this way.
+    pub share: Option<Acknowledge>,
 }
 
 /// Where kcat's `-o` starts a partition.
@@ -101,10 +107,12 @@ const TICK: Duration = Duration::from_millis(100);
 /// start offset known) before it counts anyway, so that an unreachable cluster still ends.
 const READY_GRACE: Duration = Duration::from_secs(30);
 
-/// The two consumers behind one loop.
+/// The consumers behind one loop.
 enum Consumer {
     Simple(Box<SimpleConsumer>),
     Balanced(Box<BalancedConsumer>),
+    /// A share group member, and how it acknowledges what was printed.
+    Share(Box<ShareConsumer>, Acknowledge),
 }
 
 impl Consumer {
@@ -112,6 +120,16 @@ impl Consumer {
         match self {
             Consumer::Simple(c) => c.consume(),
             Consumer::Balanced(c) => c.consume(),
+            Consumer::Share(c, _) => c.consume(),
+        }
+    }
+
+    /// `m` reached the output: a share group member acknowledges it now (what was handed out
+    /// and not printed goes back to the group when the consumer closes).
+    fn printed(&mut self, m: &Message) -> plainkafka::Result<()> {
+        match self {
+            Consumer::Share(c, how) => c.acknowledge(m, *how),
+            _ => Ok(()),
         }
     }
 
@@ -119,6 +137,8 @@ impl Consumer {
         match self {
             Consumer::Simple(c) => c.commit_offsets(),
             Consumer::Balanced(c) => c.commit_offsets(),
+            // Acknowledgements are a share group's commits: sent when it closes.
+            Consumer::Share(..) => Ok(()),
         }
     }
 
@@ -129,6 +149,7 @@ impl Consumer {
             Consumer::Balanced(c) => {
                 c.commit_offsets_at(&offsets.iter().map(|(t, p, o)| (t.as_str(), *p, *o)).collect::<Vec<_>>())
             }
+            Consumer::Share(..) => Ok(()),
         }
     }
 
@@ -136,6 +157,7 @@ impl Consumer {
         match self {
             Consumer::Simple(c) => c.stop_handle(),
             Consumer::Balanced(c) => c.stop_handle(),
+            Consumer::Share(c, _) => c.stop_handle(),
         }
     }
 
@@ -145,20 +167,25 @@ impl Consumer {
         let joined = match self {
             Consumer::Simple(_) => true,
             Consumer::Balanced(c) => c.member_id().is_some(),
+            Consumer::Share(c, _) => !c.assignment().is_empty(),
         };
         joined && self.start_decisions().iter().all(|(_, _, d)| d.is_some())
     }
 
-    fn stats(&self) -> ConsumerStats {
+    /// A share group member has none: a queue has no position of its own.
+    fn stats(&self) -> Option<ConsumerStats> {
         match self {
-            Consumer::Simple(c) => c.stats(),
-            Consumer::Balanced(c) => c.stats(),
+            Consumer::Simple(c) => Some(c.stats()),
+            Consumer::Balanced(c) => Some(c.stats()),
+            Consumer::Share(..) => None,
         }
     }
 
-    /// Every partition read is at its end (kcat's `-e`), or `done` (past `e@`).
+    /// Every partition read is at its end (kcat's `-e`), or `done` (past `e@`). Never for a
+    /// share group member.
     fn all_at_end(&self, done: &BTreeSet<i32>) -> bool {
-        self.ready() && self.stats().partitions.iter().all(|p| p.at_end() || done.contains(&p.partition))
+        self.ready()
+            && self.stats().is_some_and(|s| s.partitions.iter().all(|p| p.at_end() || done.contains(&p.partition)))
     }
 
     fn start_decisions(&self) -> Vec<(String, i32, Option<StartDecision>)> {
@@ -167,6 +194,7 @@ impl Consumer {
                 c.start_decisions().into_iter().map(|(p, d)| (c.topic().to_string(), p, d)).collect()
             }
             Consumer::Balanced(c) => c.start_decisions().into_iter().map(|((t, p), d)| (t, p, d)).collect(),
+            Consumer::Share(..) => Vec::new(),
         }
     }
 }
@@ -185,6 +213,21 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
         _ => {}
     }
     let mut c = match (&o.group, &o.balanced) {
+        (Some(g), _) if o.share.is_some() => {
+            if o.offsets.start.is_some() || o.offsets.end_time.is_some() || o.exit_at_end {
+                return Err("a share group member (--share) reads where its group is: no -o, no -e".into());
+            }
+            if let Some((k, _)) = o.props.first() {
+                return Err(format!("-X {k}: a share group member (--share) takes no properties yet").into());
+            }
+            let how = o.share.unwrap_or(Acknowledge::Accept);
+            let share = client
+                .share_consumer(g, &[topic])
+                .explicit_acknowledgement(true)
+                .consumer_timeout(Some(TICK))
+                .build()?;
+            Consumer::Share(Box::new(share), how)
+        }
         (Some(g), Some((assignors, session))) => {
             if matches!(o.offsets.start, Some(StartAt::Offset(_) | StartAt::FromEnd(_) | StartAt::Time(_)))
                 || o.offsets.end_time.is_some()
@@ -256,8 +299,9 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
             Consumer::Simple(Box::new(c))
         }
     };
-    // A group member commits as it goes, so what it printed must be out before each commit.
-    let flush_each = o.balanced.is_some();
+    // A group member commits as it goes, and a share group member acknowledges each message
+    // printed: what was printed must be out before.
+    let flush_each = o.balanced.is_some() || o.share.is_some();
     let stdout = io::stdout();
     let interactive = stdout.is_terminal() || flush_each;
     let mut out = Tracked::new(stdout.lock(), topic);
@@ -273,7 +317,7 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
     let stop_at_end = |c: &Consumer, done: &BTreeSet<i32>| {
         (o.exit_at_end && c.all_at_end(done))
             || (o.offsets.end_time.is_some() && c.ready() && {
-                let parts = c.stats().partitions;
+                let parts = c.stats().map(|s| s.partitions).unwrap_or_default();
                 !parts.is_empty() && parts.iter().all(|p| done.contains(&p.partition))
             })
     };
@@ -309,6 +353,9 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
                 last_message = Some(Instant::now());
                 if interactive || out.buf.len() >= 1 << 16 {
                     out.flush()?;
+                }
+                if !out.closed {
+                    c.printed(&m)?;
                 }
             }
             Ok(None) => {
@@ -442,7 +489,9 @@ fn explain(c: &Consumer, done: &mut BTreeSet<(String, i32, i64)>) {
             if done.insert((t.clone(), p, d.offset)) {
                 match c {
                     Consumer::Simple(_) => eprintln!("partition {p}: start at {} ({d})", d.offset),
-                    Consumer::Balanced(_) => eprintln!("{t} partition {p}: start at {} ({d})", d.offset),
+                    Consumer::Balanced(_) | Consumer::Share(..) => {
+                        eprintln!("{t} partition {p}: start at {} ({d})", d.offset)
+                    }
                 }
             }
         }

@@ -90,6 +90,13 @@ enum AcksArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum ShareAck {
+    Accept,
+    Release,
+    Reject,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum AssignorArg {
     Range,
     Roundrobin,
@@ -173,6 +180,15 @@ enum Command {
         /// commits as it goes. Output is flushed per message, so nothing committed is unprinted.
         #[arg(long, requires = "group", conflicts_with = "partitions")]
         balanced: bool,
+        /// Read as a member of share group -g (KIP-932, Kafka 4.2+): a queue, each message
+        /// acquired for this member and acknowledged once printed (accept, unless
+        /// --share-ack says otherwise).
+        #[arg(long, requires = "group", conflicts_with_all = ["partitions", "balanced"])]
+        share: bool,
+        /// How a share group member acknowledges what it printed: accept, release (delivered
+        /// again) or reject (archived), for trying redelivery.
+        #[arg(long, value_enum, requires = "share", default_value = "accept")]
+        share_ack: ShareAck,
         /// Assignor to offer, in order of preference (repeatable; with --balanced).
         #[arg(long = "assignor", value_enum, requires = "balanced")]
         assignors: Vec<AssignorArg>,
@@ -410,6 +426,8 @@ fn run(command: Command, conn: &Conn) -> AnyResult<()> {
             topic,
             group,
             balanced,
+            share,
+            share_ack,
             assignors,
             session_timeout_ms,
             offset_reset,
@@ -459,6 +477,11 @@ fn run(command: Command, conn: &Conn) -> AnyResult<()> {
                 commit: !no_commit,
                 explain,
                 props,
+                share: share.then_some(match share_ack {
+                    ShareAck::Accept => plainkafka::Acknowledge::Accept,
+                    ShareAck::Release => plainkafka::Acknowledge::Release,
+                    ShareAck::Reject => plainkafka::Acknowledge::Reject,
+                }),
             };
             consume(conn, &topic, opts)
         }
