@@ -2,8 +2,9 @@
 //! Every public method of both lives here; the work is done by the client layer
 //! ([`crate::client`]) and by the consumers and producer these hand out.
 
+use crate::client::admin::{self, ConfigEntry, ConfigResource};
 use crate::client::offsets::{self as broker_offsets, ListAt, DEFAULT_ATTEMPTS};
-use crate::client::{admin, groups_admin, Client, PartitionInfo, TopicRef};
+use crate::client::{groups_admin, Client, PartitionInfo, TopicRef};
 use crate::consumer::{BalancedConsumerBuilder, SimpleConsumerBuilder};
 use crate::error::{Error, Result};
 use crate::group::{GroupDescription, GroupListing};
@@ -213,6 +214,29 @@ impl KafkaClient {
     /// Deletes `topic`.
     pub fn delete_topic(&self, topic: &str) -> Result<()> {
         admin::delete_topic(&self.client, topic)
+    }
+
+    /// Every setting of a topic, broker or group (DescribeConfigs), sorted by name.
+    pub fn describe_configs(&self, resource: &ConfigResource) -> Result<Vec<ConfigEntry>> {
+        admin::describe_configs(&self.client, resource)
+    }
+
+    /// Sets (`Some`) or deletes (`None`: back to the default) settings of a topic, broker or
+    /// group, leaving the others as they are (IncrementalAlterConfigs): all or none. A share
+    /// group starts reading where `share.auto.offset.reset` says, `latest` unless set:
+    ///
+    /// ```no_run
+    /// use plainkafka::{ConfigResource, KafkaClient};
+    ///
+    /// # fn main() -> plainkafka::Result<()> {
+    /// let client = KafkaClient::new("127.0.0.1:9092")?;
+    /// let group = ConfigResource::Group("workers".into());
+    /// client.alter_configs(&group, &[("share.auto.offset.reset", Some("earliest"))])?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn alter_configs(&self, resource: &ConfigResource, changes: &[(&str, Option<&str>)]) -> Result<()> {
+        admin::alter_configs(&self.client, resource, changes)
     }
 
     /// Every topic's name, sorted (internal topics included).

@@ -137,6 +137,7 @@ mod sasl;
 pub mod stats;
 mod workers;
 
+pub use client::admin::{ConfigEntry, ConfigResource};
 pub use client::PartitionInfo;
 pub use consumer::{
     Acknowledge, BalancedConsumer, BalancedConsumerBuilder, ShareConsumer, ShareConsumerBuilder, SimpleConsumer,

@@ -231,11 +231,19 @@ fn reading_commands_never_create_topics() {
     assert_eq!(ok(&b, &["topics"], ""), "TOPIC PARTITIONS\n", "nothing was created");
     ok(&b, &["produce", "ghost", "-p", "0"], "boo\n");
     assert_eq!(ok(&b, &["consume", "ghost", "-c", "1"], ""), "boo\n");
-    // The mock has no share groups: a share member says so (and what it needs).
-    let out = run(&b, &["consume", "ghost", "-g", "g", "--share", "-c", "1"], "");
+    // A share group set to read from the start (its default is the end) reads it as a queue,
+    // and is listed and described as one.
+    let set = ok(&b, &["configs", "group", "q", "--set", "share.auto.offset.reset=earliest"], "");
+    assert!(set.lines().any(|l| l == "share.auto.offset.reset earliest set"), "{set}");
+    assert_eq!(ok(&b, &["consume", "ghost", "-g", "q", "--share", "-c", "1"], ""), "boo\n");
+    let groups = ok(&b, &["groups"], "");
+    assert!(groups.lines().any(|l| l.starts_with("q ") && l.ends_with(" share share")), "{groups}");
+    let group = ok(&b, &["group", "q"], "");
+    assert!(group.starts_with("group q state Empty protocol simple members 0"), "the member left: {group}");
+    let out = run(&b, &["configs", "group", "q", "--set", "share.auto.offset.reset=sometimes"], "");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("ShareGroupHeartbeat") && err.contains("KIP-932"), "{err}");
+    assert!(err.contains("IncrementalAlterConfigs") && err.contains("share.auto.offset.reset"), "{err}");
     // A reading command may still ask for it, by property.
     ok(&b, &["-X", "allow.auto.create.topics=true", "describe", "phantom"], "");
     // A broker named without a port is asked on 9092 (where nothing usually listens: then the
@@ -520,4 +528,38 @@ fn perf_writes_and_reads_a_load_and_keeps_to_its_rate() {
     assert!(secs >= 1.49, "1500 messages at 1000/s can't take {secs} s: {out}");
     let progress = String::from_utf8_lossy(&paced.stderr);
     assert!(progress.lines().any(|l| l.contains(" s: ") && l.contains(" msgs/s")), "a progress line: {progress}");
+}
+
+/// A program in the main package's `examples/`, which `cargo test` builds.
+fn example(name: &str) -> Command {
+    bounded::watch_this_test();
+    let path = std::path::Path::new(env!("CARGO_BIN_EXE_plainkafka"))
+        .parent()
+        .expect("target dir")
+        .join("examples")
+        .join(name);
+    assert!(path.exists(), "{} is built by `cargo test --all-features`", path.display());
+    Command::new(path)
+}
+
+/// The README's consumer-protocol example, with no arguments: a second member takes half the
+/// partitions from the first on a MockCluster, and every record is read once.
+#[test]
+fn consumer_protocol_example_hands_partitions_over() {
+    let out = bounded::output_within(&mut example("consumer_protocol"), b"", bounded::CHILD_LIMIT);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("first now reads partitions [0, 1, 2, 3]"), "{stdout}");
+    assert!(stdout.contains("second now reads partitions [") && stdout.contains("80 distinct of 80"), "{stdout}");
+}
+
+/// The README's share group example, with no arguments: two workers on a MockCluster finish
+/// ten jobs, each once, the retried ones at their third delivery (it exits 1 otherwise).
+#[test]
+fn share_queue_example_finishes_every_job_once() {
+    let out = bounded::output_within(&mut example("share_queue"), b"", bounded::CHILD_LIMIT);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("10 jobs finished, each once: true"), "{stdout}");
+    assert!(stdout.contains("retried jobs finished at deliveries [3, 3, 3]"), "{stdout}");
 }

@@ -100,16 +100,16 @@ fn kafka_4_share_group_members_and_java_read_a_topic_as_a_queue() {
     share_group_members_and_java_read_a_topic_as_a_queue(&common::kafka("4.4.0"));
 }
 
-#[test]
-fn kafka_4_share_group_released_records_come_back_until_the_delivery_limit() {
-    common::init_logging();
-    share_group_released_records_come_back_until_the_delivery_limit(&common::kafka("4.4.0"));
-}
+/// The share group scenarios every broker with share groups runs.
+mod kafka_4_share {
+    use super::common::{init_logging, kafka, share, Broker};
 
-#[test]
-fn kafka_4_share_group_member_killed_holding_records_loses_them_to_another_after_the_lock() {
-    common::init_logging();
-    share_group_member_killed_holding_records_loses_them_to_another_after_the_lock(&common::kafka("4.4.0"));
+    fn broker() -> Broker {
+        init_logging();
+        kafka("4.4.0")
+    }
+
+    share_scenarios!(let b = broker(); b);
 }
 
 /// Upgrading a classic group to the consumer protocol needs Kafka 4.
@@ -854,28 +854,6 @@ fn consumer_protocol_regex_subscription_and_static_member(b: &Broker) {
     assert_eq!(c.assignment().values().map(Vec::len).sum::<usize>(), 4);
 }
 
-/// A new share group reads from the start of the log (`share.auto.offset.reset=earliest`, set
-/// with Kafka's own config tool; the default is the end), plus `extra` group configs.
-fn share_group_from_the_start(b: &Broker, group: &str, extra: &str) {
-    let configs = format!("share.auto.offset.reset=earliest{extra}");
-    kafka_tool(
-        &b.version,
-        "org.apache.kafka.tools.ConfigCommand",
-        &[
-            "--bootstrap-server",
-            &b.bootstrap,
-            "--alter",
-            "--entity-type",
-            "groups",
-            "--entity-name",
-            group,
-            "--add-config",
-            &configs,
-        ],
-        None,
-    );
-}
-
 /// Share groups (KIP-932): two plainkafka members and Kafka's console share consumer read one
 /// topic as a queue. Every record is read, and, acknowledged (accepted) as it is, by exactly
 /// one of them.
@@ -885,7 +863,7 @@ fn share_group_members_and_java_read_a_topic_as_a_queue(b: &Broker) {
     use std::sync::{Arc, Mutex};
     let name = new_topic(b, "share", 3);
     let group = unique_topic("share-group");
-    share_group_from_the_start(b, &group, "");
+    common::share::share_group_from_the_start(b, &group, &[]);
     let msgs = (0..300).map(|i| TestMsg::value(i % 3, format!("share-{i}")));
     produce(&b.bootstrap, &name, msgs, false);
 
@@ -943,89 +921,4 @@ fn share_group_members_and_java_read_a_topic_as_a_queue(b: &Broker) {
     }
     eprintln!("share group: {} reads of 300 records: {per:?}", seen.len());
     assert_eq!(seen.len(), 300, "an accepted record is never delivered again: {per:?}");
-}
-
-/// Explicit acknowledgement in a share group: a record released comes back with its delivery
-/// count one up, until the group's delivery limit (5 by default) archives it; a rejected one
-/// never comes back; an accepted one neither.
-fn share_group_released_records_come_back_until_the_delivery_limit(b: &Broker) {
-    use plainkafka::Acknowledge;
-    let name = new_topic(b, "shareack", 1);
-    let group = unique_topic("shareack-group");
-    share_group_from_the_start(b, &group, "");
-    produce(&b.bootstrap, &name, ["release", "reject", "accept"].map(|v| TestMsg::value(0, v)), false);
-    let mut c = common::scenarios::client(b)
-        .share_consumer(&group, &[&name])
-        .explicit_acknowledgement(true)
-        .consumer_timeout(Some(Duration::from_secs(3)))
-        .build()
-        .expect("share consumer");
-    let mut deliveries: Vec<(String, u16)> = Vec::new();
-    let mut last = None;
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    // Until three seconds pass with nothing once reading began: the released record has run
-    // out of deliveries.
-    loop {
-        assert!(std::time::Instant::now() < deadline, "{deliveries:?}");
-        let m = match c.consume().expect("consume") {
-            Some(m) => m,
-            None if deliveries.is_empty() => continue, // still joining
-            None => break,
-        };
-        let v = String::from_utf8_lossy(m.value().unwrap_or_default()).into_owned();
-        deliveries.push((v.clone(), m.delivery_count().expect("a share group's record has a delivery count")));
-        let how = match v.as_str() {
-            "release" => Acknowledge::Release,
-            "reject" => Acknowledge::Reject,
-            _ => Acknowledge::Accept,
-        };
-        c.acknowledge(&m, how).expect("acknowledge");
-        last = Some(m);
-    }
-    let of = |v: &str| deliveries.iter().filter(|(x, _)| x == v).map(|(_, n)| *n).collect::<Vec<_>>();
-    assert_eq!(of("release"), [1, 2, 3, 4, 5], "{deliveries:?}");
-    assert_eq!(of("reject"), [1], "{deliveries:?}");
-    assert_eq!(of("accept"), [1], "{deliveries:?}");
-    let last = last.expect("read something");
-    assert!(c.acknowledge(&last, Acknowledge::Accept).is_err(), "a record is acknowledged once");
-}
-
-/// A share group member that dies holding records (`plainkafka consume --share`, stuck writing
-/// to a pipe nobody reads, then SIGKILLed: nothing acknowledged, no session closed) loses them
-/// when their acquisition lock times out (15 s for this group, the least Kafka allows):
-/// another member gets every one, delivered a second time.
-fn share_group_member_killed_holding_records_loses_them_to_another_after_the_lock(b: &Broker) {
-    let name = new_topic(b, "sharekill", 1);
-    let group = unique_topic("sharekill-group");
-    share_group_from_the_start(b, &group, ",share.record.lock.duration.ms=15000");
-    // Large enough that the first one fills the pipe: the member blocks before acknowledging.
-    let big = |i: usize| format!("{i}:{}", "x".repeat(100_000));
-    produce(&b.bootstrap, &name, (0..10).map(|i| TestMsg::value(0, big(i))), false);
-    let mut child = std::process::Command::new(common::cli_bin())
-        .args(["-b", &b.bootstrap, "consume", &name, "-g", &group, "--share"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("plainkafka consume --share");
-    bounded::track(child.id());
-    let mut first = [0u8; 1];
-    std::io::Read::read_exact(child.stdout.as_mut().expect("stdout"), &mut first).expect("the member printed");
-    let _ = child.kill();
-    let _ = child.wait();
-    bounded::untrack(child.id());
-    let mut other = common::scenarios::client(b)
-        .share_consumer(&group, &[&name])
-        .consumer_timeout(Some(Duration::from_secs(2)))
-        .build()
-        .expect("share consumer");
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let mut got = std::collections::BTreeMap::new();
-    while got.len() < 10 {
-        assert!(std::time::Instant::now() < deadline, "{got:?}");
-        if let Some(m) = other.consume().expect("consume") {
-            let v = String::from_utf8_lossy(m.value().unwrap_or_default()).into_owned();
-            got.insert(v.split(':').next().unwrap_or_default().to_string(), m.delivery_count());
-        }
-    }
-    assert!(got.values().all(|n| *n == Some(2)), "each delivered a second time: {got:?}");
 }

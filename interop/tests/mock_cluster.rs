@@ -5,7 +5,7 @@
 mod common;
 
 use common::scenarios::{self, read_n};
-use common::{groups, init_logging, transactions, Broker, Kind};
+use common::{groups, init_logging, share, transactions, Broker, Kind};
 use plainkafka::mock::{Control, MockCluster};
 use plainkafka::ApiKey;
 use plainkafka::ErrorCode;
@@ -23,6 +23,7 @@ fn mock() -> (MockCluster, Broker) {
 every_broker_scenario!(let (_m, b) = mock(); b);
 group_scenarios!(let (_m, b) = mock(); b);
 transaction_scenarios!(let (_m, b) = mock(); b);
+share_scenarios!(let (_m, b) = mock(); b);
 
 use common::scenarios::fast_client as client;
 
@@ -1034,6 +1035,10 @@ fn consumer_protocol_members_share_a_topic_and_hand_over_on_leave() {
     let groups = client(&b).list_groups().expect("groups");
     let g = groups.iter().find(|g| g.group == "g848").expect("listed");
     assert_eq!((g.group_type.as_deref(), g.state.as_deref()), (Some("consumer"), Some("Stable")));
+    // ConsumerGroupDescribe: the three members, each with its two partitions.
+    let d = client(&b).describe_group("g848").expect("describe");
+    assert_eq!((d.protocol_type.as_str(), d.protocol.as_str(), d.members.len()), ("consumer", "uniform", 3), "{d:?}");
+    assert!(d.members.iter().all(|m| m.assignment.values().map(Vec::len).sum::<usize>() == 2), "{d:?}");
     let mut seen = first.leave_with_reads();
     write(120);
     wait_until("the two left to take the first one's partitions", Duration::from_secs(60), || {

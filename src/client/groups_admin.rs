@@ -1,15 +1,17 @@
 //! Looking at groups from outside: which exist (ListGroups, asked of every broker), what one
-//! looks like now (DescribeGroups, asked of its coordinator), and everything it has committed
+//! looks like now (DescribeGroups, asked of its coordinator; ConsumerGroupDescribe or
+//! ShareGroupDescribe for the groups of the newer protocols), and everything it has committed
 //! (OffsetFetch for all topics). The CLI's `groups`, `group` and `lag` commands use these.
 
 use super::Client;
 use crate::error::{Context, Error, Result};
-use crate::protocol::consumer_group_describe::ConsumerGroupDescribeRequest;
+use crate::protocol::consumer_group_describe::{ConsumerGroupDescribeRequest, DescribedConsumerGroup};
 use crate::protocol::consumer_protocol::{Assignment, TopicPartitions};
 use crate::protocol::describe_groups::DescribeGroupsRequest;
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::list_groups::ListGroupsRequest;
 use crate::protocol::offset_fetch::OffsetFetchRequest;
+use crate::protocol::share_group_describe::ShareGroupDescribeRequest;
 use crate::protocol::ApiKey;
 use std::collections::BTreeMap;
 
@@ -32,9 +34,11 @@ pub struct GroupListing {
 pub struct GroupDescription {
     /// Group id.
     pub group: String,
-    /// "Stable", "PreparingRebalance", "CompletingRebalance", "Empty" or "Dead".
+    /// "Stable", "PreparingRebalance", "CompletingRebalance", "Empty" or "Dead" for classic
+    /// groups; "Stable", "Assigning", "Reconciling", "Empty" or "Dead" for consumer-protocol
+    /// and share groups.
     pub state: String,
-    /// "consumer" for consumer groups.
+    /// "consumer" for consumer groups (of either protocol), "share" for share groups.
     pub protocol_type: String,
     /// The assignor in use (empty unless Stable).
     pub protocol: String,
@@ -91,6 +95,11 @@ pub(crate) fn describe_group(client: &Client, group: &str) -> Result<GroupDescri
                 return Ok(d);
             }
         }
+        if !classic_known && client.supports_api(node, ApiKey::ShareGroupDescribe)? {
+            if let Some(d) = describe_share_group(client, node, group)? {
+                return Ok(d);
+            }
+        }
         let g = resp.groups.into_iter().find(|g| g.group_id == group).ok_or_else(|| {
             Error::broker(ApiKey::DescribeGroups, ErrorCode::COORDINATOR_NOT_AVAILABLE, Context::group(group), None)
         })?;
@@ -128,11 +137,28 @@ pub(crate) fn describe_group(client: &Client, group: &str) -> Result<GroupDescri
 fn describe_consumer_group(client: &Client, node: i32, group: &str) -> Result<Option<GroupDescription>> {
     let req = ConsumerGroupDescribeRequest { group_ids: vec![group.to_string()], include_authorized_operations: false };
     let resp = client.send_to(node, &req)?;
-    let Some(g) = resp.groups.into_iter().find(|g| g.group_id == group) else { return Ok(None) };
+    described(resp.groups, group, ApiKey::ConsumerGroupDescribe, "consumer")
+}
+
+/// A share group by ShareGroupDescribe; `None` when the coordinator knows no such group.
+fn describe_share_group(client: &Client, node: i32, group: &str) -> Result<Option<GroupDescription>> {
+    let req = ShareGroupDescribeRequest { group_ids: vec![group.to_string()], include_authorized_operations: false };
+    let resp = client.send_to(node, &req)?;
+    described(resp.groups, group, ApiKey::ShareGroupDescribe, "share")
+}
+
+/// `group` out of a ConsumerGroupDescribe or ShareGroupDescribe answer.
+fn described(
+    groups: Vec<DescribedConsumerGroup>,
+    group: &str,
+    api: ApiKey,
+    protocol_type: &str,
+) -> Result<Option<GroupDescription>> {
+    let Some(g) = groups.into_iter().find(|g| g.group_id == group) else { return Ok(None) };
     match ErrorCode::from_i16(g.error_code) {
         ErrorCode::NONE => {}
         ErrorCode::GROUP_ID_NOT_FOUND => return Ok(None),
-        code => return Err(Error::broker(ApiKey::ConsumerGroupDescribe, code, Context::group(group), g.error_message)),
+        code => return Err(Error::broker(api, code, Context::group(group), g.error_message)),
     }
     let members = g
         .members
@@ -148,7 +174,7 @@ fn describe_consumer_group(client: &Client, node: i32, group: &str) -> Result<Op
     Ok(Some(GroupDescription {
         group: g.group_id,
         state: g.group_state,
-        protocol_type: "consumer".into(),
+        protocol_type: protocol_type.into(),
         protocol: g.assignor_name,
         members,
     }))

@@ -278,6 +278,12 @@ impl Client {
         self.pool.with(&addr, &self.conn_cfg, |c| c.speaks(api).is_some())
     }
 
+    /// Whether broker `node` speaks `api` at `version` or higher.
+    pub(crate) fn supports_api_version(&self, node: i32, api: crate::protocol::ApiKey, version: i16) -> Result<bool> {
+        let addr = self.broker_addr(node).ok_or(Error::UnknownBroker { id: Some(node) })?;
+        self.pool.with(&addr, &self.conn_cfg, |c| c.speaks(api).is_some_and(|r| r.max >= version))
+    }
+
     /// Whether broker `node` finalized `feature` at `level` or higher, and speaks `api` at
     /// `version` or higher: what a protocol change behind a feature flag needs (KIP-584).
     pub(crate) fn supports_feature(

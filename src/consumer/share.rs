@@ -30,6 +30,10 @@ pub enum Acknowledge {
     Release,
     /// Unprocessable: archived, never delivered again.
     Reject,
+    /// Still being processed: the record stays this member's and its acquisition lock starts
+    /// again (KIP-1222, Kafka 4.2+), sent at once by [`ShareConsumer::commit`] or before the
+    /// next fetch. It still awaits one of the other three.
+    Renew,
 }
 
 impl Acknowledge {
@@ -38,6 +42,7 @@ impl Acknowledge {
             Acknowledge::Accept => ACCEPT,
             Acknowledge::Release => 2,
             Acknowledge::Reject => 3,
+            Acknowledge::Renew => RENEW,
         }
     }
 }
@@ -46,6 +51,7 @@ impl Acknowledge {
 /// marker, a compacted record).
 const GAP: i8 = 0;
 const ACCEPT: i8 = 1;
+const RENEW: i8 = 4;
 
 /// Acknowledgements (offset → type) as batches of consecutive offsets, one type for a whole
 /// batch when its offsets agree.
@@ -149,7 +155,17 @@ impl ShareConsumerBuilder {
             delivered: Vec::new(),
             pending: BTreeMap::new(),
             failures: 0,
+            lock_timeout: None,
         })
+    }
+}
+
+/// The epoch after `epoch`: it wraps to 1, as 0 would open a new session.
+fn next_epoch(epoch: i32) -> i32 {
+    if epoch >= i32::MAX - 1 {
+        1
+    } else {
+        epoch + 1
     }
 }
 
@@ -199,6 +215,8 @@ pub struct ShareConsumer {
     pending: BTreeMap<Key, BTreeMap<i64, i8>>,
     /// Fetch rounds failed in a row, for the backoff.
     failures: u32,
+    /// The acquisition lock timeout the broker last stated.
+    lock_timeout: Option<Duration>,
 }
 
 impl ShareConsumer {
@@ -243,9 +261,111 @@ impl ShareConsumer {
                     msg.offset()
                 ))
             })?;
-        let (key, offset) = self.delivered.swap_remove(at);
+        let (key, offset) =
+            if how == Acknowledge::Renew { self.delivered[at].clone() } else { self.delivered.swap_remove(at) };
         self.pending.entry(key).or_default().insert(offset, how.wire());
         Ok(())
+    }
+
+    /// Sends every acknowledgement made since the last fetch now (ShareAcknowledge to each
+    /// leader), rather than with the next fetch: what a renewal needs, and what an application
+    /// that must know its acknowledgements landed calls. An acknowledgement the broker refuses
+    /// is an error naming the partition; its record comes back to the group when its lock times
+    /// out.
+    pub fn commit(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let leaders = self.by_leader(&BTreeMap::new())?;
+        let member_id = self.membership.member_id();
+        let mut first_error = None;
+        for (node, keys) in leaders {
+            let Some(epoch) = self.sessions.get(&node).map(|s| s.epoch).filter(|e| *e > 0) else {
+                // No session: these were acquired through one that is gone, and the broker
+                // released them when it closed.
+                for key in &keys {
+                    self.pending.remove(key);
+                }
+                continue;
+            };
+            let mut topics: BTreeMap<[u8; 16], Vec<SharePartition>> = BTreeMap::new();
+            let mut sent: Vec<(Key, Vec<AcknowledgementBatch>)> = Vec::new();
+            for key in &keys {
+                let Some(id) = self.client.topic_id(&key.0) else { continue };
+                let acks = self.take_acks(key);
+                if !acks.is_empty() {
+                    topics
+                        .entry(id)
+                        .or_default()
+                        .push(SharePartition { partition: key.1, acknowledgements: acks.clone() });
+                    sent.push((key.clone(), acks));
+                }
+            }
+            if sent.is_empty() {
+                continue;
+            }
+            let is_renew_ack = sent.iter().any(|(_, acks)| acks.iter().any(|b| b.acknowledge_types.contains(&RENEW)));
+            if is_renew_ack && !self.client.supports_api_version(node, crate::protocol::ApiKey::ShareAcknowledge, 2)? {
+                for (key, acks) in sent {
+                    self.restore_acks(key, &acks);
+                }
+                return Err(Error::Config(format!(
+                    "share group {}: broker {node} cannot renew acquisition locks (ShareAcknowledge v2, KIP-1222, Kafka 4.2+)",
+                    self.group
+                )));
+            }
+            let req = ShareAcknowledgeRequest {
+                group_id: Some(self.group.clone()),
+                member_id: Some(member_id.clone()),
+                share_session_epoch: epoch,
+                is_renew_ack,
+                topics: topics.into_iter().map(|(topic_id, partitions)| ShareTopic { topic_id, partitions }).collect(),
+            };
+            let resp = match calls::acknowledge(&self.client, node, &req) {
+                Ok(r) => r,
+                Err(e) => {
+                    if matches!(
+                        e.code(),
+                        Some(ErrorCode::SHARE_SESSION_NOT_FOUND | ErrorCode::INVALID_SHARE_SESSION_EPOCH)
+                    ) {
+                        // The session is gone and with it the acquisitions.
+                        self.sessions.remove(&node);
+                    } else {
+                        for (key, acks) in sent {
+                            self.restore_acks(key, &acks);
+                        }
+                    }
+                    return Err(e);
+                }
+            };
+            if let Some(s) = self.sessions.get_mut(&node) {
+                s.epoch = next_epoch(s.epoch);
+            }
+            if resp.acquisition_lock_timeout_ms > 0 {
+                self.lock_timeout = Some(Duration::from_millis(resp.acquisition_lock_timeout_ms as u64));
+            }
+            for (topic_id, parts) in resp.responses {
+                let topic = self.client.topic_name(&topic_id).unwrap_or_else(|| "?".into());
+                for p in parts.into_iter().filter(|p| p.error_code != 0) {
+                    let e = Error::broker(
+                        crate::protocol::ApiKey::ShareAcknowledge,
+                        ErrorCode::from_i16(p.error_code),
+                        crate::error::Context::partition(&topic, p.partition).in_group(&self.group).on_broker(node),
+                        p.error_message,
+                    );
+                    log::warn!("share group {}: {e}", self.group);
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// How long the broker keeps a record acquired for this member before it goes back to the
+    /// group (`share.record.lock.duration.ms`), as its last answer said; `None` before the
+    /// first fetch.
+    pub fn acquisition_lock_timeout(&self) -> Option<Duration> {
+        self.lock_timeout
     }
 
     fn start(&mut self) -> Result<()> {
@@ -310,7 +430,11 @@ impl ShareConsumer {
 
     fn accept_delivered(&mut self) {
         for (key, offset) in self.delivered.drain(..) {
-            self.pending.entry(key).or_default().entry(offset).or_insert(ACCEPT);
+            // A renewal not yet sent is overtaken: the record is done with.
+            let kind = self.pending.entry(key).or_default().entry(offset).or_insert(ACCEPT);
+            if *kind == RENEW {
+                *kind = ACCEPT;
+            }
         }
     }
 
@@ -345,6 +469,10 @@ impl ShareConsumer {
 
     /// One ShareFetch per leader, acknowledgements included; what comes back is buffered.
     fn fetch_round(&mut self, assigned: &BTreeMap<String, Vec<i32>>, wait: Duration) -> Result<()> {
+        // Renewals go by ShareAcknowledge: a ShareFetch carrying them would acquire nothing.
+        if self.pending.values().any(|acks| acks.values().any(|k| *k == RENEW)) {
+            self.commit()?;
+        }
         let leaders = self.by_leader(assigned)?;
         // Several leaders are asked one after the other: none may hold the round for long.
         let wait = if leaders.len() > 1 { wait.min(Duration::from_millis(100)) } else { wait };
@@ -398,8 +526,11 @@ impl ShareConsumer {
                 }
             };
             let session = self.sessions.entry(node).or_default();
-            session.epoch = if session.epoch >= i32::MAX - 1 { 1 } else { session.epoch + 1 };
+            session.epoch = next_epoch(session.epoch);
             session.partitions = keys;
+            if resp.acquisition_lock_timeout_ms > 0 {
+                self.lock_timeout = Some(Duration::from_millis(resp.acquisition_lock_timeout_ms as u64));
+            }
             self.take_answer(resp)?;
         }
         Ok(())
@@ -497,6 +628,7 @@ impl ShareConsumer {
                 group_id: Some(self.group.clone()),
                 member_id: Some(member_id.clone()),
                 share_session_epoch: -1,
+                is_renew_ack: false,
                 topics: topics.into_iter().map(|(topic_id, partitions)| ShareTopic { topic_id, partitions }).collect(),
             };
             if let Err(e) = calls::acknowledge(&self.client, node, &req) {

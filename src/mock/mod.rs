@@ -51,6 +51,7 @@ mod group;
 mod handlers;
 mod log;
 mod server;
+mod share_group;
 #[cfg(feature = "tls")]
 mod tls;
 mod txn;
@@ -341,6 +342,10 @@ pub(crate) struct State {
     pub next_producer_id: i64,
     /// Consumer-protocol groups (KIP-848), by group id.
     pub consumer_groups: BTreeMap<String, consumer_group::ConsumerGroup>,
+    /// Share groups (KIP-932), by group id; one exists once configured or joined.
+    pub share_groups: BTreeMap<String, share_group::ShareGroup>,
+    /// Share sessions, by (broker, group, member).
+    pub share_sessions: HashMap<(i32, String, String), handlers::ShareSession>,
     /// Transactional id → its transaction state.
     pub txns: HashMap<String, txn::Transaction>,
     /// Numbers member ids, so that no two are ever alike.

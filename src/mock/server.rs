@@ -234,12 +234,6 @@ pub(crate) fn serve_frames<'a>(shared: &Shared, idx: usize, frames: &[&'a [u8]])
 
 /// The versions advertised for `key`: what is implemented, narrowed by a test's restriction.
 pub(crate) fn advertised(shared: &Shared, key: ApiKey) -> Option<VersionRange> {
-    if matches!(
-        key,
-        ApiKey::ConsumerGroupDescribe | ApiKey::ShareGroupHeartbeat | ApiKey::ShareFetch | ApiKey::ShareAcknowledge
-    ) {
-        return None;
-    }
     let ours = implemented(key)?;
     match shared.faults().versions.get(&key) {
         Some(r) if r.min > r.max => None,

@@ -11,6 +11,7 @@ pub mod add_partitions_to_txn;
 pub mod api_versions;
 pub mod codec;
 pub mod compression;
+pub mod configs;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
 pub mod consumer_protocol;
@@ -38,6 +39,7 @@ pub mod sasl_authenticate;
 pub mod sasl_handshake;
 pub mod share_acknowledge;
 pub mod share_fetch;
+pub mod share_group_describe;
 pub mod share_group_heartbeat;
 pub mod sync_group;
 #[cfg(test)]
@@ -95,14 +97,20 @@ pub enum ApiKey {
     EndTxn,
     /// TxnOffsetCommit (28)
     TxnOffsetCommit,
+    /// DescribeConfigs (32)
+    DescribeConfigs,
     /// SaslAuthenticate (36)
     SaslAuthenticate,
+    /// IncrementalAlterConfigs (44)
+    IncrementalAlterConfigs,
     /// ConsumerGroupHeartbeat (68): the consumer group protocol (KIP-848)
     ConsumerGroupHeartbeat,
     /// ConsumerGroupDescribe (69): a consumer-protocol group from outside
     ConsumerGroupDescribe,
     /// ShareGroupHeartbeat (76): share group membership (KIP-932)
     ShareGroupHeartbeat,
+    /// ShareGroupDescribe (77): a share group from outside
+    ShareGroupDescribe,
     /// ShareFetch (78): records acquired for a share group member
     ShareFetch,
     /// ShareAcknowledge (79): a share group member's acknowledgements
@@ -135,10 +143,13 @@ impl ApiKey {
             ApiKey::AddOffsetsToTxn => 25,
             ApiKey::EndTxn => 26,
             ApiKey::TxnOffsetCommit => 28,
+            ApiKey::DescribeConfigs => 32,
             ApiKey::SaslAuthenticate => 36,
+            ApiKey::IncrementalAlterConfigs => 44,
             ApiKey::ConsumerGroupHeartbeat => 68,
             ApiKey::ConsumerGroupDescribe => 69,
             ApiKey::ShareGroupHeartbeat => 76,
+            ApiKey::ShareGroupDescribe => 77,
             ApiKey::ShareFetch => 78,
             ApiKey::ShareAcknowledge => 79,
         }
@@ -169,10 +180,13 @@ impl ApiKey {
             25 => ApiKey::AddOffsetsToTxn,
             26 => ApiKey::EndTxn,
             28 => ApiKey::TxnOffsetCommit,
+            32 => ApiKey::DescribeConfigs,
             36 => ApiKey::SaslAuthenticate,
+            44 => ApiKey::IncrementalAlterConfigs,
             68 => ApiKey::ConsumerGroupHeartbeat,
             69 => ApiKey::ConsumerGroupDescribe,
             76 => ApiKey::ShareGroupHeartbeat,
+            77 => ApiKey::ShareGroupDescribe,
             78 => ApiKey::ShareFetch,
             79 => ApiKey::ShareAcknowledge,
             _ => return None,
@@ -337,6 +351,18 @@ macro_rules! with_request_type {
                 type $t = share_group_heartbeat::ShareGroupHeartbeatRequest;
                 Some($body)
             }
+            ApiKey::ShareGroupDescribe => {
+                type $t = share_group_describe::ShareGroupDescribeRequest;
+                Some($body)
+            }
+            ApiKey::DescribeConfigs => {
+                type $t = configs::DescribeConfigsRequest;
+                Some($body)
+            }
+            ApiKey::IncrementalAlterConfigs => {
+                type $t = configs::IncrementalAlterConfigsRequest;
+                Some($body)
+            }
             ApiKey::ShareFetch => {
                 type $t = share_fetch::ShareFetchRequest;
                 Some($body)
@@ -429,7 +455,7 @@ pub fn check_request(key: ApiKey, version: i16, body: &[u8]) -> Option<codec::De
 }
 
 /// Every API key plainkafka knows.
-pub const ALL_KEYS: [ApiKey; 28] = [
+pub const ALL_KEYS: [ApiKey; 31] = [
     ApiKey::Produce,
     ApiKey::Fetch,
     ApiKey::ListOffsets,
@@ -456,8 +482,11 @@ pub const ALL_KEYS: [ApiKey; 28] = [
     ApiKey::ConsumerGroupHeartbeat,
     ApiKey::ConsumerGroupDescribe,
     ApiKey::ShareGroupHeartbeat,
+    ApiKey::ShareGroupDescribe,
     ApiKey::ShareFetch,
     ApiKey::ShareAcknowledge,
+    ApiKey::DescribeConfigs,
+    ApiKey::IncrementalAlterConfigs,
 ];
 
 #[cfg(test)]

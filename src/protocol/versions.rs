@@ -50,7 +50,9 @@ pub fn floor(key: ApiKey) -> i16 {
         ApiKey::SaslAuthenticate => 0,
         ApiKey::ConsumerGroupHeartbeat | ApiKey::ConsumerGroupDescribe => 0,
         // v0 was early access (Kafka 4.0), removed in 4.1.
-        ApiKey::ShareGroupHeartbeat | ApiKey::ShareFetch | ApiKey::ShareAcknowledge => 1,
+        ApiKey::ShareGroupHeartbeat | ApiKey::ShareGroupDescribe | ApiKey::ShareFetch | ApiKey::ShareAcknowledge => 1,
+        ApiKey::DescribeConfigs => 1,
+        ApiKey::IncrementalAlterConfigs => 0,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod groups;
 pub mod scenarios;
 pub mod security;
+pub mod share;
 pub mod transactions;
 
 /// One `#[test]` per named scenario in [`scenarios`], each running `let $pat = $setup;` and then
@@ -63,6 +64,28 @@ macro_rules! transaction_scenarios {
             fn $name() {
                 let $pat = $setup;
                 transactions::$name(&$broker);
+            }
+        )*
+    };
+}
+
+/// One `#[test]` per share group scenario in [`share`], each on `$setup`. The invoking module
+/// must have `share` in scope.
+#[allow(unused_macros)]
+macro_rules! share_scenarios {
+    (let $pat:pat = $setup:expr; $broker:ident) => {
+        share_scenarios!(let $pat = $setup; $broker;
+            share_group_released_records_come_back_until_the_delivery_limit,
+            share_group_member_killed_holding_records_loses_them_to_another_after_the_lock,
+            share_group_renewed_records_stay_with_their_member_past_the_lock,
+        );
+    };
+    (let $pat:pat = $setup:expr; $broker:ident; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let $pat = $setup;
+                share::$name(&$broker);
             }
         )*
     };

@@ -134,6 +134,7 @@ pub(crate) fn write_json_envelope(out: &mut impl Write, m: &Message) -> io::Resu
 /// A JSON value, enough for the listing commands' output.
 pub(crate) enum Json {
     Null,
+    Bool(bool),
     Int(i64),
     Str(String),
     Arr(Vec<Json>),
@@ -152,6 +153,7 @@ impl Json {
     pub fn render(&self, out: &mut String) {
         match self {
             Json::Null => out.push_str("null"),
+            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Json::Int(i) => out.push_str(&i.to_string()),
             Json::Str(s) => {
                 out.push('"');

@@ -104,6 +104,14 @@ enum AssignorArg {
 }
 
 /// Output of the listing commands.
+/// What `configs` shows.
+#[derive(Clone, Copy, ValueEnum)]
+enum ConfigKind {
+    Topic,
+    Broker,
+    Group,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Output {
     /// Space-separated columns under a header line.
@@ -349,6 +357,27 @@ enum Command {
         /// The topic.
         topic: String,
     },
+    /// A topic's, broker's or group's settings, after applying --set and --delete:
+    /// NAME VALUE SOURCE (set or default).
+    #[command(
+        after_help = "Example:\n  plainkafka -b 127.0.0.1:9092 configs group workers --set share.auto.offset.reset=earliest"
+    )]
+    Configs {
+        /// What the settings belong to.
+        #[arg(value_enum)]
+        kind: ConfigKind,
+        /// The topic, broker id or group.
+        name: String,
+        /// Set NAME=VALUE (repeatable).
+        #[arg(long = "set")]
+        set: Vec<String>,
+        /// Delete NAME: back to its default (repeatable).
+        #[arg(long = "delete")]
+        delete: Vec<String>,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
+    },
     /// Load test: write or read many messages, with a progress line each second (msgs/s, MB/s,
     /// latency p50/p99) on stderr and a summary on stdout.
     #[command(
@@ -498,6 +527,16 @@ fn run(command: Command, conn: &Conn) -> AnyResult<()> {
             ops::create_topic(conn, &topic, partitions, replication_factor)
         }
         Command::DeleteTopic { topic } => ops::delete_topic(conn, &topic),
+        Command::Configs { kind, name, set, delete, output } => {
+            let resource = match kind {
+                ConfigKind::Topic => plainkafka::ConfigResource::Topic(name),
+                ConfigKind::Broker => plainkafka::ConfigResource::Broker(
+                    name.parse().map_err(|_| format!("broker {name}: a broker id is a number"))?,
+                ),
+                ConfigKind::Group => plainkafka::ConfigResource::Group(name),
+            };
+            ops::configs(conn, &resource, &set, &delete, output)
+        }
         Command::Perf { load: PerfLoad::Produce { topic, count, size, rate } } => {
             perf::produce(conn, &topic, perf::ProduceLoad { count, size, rate, props })
         }
@@ -530,6 +569,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Describe { .. } => "describe",
         Command::CreateTopic { .. } => "create-topic",
         Command::DeleteTopic { .. } => "delete-topic",
+        Command::Configs { .. } => "configs",
         Command::Mock { .. } => "mock",
         Command::Perf { load: PerfLoad::Produce { .. } } => "perf produce",
         Command::Perf { load: PerfLoad::Consume { .. } } => "perf consume",

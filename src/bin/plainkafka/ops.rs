@@ -208,12 +208,18 @@ pub(crate) fn groups(conn: &Conn, output: Output) -> AnyResult<()> {
 pub(crate) fn describe_group(conn: &Conn, group: &str, output: Output) -> AnyResult<()> {
     let client = conn.client()?;
     let d = client.describe_group(group)?;
-    let committed = client.group_offsets(group)?;
-    let mut owner = BTreeMap::new();
+    // A share group commits no offsets: its members acknowledge records one by one.
+    let committed = if d.protocol_type == "share" { BTreeMap::new() } else { client.group_offsets(group)? };
+    // Share group members read a partition together: all of them are listed.
+    let mut owner: BTreeMap<(String, i32), String> = BTreeMap::new();
     for m in &d.members {
         for (t, ps) in &m.assignment {
             for p in ps {
-                owner.insert((t.clone(), *p), m.member_id.clone());
+                let o = owner.entry((t.clone(), *p)).or_default();
+                if !o.is_empty() {
+                    o.push(',');
+                }
+                o.push_str(&m.member_id);
             }
         }
     }
@@ -269,6 +275,7 @@ pub(crate) fn describe_group(conn: &Conn, group: &str, output: Output) -> AnyRes
             ("group", Json::Str(d.group.clone())),
             ("state", Json::Str(d.state.clone())),
             ("protocol", Json::Str(d.protocol.clone())),
+            ("type", Json::Str(d.protocol_type.clone())),
             ("members", Json::Arr(members)),
             ("partitions", Json::Arr(parts)),
         ]))?);
@@ -362,6 +369,53 @@ pub(crate) fn describe_topic(conn: &Conn, topic: &str, output: Output) -> AnyRes
 pub(crate) fn create_topic(conn: &Conn, topic: &str, partitions: i32, replication_factor: i16) -> AnyResult<()> {
     conn.client()?.create_topic(topic, partitions, replication_factor)?;
     eprintln!("created {topic} with {partitions} partitions");
+    Ok(())
+}
+
+pub(crate) fn configs(
+    conn: &Conn,
+    resource: &plainkafka::ConfigResource,
+    set: &[String],
+    delete: &[String],
+    output: Output,
+) -> AnyResult<()> {
+    let client = conn.client()?;
+    let mut changes: Vec<(&str, Option<&str>)> = Vec::new();
+    for kv in set {
+        let (k, v) = kv.split_once('=').ok_or_else(|| format!("--set {kv}: expected NAME=VALUE"))?;
+        changes.push((k, Some(v)));
+    }
+    changes.extend(delete.iter().map(|k| (k.as_str(), None)));
+    if !changes.is_empty() {
+        client.alter_configs(resource, &changes)?;
+    }
+    let entries = client.describe_configs(resource)?;
+    let source = |e: &plainkafka::ConfigEntry| if e.is_default { "default" } else { "set" };
+    if output == Output::Json {
+        let items = entries
+            .iter()
+            .map(|e| {
+                Json::Obj(vec![
+                    ("name", Json::Str(e.name.clone())),
+                    ("value", e.value.clone().map_or(Json::Null, Json::Str)),
+                    ("source", Json::Str(source(e).into())),
+                    ("read_only", Json::Bool(e.read_only)),
+                    ("sensitive", Json::Bool(e.sensitive)),
+                ])
+            })
+            .collect();
+        return Ok(print_json(&Json::Arr(items))?);
+    }
+    let mut out = io::stdout().lock();
+    writeln!(out, "NAME VALUE SOURCE")?;
+    for e in &entries {
+        let value = match (&e.value, e.sensitive) {
+            (_, true) => "(hidden)",
+            (Some(v), false) => v.as_str(),
+            (None, false) => "-",
+        };
+        writeln!(out, "{} {value} {}", e.name, source(e))?;
+    }
     Ok(())
 }
 

@@ -1,8 +1,12 @@
-//! The consumer group protocol (KIP-848): ConsumerGroupHeartbeat, over the state in
+//! The consumer group protocol (KIP-848): ConsumerGroupHeartbeat and ConsumerGroupDescribe, over the state in
 //! `mock::consumer_group`.
 
 use super::*;
 use crate::mock::consumer_group::{self, Assignment, Beat};
+use crate::protocol::consumer_group_describe::{
+    ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, DescribedConsumerGroup, DescribedConsumerMember,
+    DescribedTopicPartitions,
+};
 use crate::protocol::consumer_group_heartbeat::{
     ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, TopicIdPartitions,
 };
@@ -72,4 +76,69 @@ pub(super) fn consumer_group_heartbeat(
         heartbeat_interval_ms: consumer_group::HEARTBEAT_INTERVAL.as_millis() as i32,
         assignment,
     })
+}
+
+/// ConsumerGroupDescribe, v0–v1.
+///
+/// Behavior: each group's state (`Empty` without members, `Reconciling` while a member owns
+/// something outside its target, else `Stable`), epoch, the `uniform` assignor, and its
+/// members with their subscriptions, owned and target partitions. GROUP_ID_NOT_FOUND for a
+/// group that has no consumer-protocol state, NOT_COORDINATOR away from its coordinator.
+pub(super) fn consumer_group_describe(
+    ctx: &Ctx<'_>,
+    _: &RequestHeader,
+    req: ConsumerGroupDescribeRequest,
+    _: i16,
+    fault: Option<ErrorCode>,
+) -> Option<ConsumerGroupDescribeResponse> {
+    let st = ctx.shared.lock();
+    let described = |a: &Assignment| -> Vec<DescribedTopicPartitions> {
+        a.iter()
+            .filter_map(|(t, ps)| {
+                Some(DescribedTopicPartitions {
+                    topic_id: st.topics.get(t)?.id,
+                    topic_name: t.clone(),
+                    partitions: ps.iter().copied().collect(),
+                })
+            })
+            .collect()
+    };
+    let groups = req
+        .group_ids
+        .iter()
+        .map(|id| {
+            let found = injected(fault)
+                .and_then(|()| coordinates(ctx, &st, id))
+                .and_then(|()| st.consumer_groups.get(id).ok_or(ErrorCode::GROUP_ID_NOT_FOUND));
+            let g = match found {
+                Err(c) => return DescribedConsumerGroup::failed(id, c.code()),
+                Ok(g) => g,
+            };
+            let reconciling = g.members.values().any(|m| m.owned != m.target);
+            let state = match (g.members.is_empty(), reconciling) {
+                (true, _) => "Empty",
+                (false, true) => "Reconciling",
+                (false, false) => "Stable",
+            };
+            let members = g
+                .members
+                .iter()
+                .map(|(mid, m)| DescribedConsumerMember {
+                    member_id: mid.clone(),
+                    instance_id: m.instance_id.clone(),
+                    rack_id: None,
+                    member_epoch: m.epoch,
+                    client_id: String::new(),
+                    client_host: "/127.0.0.1".into(),
+                    subscribed_topic_names: m.topics.clone(),
+                    subscribed_topic_regex: None,
+                    assignment: described(&m.owned),
+                    target_assignment: described(&m.target),
+                    member_type: 1,
+                })
+                .collect();
+            DescribedConsumerGroup::new(id, state, g.epoch, "uniform", members)
+        })
+        .collect();
+    Some(ConsumerGroupDescribeResponse { throttle_time_ms: 0, groups })
 }

@@ -341,7 +341,8 @@ pub(super) fn leave_group(
 /// Behavior:
 /// - State, protocol type and chosen assignor, and each member with its client id, host, the
 ///   subscription for the chosen assignor and its assignment. A group only known for its
-///   commits is Empty; one never seen is Dead. NOT_COORDINATOR per group on the wrong broker.
+///   commits is Empty; one never seen is Dead; a consumer-protocol or share group is Dead with
+///   GROUP_ID_NOT_FOUND. NOT_COORDINATOR per group on the wrong broker.
 pub(super) fn describe_groups(
     ctx: &Ctx<'_>,
     _: &RequestHeader,
@@ -393,6 +394,13 @@ pub(super) fn describe_groups(
                         })
                         .collect();
                 }
+                // A group of the newer protocols is not a classic group: Kafka answers so, and
+                // ConsumerGroupDescribe or ShareGroupDescribe describe it.
+                None if st.consumer_groups.contains_key(&id)
+                    || st.share_groups.get(&id).is_some_and(|g| g.epoch > 0) =>
+                {
+                    d.error_code = ErrorCode::GROUP_ID_NOT_FOUND.code();
+                }
                 None if st.offsets.keys().any(|k| k.0 == id) => d.group_state = "Empty".into(),
                 None => {}
             }
@@ -423,17 +431,25 @@ pub(super) fn list_groups(
     let mut names: BTreeSet<&String> = st.groups.keys().collect();
     names.extend(st.offsets.keys().map(|k| &k.0));
     names.extend(st.consumer_groups.keys());
+    let shares = st.share_groups.iter().filter(|(_, g)| g.epoch > 0);
+    names.extend(shares.clone().map(|(n, _)| n));
     let groups = names
         .into_iter()
         .filter(|n| ctx.shared.coordinator(&st, n) == ctx.broker)
-        .map(|n| match st.consumer_groups.get(n) {
-            Some(g) => ListedGroup {
+        .map(|n| match (st.consumer_groups.get(n), st.share_groups.get(n).filter(|g| g.epoch > 0)) {
+            (_, Some(g)) => ListedGroup {
+                group_id: n.clone(),
+                protocol_type: "share".into(),
+                group_state: Some(if g.members.is_empty() { "Empty" } else { "Stable" }.into()),
+                group_type: Some("share".into()),
+            },
+            (Some(g), None) => ListedGroup {
                 group_id: n.clone(),
                 protocol_type: "consumer".into(),
                 group_state: Some(if g.members.is_empty() { "Empty" } else { "Stable" }.into()),
                 group_type: Some("consumer".into()),
             },
-            None => {
+            (None, None) => {
                 let g = st.groups.get(n);
                 ListedGroup {
                     group_id: n.clone(),

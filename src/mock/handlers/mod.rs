@@ -6,19 +6,22 @@
 //! One file per API family: [`data`] (Produce, Fetch, ListOffsets, InitProducerId),
 //! [`topics`] (Metadata, FindCoordinator, CreateTopics, DeleteTopics), [`offsets`]
 //! (OffsetCommit, OffsetFetch), [`groups`] (the group protocol and its tools' views),
-//! [`consumer_groups`] (the consumer group protocol, KIP-848), [`txn`] (the transaction
-//! coordinator and TxnOffsetCommit).
+//! [`consumer_groups`] (the consumer group protocol, KIP-848), [`share_groups`] (share groups,
+//! KIP-932, and the group settings of DescribeConfigs and IncrementalAlterConfigs), [`txn`]
+//! (the transaction coordinator and TxnOffsetCommit).
 
 mod consumer_groups;
 mod data;
 mod groups;
 mod offsets;
+mod share_groups;
 mod topics;
 mod txn;
 
 use data::{fetch, init_producer_id, list_offsets, produce};
 use groups::{describe_groups, heartbeat, join_group, leave_group, list_groups, sync_group};
 use offsets::{offset_commit, offset_fetch};
+pub(crate) use share_groups::ShareSession;
 use topics::{create_topics, delete_topics, find_coordinator, metadata};
 use txn::{add_offsets_to_txn, add_partitions_to_txn, end_txn, txn_offset_commit};
 
@@ -106,11 +109,13 @@ pub(crate) fn dispatch(
         // Answered before dispatch.
         ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate => None,
         ApiKey::ConsumerGroupHeartbeat => run(ctx, hdr, d, fault, consumer_groups::consumer_group_heartbeat),
-        // Not served (nor advertised): `group` on the mock describes classic groups only, and
-        // the mock has no share groups.
-        ApiKey::ConsumerGroupDescribe | ApiKey::ShareGroupHeartbeat | ApiKey::ShareFetch | ApiKey::ShareAcknowledge => {
-            None
-        }
+        ApiKey::ConsumerGroupDescribe => run(ctx, hdr, d, fault, consumer_groups::consumer_group_describe),
+        ApiKey::ShareGroupHeartbeat => run(ctx, hdr, d, fault, share_groups::share_group_heartbeat),
+        ApiKey::ShareGroupDescribe => run(ctx, hdr, d, fault, share_groups::share_group_describe),
+        ApiKey::ShareFetch => run(ctx, hdr, d, fault, share_groups::share_fetch),
+        ApiKey::ShareAcknowledge => run(ctx, hdr, d, fault, share_groups::share_acknowledge),
+        ApiKey::DescribeConfigs => run(ctx, hdr, d, fault, share_groups::describe_configs),
+        ApiKey::IncrementalAlterConfigs => run(ctx, hdr, d, fault, share_groups::incremental_alter_configs),
         ApiKey::AddPartitionsToTxn => run(ctx, hdr, d, fault, add_partitions_to_txn),
         ApiKey::AddOffsetsToTxn => run(ctx, hdr, d, fault, add_offsets_to_txn),
         ApiKey::EndTxn => run(ctx, hdr, d, fault, end_txn),
