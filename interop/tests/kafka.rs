@@ -53,6 +53,11 @@ macro_rules! kafka_suite {
             }
 
             #[test]
+            fn fetch_sessions_name_only_what_changed() {
+                super::fetch_sessions_name_only_what_changed(&broker());
+            }
+
+            #[test]
             fn murmur2_partitions_agree_with_java_and_librdkafka() {
                 super::murmur2_partitions_agree_with_java_and_librdkafka(&broker());
             }
@@ -253,6 +258,41 @@ fn java_console_consumer_reads_what_plainkafka_writes(b: &Broker) {
 
 /// For 1,000 keys, plainkafka's default partitioner picks the partition the Java client's
 /// default partitioner and librdkafka's `murmur2_random` pick.
+/// Incremental fetch sessions (KIP-227): once a consumer of 200 partitions has read them, its
+/// idle fetches name none of them (a full Fetch spends at least 33 bytes on each: over 6,600),
+/// and records that arrive later for partitions the session holds, unnamed, are still read.
+fn fetch_sessions_name_only_what_changed(b: &Broker) {
+    let name = new_topic(b, "sessions", 200);
+    produce(&b.bootstrap, &name, (0..200).map(|p| TestMsg::value(p, format!("a{p}"))), false);
+    let t = topic(b, &name);
+    let mut c = t
+        .simple_consumer()
+        .fetch_wait_max(Duration::from_millis(20))
+        .consumer_timeout(Some(Duration::from_millis(100)))
+        .build()
+        .expect("build");
+    assert_eq!(read_n(&mut c, 200, Duration::from_secs(60)).len(), 200);
+    let sent = |c: &plainkafka::SimpleConsumer| {
+        c.stats().brokers.iter().fold((0, 0), |(n, bytes), b| (n + b.requests, bytes + b.bytes_sent))
+    };
+    let before = sent(&c);
+    common::wait_until("twenty idle fetches", Duration::from_secs(60), || {
+        assert!(c.consume().expect("consume").is_none(), "nothing more was written");
+        sent(&c).0 >= before.0 + 20
+    });
+    let after = sent(&c);
+    let per_request = (after.1 - before.1) / (after.0 - before.0);
+    assert!(per_request < 400, "{per_request} bytes per idle fetch");
+    // New records for every partition: each is answered within the session.
+    produce(&b.bootstrap, &name, (0..200).map(|p| TestMsg::value(p, format!("b{p}"))), false);
+    let mut late: Vec<(i32, Vec<u8>)> = read_n(&mut c, 200, Duration::from_secs(60))
+        .iter()
+        .map(|m| (m.partition(), m.value().unwrap_or_default().to_vec()))
+        .collect();
+    late.sort();
+    assert_eq!(late, (0..200).map(|p| (p, format!("b{p}").into_bytes())).collect::<Vec<_>>());
+}
+
 fn murmur2_partitions_agree_with_java_and_librdkafka(b: &Broker) {
     use plainkafka::producer::partitioner::murmur2_partition;
     let keys: Vec<String> = (0..1000).map(|i| format!("user-{i}-{}", i * 7919)).collect();

@@ -320,7 +320,7 @@ fn no_common_fetch_version_is_a_clear_error() {
     let e = c.consume().expect_err("no common Fetch version");
     assert!(matches!(e, Error::NoCommonVersion { .. }), "{e:?}");
     let text = e.to_string();
-    assert!(text.contains("Fetch v0–v3") && text.contains("plainkafka speaks v4–v12"), "{text}");
+    assert!(text.contains("Fetch v0–v3") && text.contains("plainkafka speaks v4–v17"), "{text}");
     assert!(c.is_paused(0));
 }
 

@@ -2,18 +2,94 @@
 //! every broker at once: [`send`] writes the request, [`read`] reads its answer.
 //!
 //! The consumer says which partitions from which offsets; this module fills in the rest of the
-//! request (a consumer's replica id, no fetch session — KIP-227's "full fetch"), picks the
-//! version, and turns each partition's error code into a
-//! [`FetchOutcome`].
+//! request, picks the version (v13+ name topics by id), keeps the incremental fetch session
+//! with each broker ([`FetchSession`], KIP-227: after the first request only what changed is
+//! sent, so a consumer of 600 partitions doesn't name them all in every Fetch), and turns each
+//! partition's error code into a [`FetchOutcome`].
 
 use super::pool::Dedicated;
 use super::Client;
 use crate::error::Context;
 use crate::error::{Error, Result};
 use crate::protocol::error_code::ErrorCode;
-use crate::protocol::fetch::{FetchPartition, FetchRequest, FetchTopic};
+use crate::protocol::fetch::{FetchPartition, FetchRequest, FetchTopic, ForgottenTopic};
 use crate::protocol::ApiKey;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
+
+/// What a broker's fetch session holds for one partition: the fields of its last request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Held {
+    offset: i64,
+    max_bytes: i32,
+    leader_epoch: i32,
+    last_fetched_epoch: i32,
+}
+
+type Key = (String, i32);
+
+/// An incremental fetch session with one broker (KIP-227), as a state machine with no
+/// sockets: which session, its next epoch, and what the broker holds for each partition.
+/// Without one (id 0) every request is a full fetch asking for a session; a broker that
+/// creates none (the MockCluster, a full session cache) answers id 0 and fetches stay full.
+/// Any failure drops the session: the next request is full again.
+#[derive(Debug, Default)]
+pub(crate) struct FetchSession {
+    id: i32,
+    epoch: i32,
+    held: HashMap<Key, Held>,
+}
+
+/// The session part of one request, applied to the session once the broker answered.
+#[derive(Debug)]
+struct SessionStep {
+    id: i32,
+    epoch: i32,
+    /// What the broker holds once it has taken the request.
+    held: HashMap<Key, Held>,
+}
+
+/// What to send: the session id and epoch, the partitions to name, those to forget.
+#[derive(Debug)]
+struct SessionPlan {
+    step: SessionStep,
+    send: Vec<(Key, Held)>,
+    forget: Vec<Key>,
+}
+
+impl FetchSession {
+    /// The request for `wanted` (every partition to read now): all of them without a session;
+    /// within one, those whose fields changed, and the ones held but no longer wanted to forget
+    /// (a partition left in the session would be answered, and wake the fetch, whenever data
+    /// arrives for it).
+    fn plan(&self, wanted: Vec<(Key, Held)>) -> SessionPlan {
+        let held: HashMap<Key, Held> = wanted.iter().cloned().collect();
+        if self.id == 0 {
+            return SessionPlan { step: SessionStep { id: 0, epoch: 0, held }, send: wanted, forget: Vec::new() };
+        }
+        let send = wanted.into_iter().filter(|(k, h)| self.held.get(k) != Some(h)).collect();
+        let mut forget: Vec<Key> = self.held.keys().filter(|k| !held.contains_key(*k)).cloned().collect();
+        forget.sort();
+        SessionPlan { step: SessionStep { id: self.id, epoch: self.epoch, held }, send, forget }
+    }
+
+    /// The broker answered `step` with session `id` (0: none).
+    fn answered(&mut self, step: SessionStep, id: i32) {
+        if id == 0 {
+            *self = FetchSession::default();
+            return;
+        }
+        // A new session starts at epoch 1; an existing one moves on (wrapping past 1, as 0
+        // would ask for a new one).
+        let epoch = if step.id == 0 || step.epoch == i32::MAX { 1 } else { step.epoch + 1 };
+        *self = FetchSession { id, epoch, held: step.held };
+    }
+
+    /// Forgets the session: the next request is a full one.
+    pub fn reset(&mut self) {
+        *self = FetchSession::default();
+    }
+}
 
 /// What to read from one partition.
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +125,8 @@ pub(crate) struct PendingFetch {
     correlation: i32,
     /// (topic, partition, offset) asked for, for the errors' context.
     asked: Vec<(String, i32, i64)>,
+    /// The fetch session's step, applied when the answer is read (none before v7).
+    step: Option<SessionStep>,
 }
 
 /// One partition's answer.
@@ -84,33 +162,47 @@ fn partition_context(pending: &PendingFetch, topic: &str, partition: i32) -> Con
     }
 }
 
-/// Writes a Fetch for `parts` to broker `broker` on the thread's own connection.
+/// Writes a Fetch for `parts` to broker `broker` on the thread's own connection, within
+/// `session` (reset if the request cannot be written).
 pub(crate) fn send(
     conns: &mut Dedicated,
     client: &Client,
-    broker: i32,
+    (broker, session): (i32, &mut FetchSession),
     params: &FetchParams,
     parts: &[PartitionFetch<'_>],
     deadline: Instant,
 ) -> Result<PendingFetch> {
-    let mut topics: Vec<FetchTopic> = Vec::new();
-    for p in parts {
-        let fp = FetchPartition {
-            partition: p.partition,
-            // The leader epoch the metadata names: a deposed leader then refuses the fetch
-            // (FENCED_LEADER_EPOCH) instead of serving a log that may be cut back.
-            current_leader_epoch: client.leader_epoch(p.topic, p.partition),
-            fetch_offset: p.offset,
-            last_fetched_epoch: p.last_fetched_epoch,
-            log_start_offset: -1,
-            partition_max_bytes: saturating_i32(p.max_bytes),
-        };
-        match topics.iter_mut().find(|t| t.topic == p.topic) {
-            Some(t) => t.partitions.push(fp),
-            None => topics.push(FetchTopic { topic: p.topic.to_string(), partitions: vec![fp] }),
-        }
+    let r = write(conns, client, broker, session, params, parts, deadline);
+    if r.is_err() {
+        session.reset();
     }
-    let req = FetchRequest {
+    r
+}
+
+fn write(
+    conns: &mut Dedicated,
+    client: &Client,
+    broker: i32,
+    session: &FetchSession,
+    params: &FetchParams,
+    parts: &[PartitionFetch<'_>],
+    deadline: Instant,
+) -> Result<PendingFetch> {
+    let wanted: Vec<(Key, Held)> = parts
+        .iter()
+        .map(|p| {
+            let held = Held {
+                offset: p.offset,
+                max_bytes: saturating_i32(p.max_bytes),
+                // The leader epoch the metadata names: a deposed leader then refuses the fetch
+                // (FENCED_LEADER_EPOCH) instead of serving a log that may be cut back.
+                leader_epoch: client.leader_epoch(p.topic, p.partition),
+                last_fetched_epoch: p.last_fetched_epoch,
+            };
+            ((p.topic.to_string(), p.partition), held)
+        })
+        .collect();
+    let mut req = FetchRequest {
         replica_id: -1,
         max_wait_ms: saturating_i32(params.wait.as_millis() as usize),
         min_bytes: saturating_i32(params.min_bytes),
@@ -118,22 +210,91 @@ pub(crate) fn send(
         isolation_level: i8::from(params.read_committed),
         session_id: 0,
         session_epoch: -1,
-        topics,
+        topics: request_topics(client, &wanted),
+        forgotten: Vec::new(),
         rack_id: String::new(),
     };
     let conn = conns.get(broker, || client.open(broker))?;
     let version = conn.version_for(&req)?;
+    let step = if version >= 7 {
+        let plan = session.plan(wanted);
+        req.session_id = plan.step.id;
+        req.session_epoch = plan.step.epoch;
+        req.topics = request_topics(client, &plan.send);
+        let mut forgotten: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        for (t, p) in &plan.forget {
+            forgotten.entry(t).or_default().push(*p);
+        }
+        req.forgotten = forgotten
+            .into_iter()
+            .map(|(t, partitions)| ForgottenTopic {
+                topic: t.to_string(),
+                topic_id: client.topic_id(t).unwrap_or_default(),
+                partitions,
+            })
+            .collect();
+        Some(plan.step)
+    } else {
+        None
+    };
+    // The session's partitions may name topics whose ids are unknown: the version is picked
+    // again for what is sent (v12 names them).
+    let version = conn.version_for(&req)?;
     let correlation = conn.write_request(&req, version, deadline)?;
     let asked = parts.iter().map(|p| (p.topic.to_string(), p.partition, p.offset)).collect();
-    Ok(PendingFetch { broker, version, correlation, asked })
+    Ok(PendingFetch { broker, version, correlation, asked, step })
 }
 
-/// Reads the answer to `pending`: one outcome per partition the broker answered for. An error
-/// for the whole request (a broken connection, a top-level error code) is `Err`.
-pub(crate) fn read(conns: &mut Dedicated, pending: PendingFetch, deadline: Instant) -> Result<Vec<PartitionOutcome>> {
-    let conn = conns.written_on(pending.broker, ApiKey::Fetch)?;
-    let resp = conn.read_response::<FetchRequest>(pending.correlation, pending.version, deadline)?;
+/// The request's topics for `parts`, by name and (where known) id.
+fn request_topics(client: &Client, parts: &[(Key, Held)]) -> Vec<FetchTopic> {
+    let mut topics: Vec<FetchTopic> = Vec::new();
+    for ((topic, partition), h) in parts {
+        let fp = FetchPartition {
+            partition: *partition,
+            current_leader_epoch: h.leader_epoch,
+            fetch_offset: h.offset,
+            last_fetched_epoch: h.last_fetched_epoch,
+            log_start_offset: -1,
+            partition_max_bytes: h.max_bytes,
+        };
+        match topics.iter_mut().find(|t| t.topic == *topic) {
+            Some(t) => t.partitions.push(fp),
+            None => topics.push(FetchTopic {
+                topic: topic.clone(),
+                topic_id: client.topic_id(topic).unwrap_or_default(),
+                partitions: vec![fp],
+            }),
+        }
+    }
+    topics
+}
+
+/// Reads the answer to `pending`: one outcome per partition the broker answered for (within a
+/// fetch session, the partitions with news: data, a new high watermark, an error). An error for
+/// the whole request (a broken connection, a top-level error code such as a lost session) is
+/// `Err`, and resets `session`.
+pub(crate) fn read(
+    conns: &mut Dedicated,
+    client: &Client,
+    mut pending: PendingFetch,
+    deadline: Instant,
+    session: &mut FetchSession,
+) -> Result<Vec<PartitionOutcome>> {
+    let resp = conns
+        .written_on(pending.broker, ApiKey::Fetch)
+        .and_then(|conn| conn.read_response::<FetchRequest>(pending.correlation, pending.version, deadline));
+    let resp = match resp {
+        Ok(r) => r,
+        Err(e) => {
+            session.reset();
+            return Err(e);
+        }
+    };
     let top = ErrorCode::from_i16(resp.error_code);
+    match pending.step.take() {
+        Some(step) if top.is_ok() => session.answered(step, resp.session_id),
+        _ => session.reset(),
+    }
     if !top.is_ok() {
         let mut context = Context::broker(pending.broker);
         if let Some(((topic, partition, _), rest)) = pending.asked.split_first() {
@@ -144,7 +305,18 @@ pub(crate) fn read(conns: &mut Dedicated, pending: PendingFetch, deadline: Insta
         return Err(Error::broker(ApiKey::Fetch, top, context, None));
     }
     let mut out = Vec::new();
-    for t in resp.responses {
+    for mut t in resp.responses {
+        if pending.version >= 13 {
+            let Some(name) = client.topic_name(&t.topic_id) else {
+                log::info!(
+                    "broker {}: a fetch answer names topic id {:02x?}, unknown here",
+                    pending.broker,
+                    t.topic_id
+                );
+                continue;
+            };
+            t.topic = name;
+        }
         for p in t.partitions {
             let code = ErrorCode::from_i16(p.error_code);
             let outcome = match code {
@@ -174,4 +346,67 @@ pub(crate) fn read(conns: &mut Dedicated, pending: PendingFetch, deadline: Insta
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(offset: i64) -> Held {
+        Held { offset, max_bytes: 1 << 20, leader_epoch: 0, last_fetched_epoch: -1 }
+    }
+
+    fn key(p: i32) -> Key {
+        ("t".to_string(), p)
+    }
+
+    fn names(v: &[(Key, Held)]) -> Vec<i32> {
+        v.iter().map(|((_, p), _)| *p).collect()
+    }
+
+    #[test]
+    fn a_session_sends_only_what_changed_and_forgets_what_is_no_longer_wanted() {
+        let mut s = FetchSession::default();
+        let first = s.plan((0..4).map(|p| (key(p), held(0))).collect());
+        assert_eq!(
+            (first.step.id, first.step.epoch, names(&first.send)),
+            (0, 0, vec![0, 1, 2, 3]),
+            "full, asking for one"
+        );
+        s.answered(first.step, 77);
+        // Partition 1 read something (its offset moved), partition 3 is paused (not wanted).
+        let next = s.plan(vec![(key(0), held(0)), (key(1), held(5)), (key(2), held(0))]);
+        assert_eq!((next.step.id, next.step.epoch), (77, 1));
+        assert_eq!(names(&next.send), [1]);
+        assert_eq!(next.forget, [key(3)]);
+        s.answered(next.step, 77);
+        let quiet = s.plan(vec![(key(0), held(0)), (key(1), held(5)), (key(2), held(0))]);
+        assert_eq!(
+            (quiet.step.epoch, quiet.send.len(), quiet.forget.len()),
+            (2, 0, 0),
+            "nothing changed: nothing named"
+        );
+        // Partition 3 comes back: named again, with its fields.
+        let back = s.plan(vec![(key(0), held(0)), (key(3), held(9))]);
+        assert_eq!(names(&back.send), [3]);
+        assert_eq!(back.forget, [key(1), key(2)]);
+    }
+
+    #[test]
+    fn no_session_or_a_lost_one_means_full_fetches() {
+        let mut s = FetchSession::default();
+        let first = s.plan(vec![(key(0), held(0))]);
+        s.answered(first.step, 0);
+        let again = s.plan(vec![(key(0), held(0))]);
+        assert_eq!((again.step.id, again.step.epoch, again.send.len()), (0, 0, 1), "the broker made none");
+        s.answered(again.step, 5);
+        s.reset();
+        let after = s.plan(vec![(key(0), held(0))]);
+        assert_eq!((after.step.id, after.step.epoch, after.send.len()), (0, 0, 1), "a failure drops it");
+        // The epoch wraps past 1: 0 would ask for a new session.
+        let mut s = FetchSession { id: 3, epoch: i32::MAX, held: HashMap::new() };
+        let step = s.plan(Vec::new()).step;
+        s.answered(step, 3);
+        assert_eq!(s.epoch, 1);
+    }
 }

@@ -15,7 +15,9 @@
 
 use super::position::{Applied, Limits, Need, Part, Ticket};
 use super::state::Shared;
-use crate::client::fetch::{self, FetchOutcome, FetchParams, PartitionFetch, PartitionOutcome, PendingFetch};
+use crate::client::fetch::{
+    self, FetchOutcome, FetchParams, FetchSession, PartitionFetch, PartitionOutcome, PendingFetch,
+};
 use crate::client::offsets as broker_offsets;
 use crate::client::pool::Dedicated;
 use crate::client::Client;
@@ -23,7 +25,7 @@ use crate::error::{Error, Result, Retry};
 use crate::offsets::{decide_out_of_range, decide_start, IsolationLevel, LogBounds};
 use crate::protocol::records::{self, AbortedTransactions, Record};
 use crate::retry::{self, Backoff};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -51,16 +53,18 @@ pub(crate) struct ClusterIo {
     client: Arc<Client>,
     conns: Dedicated,
     isolation: IsolationLevel,
+    /// The incremental fetch session with each broker this thread fetches from.
+    sessions: HashMap<i32, FetchSession>,
 }
 
 impl ClusterIo {
     pub fn new(client: Arc<Client>, isolation: IsolationLevel) -> ClusterIo {
-        ClusterIo { client, conns: Dedicated::default(), isolation }
+        ClusterIo { client, conns: Dedicated::default(), isolation, sessions: HashMap::new() }
     }
 }
 
 impl FetchIo for ClusterIo {
-    type Pending = (PendingFetch, Instant);
+    type Pending = (PendingFetch, Instant, i32);
 
     fn leaders(&self, keys: &[(Arc<str>, i32)]) -> Vec<Option<i32>> {
         self.client.leaders_of(keys)
@@ -80,11 +84,14 @@ impl FetchIo for ClusterIo {
 
     fn send(&mut self, broker: i32, params: &FetchParams, parts: &[PartitionFetch<'_>]) -> Result<Self::Pending> {
         let deadline = Instant::now() + params.wait + self.client.connection_config().request_timeout;
-        Ok((fetch::send(&mut self.conns, &self.client, broker, params, parts, deadline)?, deadline))
+        let session = self.sessions.entry(broker).or_default();
+        let pending = fetch::send(&mut self.conns, &self.client, (broker, session), params, parts, deadline)?;
+        Ok((pending, deadline, broker))
     }
 
-    fn read(&mut self, (pending, deadline): Self::Pending) -> Result<Vec<PartitionOutcome>> {
-        fetch::read(&mut self.conns, pending, deadline)
+    fn read(&mut self, (pending, deadline, broker): Self::Pending) -> Result<Vec<PartitionOutcome>> {
+        let session = self.sessions.entry(broker).or_default();
+        fetch::read(&mut self.conns, &self.client, pending, deadline, session)
     }
 }
 

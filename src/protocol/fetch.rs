@@ -1,9 +1,9 @@
-//! Fetch (key 1), v4–v12: read record batches from partition leaders.
+//! Fetch (key 1), v4–v17: read record batches from partition leaders.
 //!
-//! plainkafka sends full fetches without an incremental fetch session (session id 0, epoch -1,
-//! KIP-227's "no session"), so every request names every partition it wants: simpler, and it
-//! never hits FETCH_SESSION_ID_NOT_FOUND after a broker restart. v13+ name topics by id, which
-//! is left for later.
+//! v7+ carry an incremental fetch session (KIP-227): the broker remembers the partitions and
+//! offsets of the last request, and the next names only what changed and what to forget.
+//! v13+ name topics by id (KIP-516), not by name. v15 drops the replica id (consumers never
+//! needed it); v16–v17 add tagged fields only replicas use.
 
 use super::codec::{DecodeResult, Decoder, Encoder};
 use super::{ApiKey, Request, Response};
@@ -27,6 +27,8 @@ pub struct FetchRequest {
     pub session_epoch: i32,
     /// Topics.
     pub topics: Vec<FetchTopic>,
+    /// v7+: partitions to take out of the fetch session.
+    pub forgotten: Vec<ForgottenTopic>,
     /// v11+: the client's rack.
     pub rack_id: String,
 }
@@ -34,10 +36,23 @@ pub struct FetchRequest {
 /// A topic in a Fetch request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchTopic {
-    /// Topic name.
+    /// Topic name (before v13).
     pub topic: String,
+    /// v13+: the topic's id.
+    pub topic_id: [u8; 16],
     /// Partitions.
     pub partitions: Vec<FetchPartition>,
+}
+
+/// Partitions of a topic to take out of a fetch session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForgottenTopic {
+    /// Topic name (before v13).
+    pub topic: String,
+    /// v13+: the topic's id.
+    pub topic_id: [u8; 16],
+    /// The partitions.
+    pub partitions: Vec<i32>,
 }
 
 /// A partition in a Fetch request.
@@ -73,8 +88,10 @@ pub struct FetchResponse {
 /// A topic in a Fetch response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchTopicResponse {
-    /// Topic name.
+    /// Topic name (before v13).
     pub topic: String,
+    /// v13+: the topic's id.
+    pub topic_id: [u8; 16],
     /// Partitions.
     pub partitions: Vec<FetchPartitionResponse>,
 }
@@ -124,13 +141,27 @@ pub struct EpochEndOffset {
 impl Request for FetchRequest {
     const KEY: ApiKey = ApiKey::Fetch;
     const MIN_VERSION: i16 = 4;
-    const MAX_VERSION: i16 = 12;
+    const MAX_VERSION: i16 = 17;
     const FIRST_FLEXIBLE: i16 = 12;
     type Response = FetchResponse;
 
+    /// Topics travel by id from v13: a request naming a topic whose id is unknown (all zero)
+    /// stays at v12.
+    fn max_version(&self) -> i16 {
+        let by_id =
+            self.topics.iter().all(|t| t.topic_id != [0; 16]) && self.forgotten.iter().all(|t| t.topic_id != [0; 16]);
+        if by_id {
+            Self::MAX_VERSION
+        } else {
+            12
+        }
+    }
+
     fn encode(&self, e: &mut Encoder, version: i16) {
         let flex = Self::flexible(version);
-        e.i32(self.replica_id);
+        if version < 15 {
+            e.i32(self.replica_id);
+        }
         e.i32(self.max_wait_ms);
         e.i32(self.min_bytes);
         e.i32(self.max_bytes);
@@ -140,7 +171,7 @@ impl Request for FetchRequest {
             e.i32(self.session_epoch);
         }
         e.array(&self.topics, flex, |e, t| {
-            e.string(&t.topic, flex);
+            encode_topic(e, &t.topic, t.topic_id, version);
             e.array(&t.partitions, flex, |e, p| {
                 e.i32(p.partition);
                 if version >= 9 {
@@ -159,8 +190,11 @@ impl Request for FetchRequest {
             e.tagged_fields(flex);
         });
         if version >= 7 {
-            // No fetch session, so nothing is ever forgotten.
-            e.array_len(Some(0), flex);
+            e.array(&self.forgotten, flex, |e, t| {
+                encode_topic(e, &t.topic, t.topic_id, version);
+                e.i32_array(&t.partitions, flex);
+                e.tagged_fields(flex);
+            });
         }
         if version >= 11 {
             e.string(&self.rack_id, flex);
@@ -170,14 +204,14 @@ impl Request for FetchRequest {
 
     fn decode(d: &mut Decoder<'_>, version: i16) -> DecodeResult<Self> {
         let flex = Self::flexible(version);
-        let replica_id = d.i32()?;
+        let replica_id = if version < 15 { d.i32()? } else { -1 };
         let max_wait_ms = d.i32()?;
         let min_bytes = d.i32()?;
         let max_bytes = d.i32()?;
         let isolation_level = d.i8()?;
         let (session_id, session_epoch) = if version >= 7 { (d.i32()?, d.i32()?) } else { (0, -1) };
         let topics = d.array(flex, 2, |d| {
-            let topic = d.string(flex)?;
+            let (topic, topic_id) = decode_topic(d, version)?;
             let partitions = d.array(flex, 16, |d| {
                 let p = FetchPartition {
                     partition: d.i32()?,
@@ -191,15 +225,18 @@ impl Request for FetchRequest {
                 Ok(p)
             })?;
             d.skip_tagged_fields(flex)?;
-            Ok(FetchTopic { topic, partitions })
+            Ok(FetchTopic { topic, topic_id, partitions })
         })?;
-        if version >= 7 {
+        let forgotten = if version >= 7 {
             d.array(flex, 2, |d| {
-                d.string(flex)?;
-                d.i32_array(flex)?;
-                d.skip_tagged_fields(flex)
-            })?;
-        }
+                let (topic, topic_id) = decode_topic(d, version)?;
+                let partitions = d.i32_array(flex)?;
+                d.skip_tagged_fields(flex)?;
+                Ok(ForgottenTopic { topic, topic_id, partitions })
+            })?
+        } else {
+            Vec::new()
+        };
         let rack_id = if version >= 11 { d.string(flex)? } else { String::new() };
         d.skip_tagged_fields(flex)?;
         Ok(FetchRequest {
@@ -211,8 +248,26 @@ impl Request for FetchRequest {
             session_id,
             session_epoch,
             topics,
+            forgotten,
             rack_id,
         })
+    }
+}
+
+/// A topic as a request or response names it: by name before v13, by id from v13.
+fn encode_topic(e: &mut Encoder, name: &str, id: [u8; 16], version: i16) {
+    if version >= 13 {
+        e.uuid(id);
+    } else {
+        e.string(name, FetchRequest::flexible(version));
+    }
+}
+
+fn decode_topic(d: &mut Decoder<'_>, version: i16) -> DecodeResult<(String, [u8; 16])> {
+    if version >= 13 {
+        Ok((String::new(), d.uuid()?))
+    } else {
+        Ok((d.string(FetchRequest::flexible(version))?, [0; 16]))
     }
 }
 
@@ -225,7 +280,7 @@ impl Response for FetchResponse {
             e.i32(self.session_id);
         }
         e.array(&self.responses, flex, |e, t| {
-            e.string(&t.topic, flex);
+            encode_topic(e, &t.topic, t.topic_id, version);
             e.array(&t.partitions, flex, |e, p| {
                 e.i32(p.partition_index);
                 e.i16(p.error_code);
@@ -271,7 +326,7 @@ impl Response for FetchResponse {
         let throttle_time_ms = d.i32()?;
         let (error_code, session_id) = if version >= 7 { (d.i16()?, d.i32()?) } else { (0, 0) };
         let responses = d.array(flex, 2, |d| {
-            let topic = d.string(flex)?;
+            let (topic, topic_id) = decode_topic(d, version)?;
             let partitions = d.array(flex, 30, |d| {
                 let partition_index = d.i32()?;
                 let error_code = d.i16()?;
@@ -316,7 +371,7 @@ impl Response for FetchResponse {
                 })
             })?;
             d.skip_tagged_fields(flex)?;
-            Ok(FetchTopicResponse { topic, partitions })
+            Ok(FetchTopicResponse { topic, topic_id, partitions })
         })?;
         d.skip_tagged_fields(flex)?;
         Ok(FetchResponse { throttle_time_ms, error_code, session_id, responses })
@@ -330,17 +385,19 @@ mod tests {
 
     #[test]
     fn round_trips_every_version_and_rejects_every_truncation() {
-        for v in 4..=12 {
+        for v in 4..=17 {
+            let (topic, topic_id) = if v >= 13 { (String::new(), [7; 16]) } else { ("t".to_string(), [0; 16]) };
             let req = FetchRequest {
                 replica_id: -1,
                 max_wait_ms: 100,
                 min_bytes: 1,
                 max_bytes: 1 << 20,
                 isolation_level: 0,
-                session_id: 0,
-                session_epoch: -1,
+                session_id: if v >= 7 { 12 } else { 0 },
+                session_epoch: if v >= 7 { 3 } else { -1 },
                 topics: vec![FetchTopic {
-                    topic: "t".into(),
+                    topic: topic.clone(),
+                    topic_id,
                     partitions: vec![FetchPartition {
                         partition: 1,
                         current_leader_epoch: if v >= 9 { 5 } else { -1 },
@@ -350,6 +407,11 @@ mod tests {
                         partition_max_bytes: 1000,
                     }],
                 }],
+                forgotten: if v >= 7 {
+                    vec![ForgottenTopic { topic: topic.clone(), topic_id, partitions: vec![4, 5] }]
+                } else {
+                    Vec::new()
+                },
                 rack_id: if v >= 11 { "rack".into() } else { String::new() },
             };
             let bytes = round_trip_request(&req, v);
@@ -357,9 +419,10 @@ mod tests {
             let resp = FetchResponse {
                 throttle_time_ms: 0,
                 error_code: 0,
-                session_id: 0,
+                session_id: if v >= 7 { 12 } else { 0 },
                 responses: vec![FetchTopicResponse {
-                    topic: "t".into(),
+                    topic: topic.clone(),
+                    topic_id,
                     partitions: vec![FetchPartitionResponse {
                         partition_index: 1,
                         error_code: 0,

@@ -539,7 +539,7 @@ mod tests {
 
     #[test]
     fn dispatch_knows_what_is_implemented() {
-        assert_eq!(implemented(ApiKey::Fetch), Some(VersionRange { min: 4, max: 12 }));
+        assert_eq!(implemented(ApiKey::Fetch), Some(VersionRange { min: 4, max: 17 }));
         assert_eq!(implemented(ApiKey::Produce), Some(VersionRange { min: 3, max: 12 }));
         assert!(check_response(ApiKey::Fetch, 3, &[]).is_none());
         assert!(check_response(ApiKey::Fetch, 4, &[]).expect("implemented").is_err());

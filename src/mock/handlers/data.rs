@@ -59,7 +59,7 @@ pub(super) fn produce(
     (req.acks != 0).then_some(ProduceResponse { responses, throttle_time_ms: 0 })
 }
 
-/// Fetch, v4–v12.
+/// Fetch, v4–v17.
 ///
 /// Behavior:
 /// - Returns whole batches from the one holding the fetch offset, at least one per partition
@@ -71,7 +71,9 @@ pub(super) fn produce(
 /// - read_committed (isolation level 1) gets no batch from the last stable offset on (where
 ///   the oldest open transaction begins) and the list of aborted transactions in the range it
 ///   reads; read_uncommitted reads to the high watermark. Both learn the last stable offset.
-/// - No fetch sessions (session id 0), no follower fetching, no topic ids (v13+ isn't offered).
+/// - Topics by name or, from v13, by id (UNKNOWN_TOPIC_ID for an id no topic has).
+/// - No fetch sessions (session id 0, which tells clients to send full fetches), no follower
+///   fetching.
 pub(super) fn fetch(
     ctx: &Ctx<'_>,
     _: &RequestHeader,
@@ -85,6 +87,12 @@ pub(super) fn fetch(
     let deadline = Instant::now() + wait;
     let committed_only = req.isolation_level == 1;
     let mut st = ctx.shared.lock();
+    let mut req = req;
+    for t in req.topics.iter_mut().filter(|t| t.topic.is_empty()) {
+        if let Some((name, _)) = st.topics.iter().find(|(_, x)| x.id == t.topic_id) {
+            t.topic.clone_from(name);
+        }
+    }
     loop {
         st.expire_transactions(Instant::now());
         let mut available = 0usize;
@@ -120,6 +128,7 @@ pub(super) fn fetch(
         .iter()
         .map(|t| FetchTopicResponse {
             topic: t.topic.clone(),
+            topic_id: t.topic_id,
             partitions: t
                 .partitions
                 .iter()
@@ -136,7 +145,10 @@ pub(super) fn fetch(
                         // The mock's logs are never truncated: no divergence to report.
                         diverging_epoch: None,
                     };
-                    let checked = injected(fault).and_then(|_| leads(ctx, &st, &t.topic, p.partition));
+                    let checked = injected(fault).and_then(|_| match t.topic.is_empty() {
+                        true => Err(ErrorCode::UNKNOWN_TOPIC_ID),
+                        false => leads(ctx, &st, &t.topic, p.partition),
+                    });
                     if let Err(code) = checked {
                         r.error_code = code.code();
                         return r;
