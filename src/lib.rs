@@ -150,7 +150,7 @@ pub use message::{Message, Timestamp};
 pub use net::{CaRoots, SecurityProtocol, TlsConfig};
 pub use offsets::{IsolationLevel, OffsetReset, OffsetSpec, StartDecision, StartRule};
 pub use producer::{
-    Acks, Delivery, DeliveryReport, Partitioner, Producer, ProducerBuilder, ProducerRecord, Transaction,
+    Acks, BorrowedRecord, Delivery, DeliveryReport, Partitioner, Producer, ProducerBuilder, ProducerRecord, Transaction,
 };
 pub use protocol::codec::DecodeError;
 pub use protocol::compression::CodecError;

@@ -136,7 +136,8 @@ fn produce_plainkafka(brokers: &str, topic: &str, count: usize, size: usize) {
     let value = vec![b'x'; size];
     let start = Instant::now();
     for _ in 0..count {
-        p.produce(plainkafka::ProducerRecord::new(value.clone()).partition(0)).expect("produce");
+        let rec = plainkafka::BorrowedRecord { partition: Some(0), ..plainkafka::BorrowedRecord::new(&value) };
+        p.produce_borrowed(rec).expect("produce");
     }
     p.close(Duration::from_secs(120)).expect("every message acknowledged");
     report(count, count * size, start);

@@ -7,26 +7,77 @@
 
 use super::record::{Delivery, DeliveryReport, ProducerRecord};
 use crate::error::{Error, Retry};
+use crate::protocol::records::BatchBuilder;
 use crate::retry::Backoff;
 use std::collections::VecDeque;
 use std::sync::mpsc::{Sender, SyncSender};
 use std::time::{Duration, Instant};
 
-/// A message waiting to be written.
-#[derive(Debug)]
-pub(crate) struct Pending {
-    pub rec: ProducerRecord,
-    /// Where `send` waits for the outcome.
-    pub reply: Option<SyncSender<Result<Delivery, Error>>>,
-    pub enqueued: Instant,
+/// Where `send` waits for the outcome of its message.
+pub(crate) type Reply = SyncSender<Result<Delivery, Error>>;
+
+/// A record as `produce` hands it over, borrowed: it is encoded into its partition's open
+/// batch at once, so a queued message is bytes in a batch, not an allocation of its own.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Incoming<'a> {
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub headers: Headers<'a>,
+    /// Create time, ms since the epoch.
+    pub timestamp: i64,
 }
 
-/// A batch taken from a partition's queue; kept whole across retries so that its sequence
-/// numbers and its place in the partition don't change.
+/// A record's headers, as a [`ProducerRecord`] owns them or as a borrowed record lends them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Headers<'a> {
+    Owned(&'a [(String, Option<Vec<u8>>)]),
+    Borrowed(&'a [(&'a str, Option<&'a [u8]>)]),
+}
+
+/// The headers one by one, without collecting them.
+#[derive(Debug, Clone)]
+pub(crate) struct HeaderIter<'a> {
+    headers: Headers<'a>,
+    at: usize,
+}
+
+impl<'a> Iterator for HeaderIter<'a> {
+    type Item = (&'a str, Option<&'a [u8]>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let item = match self.headers {
+            Headers::Owned(h) => h.get(self.at).map(|(k, v)| (k.as_str(), v.as_deref())),
+            Headers::Borrowed(h) => h.get(self.at).copied(),
+        };
+        self.at += 1;
+        item
+    }
+}
+
+impl<'a> Incoming<'a> {
+    fn headers(&self) -> HeaderIter<'a> {
+        HeaderIter { headers: self.headers, at: 0 }
+    }
+
+    /// The most bytes the record takes in a batch.
+    pub fn size(&self) -> usize {
+        BatchBuilder::size_bound(self.key, self.value, self.headers())
+    }
+}
+
+/// Spent batch buffers kept for the next batches, so a steady stream allocates none.
+const SPARE_BUFFERS: usize = 4;
+
+/// A partition's batch: records encoded as they were queued, kept whole across retries so
+/// that its sequence numbers and its place in the partition don't change.
 #[derive(Debug)]
 pub(crate) struct Batch {
     pub partition: i32,
-    pub msgs: Vec<Pending>,
+    pub records: BatchBuilder,
+    /// Waiters in `send`, by the index of their record in the batch.
+    pub replies: Vec<(usize, Reply)>,
+    /// When its first record was queued: linger and the delivery timeout count from then.
+    pub enqueued: Instant,
     pub attempts: u32,
     pub base_sequence: i32,
     /// The producer id and epoch it is written with (-1 without idempotence), set each time it
@@ -35,10 +86,9 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    /// Messages that never made a batch of their own (failed when the producer closes or a
-    /// sender dies): no partition, no sequence numbers.
-    pub fn orphans(msgs: Vec<Pending>) -> Batch {
-        Batch { partition: -1, msgs, attempts: 0, base_sequence: -1, producer: ProducerIds::NONE }
+    /// Messages in the batch.
+    pub fn len(&self) -> usize {
+        self.records.count()
     }
 }
 
@@ -70,7 +120,8 @@ pub(crate) struct RetryRules {
 
 #[derive(Debug, Default)]
 pub(crate) struct PartQueue {
-    pub queue: VecDeque<Pending>,
+    /// Batches in the order they were opened; the last one takes new records while they fit.
+    pub queue: VecDeque<Batch>,
     /// A batch that failed and waits for its retry; it goes before anything queued.
     pub retry: Option<Batch>,
     pub retry_at: Option<Instant>,
@@ -87,10 +138,10 @@ pub(crate) struct PartQueue {
 pub(crate) struct BatchRules {
     /// How long the first queued message may wait for company.
     pub linger: Duration,
-    /// A batch goes at once when this many messages are queued, and holds at most this many.
+    /// A batch goes at once when it holds this many messages, and holds at most this many.
     pub min_queued_messages: usize,
-    /// The most record bytes (estimated) a batch may carry; a single larger message still
-    /// goes alone (its size was checked when it was queued).
+    /// The most record bytes a batch may carry; a single larger message still goes alone
+    /// (its size was checked when it was queued).
     pub budget: usize,
 }
 
@@ -111,21 +162,62 @@ fn next_sequence(from: i32, count: usize) -> i32 {
 }
 
 impl PartQueue {
-    /// Queues a message; returns whether a sender should be woken for it (the partition was
-    /// idle, someone waits in `send`, or a batch just filled up).
-    pub fn push(&mut self, msg: Pending, rules: &BatchRules) -> bool {
-        let wake = self.queue.is_empty() || msg.reply.is_some() || self.queue.len() + 1 >= rules.min_queued_messages;
-        if msg.reply.is_some() {
-            self.waiting += 1;
+    /// Encodes a message into this partition's (`partition`) open batch, opening one (with a
+    /// buffer from `spare`) when there is none or the message doesn't fit. Returns whether a
+    /// sender should be woken (the partition was idle, someone waits in `send`, or a batch is
+    /// complete) and the bytes the message took.
+    pub fn push(
+        &mut self,
+        partition: i32,
+        rec: &Incoming<'_>,
+        reply: Option<Reply>,
+        now: Instant,
+        rules: &BatchRules,
+        spare: &mut Vec<Vec<u8>>,
+    ) -> (bool, usize) {
+        let size = rec.size();
+        let fits = |b: &Batch| b.len() < rules.min_queued_messages && b.records.len() + size <= rules.budget;
+        let mut wake = self.queue.is_empty() || reply.is_some();
+        let mut pushed = None;
+        if let Some(b) = self.queue.back_mut().filter(|b| fits(b)) {
+            // Refused only when its timestamp is too far from the batch's first: then it opens
+            // a batch of its own.
+            pushed = b.records.push(rec.timestamp, rec.key, rec.value, rec.headers()).ok();
         }
-        self.queue.push_back(msg);
-        wake
+        let took = match pushed {
+            Some(took) => took,
+            None => {
+                // The batch before is complete: ready to go.
+                wake |= !self.queue.is_empty();
+                let mut records = BatchBuilder::with_buffer(spare.pop().unwrap_or_default());
+                // The first record of a batch has no delta to overflow.
+                let took = records.push(rec.timestamp, rec.key, rec.value, rec.headers()).unwrap_or(0);
+                self.queue.push_back(Batch {
+                    partition,
+                    records,
+                    replies: Vec::new(),
+                    enqueued: now,
+                    attempts: 0,
+                    base_sequence: 0,
+                    producer: ProducerIds::NONE,
+                });
+                took
+            }
+        };
+        if let Some(b) = self.queue.back_mut() {
+            if let Some(reply) = reply {
+                b.replies.push((b.len() - 1, reply));
+                self.waiting += 1;
+            }
+            wake |= b.len() >= rules.min_queued_messages;
+        }
+        (wake, took)
     }
 
-    /// The batch this partition (`partition`) has for its sender at `now`: a retry when its
-    /// backoff is over, else queued messages once due — lingered long enough, enough of them,
-    /// someone waiting in `send`, or `urgent` (flush, close).
-    pub fn take(&mut self, partition: i32, now: Instant, urgent: bool, rules: &BatchRules) -> Ready {
+    /// The batch this partition has for its sender at `now`: a retry when its backoff is over,
+    /// else the oldest batch once due — lingered long enough, complete, someone waiting in
+    /// `send`, or `urgent` (flush, close).
+    pub fn take(&mut self, now: Instant, urgent: bool, rules: &BatchRules) -> Ready {
         if self.in_flight {
             return Ready::Nothing;
         }
@@ -138,28 +230,17 @@ impl PartQueue {
             return Ready::Batch(b);
         }
         let Some(front) = self.queue.front() else { return Ready::Nothing };
+        let complete = self.queue.len() > 1 || front.len() >= rules.min_queued_messages;
         let due = front.enqueued + rules.linger;
-        if !(urgent || self.waiting > 0 || self.queue.len() >= rules.min_queued_messages || due <= now) {
+        if !(urgent || self.waiting > 0 || complete || due <= now) {
             return Ready::WaitUntil(due);
         }
-        let mut size = 0;
-        let mut msgs = Vec::new();
-        while let Some(m) = self.queue.front() {
-            let s = m.rec.size_estimate();
-            if !msgs.is_empty() && (size + s > rules.budget || msgs.len() >= rules.min_queued_messages) {
-                break;
-            }
-            size += s;
-            let Some(m) = self.queue.pop_front() else { break };
-            if m.reply.is_some() {
-                self.waiting -= 1;
-            }
-            msgs.push(m);
-        }
-        let base_sequence = self.next_sequence;
-        self.next_sequence = next_sequence(self.next_sequence, msgs.len());
+        let Some(mut b) = self.queue.pop_front() else { return Ready::Nothing };
+        self.waiting -= b.replies.len();
+        b.base_sequence = self.next_sequence;
+        self.next_sequence = next_sequence(self.next_sequence, b.len());
         self.in_flight = true;
-        Ready::Batch(Batch { partition, msgs, attempts: 0, base_sequence, producer: ProducerIds::NONE })
+        Ready::Batch(b)
     }
 }
 
@@ -186,8 +267,10 @@ pub(crate) struct State {
     pub reports: Option<Sender<DeliveryReport>>,
     /// A sender thread died: the error every later call gets.
     pub dead: Option<Error>,
-    /// The estimated bytes of the messages counted in `outstanding` (`buffer.memory`).
+    /// The encoded bytes of the messages counted in `outstanding` (`buffer.memory`).
     pub outstanding_bytes: usize,
+    /// Buffers of settled batches, for the next ones (at most [`SPARE_BUFFERS`]).
+    pub spare: Vec<Vec<u8>>,
     /// Delivery reports sent and not yet taken by the application, and their records'
     /// estimated bytes: they hold whole records, so they count against the queue's bounds.
     pub unread_reports: usize,
@@ -204,7 +287,7 @@ pub(crate) struct State {
 /// What a producer has done since it started (see [`crate::stats::ProducerStats`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Totals {
-    /// Batches handed to a sender, retries included, their messages and estimated bytes.
+    /// Batches handed to a sender, retries included, their messages and encoded bytes.
     pub batches: u64,
     pub records: u64,
     pub batch_bytes: u64,
@@ -225,6 +308,7 @@ impl State {
             reports,
             dead: None,
             outstanding_bytes: 0,
+            spare: Vec::new(),
             unread_reports: 0,
             unread_report_bytes: 0,
             producer: ProducerIds::NONE,
@@ -248,11 +332,20 @@ impl State {
         self.unread_report_bytes = self.unread_report_bytes.saturating_sub(size);
     }
 
-    /// Counts a message accepted by `produce`.
-    pub fn accept(&mut self, partition: usize, msg: Pending, rules: &BatchRules) -> bool {
+    /// Queues a message accepted by `produce` in `partition`; returns whether a sender should
+    /// be woken.
+    pub fn accept(
+        &mut self,
+        partition: usize,
+        rec: &Incoming<'_>,
+        reply: Option<Reply>,
+        now: Instant,
+        rules: &BatchRules,
+    ) -> bool {
+        let (wake, took) = self.parts[partition].push(partition as i32, rec, reply, now, rules, &mut self.spare);
         self.outstanding += 1;
-        self.outstanding_bytes += msg.rec.size_estimate();
-        self.parts[partition].push(msg, rules)
+        self.outstanding_bytes += took;
+        wake
     }
 
     /// The next batch of `partition` for its sender, with the ids to write it with; nothing
@@ -262,12 +355,12 @@ impl State {
             return Ready::Nothing;
         }
         let producer = self.producer;
-        match self.parts[partition].take(partition as i32, now, urgent, rules) {
+        match self.parts[partition].take(now, urgent, rules) {
             Ready::Batch(mut b) => {
                 b.producer = producer;
                 self.totals.batches += 1;
-                self.totals.records += b.msgs.len() as u64;
-                self.totals.batch_bytes += b.msgs.iter().map(|m| m.rec.size_estimate() as u64).sum::<u64>();
+                self.totals.records += b.len() as u64;
+                self.totals.batch_bytes += b.records.len() as u64;
                 Ready::Batch(b)
             }
             other => other,
@@ -300,7 +393,7 @@ impl State {
             q.next_sequence = 0;
             if let Some(b) = &mut q.retry {
                 b.base_sequence = 0;
-                q.next_sequence = next_sequence(0, b.msgs.len());
+                q.next_sequence = next_sequence(0, b.len());
             }
         }
     }
@@ -312,9 +405,9 @@ impl State {
     pub fn on_failure(&mut self, mut batch: Batch, e: &Error, rules: &RetryRules, now: Instant) -> Settled {
         let slot = usize::try_from(batch.partition).ok().filter(|p| *p < self.parts.len());
         let wait = rules.backoff.delay(batch.attempts);
-        let deadline = batch.msgs.first().map(|m| m.enqueued + rules.delivery_timeout);
+        let deadline = batch.enqueued + rules.delivery_timeout;
         // Once closing, nothing is retried: the producer is about to stop its senders.
-        let in_time = deadline.is_some_and(|d| now + wait < d) && !self.closing;
+        let in_time = now + wait < deadline && !self.closing;
         if let (Some(p), true) = (slot, e.retry() != Retry::Never && batch.attempts < rules.max_retries && in_time) {
             batch.attempts += 1;
             let q = &mut self.parts[p];
@@ -367,46 +460,70 @@ impl State {
 
     /// Fails every message queued or waiting to retry with `e`.
     fn fail_pending(&mut self, e: &Error) {
-        let mut msgs = Vec::new();
+        let mut batches = Vec::new();
         for q in &mut self.parts {
             q.retry_at = None;
             q.waiting = 0;
-            msgs.extend(q.retry.take().into_iter().flat_map(|b| b.msgs));
-            msgs.extend(q.queue.drain(..));
+            batches.extend(q.retry.take());
+            batches.extend(q.queue.drain(..));
         }
-        if !msgs.is_empty() {
-            self.finish(Batch::orphans(msgs), |_| Err(e.clone()));
+        for b in batches {
+            self.settle(b, |_| Err(e.clone()));
         }
     }
 
-    /// Hands each message of a finished batch its outcome.
+    /// Hands each message of a batch back from its sender its outcome; its partition may send
+    /// the next.
     pub fn finish(&mut self, batch: Batch, outcome: impl Fn(usize) -> Result<Delivery, Error>) {
         if let Some(q) = usize::try_from(batch.partition).ok().and_then(|p| self.parts.get_mut(p)) {
             q.in_flight = false;
         }
-        let n = batch.msgs.len();
-        for (i, p) in batch.msgs.into_iter().enumerate() {
-            self.outstanding_bytes = self.outstanding_bytes.saturating_sub(p.rec.size_estimate());
+        self.settle(batch, outcome);
+    }
+
+    /// Hands each message of `batch` its outcome: to its waiter in `send`, else to the
+    /// delivery reports (the record read back from the batch), else (a failure) to the next
+    /// `flush`.
+    fn settle(&mut self, batch: Batch, outcome: impl Fn(usize) -> Result<Delivery, Error>) {
+        let Batch { partition, records, replies, .. } = batch;
+        let n = records.count();
+        let mut replies = replies.into_iter().peekable();
+        let mut read_back = self.reports.as_ref().map(|_| records.records());
+        for i in 0..n {
             let result = outcome(i);
+            let reply = replies.next_if(|(at, _)| *at == i).map(|(_, r)| r);
+            let rec = read_back.as_mut().and_then(Iterator::next);
             if let Err(e) = &result {
                 self.failed += 1;
                 self.totals.failed += 1;
-                if self.reports.is_none() && p.reply.is_none() && self.first_error.is_none() {
+                if self.reports.is_none() && reply.is_none() && self.first_error.is_none() {
                     self.first_error = Some(e.clone());
                 }
             }
-            if let Some(reply) = p.reply {
+            if let Some(reply) = reply {
                 // The waiter may have given up; the outcome then goes nowhere, as it asked.
                 let _ = reply.send(result);
-            } else if let Some(r) = &self.reports {
-                let size = p.rec.size_estimate();
-                if r.send(DeliveryReport { record: p.rec, result }).is_ok() {
+            } else if let (Some(r), Some(rec)) = (&self.reports, rec) {
+                let record = ProducerRecord {
+                    value: rec.value.map(<[u8]>::to_vec),
+                    key: rec.key.map(<[u8]>::to_vec),
+                    headers: rec.headers.into_iter().map(|h| (h.key, h.value)).collect(),
+                    timestamp: Some(rec.timestamp),
+                    partition: (partition >= 0).then_some(partition),
+                };
+                let size = record.size_estimate();
+                if r.send(DeliveryReport { record, result }).is_ok() {
                     self.unread_reports += 1;
                     self.unread_report_bytes += size;
                 }
             }
         }
+        drop(read_back);
         self.outstanding -= n;
+        self.outstanding_bytes = self.outstanding_bytes.saturating_sub(records.len());
+        if self.spare.len() < SPARE_BUFFERS {
+            self.spare.push(records.into_buffer());
+        }
     }
 }
 
@@ -433,14 +550,22 @@ mod tests {
         st.producer = ids;
         for p in 0..partitions {
             for _ in 0..n {
-                st.accept(p, msg(1, at), &RULES);
+                st.accept(p, &rec(1), None, at, &RULES);
             }
         }
         st
     }
 
-    fn msg(len: usize, at: Instant) -> Pending {
-        Pending { rec: ProducerRecord::new(vec![b'x'; len]), reply: None, enqueued: at }
+    const VALUE: [u8; 600] = [b'x'; 600];
+
+    /// A record with a value of `len` bytes.
+    fn rec(len: usize) -> Incoming<'static> {
+        Incoming { key: None, value: Some(&VALUE[..len]), headers: Headers::Borrowed(&[]), timestamp: 0 }
+    }
+
+    /// Queues a record of `len` bytes in partition 0's queue `q`; whether a sender is woken.
+    fn push(q: &mut PartQueue, len: usize, at: Instant) -> bool {
+        q.push(0, &rec(len), None, at, &RULES, &mut Vec::new()).0
     }
 
     fn batch(r: Ready) -> Batch {
@@ -458,15 +583,15 @@ mod tests {
     fn a_lone_message_lingers_then_goes() {
         let t0 = Instant::now();
         let mut q = PartQueue::default();
-        assert!(q.push(msg(1, t0), &RULES), "the first message wakes a sender");
-        assert!(!q.push(msg(1, t0), &RULES), "the second lingers with it");
-        match q.take(0, t0, false, &RULES) {
+        assert!(push(&mut q, 1, t0), "the first message wakes a sender");
+        assert!(!push(&mut q, 1, t0), "the second lingers with it");
+        match q.take(t0, false, &RULES) {
             Ready::WaitUntil(at) => assert_eq!(at, t0 + RULES.linger),
             other => panic!("expected to linger, got {other:?}"),
         }
-        let b = batch(q.take(0, t0 + RULES.linger, false, &RULES));
-        assert_eq!((b.partition, b.msgs.len(), b.base_sequence), (0, 2, 0));
-        assert!(matches!(q.take(0, t0 + RULES.linger, true, &RULES), Ready::Nothing), "one batch in flight");
+        let b = batch(q.take(t0 + RULES.linger, false, &RULES));
+        assert_eq!((b.partition, b.len(), b.base_sequence), (0, 2, 0));
+        assert!(matches!(q.take(t0 + RULES.linger, true, &RULES), Ready::Nothing), "one batch in flight");
     }
 
     #[test]
@@ -474,38 +599,39 @@ mod tests {
         let t0 = Instant::now();
         let mut q = PartQueue::default();
         for _ in 0..3 {
-            q.push(msg(1, t0), &RULES);
+            push(&mut q, 1, t0);
         }
-        assert_eq!(batch(q.take(0, t0, false, &RULES)).msgs.len(), 3);
+        assert_eq!(batch(q.take(t0, false, &RULES)).len(), 3);
 
         let mut q = PartQueue::default();
-        q.push(msg(1, t0), &RULES);
-        assert_eq!(batch(q.take(0, t0, true, &RULES)).msgs.len(), 1, "urgent (flush, close)");
+        push(&mut q, 1, t0);
+        assert_eq!(batch(q.take(t0, true, &RULES)).len(), 1, "urgent (flush, close)");
 
         let mut q = PartQueue::default();
         let (tx, _rx) = sync_channel(1);
-        assert!(q.push(Pending { reply: Some(tx), ..msg(1, t0) }, &RULES), "a send() wakes a sender");
-        let b = batch(q.take(0, t0, false, &RULES));
-        assert_eq!((b.msgs.len(), q.waiting), (1, 0));
+        assert!(q.push(0, &rec(1), Some(tx), t0, &RULES, &mut Vec::new()).0, "a send() wakes a sender");
+        let b = batch(q.take(t0, false, &RULES));
+        assert_eq!((b.len(), q.waiting), (1, 0));
     }
 
     #[test]
     fn batches_respect_the_budget_and_the_count_but_always_take_one() {
         let t0 = Instant::now();
         let mut q = PartQueue::default();
-        // size_estimate is 21 + the value: 61 each, so two exceed the budget of 100.
-        q.push(msg(40, t0), &RULES);
-        q.push(msg(40, t0), &RULES);
-        assert_eq!(batch(q.take(0, t0, true, &RULES)).msgs.len(), 1);
+        // Each takes at most 64 bytes (21 for the length, attributes and deltas, 43 for the
+        // fields), so two exceed the budget of 100.
+        push(&mut q, 40, t0);
+        push(&mut q, 40, t0);
+        assert_eq!(batch(q.take(t0, true, &RULES)).len(), 1);
         q.in_flight = false;
         let mut q2 = PartQueue::default();
-        q2.push(msg(500, t0), &RULES);
-        assert_eq!(batch(q2.take(0, t0, true, &RULES)).msgs.len(), 1, "an oversized message still goes");
+        push(&mut q2, 500, t0);
+        assert_eq!(batch(q2.take(t0, true, &RULES)).len(), 1, "an oversized message still goes");
         let mut q3 = PartQueue::default();
         for _ in 0..5 {
-            q3.push(msg(1, t0), &RULES);
+            push(&mut q3, 1, t0);
         }
-        assert_eq!(batch(q3.take(0, t0, true, &RULES)).msgs.len(), 3, "at most min_queued_messages");
+        assert_eq!(batch(q3.take(t0, true, &RULES)).len(), 3, "at most min_queued_messages");
     }
 
     #[test]
@@ -513,9 +639,9 @@ mod tests {
         let t0 = Instant::now();
         let mut q = PartQueue { next_sequence: i32::MAX - 1, ..PartQueue::default() };
         for _ in 0..3 {
-            q.push(msg(1, t0), &RULES);
+            push(&mut q, 1, t0);
         }
-        let b = batch(q.take(0, t0, true, &RULES));
+        let b = batch(q.take(t0, true, &RULES));
         assert_eq!((b.base_sequence, q.next_sequence), (i32::MAX - 1, 1));
         assert_eq!(next_sequence(5, 10), 15);
     }
@@ -525,21 +651,63 @@ mod tests {
         let t0 = Instant::now();
         let mut st = queued(1, 2, t0, ProducerIds::NONE);
         let first = batch(st.take(0, t0, true, &RULES));
-        st.accept(0, msg(1, t0), &RULES);
+        st.accept(0, &rec(1), None, t0, &RULES);
         let retriable = err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
         let Settled::Retrying(wait) = st.on_failure(first, &retriable, &retries(1), t0) else {
             panic!("a retriable error with retries left is retried");
         };
         assert!(wait <= Duration::from_millis(100));
-        assert!(matches!(st.parts[0].take(0, t0, true, &RULES), Ready::WaitUntil(_)), "backing off");
-        let again = batch(st.parts[0].take(0, t0 + wait, true, &RULES));
-        assert_eq!((again.msgs.len(), again.base_sequence, again.attempts), (2, 0, 1), "the same batch goes first");
+        assert!(matches!(st.parts[0].take(t0, true, &RULES), Ready::WaitUntil(_)), "backing off");
+        let again = batch(st.parts[0].take(t0 + wait, true, &RULES));
+        assert_eq!((again.len(), again.base_sequence, again.attempts), (2, 0, 1), "the same batch goes first");
         // Out of retries: every message fails and stops counting as outstanding.
         assert_eq!(st.on_failure(again, &retriable, &retries(1), t0), Settled::Failed);
         assert_eq!((st.outstanding, st.failed), (1, 2));
         assert_eq!(st.first_error.as_ref().and_then(Error::code), Some(ErrorCode::NOT_LEADER_OR_FOLLOWER));
         // The message queued behind it goes next, with the following sequence number.
-        assert_eq!(batch(st.parts[0].take(0, t0, true, &RULES)).base_sequence, 2);
+        assert_eq!(batch(st.parts[0].take(t0, true, &RULES)).base_sequence, 2);
+    }
+
+    #[test]
+    fn a_settled_batch_hands_its_buffer_to_the_next_one() {
+        let t0 = Instant::now();
+        let mut st = queued(1, 3, t0, ProducerIds::NONE);
+        let first = batch(st.take(0, t0, true, &RULES));
+        let bytes = first.records.len();
+        assert_eq!(st.outstanding_bytes, bytes, "the queue counts encoded bytes");
+        st.finish(first, |_| Ok(Delivery { partition: 0, offset: Some(0) }));
+        assert_eq!((st.outstanding, st.outstanding_bytes, st.spare.len()), (0, 0, 1));
+        let capacity = st.spare[0].capacity();
+        st.accept(0, &rec(1), None, t0, &RULES);
+        assert!(st.spare.is_empty(), "the next batch took the spare buffer");
+        let next = batch(st.take(0, t0, true, &RULES));
+        assert!(next.records.into_buffer().capacity() >= capacity);
+    }
+
+    #[test]
+    fn delivery_reports_give_back_the_record_as_produced() {
+        let t0 = Instant::now();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut st = State::new(2, Some(tx));
+        let headers: [(&str, Option<&[u8]>); 2] = [("h", Some(b"1")), ("none", None)];
+        let one = Incoming { key: Some(b"k"), value: None, headers: Headers::Borrowed(&headers), timestamp: 77 };
+        st.accept(1, &one, None, t0, &RULES);
+        st.accept(1, &rec(2), None, t0, &RULES);
+        let b = batch(st.take(1, t0, true, &RULES));
+        st.finish(b, |i| Ok(Delivery { partition: 1, offset: Some(10 + i as i64) }));
+        let reports: Vec<DeliveryReport> = rx.try_iter().collect();
+        assert_eq!(reports.len(), 2);
+        let want = ProducerRecord {
+            value: None,
+            key: Some(b"k".to_vec()),
+            headers: vec![("h".into(), Some(b"1".to_vec())), ("none".into(), None)],
+            timestamp: Some(77),
+            partition: Some(1),
+        };
+        assert_eq!(reports[0].record, want);
+        assert_eq!(reports[1].record.value.as_deref(), Some(&b"xx"[..]));
+        assert_eq!(reports[1].result.as_ref().ok().and_then(|d| d.offset), Some(11));
+        assert_eq!((st.unread_reports, st.outstanding), (2, 0));
     }
 
     #[test]
@@ -548,15 +716,13 @@ mod tests {
         let mut st = State::new(2, None);
         for p in 0..2 {
             for _ in 0..2 {
-                st.parts[p].push(msg(1, t0), &RULES);
-                st.outstanding += 1;
+                st.accept(p, &rec(1), None, t0, &RULES);
             }
         }
         let (tx, rx) = sync_channel(1);
-        st.parts[1].push(Pending { reply: Some(tx), ..msg(1, t0) }, &RULES);
-        st.outstanding += 1;
+        st.accept(1, &rec(1), Some(tx), t0, &RULES);
         // Partition 0's batch is in flight on the thread that dies.
-        let _lost = batch(st.parts[0].take(0, t0, true, &RULES));
+        let _lost = batch(st.parts[0].take(t0, true, &RULES));
         let died = Error::BackgroundThread { thread: "s".into(), message: "boom".into() };
         st.fail_all(died);
         assert_eq!(st.outstanding, 0, "flush has nothing left to wait for");
@@ -572,7 +738,7 @@ mod tests {
         let t0 = Instant::now();
         let mut st = State::new(1, None);
         let (tx, rx) = sync_channel(1);
-        st.accept(0, Pending { reply: Some(tx), ..msg(1, t0) }, &RULES);
+        st.accept(0, &rec(1), Some(tx), t0, &RULES);
         let b = batch(st.take(0, t0, false, &RULES));
         let fatal = err(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
         assert_eq!(st.on_failure(b, &fatal, &retries(10), t0), Settled::Failed);
@@ -620,7 +786,7 @@ mod tests {
         // Partition 1's batch fails and waits to retry (sequence 0..1); more is queued there.
         let retriable = err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
         assert!(matches!(st.on_failure(p1, &retriable, &retries(5), t0), Settled::Retrying(_)));
-        st.accept(0, msg(1, t0), &RULES);
+        st.accept(0, &rec(1), None, t0, &RULES);
         // Partition 0's fails for good: its next sequence (2) would leave a gap at 0..1.
         let fatal = err(ErrorCode::MESSAGE_TOO_LARGE);
         assert_eq!(st.on_failure(p0, &fatal, &retries(5), t0), Settled::Failed);
@@ -631,7 +797,7 @@ mod tests {
         // The retry goes first, renumbered from 0 with the new epoch; then partition 0 from 0.
         let later = t0 + Duration::from_secs(9);
         let again = batch(st.take(1, later, true, &RULES));
-        assert_eq!((again.producer, again.base_sequence, again.msgs.len()), (ProducerIds { id: 7, epoch: 4 }, 0, 2));
+        assert_eq!((again.producer, again.base_sequence, again.len()), (ProducerIds { id: 7, epoch: 4 }, 0, 2));
         let next = batch(st.take(0, later, true, &RULES));
         assert_eq!((next.producer.epoch, next.base_sequence), (4, 0));
     }
@@ -700,8 +866,8 @@ mod props {
         ]
     }
 
-    fn id_of(r: &ProducerRecord) -> u64 {
-        std::str::from_utf8(&r.value.as_ref().expect("value")[..8]).expect("ascii").parse().expect("id")
+    fn id_of(value: Option<&[u8]>) -> u64 {
+        std::str::from_utf8(&value.expect("value")[..8]).expect("ascii").parse().expect("id")
     }
 
     /// Runs `ops` against an idempotent producer's state, then closes it and settles what is in
@@ -729,16 +895,18 @@ mod props {
         // Batches out with a sender; a failed one's (ids, base sequence) until it goes again.
         let mut in_flight: Vec<Batch> = Vec::new();
         let mut retrying: BTreeMap<i32, (Vec<u64>, i32, i16)> = BTreeMap::new();
-        let ids = |b: &Batch| b.msgs.iter().map(|m| id_of(&m.rec)).collect::<Vec<u64>>();
+        let ids = |b: &Batch| b.records.records().map(|r| id_of(r.value)).collect::<Vec<u64>>();
         let mut bumps = 0;
         for (step, op) in ops.iter().enumerate() {
             let at = |what: String| format!("step {step} ({op:?}): {what}");
             match op.clone() {
                 Op::Accept { partition, len } => {
                     let value = format!("{next_id:08}{}", "x".repeat(len)).into_bytes();
-                    let rec = ProducerRecord::new(value);
-                    sizes.insert(next_id, rec.size_estimate());
-                    st.accept(partition, Pending { rec, reply: None, enqueued: now }, &RULES);
+                    let rec =
+                        Incoming { key: None, value: Some(&value), headers: Headers::Borrowed(&[]), timestamp: 0 };
+                    let before = st.outstanding_bytes;
+                    st.accept(partition, &rec, None, now, &RULES);
+                    sizes.insert(next_id, st.outstanding_bytes - before);
                     unsent[partition].push_back(next_id);
                     next_id += 1;
                 }
@@ -823,7 +991,7 @@ mod props {
             }
         }
         let still_out = st.close(&Error::Stopped);
-        if still_out != in_flight.iter().map(|b| b.msgs.len()).sum::<usize>() {
+        if still_out != in_flight.iter().map(Batch::len).sum::<usize>() {
             return Err(format!("close: {still_out} still out, {} in flight", in_flight.len()));
         }
         for b in in_flight.drain(..) {
@@ -834,7 +1002,7 @@ mod props {
         let mut outcomes: BTreeMap<u64, usize> = BTreeMap::new();
         let mut delivered: Vec<Vec<u64>> = vec![Vec::new(); PARTS];
         for r in rx.iter() {
-            let id = id_of(&r.record);
+            let id = id_of(r.record.value.as_deref());
             *outcomes.entry(id).or_default() += 1;
             if let Ok(d) = &r.result {
                 delivered[d.partition as usize].push(id);

@@ -1,8 +1,8 @@
 //! The producer as the application sees it.
 
-use super::accumulator::{Pending, ProducerIds, State};
+use super::accumulator::{Headers, Incoming, ProducerIds, Reply, State};
 use super::config::ProducerConfig;
-use super::record::{Delivery, DeliveryReport, ProducerRecord};
+use super::record::{BorrowedRecord, Delivery, DeliveryReport, ProducerRecord};
 use super::sender::{self, Shared};
 use crate::client::{txn, TopicRef};
 use crate::error::{Error, Result};
@@ -11,7 +11,7 @@ use crate::stats::{Periodic, ProducerStats};
 use crate::workers::Workers;
 use std::collections::BTreeSet;
 use std::sync::atomic::AtomicUsize;
-use std::sync::mpsc::{channel, sync_channel, Receiver};
+use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -207,20 +207,37 @@ impl Producer {
 
     /// Queues a message (or, with `sync(true)`, writes it and waits). Blocks while the queue is
     /// full (`max_queued_messages`, `max_queued_bytes`), for up to `pending_timeout` (with
-    /// `block_on_queue_full`).
+    /// `block_on_queue_full`). The record is encoded into its partition's open batch at once.
     pub fn produce(&self, rec: ProducerRecord) -> Result<()> {
+        let (incoming, partition) = owned(&rec);
+        self.produce_incoming(incoming, partition)
+    }
+
+    /// [`Producer::produce`] for a borrowed record: its bytes are copied into the batch, so a
+    /// caller that fills one buffer again and again allocates nothing per message.
+    pub fn produce_borrowed(&self, rec: BorrowedRecord<'_>) -> Result<()> {
+        let (incoming, partition) = borrowed(&rec);
+        self.produce_incoming(incoming, partition)
+    }
+
+    fn produce_incoming(&self, rec: Incoming<'_>, partition: Option<i32>) -> Result<()> {
         self.report_statistics();
         if self.shared.cfg.sync {
-            return self.send(rec).map(drop);
+            return self.send_incoming(rec, partition).map(drop);
         }
-        self.enqueue(rec, None)
+        self.enqueue(rec, partition, None)
     }
 
     /// Writes a message and waits for its acknowledgement: the partition and offset it got.
     pub fn send(&self, rec: ProducerRecord) -> Result<Delivery> {
         self.report_statistics();
-        let (tx, rx) = sync_channel(1);
-        self.enqueue(rec, Some(tx))?;
+        let (incoming, partition) = owned(&rec);
+        self.send_incoming(incoming, partition)
+    }
+
+    fn send_incoming(&self, rec: Incoming<'_>, partition: Option<i32>) -> Result<Delivery> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.enqueue(rec, partition, Some(tx))?;
         let cfg = &self.shared.cfg;
         // The delivery timeout bounds retries; a request under way when it passes still runs to
         // its own end.
@@ -233,30 +250,24 @@ impl Producer {
         rx.recv_timeout(limit).map_err(|_| self.shared.lock().dead.clone().unwrap_or_else(timed_out))?
     }
 
-    fn enqueue(
-        &self,
-        mut rec: ProducerRecord,
-        reply: Option<std::sync::mpsc::SyncSender<Result<Delivery>>>,
-    ) -> Result<()> {
+    fn enqueue(&self, rec: Incoming<'_>, partition: Option<i32>, reply: Option<Reply>) -> Result<()> {
         let topic = &*self.shared.topic;
         let cfg = &self.shared.cfg;
         if self.closed {
             return Err(Error::Stopped);
         }
-        let p = match rec.partition {
+        let p = match partition {
             Some(p) => p,
-            None => cfg.partitioner.partition(rec.key.as_deref(), self.partitions, &self.counter),
+            None => cfg.partitioner.partition(rec.key, self.partitions, &self.counter),
         };
         if !(0..self.partitions).contains(&p) {
             return Err(Error::UnknownTopicOrPartition { topic: topic.to_string(), partition: Some(p) });
         }
-        rec.partition = Some(p);
-        let size = rec.size_estimate();
+        let size = rec.size();
         if size > self.shared.batch_budget() {
             return Err(Error::MessageTooLarge { topic: topic.to_string(), size, max: self.shared.batch_budget() });
         }
         self.join_transaction(p)?;
-        rec.timestamp.get_or_insert_with(crate::stats::now_ms);
         let now = Instant::now();
         let deadline = now + cfg.pending_timeout;
         let mut st = self.shared.lock();
@@ -278,7 +289,7 @@ impl Producer {
         if st.closing {
             return Err(Error::Stopped);
         }
-        let wake = st.accept(p as usize, Pending { rec, reply, enqueued: now }, &self.shared.rules());
+        let wake = st.accept(p as usize, &rec, reply, now, &self.shared.rules());
         drop(st);
         if wake {
             // Any sender may own the partition.
@@ -563,6 +574,28 @@ impl Drop for Producer {
             log::error!("{}: closing on drop: {e}", self.shared.topic);
         }
     }
+}
+
+/// An owned record as the accumulator takes it, and its explicit partition.
+fn owned(rec: &ProducerRecord) -> (Incoming<'_>, Option<i32>) {
+    let incoming = Incoming {
+        key: rec.key.as_deref(),
+        value: rec.value.as_deref(),
+        headers: Headers::Owned(&rec.headers),
+        timestamp: rec.timestamp.unwrap_or_else(crate::stats::now_ms),
+    };
+    (incoming, rec.partition)
+}
+
+/// A borrowed record as the accumulator takes it, and its explicit partition.
+fn borrowed<'a>(rec: &BorrowedRecord<'a>) -> (Incoming<'a>, Option<i32>) {
+    let incoming = Incoming {
+        key: rec.key,
+        value: rec.value,
+        headers: Headers::Borrowed(rec.headers),
+        timestamp: rec.timestamp.unwrap_or_else(crate::stats::now_ms),
+    };
+    (incoming, rec.partition)
 }
 
 #[cfg(test)]

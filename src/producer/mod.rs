@@ -13,5 +13,5 @@ mod transaction;
 pub use config::{Acks, ProducerBuilder};
 pub use handle::Producer;
 pub use partitioner::Partitioner;
-pub use record::{Delivery, DeliveryReport, ProducerRecord};
+pub use record::{BorrowedRecord, Delivery, DeliveryReport, ProducerRecord};
 pub use transaction::Transaction;

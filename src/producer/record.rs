@@ -47,12 +47,35 @@ impl ProducerRecord {
         self
     }
 
-    /// An estimate of the bytes the record takes in a batch, for batching decisions.
+    /// An estimate of the bytes the record holds, for the bounds on unread delivery reports.
     pub(crate) fn size_estimate(&self) -> usize {
         let bytes = |b: &Option<Vec<u8>>| b.as_ref().map_or(0, Vec::len);
         21 + bytes(&self.key)
             + bytes(&self.value)
             + self.headers.iter().map(|(k, v)| k.len() + bytes(v) + 10).sum::<usize>()
+    }
+}
+
+/// A message to produce, borrowed from the caller (see [`crate::Producer::produce_borrowed`]):
+/// its bytes are copied into the batch, so nothing is allocated for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BorrowedRecord<'a> {
+    /// The value; `None` writes a null (a tombstone on compacted topics).
+    pub value: Option<&'a [u8]>,
+    /// The key; chooses the partition unless one is given.
+    pub key: Option<&'a [u8]>,
+    /// Headers.
+    pub headers: &'a [(&'a str, Option<&'a [u8]>)],
+    /// Create time in ms since the epoch; `None` uses the time it was produced.
+    pub timestamp: Option<i64>,
+    /// An explicit partition, overriding the partitioner.
+    pub partition: Option<i32>,
+}
+
+impl<'a> BorrowedRecord<'a> {
+    /// A record with this value.
+    pub fn new(value: &'a [u8]) -> BorrowedRecord<'a> {
+        BorrowedRecord { value: Some(value), ..Default::default() }
     }
 }
 

@@ -13,7 +13,7 @@ use crate::client::Client;
 use crate::error::{Context, Error, Retry};
 use crate::protocol::codec::Encoder;
 use crate::protocol::error_code::ErrorCode;
-use crate::protocol::records::{encode_batch_v2, BatchSpec, RecordSpec};
+use crate::protocol::records::BatchSpec;
 use crate::protocol::ApiKey;
 use crate::retry::Backoff;
 use std::collections::BTreeMap;
@@ -170,18 +170,9 @@ fn take_ready(shared: &Shared, role: &Role) -> Option<Vec<Batch>> {
     }
 }
 
-/// Encodes a batch's messages as one RecordBatch v2.
+/// Writes a batch's records (encoded when they were queued) as one RecordBatch v2, compressed
+/// here, on the sender's thread.
 fn encode(shared: &Shared, batch: &Batch) -> Result<Vec<u8>, Error> {
-    let recs: Vec<RecordSpec<'_>> = batch
-        .msgs
-        .iter()
-        .map(|m| RecordSpec {
-            key: m.rec.key.as_deref(),
-            value: m.rec.value.as_deref(),
-            headers: m.rec.headers.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect(),
-            timestamp: m.rec.timestamp.unwrap_or(0),
-        })
-        .collect();
     let ProducerIds { id, epoch } = batch.producer;
     let spec = BatchSpec {
         base_offset: 0,
@@ -192,8 +183,8 @@ fn encode(shared: &Shared, batch: &Batch) -> Result<Vec<u8>, Error> {
         transactional: shared.cfg.transactional_id.is_some(),
         control: false,
     };
-    let mut e = Encoder::new();
-    encode_batch_v2(&mut e, spec, &recs).map_err(|c| Error::Config(format!("{}: {c}", shared.topic)))?;
+    let mut e = Encoder::from_vec(Vec::with_capacity(batch.records.len() + BATCH_OVERHEAD));
+    batch.records.write(&mut e, spec).map_err(|c| Error::Config(format!("{}: {c}", shared.topic)))?;
     Ok(e.into_inner())
 }
 
@@ -296,7 +287,7 @@ fn send_round(shared: &Shared, conns: &mut Dedicated, batches: Vec<Batch>) {
 /// Retries `batch` after a backoff if `e` may pass and attempts remain, else fails its messages.
 /// Returns whether metadata should be refreshed.
 fn settle_error(shared: &Shared, batch: Batch, e: &Error) -> bool {
-    let (partition, count) = (batch.partition, batch.msgs.len());
+    let (partition, count) = (batch.partition, batch.len());
     let settled = shared.lock().on_failure(batch, e, &shared.retry_rules(), Instant::now());
     match settled {
         Settled::Retrying(wait) => {

@@ -679,83 +679,208 @@ impl Default for BatchSpec {
     }
 }
 
-/// Appends the records section of a v2 batch (uncompressed) to `body`.
-fn encode_records(body: &mut Encoder, base_ts: i64, records: &[RecordSpec<'_>]) {
-    let mut rec = Encoder::new();
-    for (i, r) in records.iter().enumerate() {
-        rec.i8(0);
-        rec.varlong(r.timestamp - base_ts);
-        rec.varint(i as i32);
-        for b in [r.key, r.value] {
-            match b {
-                Some(b) => {
-                    rec.varint(b.len() as i32);
-                    rec.raw(b);
-                }
-                None => rec.varint(-1),
-            }
+/// The bytes a varint (zigzag) of `v` takes.
+fn varlong_len(v: i64) -> usize {
+    let z = ((v << 1) ^ (v >> 63)) as u64;
+    (64 - z.leading_zeros() as usize).max(1).div_ceil(7)
+}
+
+/// The bytes a length-prefixed field (`-1` for null) takes.
+fn field_len(b: Option<&[u8]>) -> usize {
+    b.map_or(1, |b| varlong_len(b.len() as i64) + b.len())
+}
+
+/// A record read back from a [`BatchBuilder`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltRecord<'a> {
+    /// Timestamp in ms.
+    pub timestamp: i64,
+    /// Key.
+    pub key: Option<&'a [u8]>,
+    /// Value.
+    pub value: Option<&'a [u8]>,
+    /// Headers.
+    pub headers: Vec<Header>,
+}
+
+/// The records of a v2 batch, added one at a time: each record is encoded once, when it is
+/// added (a producer's open batch), and [`BatchBuilder::write`] puts the batch header around
+/// them, compressing them then. Offset deltas count from 0; timestamps are deltas from the
+/// first record's.
+#[derive(Debug, Default, Clone)]
+pub struct BatchBuilder {
+    records: Vec<u8>,
+    count: usize,
+    base_ts: i64,
+    max_ts: i64,
+}
+
+impl BatchBuilder {
+    /// An empty batch that writes into `buf` (cleared), so a spent batch's buffer can be reused.
+    pub fn with_buffer(mut buf: Vec<u8>) -> BatchBuilder {
+        buf.clear();
+        BatchBuilder { records: buf, count: 0, base_ts: 0, max_ts: 0 }
+    }
+
+    /// Records added.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Whether no record was added.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Bytes of the encoded records (before compression).
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Gives the buffer back, for another batch.
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.records
+    }
+
+    /// The most bytes a record with these fields takes in a batch, whatever its deltas.
+    pub fn size_bound<'h>(
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: impl Iterator<Item = (&'h str, Option<&'h [u8]>)>,
+    ) -> usize {
+        // Length prefix, attributes, timestamp and offset deltas at their widest.
+        5 + 1 + 10 + 5 + Self::fields_len(key, value, headers)
+    }
+
+    fn fields_len<'h>(
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: impl Iterator<Item = (&'h str, Option<&'h [u8]>)>,
+    ) -> usize {
+        let mut n = 0;
+        let mut len = field_len(key) + field_len(value);
+        for (k, v) in headers {
+            n += 1;
+            len += field_len(Some(k.as_bytes())) + field_len(v);
         }
-        rec.varint(r.headers.len() as i32);
-        for (k, v) in &r.headers {
-            rec.varint(k.len() as i32);
-            rec.raw(k.as_bytes());
-            match v {
-                Some(v) => {
-                    rec.varint(v.len() as i32);
-                    rec.raw(v);
-                }
-                None => rec.varint(-1),
-            }
+        len + varlong_len(n as i64)
+    }
+
+    /// Adds a record; returns the bytes it took. Refused (and nothing added) when its
+    /// timestamp cannot be written as a delta from the first record's.
+    pub fn push<'h, H>(
+        &mut self,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: H,
+    ) -> Result<usize, CodecError>
+    where
+        H: Iterator<Item = (&'h str, Option<&'h [u8]>)> + Clone,
+    {
+        if self.count == 0 {
+            self.base_ts = timestamp;
+            self.max_ts = timestamp;
         }
-        body.varint(rec.len() as i32);
-        body.raw(rec.as_mut_slice());
-        rec = Encoder::from_vec({
-            let mut v = rec.into_inner();
-            v.clear();
-            v
-        });
+        let delta = timestamp.checked_sub(self.base_ts).ok_or(CodecError::TimestampRange(self.base_ts, timestamp))?;
+        // A batch's bytes are bounded by a request's size, so its count fits an i32.
+        let offset_delta = self.count as i32;
+        let body = 1
+            + varlong_len(delta)
+            + varlong_len(i64::from(offset_delta))
+            + Self::fields_len(key, value, headers.clone());
+        let start = self.records.len();
+        self.records.reserve(body + 5);
+        let mut e = Encoder::from_vec(std::mem::take(&mut self.records));
+        e.varint(body as i32);
+        e.i8(0);
+        e.varlong(delta);
+        e.varint(offset_delta);
+        put_field(&mut e, key);
+        put_field(&mut e, value);
+        e.varint(headers.clone().count() as i32);
+        for (k, v) in headers {
+            put_field(&mut e, Some(k.as_bytes()));
+            put_field(&mut e, v);
+        }
+        self.records = e.into_inner();
+        self.count += 1;
+        self.max_ts = self.max_ts.max(timestamp);
+        Ok(self.records.len() - start)
+    }
+
+    /// Appends the whole RecordBatch v2 (at least one record added) to `e`.
+    pub fn write(&self, e: &mut Encoder, spec: BatchSpec) -> Result<(), CodecError> {
+        let start = e.len();
+        e.i64(spec.base_offset);
+        let len_at = e.reserve_i32();
+        e.i32(-1); // partition leader epoch: set by the broker
+        e.i8(2);
+        let crc_at = e.reserve_i32();
+        let attributes = spec.compression.id()
+            | if spec.transactional { ATTR_TRANSACTIONAL } else { 0 }
+            | if spec.control { ATTR_CONTROL } else { 0 };
+        e.i16(attributes);
+        e.i32(self.count as i32 - 1);
+        e.i64(self.base_ts);
+        e.i64(self.max_ts);
+        e.i64(spec.producer_id);
+        e.i16(spec.producer_epoch);
+        e.i32(spec.base_sequence);
+        e.i32(self.count as i32);
+        if spec.compression == Compression::None {
+            e.raw(&self.records);
+        } else {
+            e.raw(&compression::compress(spec.compression, &self.records)?);
+        }
+        let end = e.len();
+        e.patch_i32(len_at, (end - start - LOG_OVERHEAD) as i32);
+        let crc = crc32c::crc32c(&e.as_mut_slice()[crc_at + 4..end]);
+        e.patch_u32(crc_at, crc);
+        Ok(())
+    }
+
+    /// The records added, read back (for delivery reports, which hand the application its
+    /// records again).
+    pub fn records(&self) -> impl Iterator<Item = BuiltRecord<'_>> + '_ {
+        let mut d = Decoder::new(&self.records);
+        let mut headers_left = usize::MAX;
+        let buf = &self.records[..];
+        std::iter::from_fn(move || {
+            if d.remaining() == 0 {
+                return None;
+            }
+            // These bytes were written by `push`: they always read back.
+            let r = read_v2_record(&mut d, 0, &mut headers_left).ok()?;
+            let slice = |r: Option<(u32, u32)>| r.map(|(a, b)| &buf[a as usize..b as usize]);
+            Some(BuiltRecord {
+                timestamp: self.base_ts + r.timestamp_delta,
+                key: slice(r.key),
+                value: slice(r.value),
+                headers: r.headers,
+            })
+        })
+    }
+}
+
+fn put_field(e: &mut Encoder, b: Option<&[u8]>) {
+    match b {
+        Some(b) => {
+            e.varint(b.len() as i32);
+            e.raw(b);
+        }
+        None => e.varint(-1),
     }
 }
 
 /// Appends a RecordBatch v2 holding `records` (non-empty), with consecutive offset deltas and
 /// create-time timestamps. Only magic 2 is ever written (Kafka 4 rejects older formats).
 pub fn encode_batch_v2(e: &mut Encoder, spec: BatchSpec, records: &[RecordSpec<'_>]) -> Result<(), CodecError> {
-    let start = e.len();
-    let base_ts = records.first().map_or(0, |r| r.timestamp);
-    let max_ts = records.iter().map(|r| r.timestamp).max().unwrap_or(base_ts);
-    // Every record's timestamp is written as a delta from the first: refuse what can't be,
-    // before writing anything.
-    if let Some(r) = records.iter().find(|r| r.timestamp.checked_sub(base_ts).is_none()) {
-        return Err(CodecError::TimestampRange(base_ts, r.timestamp));
+    let mut b = BatchBuilder::default();
+    for r in records {
+        b.push(r.timestamp, r.key, r.value, r.headers.iter().copied())?;
     }
-    e.i64(spec.base_offset);
-    let len_at = e.reserve_i32();
-    e.i32(-1); // partition leader epoch: set by the broker
-    e.i8(2);
-    let crc_at = e.reserve_i32();
-    let attributes = spec.compression.id()
-        | if spec.transactional { ATTR_TRANSACTIONAL } else { 0 }
-        | if spec.control { ATTR_CONTROL } else { 0 };
-    e.i16(attributes);
-    e.i32(records.len() as i32 - 1);
-    e.i64(base_ts);
-    e.i64(max_ts);
-    e.i64(spec.producer_id);
-    e.i16(spec.producer_epoch);
-    e.i32(spec.base_sequence);
-    e.i32(records.len() as i32);
-    if spec.compression == Compression::None {
-        encode_records(e, base_ts, records);
-    } else {
-        let mut body = Encoder::new();
-        encode_records(&mut body, base_ts, records);
-        e.raw(&compression::compress(spec.compression, &body.into_inner())?);
-    }
-    let end = e.len();
-    e.patch_i32(len_at, (end - start - LOG_OVERHEAD) as i32);
-    let crc = crc32c::crc32c(&e.as_mut_slice()[crc_at + 4..end]);
-    e.patch_u32(crc_at, crc);
-    Ok(())
+    b.write(e, spec)
 }
 
 #[cfg(test)]
@@ -920,6 +1045,68 @@ mod tests {
         }
         let (recs, r) = decode_all(legacy(i64::MAX - 1, 1, None, b"v"), 0);
         assert_eq!((recs.len(), r.unwrap().next_offset), (1, Some(i64::MAX)));
+    }
+
+    #[test]
+    fn varint_lengths_match_what_the_encoder_writes() {
+        let mut values = vec![0, 1, -1, 63, 64, -64, -65, i64::MAX, i64::MIN, i64::from(i32::MAX), i64::from(i32::MIN)];
+        values.extend((0..63).flat_map(|b| [1i64 << b, (1i64 << b) - 1, -(1i64 << b)]));
+        for v in values {
+            let mut e = Encoder::new();
+            e.varlong(v);
+            assert_eq!(varlong_len(v), e.len(), "{v}");
+        }
+    }
+
+    #[test]
+    fn records_added_one_by_one_read_back_and_write_the_same_batch() {
+        let headers: [(&str, Option<&[u8]>); 2] = [("h", Some(b"x")), ("n", None)];
+        let mut b = BatchBuilder::with_buffer(b"left over".to_vec());
+        let mut recs = Vec::new();
+        for i in 0..300i64 {
+            let value = vec![b'v'; (i * 7) as usize];
+            let key = (i % 3 != 0).then(|| format!("k{i}").into_bytes());
+            let hs: &[(&str, Option<&[u8]>)] = if i % 2 == 0 { &headers } else { &[] };
+            // Out-of-order timestamps give negative deltas.
+            let ts = 1_000 + (i % 5) * 1_000 - 2_000;
+            let bound = BatchBuilder::size_bound(key.as_deref(), Some(&value), hs.iter().copied());
+            let took = b.push(ts, key.as_deref(), Some(&value), hs.iter().copied()).unwrap();
+            assert!(took <= bound, "record {i}: {took} > bound {bound}");
+            recs.push((ts, key, value, hs.to_vec()));
+        }
+        assert_eq!(b.count(), 300);
+        let back: Vec<_> = b.records().collect();
+        assert_eq!(back.len(), 300);
+        for (r, (ts, key, value, hs)) in back.iter().zip(&recs) {
+            assert_eq!((r.timestamp, r.key, r.value), (*ts, key.as_deref(), Some(&value[..])));
+            let want: Vec<Header> =
+                hs.iter().map(|(k, v)| Header { key: k.to_string(), value: v.map(<[u8]>::to_vec) }).collect();
+            assert_eq!(r.headers, want);
+        }
+        let specs: Vec<RecordSpec<'_>> = recs
+            .iter()
+            .map(|(ts, k, v, hs)| RecordSpec { key: k.as_deref(), value: Some(v), headers: hs.clone(), timestamp: *ts })
+            .collect();
+        let mut whole = Encoder::new();
+        encode_batch_v2(&mut whole, BatchSpec::default(), &specs).unwrap();
+        let mut built = Encoder::new();
+        b.write(&mut built, BatchSpec::default()).unwrap();
+        assert_eq!(built.into_inner(), whole.into_inner());
+        let mut out = Vec::new();
+        let mut e = Encoder::new();
+        b.write(&mut e, BatchSpec { base_offset: 10, ..BatchSpec::default() }).unwrap();
+        decode(&Arc::new(e.into_inner()), 0, &mut out).unwrap();
+        assert_eq!(out.iter().map(|r| r.offset).collect::<Vec<_>>(), (10..310).collect::<Vec<_>>());
+        assert_eq!(out[0].timestamp, -1_000);
+    }
+
+    #[test]
+    fn a_record_too_far_in_time_from_the_first_is_refused_and_nothing_added() {
+        let mut b = BatchBuilder::default();
+        b.push(i64::MIN, None, Some(b"a"), std::iter::empty()).unwrap();
+        let len = b.len();
+        assert_eq!(b.push(1, None, Some(b"b"), std::iter::empty()), Err(CodecError::TimestampRange(i64::MIN, 1)));
+        assert_eq!((b.count(), b.len()), (1, len));
     }
 
     #[test]

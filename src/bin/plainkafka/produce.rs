@@ -2,7 +2,7 @@
 
 use crate::props::Conn;
 use crate::{AcksArg, AnyResult, Codec};
-use plainkafka::{Acks, Compression, Producer, ProducerRecord};
+use plainkafka::{Acks, BorrowedRecord, Compression, Producer};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -69,7 +69,8 @@ pub(crate) fn produce(conn: &Conn, topic: &str, o: ProduceOpts) -> AnyResult<()>
     Ok(())
 }
 
-/// Produces one message per line of standard input.
+/// Produces one message per line of standard input, read into one reused buffer: each line
+/// is copied into its batch, so nothing is allocated per message.
 fn read_lines(
     p: &Producer,
     o: &ProduceOpts,
@@ -77,29 +78,34 @@ fn read_lines(
     count: &AtomicU64,
 ) -> AnyResult<()> {
     use io::BufRead;
-    for line in io::stdin().lock().split(b'\n') {
-        let mut line = line?;
-        if line.last() == Some(&b'\r') {
-            line.pop();
+    let headers: Vec<(&str, Option<&[u8]>)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
+    let fixed_key = o.key.as_deref().map(str::as_bytes);
+    let mut input = io::BufReader::with_capacity(1 << 20, io::stdin().lock());
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        let mut text = &line[..];
+        if let Some(rest) = text.strip_suffix(b"\n") {
+            text = rest;
+        }
+        if let Some(rest) = text.strip_suffix(b"\r") {
+            text = rest;
         }
         let (key, value) = match &o.key_delimiter {
-            Some(d) => match find(&line, d.as_bytes()) {
-                Some(at) => (Some(line[..at].to_vec()), line[at + d.len()..].to_vec()),
-                None => (None, line),
+            Some(d) => match find(text, d.as_bytes()) {
+                Some(at) => (Some(&text[..at]), &text[at + d.len()..]),
+                None => (None, text),
             },
-            None => (o.key.as_ref().map(|k| k.as_bytes().to_vec()), line),
+            None => (fixed_key, text),
         };
-        let rec = ProducerRecord {
-            value: Some(value),
-            key,
-            headers: headers.to_vec(),
-            timestamp: None,
-            partition: o.partition,
-        };
-        p.produce(rec)?;
+        let rec =
+            BorrowedRecord { value: Some(value), key, headers: &headers, timestamp: None, partition: o.partition };
+        p.produce_borrowed(rec)?;
         count.fetch_add(1, Ordering::AcqRel);
     }
-    Ok(())
 }
 
 /// Past the producer's delivery timeout (120 s), so each message ends delivered or failed with
