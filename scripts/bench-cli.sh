@@ -107,6 +107,11 @@ bench() { # cluster-name brokers
     local prod=cli-produce-$parts-$RANDOM cons=cli-consume-$parts-$RANDOM
     for t in "$prod" "$cons"; do
       "$pk" -b "$brokers" create-topic "$t" --partitions "$parts" > /dev/null
+      # Created is not yet known to every broker: wait until its metadata is served (≤ 60 s).
+      for _ in $(seq 1 120); do
+        "$pk" -b "$brokers" describe "$t" > /dev/null 2>&1 && break
+        sleep 0.5
+      done
     done
     "$pk" -b "$brokers" produce "$cons" -K : < "$input" 2>/dev/null
     echo "$cluster, $parts partitions: topics ready" >&2
