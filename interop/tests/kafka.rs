@@ -256,8 +256,6 @@ fn java_console_consumer_reads_what_plainkafka_writes(b: &Broker) {
     }
 }
 
-/// For 1,000 keys, plainkafka's default partitioner picks the partition the Java client's
-/// default partitioner and librdkafka's `murmur2_random` pick.
 /// Incremental fetch sessions (KIP-227): once a consumer of 200 partitions has read them, its
 /// idle fetches name none of them (a full Fetch spends at least 33 bytes on each: over 6,600),
 /// and records that arrive later for partitions the session holds, unnamed, are still read.
@@ -293,6 +291,8 @@ fn fetch_sessions_name_only_what_changed(b: &Broker) {
     assert_eq!(late, (0..200).map(|p| (p, format!("b{p}").into_bytes())).collect::<Vec<_>>());
 }
 
+/// For 1,000 keys, plainkafka's default partitioner picks the partition the Java client's
+/// default partitioner and librdkafka's `murmur2_random` pick.
 fn murmur2_partitions_agree_with_java_and_librdkafka(b: &Broker) {
     use plainkafka::producer::partitioner::murmur2_partition;
     let keys: Vec<String> = (0..1000).map(|i| format!("user-{i}-{}", i * 7919)).collect();

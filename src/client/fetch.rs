@@ -129,6 +129,13 @@ pub(crate) struct PendingFetch {
     step: Option<SessionStep>,
 }
 
+impl PendingFetch {
+    /// The broker the request went to.
+    pub fn broker(&self) -> i32 {
+        self.broker
+    }
+}
+
 /// One partition's answer.
 #[derive(Debug)]
 pub(crate) enum FetchOutcome {
@@ -210,13 +217,13 @@ fn write(
         isolation_level: i8::from(params.read_committed),
         session_id: 0,
         session_epoch: -1,
-        topics: request_topics(client, &wanted),
+        topics: Vec::new(),
         forgotten: Vec::new(),
         rack_id: String::new(),
     };
     let conn = conns.get(broker, || client.open(broker))?;
-    let version = conn.version_for(&req)?;
-    let step = if version >= 7 {
+    // Without topics the request asks for the broker's highest version: sessions need v7.
+    let step = if conn.version_for(&req)? >= 7 {
         let plan = session.plan(wanted);
         req.session_id = plan.step.id;
         req.session_epoch = plan.step.epoch;
@@ -235,10 +242,10 @@ fn write(
             .collect();
         Some(plan.step)
     } else {
+        req.topics = request_topics(client, &wanted);
         None
     };
-    // The session's partitions may name topics whose ids are unknown: the version is picked
-    // again for what is sent (v12 names them).
+    // A topic whose id is unknown keeps the request at v12, which names topics.
     let version = conn.version_for(&req)?;
     let correlation = conn.write_request(&req, version, deadline)?;
     let asked = parts.iter().map(|p| (p.topic.to_string(), p.partition, p.offset)).collect();

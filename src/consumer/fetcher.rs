@@ -64,7 +64,7 @@ impl ClusterIo {
 }
 
 impl FetchIo for ClusterIo {
-    type Pending = (PendingFetch, Instant, i32);
+    type Pending = (PendingFetch, Instant);
 
     fn leaders(&self, keys: &[(Arc<str>, i32)]) -> Vec<Option<i32>> {
         self.client.leaders_of(keys)
@@ -86,11 +86,11 @@ impl FetchIo for ClusterIo {
         let deadline = Instant::now() + params.wait + self.client.connection_config().request_timeout;
         let session = self.sessions.entry(broker).or_default();
         let pending = fetch::send(&mut self.conns, &self.client, (broker, session), params, parts, deadline)?;
-        Ok((pending, deadline, broker))
+        Ok((pending, deadline))
     }
 
-    fn read(&mut self, (pending, deadline, broker): Self::Pending) -> Result<Vec<PartitionOutcome>> {
-        let session = self.sessions.entry(broker).or_default();
+    fn read(&mut self, (pending, deadline): Self::Pending) -> Result<Vec<PartitionOutcome>> {
+        let session = self.sessions.entry(pending.broker()).or_default();
         fetch::read(&mut self.conns, &self.client, pending, deadline, session)
     }
 }

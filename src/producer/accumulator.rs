@@ -25,6 +25,8 @@ pub(crate) struct Incoming<'a> {
     pub headers: Headers<'a>,
     /// Create time, ms since the epoch.
     pub timestamp: i64,
+    /// The most bytes it takes in a batch, computed once for the size checks and batching.
+    pub size: usize,
 }
 
 /// A record's headers, as a [`ProducerRecord`] owns them or as a borrowed record lends them.
@@ -55,13 +57,20 @@ impl<'a> Iterator for HeaderIter<'a> {
 }
 
 impl<'a> Incoming<'a> {
-    fn headers(&self) -> HeaderIter<'a> {
-        HeaderIter { headers: self.headers, at: 0 }
+    /// A record with these fields, created now unless `timestamp` says when.
+    pub fn new(
+        key: Option<&'a [u8]>,
+        value: Option<&'a [u8]>,
+        headers: Headers<'a>,
+        timestamp: Option<i64>,
+    ) -> Incoming<'a> {
+        let size = BatchBuilder::size_bound(key, value, HeaderIter { headers, at: 0 });
+        let timestamp = timestamp.unwrap_or_else(crate::stats::now_ms);
+        Incoming { key, value, headers, timestamp, size }
     }
 
-    /// The most bytes the record takes in a batch.
-    pub fn size(&self) -> usize {
-        BatchBuilder::size_bound(self.key, self.value, self.headers())
+    fn headers(&self) -> HeaderIter<'a> {
+        HeaderIter { headers: self.headers, at: 0 }
     }
 }
 
@@ -175,8 +184,7 @@ impl PartQueue {
         rules: &BatchRules,
         spare: &mut Vec<Vec<u8>>,
     ) -> (bool, usize) {
-        let size = rec.size();
-        let fits = |b: &Batch| b.len() < rules.min_queued_messages && b.records.len() + size <= rules.budget;
+        let fits = |b: &Batch| b.len() < rules.min_queued_messages && b.records.len() + rec.size <= rules.budget;
         let mut wake = self.queue.is_empty() || reply.is_some();
         let mut pushed = None;
         if let Some(b) = self.queue.back_mut().filter(|b| fits(b)) {
@@ -560,7 +568,7 @@ mod tests {
 
     /// A record with a value of `len` bytes.
     fn rec(len: usize) -> Incoming<'static> {
-        Incoming { key: None, value: Some(&VALUE[..len]), headers: Headers::Borrowed(&[]), timestamp: 0 }
+        Incoming::new(None, Some(&VALUE[..len]), Headers::Borrowed(&[]), Some(0))
     }
 
     /// Queues a record of `len` bytes in partition 0's queue `q`; whether a sender is woken.
@@ -690,7 +698,7 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         let mut st = State::new(2, Some(tx));
         let headers: [(&str, Option<&[u8]>); 2] = [("h", Some(b"1")), ("none", None)];
-        let one = Incoming { key: Some(b"k"), value: None, headers: Headers::Borrowed(&headers), timestamp: 77 };
+        let one = Incoming::new(Some(b"k"), None, Headers::Borrowed(&headers), Some(77));
         st.accept(1, &one, None, t0, &RULES);
         st.accept(1, &rec(2), None, t0, &RULES);
         let b = batch(st.take(1, t0, true, &RULES));
@@ -902,8 +910,7 @@ mod props {
             match op.clone() {
                 Op::Accept { partition, len } => {
                     let value = format!("{next_id:08}{}", "x".repeat(len)).into_bytes();
-                    let rec =
-                        Incoming { key: None, value: Some(&value), headers: Headers::Borrowed(&[]), timestamp: 0 };
+                    let rec = Incoming::new(None, Some(&value), Headers::Borrowed(&[]), Some(0));
                     let before = st.outstanding_bytes;
                     st.accept(partition, &rec, None, now, &RULES);
                     sizes.insert(next_id, st.outstanding_bytes - before);

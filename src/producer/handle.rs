@@ -11,7 +11,7 @@ use crate::stats::{Periodic, ProducerStats};
 use crate::workers::Workers;
 use std::collections::BTreeSet;
 use std::sync::atomic::AtomicUsize;
-use std::sync::mpsc::{channel, Receiver};
+use std::sync::mpsc::{channel, sync_channel, Receiver};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -209,15 +209,17 @@ impl Producer {
     /// full (`max_queued_messages`, `max_queued_bytes`), for up to `pending_timeout` (with
     /// `block_on_queue_full`). The record is encoded into its partition's open batch at once.
     pub fn produce(&self, rec: ProducerRecord) -> Result<()> {
-        let (incoming, partition) = owned(&rec);
-        self.produce_incoming(incoming, partition)
+        self.produce_incoming(
+            Incoming::new(rec.key.as_deref(), rec.value.as_deref(), Headers::Owned(&rec.headers), rec.timestamp),
+            rec.partition,
+        )
     }
 
     /// [`Producer::produce`] for a borrowed record: its bytes are copied into the batch, so a
     /// caller that fills one buffer again and again allocates nothing per message.
     pub fn produce_borrowed(&self, rec: BorrowedRecord<'_>) -> Result<()> {
-        let (incoming, partition) = borrowed(&rec);
-        self.produce_incoming(incoming, partition)
+        let incoming = Incoming::new(rec.key, rec.value, Headers::Borrowed(rec.headers), rec.timestamp);
+        self.produce_incoming(incoming, rec.partition)
     }
 
     fn produce_incoming(&self, rec: Incoming<'_>, partition: Option<i32>) -> Result<()> {
@@ -231,12 +233,14 @@ impl Producer {
     /// Writes a message and waits for its acknowledgement: the partition and offset it got.
     pub fn send(&self, rec: ProducerRecord) -> Result<Delivery> {
         self.report_statistics();
-        let (incoming, partition) = owned(&rec);
-        self.send_incoming(incoming, partition)
+        self.send_incoming(
+            Incoming::new(rec.key.as_deref(), rec.value.as_deref(), Headers::Owned(&rec.headers), rec.timestamp),
+            rec.partition,
+        )
     }
 
     fn send_incoming(&self, rec: Incoming<'_>, partition: Option<i32>) -> Result<Delivery> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let (tx, rx) = sync_channel(1);
         self.enqueue(rec, partition, Some(tx))?;
         let cfg = &self.shared.cfg;
         // The delivery timeout bounds retries; a request under way when it passes still runs to
@@ -263,7 +267,7 @@ impl Producer {
         if !(0..self.partitions).contains(&p) {
             return Err(Error::UnknownTopicOrPartition { topic: topic.to_string(), partition: Some(p) });
         }
-        let size = rec.size();
+        let size = rec.size;
         if size > self.shared.batch_budget() {
             return Err(Error::MessageTooLarge { topic: topic.to_string(), size, max: self.shared.batch_budget() });
         }
@@ -574,28 +578,6 @@ impl Drop for Producer {
             log::error!("{}: closing on drop: {e}", self.shared.topic);
         }
     }
-}
-
-/// An owned record as the accumulator takes it, and its explicit partition.
-fn owned(rec: &ProducerRecord) -> (Incoming<'_>, Option<i32>) {
-    let incoming = Incoming {
-        key: rec.key.as_deref(),
-        value: rec.value.as_deref(),
-        headers: Headers::Owned(&rec.headers),
-        timestamp: rec.timestamp.unwrap_or_else(crate::stats::now_ms),
-    };
-    (incoming, rec.partition)
-}
-
-/// A borrowed record as the accumulator takes it, and its explicit partition.
-fn borrowed<'a>(rec: &BorrowedRecord<'a>) -> (Incoming<'a>, Option<i32>) {
-    let incoming = Incoming {
-        key: rec.key,
-        value: rec.value,
-        headers: Headers::Borrowed(rec.headers),
-        timestamp: rec.timestamp.unwrap_or_else(crate::stats::now_ms),
-    };
-    (incoming, rec.partition)
 }
 
 #[cfg(test)]
