@@ -113,7 +113,12 @@ bench() { # cluster-name brokers
         sleep 0.5
       done
     done
-    "$pk" -b "$brokers" produce "$cons" -K : < "$input" 2>/dev/null
+    # The consumers' topic is filled once; the producers' too, untimed: a topic's first writes
+    # (a broker becoming leader of hundreds of new partitions answers NOT_LEADER for seconds)
+    # would weigh on whichever client ran first.
+    for t in "$cons" "$prod"; do
+      "$pk" -b "$brokers" produce "$t" -K : < "$input" 2>/dev/null
+    done
     echo "$cluster, $parts partitions: topics ready" >&2
     local acks_runs=("all")
     [ "$parts" = 1 ] && acks_runs+=("1")

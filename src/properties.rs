@@ -109,6 +109,7 @@ pub const PROPERTIES: &[Property] = &[
     p("compression.codec", PRODUCER, "the same as compression.type"),
     p("enable.idempotence", PRODUCER, "enable_idempotence"),
     p("message.max.bytes", PRODUCER, "max_request_size: the largest request, so the largest batch and message"),
+    p("connections.per.broker", PRODUCER, "connections_per_broker: connections a round's requests are spread over (plainkafka's own)"),
     p("delivery.timeout.ms", PRODUCER, "delivery_timeout"),
     p("message.timeout.ms", PRODUCER, "the same as delivery.timeout.ms"),
     p("queue.buffering.max.messages", PRODUCER, "max_queued_messages"),

@@ -7,6 +7,7 @@
 //! bench rdkafka            BROKERS TOPIC COUNT        # the same with rdkafka's BaseConsumer
 //! bench produce-plainkafka BROKERS TOPIC COUNT SIZE   # write COUNT x SIZE B, acks=1, linger 5 ms
 //! bench produce-rdkafka    BROKERS TOPIC COUNT SIZE   # the same with rdkafka's producer
+//! bench decode             COUNT SIZE                 # decode-only, from memory, vs memcpy
 //! ```
 //!
 //! `$BENCH_PROPS` (`name=value;name=value`, librdkafka's property names) is given to every
@@ -156,8 +157,70 @@ fn produce_rdkafka(brokers: &str, topic: &str, count: usize, size: usize) {
     report(count, count * size, start);
 }
 
+/// Decode-only: `count` records (7-byte keys, `size`-byte values) in ~1 MB v2 batches, one
+/// per buffer as a Fetch answer carries them, decoded by the consumer's decoder (checksums
+/// checked) from memory, many passes; then the same bytes copied with memcpy, the ceiling, in
+/// the same run. Prints GB/s of record batches for both (one core: one thread).
+fn decode(count: usize, size: usize) {
+    use plainkafka::protocol::codec::Encoder;
+    use plainkafka::protocol::records::{self, BatchBuilder, BatchSpec};
+    use std::sync::Arc;
+    let value = vec![b'x'; size];
+    let mut buffers: Vec<Arc<Vec<u8>>> = Vec::new();
+    let mut base = 0i64;
+    let mut left = count;
+    while left > 0 {
+        let mut b = BatchBuilder::default();
+        while left > 0 && b.len() + size + 32 < BATCH_BYTES {
+            let key = format!("k{:06}", (count - left) % 100_000);
+            b.push(1_700_000_000_000, Some(key.as_bytes()), Some(&value), std::iter::empty()).expect("push");
+            left -= 1;
+        }
+        let mut e = Encoder::new();
+        b.write(&mut e, BatchSpec { base_offset: base, ..BatchSpec::default() }).expect("batch");
+        base += b.count() as i64;
+        buffers.push(Arc::new(e.into_inner()));
+    }
+    let total: usize = buffers.iter().map(|b| b.len()).sum();
+    let passes = 20;
+    let mut out = Vec::with_capacity(BATCH_BYTES / size + 1);
+    let mut decoded = 0usize;
+    let start = Instant::now();
+    for _ in 0..passes {
+        for buf in &buffers {
+            out.clear();
+            let first = records::decode(buf, 0, &mut out).expect("decode");
+            assert!(first.next_offset.is_some());
+            decoded += out.len();
+        }
+    }
+    let decode_s = start.elapsed().as_secs_f64();
+    assert_eq!(decoded, count * passes, "every record decoded");
+    let mut dst = vec![0u8; BATCH_BYTES + 4096];
+    let start = Instant::now();
+    for _ in 0..passes {
+        for buf in &buffers {
+            dst[..buf.len()].copy_from_slice(buf);
+            std::hint::black_box(&mut dst);
+        }
+    }
+    let copy_s = start.elapsed().as_secs_f64();
+    let gbps = |s: f64| (total * passes) as f64 / s / 1e9;
+    println!(
+        "records={count} bytes={total} passes={passes} decode_gbps={:.2} memcpy_gbps={:.2} decode_ns_per_record={:.1}",
+        gbps(decode_s),
+        gbps(copy_s),
+        decode_s * 1e9 / (count * passes) as f64
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("decode") {
+        let count = args.get(2).and_then(|c| c.parse().ok()).unwrap_or(1_000_000);
+        let size = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(100);
+        return decode(count, size);
+    }
     let usage = "usage: bench produce|plainkafka|rdkafka|produce-plainkafka|produce-rdkafka BROKERS TOPIC COUNT [SIZE]";
     let (mode, brokers, topic) = match args.get(1..4) {
         Some([m, b, t]) => (m.as_str(), b.as_str(), t.as_str()),

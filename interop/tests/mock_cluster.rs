@@ -207,6 +207,50 @@ fn the_mock_closes_a_connection_whose_request_is_too_large() {
     assert!(big.is_err(), "{big:?}");
 }
 
+/// A round of many partitions' batches goes in requests within `max_request_size` (the mock
+/// closes a connection whose request is larger, so one request per round would never be
+/// delivered), spread over several connections to each broker; every partition's messages
+/// arrive, each once and in order.
+#[test]
+fn a_round_goes_in_requests_within_the_size_limit_over_several_connections() {
+    init_logging();
+    let m = MockCluster::builder().brokers(2).max_request_size(64 * 1024).build().expect("mock");
+    let b = Broker { kind: Kind::Mock, version: "plainkafka mock".into(), bootstrap: m.bootstrap() };
+    m.create_topic("rounds", 12);
+    let t = client(&b).topic("rounds").expect("topic");
+    let p = t
+        .producer()
+        .max_request_size(60_000)
+        .connections_per_broker(3)
+        // Long enough for every partition's batch to be ready in the same round.
+        .linger(Duration::from_millis(200))
+        .delivery_timeout(Duration::from_secs(30))
+        .build()
+        .expect("producer");
+    // 50 KB a partition: one batch each, none complete before the linger ends.
+    let (partitions, per_partition) = (12, 50);
+    for i in 0..per_partition {
+        for part in 0..partitions {
+            let value = format!("{part:02}-{i:04}-{}", "x".repeat(1000));
+            p.produce(ProducerRecord::new(value).partition(part)).expect("queued");
+        }
+    }
+    p.flush(Duration::from_secs(60)).expect("every message delivered");
+    // One request per broker would have been refused (connection closed) and retried.
+    assert_eq!(p.stats().batch_retries, 0, "no request past the size limit");
+    let mut c = t.simple_consumer().consumer_timeout(Some(Duration::from_millis(200))).build().expect("consumer");
+    let got = read_n(&mut c, (partitions * per_partition) as usize, Duration::from_secs(60));
+    for part in 0..partitions {
+        let values: Vec<String> = got
+            .iter()
+            .filter(|m| m.partition() == part)
+            .map(|m| String::from_utf8_lossy(&m.value().expect("value")[..7]).into_owned())
+            .collect();
+        let want: Vec<String> = (0..per_partition).map(|i| format!("{part:02}-{i:04}")).collect();
+        assert_eq!(values, want, "partition {part}: each message once, in order");
+    }
+}
+
 #[test]
 fn fault_broker_down_then_up_and_a_leader_move() {
     let (m, b) = mock();

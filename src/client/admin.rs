@@ -43,7 +43,7 @@ pub(crate) fn create_topic(client: &Client, topic: &str, partitions: i32, replic
     if !code.is_ok() {
         return Err(Error::broker(ApiKey::CreateTopics, code, Context::topic(topic), r.error_message));
     }
-    client.partitions(topic, TIMEOUT).map(drop)
+    client.await_partitions(topic, TIMEOUT, false).map(drop)
 }
 
 /// Deletes `topic`.

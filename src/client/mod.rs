@@ -170,6 +170,18 @@ impl Client {
     /// The partitions of `topic`, loading metadata if needed. Retries while the topic is being
     /// created (leaders not yet elected) until `timeout`.
     pub fn partitions(&self, topic: &str, timeout: Duration) -> Result<Vec<PartitionInfo>> {
+        self.await_partitions(topic, timeout, !self.auto_create_topics)
+    }
+
+    /// [`Client::partitions`]; `unknown_is_final` says whether a broker that doesn't know the
+    /// topic ends the wait. After CreateTopics it doesn't: the new topic reaches the metadata
+    /// a moment later (a 600-partition topic was answered unknown right after its creation).
+    pub(crate) fn await_partitions(
+        &self,
+        topic: &str,
+        timeout: Duration,
+        unknown_is_final: bool,
+    ) -> Result<Vec<PartitionInfo>> {
         let deadline = Instant::now() + timeout;
         let backoff = self.backoff(retry::TOPIC_READY_MAX);
         let mut attempt = 0;
@@ -183,7 +195,7 @@ impl Client {
                 return Ok(p);
             }
             // Without auto-creation a topic the broker doesn't know won't appear by waiting.
-            let missing = !self.auto_create_topics && known.unknown.contains(topic);
+            let missing = unknown_is_final && known.unknown.contains(topic);
             drop(known);
             if missing || Instant::now() >= deadline {
                 return Err(Error::UnknownTopicOrPartition { topic: topic.to_string(), partition: None });

@@ -174,13 +174,14 @@ impl PartQueue {
     /// Encodes a message into this partition's (`partition`) open batch, opening one (with a
     /// buffer from `spare`) when there is none or the message doesn't fit. Returns whether a
     /// sender should be woken (the partition was idle, someone waits in `send`, or a batch is
-    /// complete) and the bytes the message took.
+    /// complete) and the bytes the message took. `now` is read only when a batch opens: the
+    /// clock is the costliest step of queueing a small message into an open batch.
     pub fn push(
         &mut self,
         partition: i32,
         rec: &Incoming<'_>,
         reply: Option<Reply>,
-        now: Instant,
+        now: impl FnOnce() -> Instant,
         rules: &BatchRules,
         spare: &mut Vec<Vec<u8>>,
     ) -> (bool, usize) {
@@ -204,7 +205,7 @@ impl PartQueue {
                     partition,
                     records,
                     replies: Vec::new(),
-                    enqueued: now,
+                    enqueued: now(),
                     attempts: 0,
                     base_sequence: 0,
                     producer: ProducerIds::NONE,
@@ -347,7 +348,7 @@ impl State {
         partition: usize,
         rec: &Incoming<'_>,
         reply: Option<Reply>,
-        now: Instant,
+        now: impl FnOnce() -> Instant,
         rules: &BatchRules,
     ) -> bool {
         let (wake, took) = self.parts[partition].push(partition as i32, rec, reply, now, rules, &mut self.spare);
@@ -558,7 +559,7 @@ mod tests {
         st.producer = ids;
         for p in 0..partitions {
             for _ in 0..n {
-                st.accept(p, &rec(1), None, at, &RULES);
+                st.accept(p, &rec(1), None, || at, &RULES);
             }
         }
         st
@@ -573,7 +574,7 @@ mod tests {
 
     /// Queues a record of `len` bytes in partition 0's queue `q`; whether a sender is woken.
     fn push(q: &mut PartQueue, len: usize, at: Instant) -> bool {
-        q.push(0, &rec(len), None, at, &RULES, &mut Vec::new()).0
+        q.push(0, &rec(len), None, || at, &RULES, &mut Vec::new()).0
     }
 
     fn batch(r: Ready) -> Batch {
@@ -617,7 +618,7 @@ mod tests {
 
         let mut q = PartQueue::default();
         let (tx, _rx) = sync_channel(1);
-        assert!(q.push(0, &rec(1), Some(tx), t0, &RULES, &mut Vec::new()).0, "a send() wakes a sender");
+        assert!(q.push(0, &rec(1), Some(tx), || t0, &RULES, &mut Vec::new()).0, "a send() wakes a sender");
         let b = batch(q.take(t0, false, &RULES));
         assert_eq!((b.len(), q.waiting), (1, 0));
     }
@@ -659,7 +660,7 @@ mod tests {
         let t0 = Instant::now();
         let mut st = queued(1, 2, t0, ProducerIds::NONE);
         let first = batch(st.take(0, t0, true, &RULES));
-        st.accept(0, &rec(1), None, t0, &RULES);
+        st.accept(0, &rec(1), None, || t0, &RULES);
         let retriable = err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
         let Settled::Retrying(wait) = st.on_failure(first, &retriable, &retries(1), t0) else {
             panic!("a retriable error with retries left is retried");
@@ -686,7 +687,7 @@ mod tests {
         st.finish(first, |_| Ok(Delivery { partition: 0, offset: Some(0) }));
         assert_eq!((st.outstanding, st.outstanding_bytes, st.spare.len()), (0, 0, 1));
         let capacity = st.spare[0].capacity();
-        st.accept(0, &rec(1), None, t0, &RULES);
+        st.accept(0, &rec(1), None, || t0, &RULES);
         assert!(st.spare.is_empty(), "the next batch took the spare buffer");
         let next = batch(st.take(0, t0, true, &RULES));
         assert!(next.records.into_buffer().capacity() >= capacity);
@@ -699,8 +700,8 @@ mod tests {
         let mut st = State::new(2, Some(tx));
         let headers: [(&str, Option<&[u8]>); 2] = [("h", Some(b"1")), ("none", None)];
         let one = Incoming::new(Some(b"k"), None, Headers::Borrowed(&headers), Some(77));
-        st.accept(1, &one, None, t0, &RULES);
-        st.accept(1, &rec(2), None, t0, &RULES);
+        st.accept(1, &one, None, || t0, &RULES);
+        st.accept(1, &rec(2), None, || t0, &RULES);
         let b = batch(st.take(1, t0, true, &RULES));
         st.finish(b, |i| Ok(Delivery { partition: 1, offset: Some(10 + i as i64) }));
         let reports: Vec<DeliveryReport> = rx.try_iter().collect();
@@ -724,11 +725,11 @@ mod tests {
         let mut st = State::new(2, None);
         for p in 0..2 {
             for _ in 0..2 {
-                st.accept(p, &rec(1), None, t0, &RULES);
+                st.accept(p, &rec(1), None, || t0, &RULES);
             }
         }
         let (tx, rx) = sync_channel(1);
-        st.accept(1, &rec(1), Some(tx), t0, &RULES);
+        st.accept(1, &rec(1), Some(tx), || t0, &RULES);
         // Partition 0's batch is in flight on the thread that dies.
         let _lost = batch(st.parts[0].take(t0, true, &RULES));
         let died = Error::BackgroundThread { thread: "s".into(), message: "boom".into() };
@@ -746,7 +747,7 @@ mod tests {
         let t0 = Instant::now();
         let mut st = State::new(1, None);
         let (tx, rx) = sync_channel(1);
-        st.accept(0, &rec(1), Some(tx), t0, &RULES);
+        st.accept(0, &rec(1), Some(tx), || t0, &RULES);
         let b = batch(st.take(0, t0, false, &RULES));
         let fatal = err(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
         assert_eq!(st.on_failure(b, &fatal, &retries(10), t0), Settled::Failed);
@@ -794,7 +795,7 @@ mod tests {
         // Partition 1's batch fails and waits to retry (sequence 0..1); more is queued there.
         let retriable = err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
         assert!(matches!(st.on_failure(p1, &retriable, &retries(5), t0), Settled::Retrying(_)));
-        st.accept(0, &rec(1), None, t0, &RULES);
+        st.accept(0, &rec(1), None, || t0, &RULES);
         // Partition 0's fails for good: its next sequence (2) would leave a gap at 0..1.
         let fatal = err(ErrorCode::MESSAGE_TOO_LARGE);
         assert_eq!(st.on_failure(p0, &fatal, &retries(5), t0), Settled::Failed);
@@ -912,7 +913,7 @@ mod props {
                     let value = format!("{next_id:08}{}", "x".repeat(len)).into_bytes();
                     let rec = Incoming::new(None, Some(&value), Headers::Borrowed(&[]), Some(0));
                     let before = st.outstanding_bytes;
-                    st.accept(partition, &rec, None, now, &RULES);
+                    st.accept(partition, &rec, None, || now, &RULES);
                     sizes.insert(next_id, st.outstanding_bytes - before);
                     unsent[partition].push_back(next_id);
                     next_id += 1;

@@ -48,6 +48,8 @@ pub(crate) struct ProducerConfig {
     pub linger: Duration,
     pub block_on_queue_full: bool,
     pub max_request_size: usize,
+    /// Connections each sender keeps to its broker, over which a round's requests are spread.
+    pub connections_per_broker: usize,
     /// The most record bytes a batch carries; `None`: as many as a request takes.
     pub batch_size: Option<usize>,
     pub sync: bool,
@@ -89,6 +91,7 @@ impl ProducerBuilder {
                 linger: Duration::from_millis(5),
                 block_on_queue_full: true,
                 max_request_size: 1_000_012,
+                connections_per_broker: 2,
                 batch_size: None,
                 sync: false,
                 delivery_reports: false,
@@ -202,6 +205,17 @@ impl ProducerBuilder {
         self
     }
 
+    /// Connections to each broker that batches are written over at once (not in PyKafka nor
+    /// librdkafka; property `connections.per.broker`). Default 2. A broker handles one
+    /// connection's requests one at a time, so with one connection a broker appends the
+    /// partitions it leads one after another; with more, the requests of a round (each up to
+    /// `max_request_size`) are appended in parallel. A partition never has more than one batch
+    /// in flight, so its order holds whichever connection carries it. 1 to 16.
+    pub fn connections_per_broker(mut self, n: usize) -> Self {
+        self.cfg.connections_per_broker = n;
+        self
+    }
+
     /// The most record bytes (estimated) in one batch (`batch.size`, not in PyKafka). Default:
     /// as many as `max_request_size` allows, as librdkafka's 1 MB; the Java client's is 16 KiB.
     /// A single larger message still goes, alone.
@@ -213,7 +227,7 @@ impl ProducerBuilder {
     /// Sets a property by its librdkafka name ([`crate::properties`]): `acks`
     /// (`request.required.acks`), `request.timeout.ms`, `linger.ms` (`queue.buffering.max.ms`),
     /// `batch.size`, `batch.num.messages`, `compression.type` (`compression.codec`),
-    /// `enable.idempotence`, `message.max.bytes`, `delivery.timeout.ms`
+    /// `enable.idempotence`, `message.max.bytes`, `connections.per.broker`, `delivery.timeout.ms`
     /// (`message.timeout.ms`), `queue.buffering.max.messages`, `queue.buffering.max.kbytes`,
     /// `retries` (`message.send.max.retries`), `retry.backoff.ms`, `retry.backoff.max.ms`,
     /// `partitioner`, `statistics.interval.ms`, `transactional.id`, `transaction.timeout.ms`.
@@ -251,6 +265,7 @@ impl ProducerBuilder {
             }
             "enable.idempotence" => c.enable_idempotence = Some(boolean(name, v)?),
             "message.max.bytes" => c.max_request_size = number(name, v)?,
+            "connections.per.broker" => c.connections_per_broker = number(name, v)?,
             "delivery.timeout.ms" | "message.timeout.ms" => c.delivery_timeout = millis(name, v)?,
             "queue.buffering.max.messages" => c.max_queued_messages = number(name, v)?,
             "queue.buffering.max.kbytes" => {
@@ -372,6 +387,12 @@ impl ProducerBuilder {
                 "max_request_size {} is out of range: {least} to {} bytes",
                 c.max_request_size,
                 i32::MAX
+            )));
+        }
+        if !(1..=16).contains(&c.connections_per_broker) {
+            return Err(Error::Config(format!(
+                "connections_per_broker {} is out of range: 1 to 16",
+                c.connections_per_broker
             )));
         }
         if c.ack_timeout > Duration::from_millis(i32::MAX as u64) {

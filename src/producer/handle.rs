@@ -37,7 +37,8 @@ pub struct Producer {
     partitions: i32,
     counter: AtomicUsize,
     closed: bool,
-    statistics: Mutex<Option<Periodic<ProducerStats>>>,
+    /// `None` without a statistics callback and interval.
+    statistics: Option<Mutex<Periodic<ProducerStats>>>,
     /// With a transactional id: the transaction's state.
     txn: Option<Mutex<Txn>>,
 }
@@ -146,7 +147,8 @@ impl Producer {
                 return Err(e);
             }
         }
-        let statistics = Mutex::new(Periodic::new(shared.cfg.statistics_interval, shared.cfg.on_statistics.clone()));
+        let statistics =
+            Periodic::new(shared.cfg.statistics_interval, shared.cfg.on_statistics.clone()).map(Mutex::new);
         Ok(Producer {
             shared,
             workers,
@@ -194,8 +196,10 @@ impl Producer {
 
     /// Calls the statistics callback when its interval has passed.
     fn report_statistics(&self) {
-        let mut periodic = self.statistics.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = periodic.as_mut().filter(|p| p.due()) {
+        // Without statistics, no lock and no clock per message.
+        let Some(periodic) = &self.statistics else { return };
+        let mut p = periodic.lock().unwrap_or_else(|e| e.into_inner());
+        if p.due() {
             p.fire(&self.stats());
         }
     }
@@ -272,10 +276,10 @@ impl Producer {
             return Err(Error::MessageTooLarge { topic: topic.to_string(), size, max: self.shared.batch_budget() });
         }
         self.join_transaction(p)?;
-        let now = Instant::now();
-        let deadline = now + cfg.pending_timeout;
         let mut st = self.shared.lock();
+        let mut deadline = None;
         while st.is_full(size, cfg.max_queued_messages, cfg.max_queued_bytes) {
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + cfg.pending_timeout);
             let left = deadline.saturating_duration_since(Instant::now());
             if !cfg.block_on_queue_full || left.is_zero() {
                 return Err(Error::QueueFull {
@@ -293,7 +297,7 @@ impl Producer {
         if st.closing {
             return Err(Error::Stopped);
         }
-        let wake = st.accept(p as usize, &rec, reply, now, &self.shared.rules());
+        let wake = st.accept(p as usize, &rec, reply, Instant::now, &self.shared.rules());
         drop(st);
         if wake {
             // Any sender may own the partition.

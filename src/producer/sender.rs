@@ -99,9 +99,9 @@ impl Role {
 
 /// Runs the sender of `role` until the producer closes and nothing is left to send.
 pub(crate) fn run(shared: Arc<Shared>, role: Role) {
-    let mut conns = Dedicated::default();
+    let mut lanes: Vec<Dedicated> = (0..shared.cfg.connections_per_broker).map(|_| Dedicated::default()).collect();
     while let Some(batches) = take_ready(&shared, &role) {
-        send_round(&shared, &mut conns, batches);
+        send_round(&shared, &mut lanes, batches);
     }
 }
 
@@ -188,7 +188,13 @@ fn encode(shared: &Shared, batch: &Batch) -> Result<Vec<u8>, Error> {
     Ok(e.into_inner())
 }
 
-fn send_round(shared: &Shared, conns: &mut Dedicated, batches: Vec<Batch>) {
+/// Sends a round of batches (at most one per partition, so their order within a partition is
+/// safe however they travel): to each leader in requests of at most `max_request_size`, the
+/// requests spread over the sender's connections to it (`lanes`). A broker works through one
+/// connection's requests one at a time, but through different connections at once, so the
+/// partitions of a round are appended in parallel. All requests are written before any answer is
+/// read.
+fn send_round(shared: &Shared, lanes: &mut [Dedicated], batches: Vec<Batch>) {
     let cfg = &shared.cfg;
     let topic = &*shared.topic;
     let mut refresh = false;
@@ -218,39 +224,40 @@ fn send_round(shared: &Shared, conns: &mut Dedicated, batches: Vec<Batch>) {
     };
     let mut inflight = Vec::new();
     for (leader, batches) in by_leader {
-        let mut parts = Vec::with_capacity(batches.len());
-        let mut ok = Vec::with_capacity(batches.len());
+        let mut encoded = Vec::with_capacity(batches.len());
         for b in batches {
             match encode(shared, &b) {
-                Ok(bytes) => {
-                    parts.push((b.partition, bytes));
-                    ok.push(b);
-                }
+                Ok(bytes) => encoded.push((bytes.len() + BATCH_OVERHEAD, (bytes, b))),
                 Err(e) => refresh |= settle_error(shared, b, &e),
             }
         }
-        if ok.is_empty() {
-            continue;
-        }
-        match produce::send(conns, &shared.client, leader, &params, parts, deadline) {
-            // With acks=0 the broker never answers: written is as good as it gets.
-            Ok(None) => {
-                let mut st = shared.lock();
-                for b in ok {
-                    let p = b.partition;
-                    st.finish(b, |_| Ok(Delivery { partition: p, offset: None }));
+        let requests = split_requests(encoded, cfg.max_request_size);
+        log::trace!("{topic}: {} requests to broker {leader}", requests.len());
+        for (i, request) in requests.into_iter().enumerate() {
+            let lane = i % lanes.len();
+            let (parts, ok): (Vec<(i32, Vec<u8>)>, Vec<Batch>) =
+                request.into_iter().map(|(bytes, b)| ((b.partition, bytes), b)).unzip();
+            match produce::send(&mut lanes[lane], &shared.client, leader, &params, parts, deadline) {
+                // With acks=0 the broker never answers: written is as good as it gets.
+                Ok(None) => {
+                    let mut st = shared.lock();
+                    for b in ok {
+                        let p = b.partition;
+                        st.finish(b, |_| Ok(Delivery { partition: p, offset: None }));
+                    }
                 }
-            }
-            Ok(Some(pending)) => inflight.push((pending, ok)),
-            Err(e) => {
-                for b in ok {
-                    refresh |= settle_error(shared, b, &e);
+                Ok(Some(pending)) => inflight.push((lane, pending, ok)),
+                Err(e) => {
+                    for b in ok {
+                        refresh |= settle_error(shared, b, &e);
+                    }
                 }
             }
         }
     }
-    for (pending, batches) in inflight {
-        let mut results = match produce::read(conns, pending, deadline) {
+    // Each connection answers in the order its requests were written.
+    for (lane, pending, batches) in inflight {
+        let mut results = match produce::read(&mut lanes[lane], pending, deadline) {
             Ok(r) => r,
             Err(e) => {
                 for b in batches {
@@ -284,6 +291,26 @@ fn send_round(shared: &Shared, conns: &mut Dedicated, batches: Vec<Batch>) {
     }
 }
 
+/// Splits `items` (each with its size) into requests of at most `max` bytes, in order; an item
+/// larger than `max` goes alone.
+fn split_requests<T>(items: Vec<(usize, T)>, max: usize) -> Vec<Vec<T>> {
+    let mut out: Vec<Vec<T>> = Vec::new();
+    let mut bytes = 0;
+    for (size, item) in items {
+        match out.last_mut() {
+            Some(request) if bytes + size <= max => {
+                bytes += size;
+                request.push(item);
+            }
+            _ => {
+                bytes = size;
+                out.push(vec![item]);
+            }
+        }
+    }
+    out
+}
+
 /// Retries `batch` after a backoff if `e` may pass and attempts remain, else fails its messages.
 /// Returns whether metadata should be refreshed.
 fn settle_error(shared: &Shared, batch: Batch, e: &Error) -> bool {
@@ -306,7 +333,7 @@ fn settle_error(shared: &Shared, batch: Batch, e: &Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::Role;
+    use super::{split_requests, Role};
     use std::sync::Arc;
 
     #[test]
@@ -318,5 +345,18 @@ mod tests {
             let who: Vec<i32> = roles.iter().filter(|r| r.owns(leader)).map(|r| r.broker).collect();
             assert_eq!(who, vec![owner], "leader {leader:?}");
         }
+    }
+
+    #[test]
+    fn a_round_is_cut_into_requests_within_the_limit_in_order() {
+        let cut = |sizes: &[usize], max| {
+            let items = sizes.iter().enumerate().map(|(i, &s)| (s, i)).collect();
+            split_requests(items, max)
+        };
+        assert_eq!(cut(&[], 100), Vec::<Vec<usize>>::new());
+        assert_eq!(cut(&[40, 60, 1, 100, 30], 100), vec![vec![0, 1], vec![2], vec![3], vec![4]]);
+        // A batch larger than the limit still goes, alone.
+        assert_eq!(cut(&[10, 250, 10], 100), vec![vec![0], vec![1], vec![2]]);
+        assert_eq!(cut(&[30; 7], 100), vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
     }
 }
