@@ -85,6 +85,7 @@ pub const PROPERTIES: &[Property] = &[
     p("fetch.max.bytes", CONSUMER, "fetch_max_bytes"),
     p("max.partition.fetch.bytes", CONSUMER, "fetch_message_max_bytes"),
     p("fetch.message.max.bytes", CONSUMER, "the same as max.partition.fetch.bytes"),
+    p("queued.max.messages.kbytes", CONSUMER, "queued_max_bytes_total, in KiB: the consumer-wide bound on prefetched messages"),
     p("auto.offset.reset", CONSUMER, "auto_offset_reset: earliest (smallest, beginning) or latest (largest, end)"),
     p("enable.auto.commit", CONSUMER, "auto_commit_enable"),
     p("auto.commit.interval.ms", CONSUMER, "auto_commit_interval"),

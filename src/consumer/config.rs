@@ -78,6 +78,13 @@ impl ConsumerConfig {
             "fetch.wait.max.ms" => self.fetch_wait_max = millis(name, value)?,
             "fetch.min.bytes" => self.fetch_min_bytes = number(name, value)?,
             "fetch.max.bytes" => self.fetch_max_bytes = number(name, value)?,
+            // librdkafka's high-level consumer applies it to the one consumer queue, whatever
+            // the number of partitions: the consumer-wide bound here.
+            "queued.max.messages.kbytes" => {
+                self.queued_max_bytes_total = number::<usize>(name, value)?
+                    .checked_mul(1024)
+                    .ok_or_else(|| Error::Config(format!("{name} {value:?} is too large")))?
+            }
             "max.partition.fetch.bytes" | "fetch.message.max.bytes" => {
                 self.fetch_message_max_bytes = number(name, value)?;
                 // A larger first fetch than the growth limit raises the limit with it.
@@ -363,7 +370,7 @@ impl SimpleConsumerBuilder {
 
     /// Sets a property by its librdkafka name ([`crate::properties`]): `group.id` (the
     /// `consumer_group`), `fetch.wait.max.ms`, `fetch.min.bytes`, `fetch.max.bytes`,
-    /// `max.partition.fetch.bytes`, `auto.offset.reset`, `enable.auto.commit`,
+    /// `max.partition.fetch.bytes`, `queued.max.messages.kbytes`, `auto.offset.reset`, `enable.auto.commit`,
     /// `auto.commit.interval.ms`, `isolation.level`. Another builder's property is an error
     /// that names it.
     pub fn set(mut self, name: &str, value: &str) -> Result<Self> {

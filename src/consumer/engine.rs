@@ -168,7 +168,13 @@ impl Engine {
                     let s = (self.cursor + i) % n;
                     let p = &mut parts[s];
                     if !p.queue.is_empty() {
+                        // The spent queue's buffer goes back to the partition only when there
+                        // is one: with hundreds, each would keep an empty buffer of its largest
+                        // fetch, outweighing every bound on what is queued.
                         std::mem::swap(&mut p.queue, &mut self.local);
+                        if n > 1 {
+                            p.queue = VecDeque::new();
+                        }
                         p.queued_bytes = 0;
                         self.local_slot = s;
                         self.cursor = s + 1;

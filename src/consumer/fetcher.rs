@@ -26,6 +26,7 @@ use crate::offsets::{decide_out_of_range, decide_start, IsolationLevel, LogBound
 use crate::protocol::records::{self, AbortedTransactions, Record};
 use crate::retry::{self, Backoff};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -123,7 +124,8 @@ struct Plan {
     resolve: Vec<(usize, Ticket, bool)>,
     fetch: BTreeMap<i32, Vec<Planned>>,
     /// The most each Fetch answer should carry: `fetch_max_bytes`, or less when the queues of
-    /// all partitions are near `queued_max_bytes_total`.
+    /// all partitions and the Fetches in flight are near `queued_max_bytes_total` (the room
+    /// left is shared between the brokers fetched).
     fetch_max_bytes: usize,
     leaderless: bool,
     next_wake: Option<Instant>,
@@ -154,14 +156,53 @@ impl Threads {
     }
 }
 
+/// How much memory the fetched bytes take once queued: the room in the queues (counted in
+/// [`super::position::footprint`]) and the Fetches' byte limits (counted on the wire) are
+/// converted with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Expansion {
+    /// Queued bytes per 100 bytes fetched, as the last answers had it (small records take
+    /// more: each decoded record is a struct beside its bytes).
+    pct: usize,
+}
+
+impl Expansion {
+    /// Before any answer: a record of ~80 bytes.
+    const FIRST: Expansion = Expansion { pct: 200 };
+
+    /// Learns from an answer of `wire` bytes that took `queued` bytes, a quarter weight each.
+    fn learn(&mut self, wire: usize, queued: usize) {
+        if let Some(seen) = queued.saturating_mul(100).checked_div(wire) {
+            self.pct = (self.pct * 3 + seen.clamp(100, 2000)) / 4;
+        }
+    }
+
+    fn to_wire(self, queued: usize) -> usize {
+        queued.saturating_mul(100) / self.pct
+    }
+
+    fn to_queued(self, wire: usize) -> usize {
+        wire.saturating_mul(self.pct) / 100
+    }
+}
+
 /// The work of fetcher `me` at `now`: what each of its partitions needs, fetches grouped by
-/// leader, and whether a leader is missing.
-fn plan_for(parts: &[Part], leaders: &[Option<i32>], me: &Threads, now: Instant, limits: &Limits) -> Plan {
-    // The consumer-wide bound: with the queues full, nothing is fetched until the application
-    // takes some; otherwise each answer is asked to fit in the room left.
+/// leader, and whether a leader is missing. `fetching`: what the Fetches in flight may queue.
+fn plan_for(
+    parts: &[Part],
+    leaders: &[Option<i32>],
+    me: &Threads,
+    now: Instant,
+    limits: &Limits,
+    fetching: usize,
+    expansion: Expansion,
+) -> Plan {
+    // The consumer-wide bound: with the queues and the Fetches in flight at it, nothing is
+    // fetched until the application takes some; otherwise the answers are asked to fit,
+    // together, in the room left.
     let queued: usize = parts.iter().map(|p| p.queued_bytes).sum();
-    let room = limits.queued_max_bytes_total.saturating_sub(queued);
-    let mut plan = Plan { fetch_max_bytes: room.min(limits.fetch_max_bytes), ..Plan::default() };
+    let room = limits.queued_max_bytes_total.saturating_sub(queued.saturating_add(fetching));
+    let mut plan = Plan::default();
     for (slot, (p, &leader)) in parts.iter().zip(leaders).enumerate() {
         if me.owner(leader, p.partition) != me.idx {
             continue;
@@ -179,6 +220,7 @@ fn plan_for(parts: &[Part], leaders: &[Option<i32>], me: &Threads, now: Instant,
             }
         }
     }
+    plan.fetch_max_bytes = limits.fetch_max_bytes.min(expansion.to_wire(room / plan.fetch.len().max(1))).max(1);
     plan
 }
 
@@ -190,6 +232,7 @@ struct Fetcher<I: FetchIo> {
     backoff: Backoff,
     refresh: bool,
     refresh_failures: u32,
+    expansion: Expansion,
 }
 
 impl<I: FetchIo> Fetcher<I> {
@@ -203,7 +246,7 @@ impl<I: FetchIo> Fetcher<I> {
             fetch_size_limit: cfg.fetch_message_max_bytes_limit,
             reset_on_fetch: cfg.reset_offset_on_fetch,
         };
-        Fetcher { shared, io, me, limits, backoff, refresh: false, refresh_failures: 0 }
+        Fetcher { shared, io, me, limits, backoff, refresh: false, refresh_failures: 0, expansion: Expansion::FIRST }
     }
 
     fn step(&mut self) {
@@ -250,7 +293,8 @@ impl<I: FetchIo> Fetcher<I> {
     fn plan(&self) -> Plan {
         let leaders = self.io.leaders(&self.shared.keys);
         let parts = self.shared.lock();
-        plan_for(&parts, &leaders, &self.me, Instant::now(), &self.limits)
+        let fetching = self.shared.fetching.load(Ordering::Acquire);
+        plan_for(&parts, &leaders, &self.me, Instant::now(), &self.limits, fetching, self.expansion)
     }
 
     /// Feeds an answer to partition `slot`'s machine, waking the application when it has
@@ -353,14 +397,20 @@ impl<I: FetchIo> Fetcher<I> {
                 })
                 .collect();
             match self.io.send(leader, &params, &wanted) {
-                Ok(pending) => inflight.push((pending, planned, keys)),
+                Ok(pending) => {
+                    let reserved = self.expansion.to_queued(max_bytes);
+                    self.shared.fetching.fetch_add(reserved, Ordering::AcqRel);
+                    inflight.push((pending, planned, keys, reserved))
+                }
                 Err(e) => self.fail(&keys, &e),
             }
         }
-        for (pending, planned, keys) in inflight {
-            let outcomes = match self.io.read(pending) {
+        for (pending, planned, keys, reserved) in inflight {
+            let read = self.io.read(pending);
+            let outcomes = match read {
                 Ok(r) => r,
                 Err(e) => {
+                    self.release(reserved);
                     self.fail(&keys, &e);
                     continue;
                 }
@@ -374,7 +424,15 @@ impl<I: FetchIo> Fetcher<I> {
                     self.apply(*p, outcome);
                 }
             }
+            // Queued now (or nothing came): what it holds counts in the queues instead.
+            self.release(reserved);
         }
+    }
+
+    /// Gives back a Fetch's share of the room, and wakes the fetchers that waited for it.
+    fn release(&self, bytes: usize) {
+        self.shared.fetching.fetch_sub(bytes, Ordering::AcqRel);
+        self.shared.work_ready.notify_all();
     }
 
     /// Applies one partition's fetch result.
@@ -391,6 +449,7 @@ impl<I: FetchIo> Fetcher<I> {
                 let mut aborted = committed.then(|| AbortedTransactions::new(aborted));
                 let limits = self.shared.cfg.decode_limits;
                 let decoded = records::decode_filtered(&buf, ticket.offset, limits, aborted.as_mut(), &mut recs);
+                self.expansion.learn(buf.len(), recs.iter().map(super::position::footprint).sum());
                 // The end this consumer reads to: the last stable offset under read_committed
                 // (a broker that doesn't say gives -1; its high watermark stands in).
                 let end = if committed && last_stable_offset >= 0 { last_stable_offset } else { high_watermark };
@@ -674,14 +733,14 @@ mod tests {
         let now = Instant::now();
         let parts = vec![at(0, 5), at(1, 6), at(2, 7), at(3, 8), Part::new(4, 1000)];
         let leaders = [Some(1), Some(2), Some(1), Some(3), Some(1)];
-        let t0 = plan_for(&parts, &leaders, &thread(0, 2), now, &LIMITS);
+        let t0 = plan_for(&parts, &leaders, &thread(0, 2), now, &LIMITS, 0, Expansion { pct: 100 });
         // Thread 0 of 2 serves the first and third brokers, 1 and 3: one Fetch each; partition
         // 4 must resolve first.
         assert_eq!(t0.fetch.keys().copied().collect::<Vec<_>>(), vec![1, 3]);
         let to_1: Vec<(usize, i64)> = t0.fetch[&1].iter().map(|p| (p.slot, p.ticket.offset)).collect();
         assert_eq!(to_1, vec![(0, 5), (2, 7)]);
         assert_eq!(t0.resolve.iter().map(|r| r.0).collect::<Vec<_>>(), vec![4]);
-        let t1 = plan_for(&parts, &leaders, &thread(1, 2), now, &LIMITS);
+        let t1 = plan_for(&parts, &leaders, &thread(1, 2), now, &LIMITS, 0, Expansion { pct: 100 });
         assert_eq!(t1.fetch.keys().copied().collect::<Vec<_>>(), vec![2]);
         assert!(t1.resolve.is_empty() && !t0.leaderless && !t1.leaderless);
     }
@@ -693,21 +752,47 @@ mod tests {
         let now = Instant::now();
         let mut parts = vec![at(0, 5), at(1, 6), at(2, 7), Part::new(3, 1000)];
         let leaders = [Some(1), Some(1), Some(2), Some(1)];
-        let plan = plan_for(&parts, &leaders, &thread(0, 1), now, &LIMITS);
+        let plan = plan_for(&parts, &leaders, &thread(0, 1), now, &LIMITS, 0, Expansion { pct: 100 });
         assert_eq!((plan.fetch.len(), plan.fetch_max_bytes), (2, LIMITS.fetch_max_bytes));
         for p in &mut parts[..3] {
             p.queued_bytes = (LIMITS.queued_max_bytes_total / 3) - 1000;
         }
-        let plan = plan_for(&parts, &leaders, &thread(0, 1), now, &LIMITS);
-        assert_eq!(
-            plan.fetch_max_bytes,
-            LIMITS.queued_max_bytes_total - 3 * ((LIMITS.queued_max_bytes_total / 3) - 1000)
-        );
+        let plan = plan_for(&parts, &leaders, &thread(0, 1), now, &LIMITS, 0, Expansion { pct: 100 });
+        // The room left, shared by the two brokers fetched.
+        let room = LIMITS.queued_max_bytes_total - 3 * ((LIMITS.queued_max_bytes_total / 3) - 1000);
+        assert_eq!(plan.fetch_max_bytes, room / 2);
+        // Fetches in flight (another thread's) take their share of it first.
+        let plan = plan_for(&parts, &leaders, &thread(0, 1), now, &LIMITS, room - 1000, Expansion { pct: 100 });
+        assert_eq!(plan.fetch_max_bytes, 500);
+        let plan = plan_for(&parts, &leaders, &thread(0, 1), now, &LIMITS, room, Expansion { pct: 100 });
+        assert!(plan.fetch.is_empty(), "no room left while others' answers are on their way");
         assert!(parts.iter().all(|p| p.queued_bytes < LIMITS.queued_max_bytes));
         parts[0].queued_bytes += 4000;
-        let full = plan_for(&parts, &leaders, &thread(0, 1), now, &LIMITS);
+        let full = plan_for(&parts, &leaders, &thread(0, 1), now, &LIMITS, 0, Expansion { pct: 100 });
         assert!(full.fetch.is_empty(), "{:?}", full.fetch.keys());
         assert_eq!(full.resolve.len(), 1, "starting offsets are still looked up");
+    }
+
+    /// The room is counted in queued bytes, a Fetch's limit on the wire: small records take
+    /// about twice their wire size once decoded, so a Fetch asks for half the room.
+    #[test]
+    fn fetches_ask_for_the_room_in_wire_bytes() {
+        let now = Instant::now();
+        let mut parts = vec![at(0, 5)];
+        parts[0].queued_bytes = LIMITS.queued_max_bytes_total - 10_000;
+        let plan = plan_for(&parts, &[Some(1)], &thread(0, 1), now, &LIMITS, 0, Expansion::FIRST);
+        assert_eq!(plan.fetch_max_bytes, 5_000);
+        let mut e = Expansion::FIRST;
+        // 110-byte records with 7-byte keys: 187 queued bytes for ~125 on the wire.
+        for _ in 0..20 {
+            e.learn(125_000, 187_000);
+        }
+        assert!((149..=151).contains(&e.pct), "{e:?}");
+        assert_eq!(e.to_queued(e.to_wire(30_000)) / 100, 299);
+        // Nothing fetched teaches nothing; a hostile ratio is capped.
+        e.learn(0, 1 << 30);
+        e.learn(1, 1 << 30);
+        assert!(e.pct <= 2000);
     }
 
     #[test]
@@ -719,7 +804,7 @@ mod tests {
         let t = waiting.ticket(0);
         waiting.on_failure(t, &e, &backoff, now);
         let parts = vec![at(0, 0), waiting];
-        let plan = plan_for(&parts, &[None, Some(1)], &thread(0, 1), now, &LIMITS);
+        let plan = plan_for(&parts, &[None, Some(1)], &thread(0, 1), now, &LIMITS, 0, Expansion { pct: 100 });
         assert!(plan.leaderless);
         assert!(plan.fetch.is_empty());
         let wake = plan.next_wake.expect("the backing-off partition sets a wake time");

@@ -109,7 +109,7 @@ pub(crate) struct Part {
 
 /// About how much memory a queued record holds: its key and value (they share the fetch
 /// buffer, which lives as long as any of its records) and the record itself.
-fn footprint(r: &Record) -> usize {
+pub(crate) fn footprint(r: &Record) -> usize {
     let len = |range: Option<(u32, u32)>| range.map_or(0, |(a, b)| b.saturating_sub(a) as usize);
     len(r.key) + len(r.value) + std::mem::size_of::<Record>()
 }
@@ -207,7 +207,14 @@ impl Part {
             self.last_epoch = last.leader_epoch;
         }
         self.queued_bytes += records.iter().map(footprint).sum::<usize>();
-        self.queue.extend(records);
+        if self.queue.capacity() == 0 {
+            // A queue without a buffer (the application took it): the decoded vector becomes
+            // the queue, no second buffer grown record by record. A buffer handed back (one
+            // partition: see the engine) is filled instead.
+            self.queue = records.into();
+        } else {
+            self.queue.extend(records);
+        }
         match decoded {
             Ok(summary) => {
                 let next = match (summary.next_offset, delivered) {

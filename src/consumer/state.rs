@@ -5,7 +5,7 @@
 //! Each partition's position is a [`Part`], the state machine of [`super::position`].
 
 use crate::error::Error;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -31,6 +31,10 @@ pub(crate) struct Shared {
     death: Mutex<Option<Error>>,
     /// Set to make the application's wait return early (a group rebalance is due).
     interrupted: AtomicBool,
+    /// The bytes the Fetches in flight (of every fetcher thread) were allowed to bring: they
+    /// count against `queued_max_bytes_total` until their answers are queued, so that brokers
+    /// fetched at once don't each fill the whole room.
+    pub fetching: AtomicUsize,
 }
 
 impl crate::group::membership::Wake for Shared {
@@ -62,6 +66,7 @@ impl Shared {
             stopped: AtomicBool::new(false),
             death: Mutex::new(None),
             interrupted: AtomicBool::new(false),
+            fetching: AtomicUsize::new(0),
         }
     }
 

@@ -386,6 +386,10 @@ fn decode_v2(
     }
     let mut rd = Decoder::new(body);
     let mut headers_left = limits.max_headers;
+    // Room for the whole batch at once (the count was bounded by the bytes above): grown by
+    // doubling, a fetch's vector, which may become its partition's queue, would hold up to
+    // twice the records it carries.
+    out.reserve(count as usize);
     for _ in 0..count {
         let rec = read_v2_record(&mut rd, body_start, &mut headers_left).map_err(|e| err(e, base_offset))?;
         // base_offset + last_offset_delta was checked above, so a delta within
