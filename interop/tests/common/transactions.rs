@@ -226,6 +226,15 @@ pub fn exactly_once_loop_killed_and_restarted_outputs_each_input_once(b: &Broker
         }
         drop(p);
     }
+    // The last killed run may have sent its transaction's offsets: until the broker aborts
+    // that transaction (its timeout, 60 s), OffsetFetch answers UNSTABLE_OFFSET_COMMIT.
+    wait_until("the killed run's pending offsets to settle", Duration::from_secs(120), || {
+        match tin.committed_offsets(&group) {
+            Ok(_) => true,
+            Err(e) if e.code() == Some(plainkafka::ErrorCode::UNSTABLE_OFFSET_COMMIT) => false,
+            Err(e) => panic!("committed offsets: {e}"),
+        }
+    });
     let after_kills = committed_total(&tin, &group);
     assert!((1..INPUTS as i64).contains(&after_kills), "after the kills: {after_kills}");
     let last = run(Some("3"));
