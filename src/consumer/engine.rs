@@ -171,9 +171,9 @@ impl Engine {
                         // The spent queue's buffer goes back to the partition only when there
                         // is one: with hundreds, each would keep an empty buffer of its largest
                         // fetch, outweighing every bound on what is queued.
-                        std::mem::swap(&mut p.queue, &mut self.local);
-                        if n > 1 {
-                            p.queue = VecDeque::new();
+                        let spent = std::mem::replace(&mut self.local, std::mem::take(&mut p.queue));
+                        if n == 1 {
+                            p.queue = spent;
                         }
                         p.queued_bytes = 0;
                         self.local_slot = s;

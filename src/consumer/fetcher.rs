@@ -406,8 +406,7 @@ impl<I: FetchIo> Fetcher<I> {
             }
         }
         for (pending, planned, keys, reserved) in inflight {
-            let read = self.io.read(pending);
-            let outcomes = match read {
+            let outcomes = match self.io.read(pending) {
                 Ok(r) => r,
                 Err(e) => {
                     self.release(reserved);

@@ -223,6 +223,11 @@ fn send_round(shared: &Shared, lanes: &mut [Dedicated], batches: Vec<Batch>) {
         transaction_v2: shared.transaction_v2,
     };
     let mut inflight = Vec::new();
+    // A lane whose write failed takes no more requests this round: writing again would open a
+    // new connection under the requests already written on the old one, and reading their
+    // answers from it would take another request's answer and leave that one waiting until the
+    // deadline.
+    let mut lane_failed: Vec<Option<Error>> = vec![None; lanes.len()];
     for (leader, batches) in by_leader {
         let mut encoded = Vec::with_capacity(batches.len());
         for b in batches {
@@ -237,7 +242,11 @@ fn send_round(shared: &Shared, lanes: &mut [Dedicated], batches: Vec<Batch>) {
             let lane = i % lanes.len();
             let (parts, ok): (Vec<(i32, Vec<u8>)>, Vec<Batch>) =
                 request.into_iter().map(|(bytes, b)| ((b.partition, bytes), b)).unzip();
-            match produce::send(&mut lanes[lane], &shared.client, leader, &params, parts, deadline) {
+            let sent = match &lane_failed[lane] {
+                Some(e) => Err(e.clone()),
+                None => produce::send(&mut lanes[lane], &shared.client, leader, &params, parts, deadline),
+            };
+            match sent {
                 // With acks=0 the broker never answers: written is as good as it gets.
                 Ok(None) => {
                     let mut st = shared.lock();
@@ -251,6 +260,7 @@ fn send_round(shared: &Shared, lanes: &mut [Dedicated], batches: Vec<Batch>) {
                     for b in ok {
                         refresh |= settle_error(shared, b, &e);
                     }
+                    lane_failed[lane] = Some(e);
                 }
             }
         }
