@@ -7,7 +7,7 @@
 
 use super::balanced_config::{BalancedConsumerBuilder, RebalanceCallback};
 use super::config::ConsumerConfig;
-use super::engine::{CommitTimer, Engine, Key};
+use super::engine::{CallDeadline, CommitTimer, Engine, Key};
 use super::simple::StopHandle;
 use crate::client::offsets::{self as broker_offsets, Generation};
 use crate::client::Client;
@@ -209,7 +209,7 @@ impl BalancedConsumer {
             return Ok(None);
         }
         self.start()?;
-        let deadline = self.cfg.consumer_timeout.map(|d| Instant::now() + d);
+        let mut deadline = CallDeadline::new(self.cfg.consumer_timeout);
         loop {
             if self.statistics.as_ref().is_some_and(Periodic::due) {
                 let snapshot = self.stats();
@@ -238,6 +238,7 @@ impl BalancedConsumer {
                 None => {}
             }
             if self.needs_join {
+                let deadline = deadline.get();
                 self.rebalance(deadline)?;
                 // A join still under way when the timeout passes goes on at the next call.
                 if self.needs_join && deadline.is_some_and(|d| Instant::now() >= d) {
@@ -254,16 +255,13 @@ impl BalancedConsumer {
                 }
                 self.commit_timer.restart();
             }
-            let wake = self.commit_timer.wait_until(deadline);
-            let wake = match (wake, self.statistics.as_ref().map(Periodic::next)) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let (timer, statistics) = (&self.commit_timer, &self.statistics);
+            let wake = || timer.wait_until(deadline.get(), statistics.as_ref().map(Periodic::next));
             if let Some(m) = self.engine.poll(wake)? {
                 self.messages += 1;
                 return Ok(Some(m));
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            if deadline.get().is_some_and(|d| Instant::now() >= d) {
                 return Ok(None);
             }
         }

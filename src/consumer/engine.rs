@@ -44,13 +44,31 @@ impl CommitTimer {
         self.last = Instant::now();
     }
 
-    /// How long a poll may wait: until `deadline` or the next commit, whichever comes first.
-    pub fn wait_until(&self, deadline: Option<Instant>) -> Option<Instant> {
-        let commit_at = self.interval.map(|i| self.last + i);
-        match (deadline, commit_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+    /// How long a poll may wait: until `deadline`, the next commit or `also` (the next
+    /// statistics call), whichever comes first.
+    pub fn wait_until(&self, deadline: Option<Instant>, also: Option<Instant>) -> Option<Instant> {
+        [deadline, self.interval.map(|i| self.last + i), also].into_iter().flatten().min()
+    }
+}
+
+/// The end of one `consume()` call's wait (`consumer_timeout` from when it first has to wait),
+/// read from the clock only then: a message already queued is handed out without a clock read.
+/// A read per message was an eighth of the command-line consumer's CPU.
+#[derive(Debug)]
+pub(crate) struct CallDeadline {
+    timeout: Option<Duration>,
+    at: Option<Instant>,
+}
+
+impl CallDeadline {
+    pub fn new(timeout: Option<Duration>) -> CallDeadline {
+        CallDeadline { timeout, at: None }
+    }
+
+    /// The deadline, fixed at the first call.
+    pub fn get(&mut self) -> Option<Instant> {
+        let timeout = self.timeout?;
+        Some(*self.at.get_or_insert_with(|| Instant::now() + timeout))
     }
 }
 
@@ -144,13 +162,14 @@ impl Engine {
         self.stopped || self.shared.is_stopped()
     }
 
-    /// The next message, waiting until `until` (forever if `None`). `Ok(None)` when `until`
-    /// passes, the engine is stopped, or [`Shared::interrupt`] is called. An `Err` concerns one
+    /// The next message, waiting until `until()` (forever if `None`; asked only when there is
+    /// no message to hand out at once). `Ok(None)` when that passes, the engine is stopped, or [`Shared::interrupt`] is called. An `Err` concerns one
     /// partition (which pauses); the others go on.
-    pub fn poll(&mut self, until: Option<Instant>) -> Result<Option<Message>> {
+    pub fn poll(&mut self, until: impl FnOnce() -> Option<Instant>) -> Result<Option<Message>> {
         if let Some(m) = self.next_local() {
             return Ok(Some(m));
         }
+        let until = until();
         loop {
             // A fetcher died: its partitions would never fill. Say so once, then stop.
             if let Some(e) = self.shared.take_death() {
@@ -357,5 +376,39 @@ impl Engine {
 impl Drop for Engine {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_deadline_is_read_once_at_the_first_wait_and_none_without_a_timeout() {
+        assert_eq!(CallDeadline::new(None).get(), None);
+        let before = Instant::now();
+        let mut d = CallDeadline::new(Some(Duration::from_secs(5)));
+        let first = d.get().expect("a timeout gives a deadline");
+        assert!(first >= before + Duration::from_secs(5));
+        assert_eq!(d.get(), Some(first), "the deadline stays where the first wait put it");
+    }
+
+    #[test]
+    fn a_poll_wakes_at_the_earliest_of_the_deadline_the_commit_and_the_statistics() {
+        let cfg = ConsumerConfig {
+            auto_commit_enable: true,
+            auto_commit_interval: Duration::from_secs(10),
+            ..ConsumerConfig::default()
+        };
+        let timer = CommitTimer::new(&cfg);
+        let commit = timer.last + Duration::from_secs(10);
+        let (soon, late) = (timer.last + Duration::from_secs(1), timer.last + Duration::from_secs(60));
+        assert_eq!(timer.wait_until(None, None), Some(commit));
+        assert_eq!(timer.wait_until(Some(soon), Some(late)), Some(soon));
+        assert_eq!(timer.wait_until(Some(late), Some(soon)), Some(soon));
+        assert_eq!(timer.wait_until(Some(late), None), Some(commit));
+        let off = CommitTimer::new(&ConsumerConfig { auto_commit_enable: false, ..cfg });
+        assert_eq!(off.wait_until(None, None), None, "no deadline, no commit, no statistics: wait for data");
+        assert_eq!(off.wait_until(Some(late), Some(soon)), Some(soon));
     }
 }

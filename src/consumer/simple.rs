@@ -2,7 +2,7 @@
 //! storage in a consumer group but no group membership (no rebalancing).
 
 use super::config::ConsumerConfig;
-use super::engine::{CommitTimer, Engine};
+use super::engine::{CallDeadline, CommitTimer, Engine};
 use super::state::Shared;
 use crate::client::offsets::{self as broker_offsets, ListAt};
 use crate::client::TopicRef;
@@ -133,7 +133,7 @@ impl SimpleConsumer {
         if self.stopped {
             return Ok(None);
         }
-        let deadline = self.cfg().consumer_timeout.map(|d| Instant::now() + d);
+        let mut deadline = CallDeadline::new(self.cfg().consumer_timeout);
         loop {
             if self.statistics.as_ref().is_some_and(Periodic::due) {
                 let snapshot = self.stats();
@@ -149,15 +149,12 @@ impl SimpleConsumer {
                 }
                 self.commit_timer.restart();
             }
-            let wake = self.commit_timer.wait_until(deadline);
-            let wake = match (wake, self.statistics.as_ref().map(Periodic::next)) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let (timer, statistics) = (&self.commit_timer, &self.statistics);
+            let wake = || timer.wait_until(deadline.get(), statistics.as_ref().map(Periodic::next));
             if let Some(m) = self.engine.poll(wake)? {
                 return Ok(Some(m));
             }
-            if self.engine.is_stopped() || deadline.is_some_and(|d| Instant::now() >= d) {
+            if self.engine.is_stopped() || deadline.get().is_some_and(|d| Instant::now() >= d) {
                 return Ok(None);
             }
         }

@@ -417,6 +417,8 @@ impl Connection {
         while body.len() < len {
             let filled = body.len();
             let step = (len - filled).min(filled.max(64 * 1024));
+            // Exactly: doubling would give a frame just over 1 MiB a 2 MiB buffer.
+            body.reserve_exact(step);
             body.resize(filled + step, 0);
             self.read_exact(&mut body[filled..], deadline, api)?;
         }
