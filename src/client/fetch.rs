@@ -11,6 +11,7 @@ use super::pool::Dedicated;
 use super::Client;
 use crate::error::Context;
 use crate::error::{Error, Result};
+use crate::protocol::codec::FrameBytes;
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::fetch::{FetchPartition, FetchRequest, FetchTopic, ForgottenTopic};
 use crate::protocol::ApiKey;
@@ -142,7 +143,7 @@ pub(crate) enum FetchOutcome {
     /// Record data (possibly none, or a partial batch), the partition's high watermark and
     /// last stable offset (-1 where the broker doesn't say), and the aborted transactions in the
     /// data: (producer id, first offset).
-    Data { high_watermark: i64, last_stable_offset: i64, aborted: Vec<(i64, i64)>, records: Vec<u8> },
+    Data { high_watermark: i64, last_stable_offset: i64, aborted: Vec<(i64, i64)>, records: FrameBytes },
     /// The offset asked for is outside the log.
     OutOfRange,
     /// The leader's log diverged from what was read (KIP-320): the last fetched epoch ends at

@@ -442,13 +442,12 @@ impl<I: FetchIo> Fetcher<I> {
         match outcome {
             FetchOutcome::Data { high_watermark, last_stable_offset, aborted, records } => {
                 // Decode before taking the lock: the application keeps consuming meanwhile.
-                let buf = Arc::new(records);
                 let mut recs: Vec<Record> = Vec::new();
                 let committed = self.shared.cfg.isolation_level == IsolationLevel::ReadCommitted;
                 let mut aborted = committed.then(|| AbortedTransactions::new(aborted));
                 let limits = self.shared.cfg.decode_limits;
-                let decoded = records::decode_filtered(&buf, ticket.offset, limits, aborted.as_mut(), &mut recs);
-                self.expansion.learn(buf.len(), recs.iter().map(super::position::footprint).sum());
+                let decoded = records::decode_filtered(&records, ticket.offset, limits, aborted.as_mut(), &mut recs);
+                self.expansion.learn(records.len(), recs.iter().map(super::position::footprint).sum());
                 // The end this consumer reads to: the last stable offset under read_committed
                 // (a broker that doesn't say gives -1; its high watermark stands in).
                 let end = if committed && last_stable_offset >= 0 { last_stable_offset } else { high_watermark };
@@ -588,7 +587,7 @@ mod tests {
                             high_watermark: self.end(),
                             last_stable_offset: self.end(),
                             aborted: Vec::new(),
-                            records: self.batch_from(offset),
+                            records: self.batch_from(offset).into(),
                         }
                     };
                     (topic, partition, outcome)

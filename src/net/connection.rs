@@ -362,6 +362,8 @@ impl Connection {
     /// Reads the response to the request with correlation id `corr`.
     pub fn read_response<R: Request>(&mut self, corr: i32, version: i16, deadline: Instant) -> Result<R::Response> {
         let frame = self.read_frame(R::KEY, version, corr, deadline).inspect_err(|_| self.meter.failed())?;
+        // Shared, so that a Fetch answer's records can stay in it rather than be copied out.
+        let frame = Arc::new(frame);
         // Answers come in the order requests were written: older entries are gone for good.
         while let Some((c, at)) = self.sent_at.pop_front() {
             if c == corr {
@@ -370,6 +372,7 @@ impl Connection {
             }
         }
         let (_, d) = decode_response_header::<R>(&frame, version).map_err(|e| self.decode_err(R::KEY, version, e))?;
+        let d = d.sharing(&frame);
         let (resp, trailing) =
             decode_response_body::<R>(d, version).map_err(|e| self.decode_err(R::KEY, version, e))?;
         if trailing > 0 {

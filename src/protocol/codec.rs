@@ -9,6 +9,8 @@
 
 use byteorder::{BigEndian, WriteBytesExt};
 use std::fmt;
+use std::ops::{Deref, Range};
+use std::sync::Arc;
 
 /// Why a buffer could not be decoded. Carries what was being read so that the caller can wrap
 /// it with the API, version and broker.
@@ -243,17 +245,95 @@ impl Encoder {
     }
 }
 
+/// Bytes read from a response frame: either a range of the frame itself, shared, or a buffer of
+/// their own. Sharing spares a copy of a Fetch answer's records when only one partition brought
+/// any (the frame is then about those records); with several, each partition's are copied, so
+/// that one partition's records left unread don't keep the others' memory alive.
+#[derive(Clone, Default)]
+pub struct FrameBytes {
+    buf: Arc<Vec<u8>>,
+    start: usize,
+    end: usize,
+}
+
+impl FrameBytes {
+    /// The buffer the bytes are in (the whole frame when shared).
+    pub fn buffer(&self) -> &Arc<Vec<u8>> {
+        &self.buf
+    }
+
+    /// Where the bytes are in [`FrameBytes::buffer`].
+    pub fn range(&self) -> Range<usize> {
+        self.start..self.end
+    }
+
+    /// The same bytes in a buffer of their own (no copy when they already are).
+    pub fn unshared(self) -> FrameBytes {
+        if self.start == 0 && self.end == self.buf.len() {
+            self
+        } else {
+            FrameBytes::from(self.to_vec())
+        }
+    }
+}
+
+impl From<Vec<u8>> for FrameBytes {
+    fn from(v: Vec<u8>) -> FrameBytes {
+        FrameBytes { end: v.len(), buf: Arc::new(v), start: 0 }
+    }
+}
+
+impl From<Arc<Vec<u8>>> for FrameBytes {
+    fn from(buf: Arc<Vec<u8>>) -> FrameBytes {
+        FrameBytes { end: buf.len(), buf, start: 0 }
+    }
+}
+
+impl Deref for FrameBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+}
+
+impl fmt::Debug for FrameBytes {
+    // The range, not the frame's bytes: a Fetch answer's frame can be megabytes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FrameBytes({} bytes at {:?} of {})", self.end - self.start, self.range(), self.buf.len())
+    }
+}
+
+impl PartialEq for FrameBytes {
+    fn eq(&self, other: &FrameBytes) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for FrameBytes {}
+
 /// Reads Kafka primitives from a slice, never past its end.
 #[derive(Debug, Clone)]
 pub struct Decoder<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// The frame `buf` is, when [`Decoder::sharing`] said so: [`Decoder::nullable_frame_bytes`]
+    /// then hands out ranges of it instead of copies.
+    frame: Option<&'a Arc<Vec<u8>>>,
 }
 
 impl<'a> Decoder<'a> {
     /// A decoder over `buf`.
     pub fn new(buf: &'a [u8]) -> Self {
-        Decoder { buf, pos: 0 }
+        Decoder { buf, pos: 0, frame: None }
+    }
+
+    /// This decoder, handing out [`FrameBytes`] that share `frame` when it reads over all of
+    /// `frame` (otherwise unchanged: they are copies).
+    pub fn sharing(mut self, frame: &'a Arc<Vec<u8>>) -> Self {
+        if std::ptr::eq(self.buf, frame.as_slice()) {
+            self.frame = Some(frame);
+        }
+        self
     }
 
     /// Bytes not yet read.
@@ -395,6 +475,18 @@ impl<'a> Decoder<'a> {
             None => Ok(None),
             Some(n) => self.take(n, "bytes").map(Some),
         }
+    }
+
+    /// [`Decoder::nullable_bytes`] as [`FrameBytes`]: a range of the frame when sharing it (and
+    /// not empty), a copy otherwise.
+    pub fn nullable_frame_bytes(&mut self, flexible: bool) -> DecodeResult<Option<FrameBytes>> {
+        let Some(bytes) = self.nullable_bytes(flexible)? else { return Ok(None) };
+        Ok(Some(match self.frame {
+            Some(frame) if !bytes.is_empty() => {
+                FrameBytes { buf: Arc::clone(frame), start: self.pos - bytes.len(), end: self.pos }
+            }
+            _ => FrameBytes::from(bytes.to_vec()),
+        }))
     }
 
     /// Bytes whose length is a zigzag varint, as inside records; -1 is null.

@@ -5,7 +5,7 @@
 //! v13+ name topics by id (KIP-516), not by name. v15 drops the replica id (consumers never
 //! needed it); v16–v17 add tagged fields only replicas use.
 
-use super::codec::{DecodeResult, Decoder, Encoder};
+use super::codec::{DecodeResult, Decoder, Encoder, FrameBytes};
 use super::{ApiKey, Request, Response};
 
 /// Fetch request.
@@ -123,7 +123,8 @@ pub struct FetchPartitionResponse {
     /// v11+: the preferred read replica, -1 for the leader.
     pub preferred_read_replica: i32,
     /// The record data: record batches or legacy message sets, possibly ending in a partial one.
-    pub records: Option<Vec<u8>>,
+    /// Decoded from a shared frame, they are a range of it when no other partition brought any.
+    pub records: Option<FrameBytes>,
     /// v12+ (tagged field 0, KIP-320 through KIP-595): the fetch's last fetched epoch ends
     /// before the fetch offset in the leader's log, which diverged from what was read.
     pub diverging_epoch: Option<EpochEndOffset>,
@@ -345,7 +346,7 @@ impl Response for FetchResponse {
                     }
                 };
                 let preferred_read_replica = if version >= 11 { d.i32()? } else { -1 };
-                let records = d.nullable_bytes(flex)?.map(<[u8]>::to_vec);
+                let records = d.nullable_frame_bytes(flex)?;
                 let mut diverging_epoch = None;
                 if flex {
                     for _ in 0..d.uvarint()? {
@@ -374,6 +375,17 @@ impl Response for FetchResponse {
             Ok(FetchTopicResponse { topic, topic_id, partitions })
         })?;
         d.skip_tagged_fields(flex)?;
+        let mut responses = responses;
+        let with_records = responses
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .filter(|p| p.records.as_ref().is_some_and(|r| !r.is_empty()))
+            .count();
+        if with_records > 1 {
+            for p in responses.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+                p.records = p.records.take().map(FrameBytes::unshared);
+            }
+        }
         Ok(FetchResponse { throttle_time_ms, error_code, session_id, responses })
     }
 }
@@ -382,6 +394,7 @@ impl Response for FetchResponse {
 mod tests {
     use super::*;
     use crate::protocol::test_util::*;
+    use std::sync::Arc;
 
     #[test]
     fn round_trips_every_version_and_rejects_every_truncation() {
@@ -431,7 +444,7 @@ mod tests {
                         log_start_offset: if v >= 5 { 0 } else { -1 },
                         aborted_transactions: Some(vec![AbortedTransaction { producer_id: 9, first_offset: 3 }]),
                         preferred_read_replica: -1,
-                        records: Some(vec![1, 2, 3]),
+                        records: Some(vec![1, 2, 3].into()),
                         // A tagged field, so only where fields are tagged (v12).
                         diverging_epoch: (v >= 12).then_some(EpochEndOffset { epoch: 4, end_offset: 17 }),
                     }],
@@ -440,5 +453,58 @@ mod tests {
             let bytes = round_trip_response::<FetchRequest>(&resp, v);
             assert_every_prefix_fails::<FetchRequest>(&bytes, v);
         }
+    }
+
+    /// A response of version `v` holding `records` for partitions 0, 1, ...
+    fn answer(records: &[Option<Vec<u8>>], v: i16) -> FetchResponse {
+        let partition = |(i, r): (usize, &Option<Vec<u8>>)| FetchPartitionResponse {
+            partition_index: i as i32,
+            error_code: 0,
+            high_watermark: 20,
+            last_stable_offset: 20,
+            log_start_offset: -1,
+            aborted_transactions: None,
+            preferred_read_replica: -1,
+            records: r.clone().map(FrameBytes::from),
+            diverging_epoch: None,
+        };
+        let partitions = records.iter().enumerate().map(partition).collect();
+        // From v13 a topic goes by its id.
+        let (topic, topic_id) = if v >= 13 { (String::new(), [7; 16]) } else { ("t".to_string(), [0; 16]) };
+        let responses = vec![FetchTopicResponse { topic, topic_id, partitions }];
+        FetchResponse { throttle_time_ms: 0, error_code: 0, session_id: 0, responses }
+    }
+
+    #[test]
+    fn one_partitions_records_stay_in_the_shared_frame_and_several_are_copied_out() {
+        let shared = |records: &[Option<Vec<u8>>], v: i16| {
+            let sent = answer(records, v);
+            let mut e = Encoder::new();
+            sent.encode(&mut e, v);
+            let frame = Arc::new(e.into_inner());
+            let got = FetchResponse::decode(&mut Decoder::new(&frame).sharing(&frame), v).expect("decodes");
+            assert_eq!(got, sent, "v{v}: the same bytes either way");
+            let in_frame = got.responses[0]
+                .partitions
+                .iter()
+                .map(|p| p.records.as_ref().is_some_and(|r| Arc::ptr_eq(r.buffer(), &frame)))
+                .collect::<Vec<_>>();
+            (in_frame, Arc::strong_count(&frame))
+        };
+        for v in [4, 12, 16] {
+            let (one, refs) = shared(&[None, Some(vec![7; 100]), Some(Vec::new())], v);
+            assert_eq!(one, [false, true, false], "v{v}: only the partition with records points into the frame");
+            assert_eq!(refs, 2, "v{v}: the frame lives on in those records alone");
+            let (two, refs) = shared(&[Some(vec![1; 50]), Some(vec![2; 60])], v);
+            assert_eq!(two, [false, false], "v{v}: two partitions' records are copies");
+            assert_eq!(refs, 1, "v{v}: and the frame goes with the decoding");
+        }
+        // Without a frame to share, a decoder copies.
+        let sent = answer(&[Some(vec![9; 10])], 12);
+        let mut e = Encoder::new();
+        sent.encode(&mut e, 12);
+        let bytes = e.into_inner();
+        let got = FetchResponse::decode(&mut Decoder::new(&bytes), 12).expect("decodes");
+        assert_eq!(got.responses[0].partitions[0].records.as_ref().map(|r| r.range()), Some(0..10));
     }
 }

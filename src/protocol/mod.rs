@@ -382,13 +382,15 @@ pub fn implemented(key: ApiKey) -> Option<VersionRange> {
 
 /// Decodes a response body of any implemented API and version, discarding the result: the
 /// entry point for fuzzing and for checking captured bytes. `None` if the API or version isn't
-/// implemented.
+/// implemented. The body is decoded as a connection does, from a shared frame.
 pub fn check_response(key: ApiKey, version: i16, body: &[u8]) -> Option<codec::DecodeResult<()>> {
     let range = implemented(key)?;
     if version < range.min || version > range.max {
         return None;
     }
-    with_request_type!(key, R => <R as Request>::Response::decode(&mut Decoder::new(body), version).map(drop))
+    let frame = std::sync::Arc::new(body.to_vec());
+    let mut d = Decoder::new(&frame).sharing(&frame);
+    with_request_type!(key, R => <R as Request>::Response::decode(&mut d, version).map(drop))
 }
 
 /// Decodes a request frame (after its size prefix: header, body) as a broker reads it and

@@ -6,7 +6,7 @@
 //! the data, not an error. Offsets may have gaps (compaction, transaction markers), so the next
 //! offset to fetch is taken from the batch's last offset delta, never by counting records.
 
-use super::codec::{DecodeError, DecodeErrorKind, Decoder, Encoder};
+use super::codec::{DecodeError, DecodeErrorKind, Decoder, Encoder, FrameBytes};
 use super::compression::{self, CodecError};
 use std::fmt;
 use std::sync::Arc;
@@ -211,7 +211,7 @@ pub fn decode_with(
     limits: DecodeLimits,
     out: &mut Vec<Record>,
 ) -> Result<RecordsSummary, RecordsError> {
-    decode_filtered(buf, fetch_offset, limits, None, out)
+    decode_filtered(&FrameBytes::from(Arc::clone(buf)), fetch_offset, limits, None, out)
 }
 
 /// read_committed: the aborted transactions a Fetch answer listed, applied to its batches in
@@ -248,15 +248,17 @@ impl AbortedTransactions {
 /// [`decode_with`], dropping the batches of aborted transactions (read_committed) when
 /// `aborted` is given. Control batches are never delivered either way.
 pub fn decode_filtered(
-    buf: &Arc<Vec<u8>>,
+    records: &FrameBytes,
     fetch_offset: i64,
     limits: DecodeLimits,
     mut aborted: Option<&mut AbortedTransactions>,
     out: &mut Vec<Record>,
 ) -> Result<RecordsSummary, RecordsError> {
-    let data: &[u8] = buf;
+    // Records point into the buffer the batches are in (positions count from its start).
+    let buf = records.buffer();
+    let data: &[u8] = &buf[..records.range().end];
     let mut summary = RecordsSummary::default();
-    let mut pos = 0usize;
+    let mut pos = records.range().start;
     // Offsets only go up: a batch that goes back (a broker bug, or hostile data) yields no
     // record already passed and doesn't pull the next fetch offset back.
     let mut floor = fetch_offset;
@@ -939,6 +941,31 @@ mod tests {
     }
 
     #[test]
+    fn batches_in_the_middle_of_a_shared_frame_decode_as_their_copy_does() {
+        let mut batches = batch(100, 3);
+        batches.extend(batch(103, 2));
+        // A frame: a length prefix, the batches, and bytes of a next field after them.
+        let mut e = Encoder::new();
+        e.nullable_bytes(Some(&batches), false);
+        e.raw(&[0xff; 9]);
+        let frame = Arc::new(e.into_inner());
+        let shared = Decoder::new(&frame).sharing(&frame).nullable_frame_bytes(false).unwrap().unwrap();
+        assert_eq!(shared.range(), 4..4 + batches.len());
+        let (copied, copied_summary) = decode_all(batches, 0);
+        let mut out = Vec::new();
+        let summary = decode_filtered(&shared, 0, DecodeLimits::default(), None, &mut out).unwrap();
+        assert_eq!(Ok(summary), copied_summary, "the bytes after the range are not read as a batch");
+        assert_eq!(out.len(), 5);
+        for (a, b) in out.iter().zip(&copied) {
+            assert!(Arc::ptr_eq(&a.buf, &frame), "the records point into the frame");
+            assert_eq!(
+                (a.offset, a.key(), a.value(), a.headers.len()),
+                (b.offset, b.key(), b.value(), b.headers.len())
+            );
+        }
+    }
+
+    #[test]
     fn v2_batch_round_trips_with_headers_and_timestamps() {
         let (recs, s) = decode_all(batch(100, 3), 0);
         assert_eq!(s.unwrap().next_offset, Some(103));
@@ -1222,7 +1249,7 @@ mod tests {
         log.extend(txn_batch(8, 1, 8, Some(1)));
         log.extend(txn_batch(9, 1, 7, None));
         log.extend(txn_batch(10, 1, 7, Some(0)));
-        let buf = Arc::new(log);
+        let buf = FrameBytes::from(log);
         let offsets = |fetch: i64, aborted: Option<&mut AbortedTransactions>| {
             let mut out = Vec::new();
             let s = decode_filtered(&buf, fetch, DecodeLimits::default(), aborted, &mut out).unwrap();

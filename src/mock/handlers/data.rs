@@ -161,7 +161,7 @@ pub(super) fn fetch(
                         r.error_code = ErrorCode::OFFSET_OUT_OF_RANGE.code();
                     } else if let Some(raw) = raw.get(&(t.topic.clone(), p.partition)) {
                         r.high_watermark = r.high_watermark.max(1);
-                        r.records = Some(raw.to_vec());
+                        r.records = Some(raw.to_vec().into());
                     } else if budget > 0 {
                         let limit = (p.partition_max_bytes.max(0) as usize).min(budget);
                         let mut data = log.read(p.fetch_offset, limit, end);
@@ -177,9 +177,9 @@ pub(super) fn fetch(
                             data.truncate(limit);
                         }
                         budget = budget.saturating_sub(data.len());
-                        r.records = Some(data);
+                        r.records = Some(data.into());
                     } else {
-                        r.records = Some(Vec::new());
+                        r.records = Some(Vec::new().into());
                     }
                     r
                 })
