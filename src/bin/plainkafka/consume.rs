@@ -103,6 +103,10 @@ impl OffsetArgs {
 
 /// How often the loop wakes to flush output and check the idle timeout.
 const TICK: Duration = Duration::from_millis(100);
+/// The same for a partition reader (no group membership to keep up) with an end to stop at
+/// (`-e`, `-o e@`): whether every partition is there is checked when the loop wakes without a
+/// message, and with TICK that added 0.1 s to each run (a third of reading 1,000,000 records).
+const END_TICK: Duration = Duration::from_millis(5);
 /// How long the idle timeout waits for the consumer to be ready (joined, every partition's
 /// start offset known) before it counts anyway, so that an unreachable cluster still ends.
 const READY_GRACE: Duration = Duration::from_secs(30);
@@ -253,11 +257,12 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
             Consumer::Balanced(Box::new(b.build()?))
         }
         _ => {
+            let tick = if o.exit_at_end || o.offsets.end_time.is_some() { END_TICK } else { TICK };
             let mut b = found
                 .simple_consumer()
                 .auto_offset_reset(reset)
                 .reset_offset_on_start(reset_on_start)
-                .consumer_timeout(Some(TICK));
+                .consumer_timeout(Some(tick));
             if let Some(g) = &o.group {
                 b = b.consumer_group(g);
             }
@@ -312,7 +317,7 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
     let mut past_end_time = BTreeSet::new();
     // The idle clock starts once the consumer is ready, not at process start: joining and
     // looking offsets up may take longer than the timeout on a busy machine. It starts at the
-    // first empty poll after a message (at most one TICK late), not at each message: a clock
+    // first empty poll after a message (at most one tick late), not at each message: a clock
     // read per message cost an eighth of the CPU.
     let started = Instant::now();
     let mut quiet_since: Option<Instant> = None;
