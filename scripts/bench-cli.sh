@@ -12,7 +12,7 @@
 #    values printed to /dev/null (the Java tool only counts them).
 # Prints the tables as Markdown, writes them to target/bench/cli.md and the medians to
 # target/bench/cli.tsv, and draws scripts/bench-chart.py's SVG into bench.svg (next to the
-# README).
+# README; target/bench/cli-cluster.svg for a cluster-only run).
 #
 #   scripts/bench-cli.sh [RUNS] [single|cluster|both] [PARTITIONS...]
 #                                  (defaults: 3, both, 1 64 600)
@@ -154,4 +154,7 @@ esac
 case "$where" in
   cluster | both) bench "3 nodes" "$(start_cluster)" ;;
 esac
-python3 scripts/bench-chart.py "$results" "$count" "$runs" "$out/cli.tsv" bench.svg | tee "$out/cli.md"
+# The README's chart is the single-broker one: a cluster-only run draws its own beside the tables.
+svg=bench.svg
+[ "$where" = cluster ] && svg=$out/cli-cluster.svg
+python3 scripts/bench-chart.py "$results" "$count" "$runs" "$out/cli.tsv" "$svg" | tee "$out/cli.md"
