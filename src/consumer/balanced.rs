@@ -238,10 +238,9 @@ impl BalancedConsumer {
                 None => {}
             }
             if self.needs_join {
-                let deadline = deadline.get();
-                self.rebalance(deadline)?;
+                self.rebalance(deadline.get())?;
                 // A join still under way when the timeout passes goes on at the next call.
-                if self.needs_join && deadline.is_some_and(|d| Instant::now() >= d) {
+                if self.needs_join && deadline.passed() {
                     return Ok(None);
                 }
                 continue;
@@ -261,7 +260,7 @@ impl BalancedConsumer {
                 self.messages += 1;
                 return Ok(Some(m));
             }
-            if deadline.get().is_some_and(|d| Instant::now() >= d) {
+            if deadline.passed() {
                 return Ok(None);
             }
         }

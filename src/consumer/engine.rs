@@ -70,6 +70,11 @@ impl CallDeadline {
         let timeout = self.timeout?;
         Some(*self.at.get_or_insert_with(|| Instant::now() + timeout))
     }
+
+    /// Whether the deadline has passed (never without a timeout).
+    pub fn passed(&mut self) -> bool {
+        self.get().is_some_and(|d| Instant::now() >= d)
+    }
 }
 
 #[derive(Debug)]
@@ -163,8 +168,9 @@ impl Engine {
     }
 
     /// The next message, waiting until `until()` (forever if `None`; asked only when there is
-    /// no message to hand out at once). `Ok(None)` when that passes, the engine is stopped, or [`Shared::interrupt`] is called. An `Err` concerns one
-    /// partition (which pauses); the others go on.
+    /// no message to hand out at once). `Ok(None)` when that passes, the engine is stopped, or
+    /// [`Shared::interrupt`] is called. An `Err` concerns one partition (which pauses); the
+    /// others go on.
     pub fn poll(&mut self, until: impl FnOnce() -> Option<Instant>) -> Result<Option<Message>> {
         if let Some(m) = self.next_local() {
             return Ok(Some(m));

@@ -12,7 +12,6 @@ use crate::offsets::{OffsetSpec, StartDecision, StartRule};
 use crate::stats::{ConsumerStats, Periodic, RebalanceStats};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// Reads partitions of a topic. Create one with [`crate::Topic::simple_consumer`].
 ///
@@ -154,7 +153,7 @@ impl SimpleConsumer {
             if let Some(m) = self.engine.poll(wake)? {
                 return Ok(Some(m));
             }
-            if self.engine.is_stopped() || deadline.get().is_some_and(|d| Instant::now() >= d) {
+            if self.engine.is_stopped() || deadline.passed() {
                 return Ok(None);
             }
         }

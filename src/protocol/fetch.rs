@@ -326,7 +326,7 @@ impl Response for FetchResponse {
         let flex = FetchRequest::flexible(version);
         let throttle_time_ms = d.i32()?;
         let (error_code, session_id) = if version >= 7 { (d.i16()?, d.i32()?) } else { (0, 0) };
-        let responses = d.array(flex, 2, |d| {
+        let mut responses = d.array(flex, 2, |d| {
             let (topic, topic_id) = decode_topic(d, version)?;
             let partitions = d.array(flex, 30, |d| {
                 let partition_index = d.i32()?;
@@ -375,7 +375,6 @@ impl Response for FetchResponse {
             Ok(FetchTopicResponse { topic, topic_id, partitions })
         })?;
         d.skip_tagged_fields(flex)?;
-        let mut responses = responses;
         let with_records = responses
             .iter()
             .flat_map(|t| &t.partitions)

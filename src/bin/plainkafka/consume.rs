@@ -321,7 +321,6 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
     // read per message cost an eighth of the CPU.
     let started = Instant::now();
     let mut quiet_since: Option<Instant> = None;
-    let mut seen_message = false;
     let stop_at_end = |c: &Consumer, done: &BTreeSet<i32>| {
         (o.exit_at_end && c.all_at_end(done))
             || (o.offsets.end_time.is_some() && c.ready() && {
@@ -359,7 +358,6 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
                 out.add(&m);
                 printed += 1;
                 quiet_since = None;
-                seen_message = true;
                 if interactive || out.buf.len() >= 1 << 16 {
                     out.flush()?;
                 }
@@ -372,7 +370,7 @@ pub(crate) fn consume(conn: &Conn, topic: &str, o: ConsumeOpts) -> AnyResult<()>
                 if stop_at_end(&c, &past_end_time) {
                     break Ok(());
                 }
-                if quiet_since.is_none() && (seen_message || c.ready() || started.elapsed() >= READY_GRACE) {
+                if quiet_since.is_none() && (printed > 0 || c.ready() || started.elapsed() >= READY_GRACE) {
                     quiet_since = Some(Instant::now());
                 }
                 if o.idle.is_some_and(|d| quiet_since.is_some_and(|t| t.elapsed() >= d)) {
