@@ -1,12 +1,14 @@
 //! The accumulator between `produce` and the sender threads, with no sockets, threads or clock
 //! of its own (`now` is passed in): per-partition messages in order, the batching decision
-//! ([`PartQueue::take`]: linger, size, flush), sequence numbers, at most one batch per
-//! partition in flight, retries at the front of their partition ([`State::on_failure`]), and
+//! ([`PartQueue::take`]: linger, size, flush), sequence numbers, up to `max_in_flight` batches
+//! per partition in flight on one connection, retries at the front of their partition in their
+//! order ([`State::on_failure`]), and
 //! the counts `produce`, `flush` and `close` wait on, and the idempotent producer's epoch bump
 //! after a batch fails for good (KIP-360). The unit tests below walk each rule.
 
 use super::record::{Delivery, DeliveryReport, ProducerRecord};
 use crate::error::{Error, Retry};
+use crate::protocol::error_code::ErrorCode;
 use crate::protocol::records::BatchBuilder;
 use crate::retry::Backoff;
 use std::collections::VecDeque;
@@ -89,6 +91,9 @@ pub(crate) struct Batch {
     pub enqueued: Instant,
     pub attempts: u32,
     pub base_sequence: i32,
+    /// Its place among the batches its partition handed out (set when first taken): retries
+    /// line up in this order.
+    pub order: u64,
     /// The producer id and epoch it is written with (-1 without idempotence), set each time it
     /// is handed to a sender: a retry after an epoch bump goes with the new epoch.
     pub producer: ProducerIds,
@@ -127,19 +132,35 @@ pub(crate) struct RetryRules {
     pub delivery_timeout: Duration,
 }
 
+/// The connection a partition's batches in flight travel on: the sender thread (by the broker
+/// it serves) and the leader it writes to. A broker appends one connection's requests in the
+/// order they were written, so while batches are out, more go only the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Route {
+    pub sender: i32,
+    pub leader: Option<i32>,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct PartQueue {
     /// Batches in the order they were opened; the last one takes new records while they fit.
     pub queue: VecDeque<Batch>,
-    /// A batch that failed and waits for its retry; it goes before anything queued.
-    pub retry: Option<Batch>,
+    /// Batches that failed and wait to go again, in the order they were first taken; they go
+    /// before anything queued, one at a time.
+    pub retry: VecDeque<Batch>,
     pub retry_at: Option<Instant>,
     pub next_sequence: i32,
     /// Queued messages whose producer waits in `send`: the batch goes without lingering.
     pub waiting: usize,
-    /// A batch of this partition is being sent: no other may go until it settles, whichever
-    /// sender thread owns the partition by then.
-    pub in_flight: bool,
+    /// Batches of this partition being sent, all on `route`.
+    pub in_flight: usize,
+    pub route: Route,
+    /// Batches handed out so far: the next one's `order`.
+    pub taken: u64,
+    /// The earliest batch, of those out together, that failed: the broker refuses the later
+    /// ones with OUT_OF_ORDER_SEQUENCE_NUMBER (a gap before them), which is then no fault of
+    /// theirs. Cleared once none of them is out.
+    pub failed_from: Option<u64>,
 }
 
 /// When a partition's queued messages make a batch, and how big it may be.
@@ -152,6 +173,8 @@ pub(crate) struct BatchRules {
     /// The most record bytes a batch may carry; a single larger message still goes alone
     /// (its size was checked when it was queued).
     pub budget: usize,
+    /// The most batches of a partition out at once (`max.in.flight`).
+    pub max_in_flight: usize,
 }
 
 /// What a partition has for its sender.
@@ -161,7 +184,8 @@ pub(crate) enum Ready {
     Batch(Batch),
     /// Nothing before this instant (lingering, or backing off before a retry).
     WaitUntil(Instant),
-    /// Nothing: empty, or a batch is in flight.
+    /// Nothing: empty, as many batches in flight as allowed, batches in flight another way,
+    /// or retries waiting for those in flight.
     Nothing,
 }
 
@@ -208,6 +232,7 @@ impl PartQueue {
                     enqueued: now(),
                     attempts: 0,
                     base_sequence: 0,
+                    order: 0,
                     producer: ProducerIds::NONE,
                 });
                 took
@@ -223,20 +248,30 @@ impl PartQueue {
         (wake, took)
     }
 
-    /// The batch this partition has for its sender at `now`: a retry when its backoff is over,
-    /// else the oldest batch once due — lingered long enough, complete, someone waiting in
-    /// `send`, or `urgent` (flush, close).
-    pub fn take(&mut self, now: Instant, urgent: bool, rules: &BatchRules) -> Ready {
-        if self.in_flight {
+    /// The batch this partition has for its sender at `now`, to go by `route`: a retry when
+    /// nothing is in flight and its backoff is over (retries go one at a time, so that the
+    /// broker sees them in order), else the oldest batch once due — lingered long enough,
+    /// complete, someone waiting in `send`, or `urgent` (flush, close) — while fewer than
+    /// `max_in_flight` are out, all by the same route.
+    pub fn take(&mut self, now: Instant, urgent: bool, rules: &BatchRules, route: Route) -> Ready {
+        if self.in_flight > 0 && self.route != route {
             return Ready::Nothing;
         }
-        if let Some(at) = self.retry_at.filter(|at| *at > now) {
-            return Ready::WaitUntil(at);
-        }
-        if let Some(b) = self.retry.take() {
+        if !self.retry.is_empty() {
+            if self.in_flight > 0 {
+                return Ready::Nothing;
+            }
+            if let Some(at) = self.retry_at.filter(|at| *at > now) {
+                return Ready::WaitUntil(at);
+            }
+            let Some(b) = self.retry.pop_front() else { return Ready::Nothing };
             self.retry_at = None;
-            self.in_flight = true;
+            self.in_flight = 1;
+            self.route = route;
             return Ready::Batch(b);
+        }
+        if self.in_flight >= rules.max_in_flight.max(1) {
+            return Ready::Nothing;
         }
         let Some(front) = self.queue.front() else { return Ready::Nothing };
         let complete = self.queue.len() > 1 || front.len() >= rules.min_queued_messages;
@@ -248,8 +283,19 @@ impl PartQueue {
         self.waiting -= b.replies.len();
         b.base_sequence = self.next_sequence;
         self.next_sequence = next_sequence(self.next_sequence, b.len());
-        self.in_flight = true;
+        b.order = self.taken;
+        self.taken += 1;
+        self.in_flight += 1;
+        self.route = route;
         Ready::Batch(b)
+    }
+
+    /// One of this partition's batches is back from its sender.
+    fn returned(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if self.in_flight == 0 {
+            self.failed_from = None;
+        }
     }
 }
 
@@ -357,14 +403,14 @@ impl State {
         wake
     }
 
-    /// The next batch of `partition` for its sender, with the ids to write it with; nothing
-    /// while an epoch bump is due.
-    pub fn take(&mut self, partition: usize, now: Instant, urgent: bool, rules: &BatchRules) -> Ready {
+    /// The next batch of `partition` for its sender (by `route`), with the ids to write it
+    /// with; nothing while an epoch bump is due.
+    pub fn take(&mut self, partition: usize, now: Instant, urgent: bool, rules: &BatchRules, route: Route) -> Ready {
         if self.bump_needed {
             return Ready::Nothing;
         }
         let producer = self.producer;
-        match self.parts[partition].take(now, urgent, rules) {
+        match self.parts[partition].take(now, urgent, rules, route) {
             Ready::Batch(mut b) => {
                 b.producer = producer;
                 self.totals.batches += 1;
@@ -382,7 +428,7 @@ impl State {
     /// waiting to retry first. Returns false when the epoch is exhausted: the caller must get a
     /// new producer id and call [`State::restart_ids`].
     pub fn bump_epoch(&mut self) -> bool {
-        if !self.bump_needed || self.parts.iter().any(|q| q.in_flight) {
+        if !self.bump_needed || self.parts.iter().any(|q| q.in_flight > 0) {
             return true;
         }
         if self.producer.epoch == i16::MAX {
@@ -393,43 +439,58 @@ impl State {
         true
     }
 
-    /// Writes from now on with `ids`, every partition's sequence numbers from 0.
+    /// Writes from now on with `ids`, every partition's sequence numbers from 0, the batches
+    /// waiting to retry first.
     pub fn restart_ids(&mut self, ids: ProducerIds) {
         log::debug!("producer id {} now writes with epoch {}", ids.id, ids.epoch);
         self.producer = ids;
         self.bump_needed = false;
         for q in &mut self.parts {
-            q.next_sequence = 0;
-            if let Some(b) = &mut q.retry {
-                b.base_sequence = 0;
-                q.next_sequence = next_sequence(0, b.len());
+            let mut sequence = 0;
+            for b in &mut q.retry {
+                b.base_sequence = sequence;
+                sequence = next_sequence(sequence, b.len());
             }
+            q.next_sequence = sequence;
         }
     }
 
     /// Settles a batch that failed with `e`: retried after a backoff while `e` may pass, fewer
     /// than `max_retries` retries were made, the retry would start before the delivery
-    /// timeout of its oldest message and the producer is not closing; else failed. An idempotent batch failed for good leaves
-    /// a gap in its partition's sequence numbers, so it makes an epoch bump due.
+    /// timeout of its oldest message and the producer is not closing; else failed. An
+    /// idempotent batch refused as out of order because one before it, out at the same time,
+    /// failed goes again after that one without counting an attempt. An idempotent batch
+    /// failed for good leaves a gap in its partition's sequence numbers, so it makes an epoch
+    /// bump due.
     pub fn on_failure(&mut self, mut batch: Batch, e: &Error, rules: &RetryRules, now: Instant) -> Settled {
-        let slot = usize::try_from(batch.partition).ok().filter(|p| *p < self.parts.len());
-        let wait = rules.backoff.delay(batch.attempts);
+        let Some(q) = usize::try_from(batch.partition).ok().and_then(|p| self.parts.get_mut(p)) else {
+            self.settle(batch, |_| Err(e.clone()));
+            return Settled::Failed;
+        };
+        let behind_a_failure = batch.producer.idempotent()
+            && e.code() == Some(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
+            && q.failed_from.is_some_and(|f| f < batch.order);
+        let wait = if behind_a_failure { Duration::ZERO } else { rules.backoff.delay(batch.attempts) };
         let deadline = batch.enqueued + rules.delivery_timeout;
         // Once closing, nothing is retried: the producer is about to stop its senders.
         let in_time = now + wait < deadline && !self.closing;
-        if let (Some(p), true) = (slot, e.retry() != Retry::Never && batch.attempts < rules.max_retries && in_time) {
-            batch.attempts += 1;
-            let q = &mut self.parts[p];
-            q.retry_at = Some(now + wait);
-            q.in_flight = false;
-            q.retry = Some(batch);
+        let may_pass = behind_a_failure || (e.retry() != Retry::Never && batch.attempts < rules.max_retries);
+        q.failed_from = Some(q.failed_from.map_or(batch.order, |f| f.min(batch.order)));
+        q.returned();
+        if may_pass && in_time {
+            if !behind_a_failure {
+                batch.attempts += 1;
+                q.retry_at = Some(q.retry_at.map_or(now + wait, |at| at.max(now + wait)));
+            }
+            let at = q.retry.iter().position(|r| r.order > batch.order).unwrap_or(q.retry.len());
+            q.retry.insert(at, batch);
             self.totals.batch_retries += 1;
             return Settled::Retrying(wait);
         }
-        if slot.is_some() && batch.producer.idempotent() {
+        if batch.producer.idempotent() {
             self.bump_needed = true;
         }
-        self.finish(batch, |_| Err(e.clone()));
+        self.settle(batch, |_| Err(e.clone()));
         Settled::Failed
     }
 
@@ -439,7 +500,8 @@ impl State {
     pub fn fail_all(&mut self, e: Error) {
         self.fail_pending(&e);
         for q in &mut self.parts {
-            q.in_flight = false;
+            q.in_flight = 0;
+            q.failed_from = None;
         }
         if self.outstanding > 0 {
             log::error!("{} messages in flight were lost with the sender thread: {e}", self.outstanding);
@@ -473,7 +535,7 @@ impl State {
         for q in &mut self.parts {
             q.retry_at = None;
             q.waiting = 0;
-            batches.extend(q.retry.take());
+            batches.extend(q.retry.drain(..));
             batches.extend(q.queue.drain(..));
         }
         for b in batches {
@@ -485,7 +547,7 @@ impl State {
     /// the next.
     pub fn finish(&mut self, batch: Batch, outcome: impl Fn(usize) -> Result<Delivery, Error>) {
         if let Some(q) = usize::try_from(batch.partition).ok().and_then(|p| self.parts.get_mut(p)) {
-            q.in_flight = false;
+            q.returned();
         }
         self.settle(batch, outcome);
     }
@@ -543,7 +605,9 @@ mod tests {
     use crate::protocol::ApiKey;
     use std::sync::mpsc::sync_channel;
 
-    const RULES: BatchRules = BatchRules { linger: Duration::from_millis(5), min_queued_messages: 3, budget: 100 };
+    const RULES: BatchRules =
+        BatchRules { linger: Duration::from_millis(5), min_queued_messages: 3, budget: 100, max_in_flight: 1 };
+    const R: Route = Route { sender: 1, leader: Some(1) };
 
     fn retries(max_retries: u32) -> RetryRules {
         RetryRules {
@@ -594,13 +658,13 @@ mod tests {
         let mut q = PartQueue::default();
         assert!(push(&mut q, 1, t0), "the first message wakes a sender");
         assert!(!push(&mut q, 1, t0), "the second lingers with it");
-        match q.take(t0, false, &RULES) {
+        match q.take(t0, false, &RULES, R) {
             Ready::WaitUntil(at) => assert_eq!(at, t0 + RULES.linger),
             other => panic!("expected to linger, got {other:?}"),
         }
-        let b = batch(q.take(t0 + RULES.linger, false, &RULES));
+        let b = batch(q.take(t0 + RULES.linger, false, &RULES, R));
         assert_eq!((b.partition, b.len(), b.base_sequence), (0, 2, 0));
-        assert!(matches!(q.take(t0 + RULES.linger, true, &RULES), Ready::Nothing), "one batch in flight");
+        assert!(matches!(q.take(t0 + RULES.linger, true, &RULES, R), Ready::Nothing), "one batch in flight");
     }
 
     #[test]
@@ -610,16 +674,16 @@ mod tests {
         for _ in 0..3 {
             push(&mut q, 1, t0);
         }
-        assert_eq!(batch(q.take(t0, false, &RULES)).len(), 3);
+        assert_eq!(batch(q.take(t0, false, &RULES, R)).len(), 3);
 
         let mut q = PartQueue::default();
         push(&mut q, 1, t0);
-        assert_eq!(batch(q.take(t0, true, &RULES)).len(), 1, "urgent (flush, close)");
+        assert_eq!(batch(q.take(t0, true, &RULES, R)).len(), 1, "urgent (flush, close)");
 
         let mut q = PartQueue::default();
         let (tx, _rx) = sync_channel(1);
         assert!(q.push(0, &rec(1), Some(tx), || t0, &RULES, &mut Vec::new()).0, "a send() wakes a sender");
-        let b = batch(q.take(t0, false, &RULES));
+        let b = batch(q.take(t0, false, &RULES, R));
         assert_eq!((b.len(), q.waiting), (1, 0));
     }
 
@@ -631,16 +695,16 @@ mod tests {
         // fields), so two exceed the budget of 100.
         push(&mut q, 40, t0);
         push(&mut q, 40, t0);
-        assert_eq!(batch(q.take(t0, true, &RULES)).len(), 1);
-        q.in_flight = false;
+        assert_eq!(batch(q.take(t0, true, &RULES, R)).len(), 1);
+        q.in_flight = 0;
         let mut q2 = PartQueue::default();
         push(&mut q2, 500, t0);
-        assert_eq!(batch(q2.take(t0, true, &RULES)).len(), 1, "an oversized message still goes");
+        assert_eq!(batch(q2.take(t0, true, &RULES, R)).len(), 1, "an oversized message still goes");
         let mut q3 = PartQueue::default();
         for _ in 0..5 {
             push(&mut q3, 1, t0);
         }
-        assert_eq!(batch(q3.take(t0, true, &RULES)).len(), 3, "at most min_queued_messages");
+        assert_eq!(batch(q3.take(t0, true, &RULES, R)).len(), 3, "at most min_queued_messages");
     }
 
     #[test]
@@ -650,7 +714,7 @@ mod tests {
         for _ in 0..3 {
             push(&mut q, 1, t0);
         }
-        let b = batch(q.take(t0, true, &RULES));
+        let b = batch(q.take(t0, true, &RULES, R));
         assert_eq!((b.base_sequence, q.next_sequence), (i32::MAX - 1, 1));
         assert_eq!(next_sequence(5, 10), 15);
     }
@@ -659,29 +723,82 @@ mod tests {
     fn a_failed_batch_retries_first_with_the_same_sequence_then_fails_for_good() {
         let t0 = Instant::now();
         let mut st = queued(1, 2, t0, ProducerIds::NONE);
-        let first = batch(st.take(0, t0, true, &RULES));
+        let first = batch(st.take(0, t0, true, &RULES, R));
         st.accept(0, &rec(1), None, || t0, &RULES);
         let retriable = err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
         let Settled::Retrying(wait) = st.on_failure(first, &retriable, &retries(1), t0) else {
             panic!("a retriable error with retries left is retried");
         };
         assert!(wait <= Duration::from_millis(100));
-        assert!(matches!(st.parts[0].take(t0, true, &RULES), Ready::WaitUntil(_)), "backing off");
-        let again = batch(st.parts[0].take(t0 + wait, true, &RULES));
+        assert!(matches!(st.parts[0].take(t0, true, &RULES, R), Ready::WaitUntil(_)), "backing off");
+        let again = batch(st.parts[0].take(t0 + wait, true, &RULES, R));
         assert_eq!((again.len(), again.base_sequence, again.attempts), (2, 0, 1), "the same batch goes first");
         // Out of retries: every message fails and stops counting as outstanding.
         assert_eq!(st.on_failure(again, &retriable, &retries(1), t0), Settled::Failed);
         assert_eq!((st.outstanding, st.failed), (1, 2));
         assert_eq!(st.first_error.as_ref().and_then(Error::code), Some(ErrorCode::NOT_LEADER_OR_FOLLOWER));
         // The message queued behind it goes next, with the following sequence number.
-        assert_eq!(batch(st.parts[0].take(t0, true, &RULES)).base_sequence, 2);
+        assert_eq!(batch(st.parts[0].take(t0, true, &RULES, R)).base_sequence, 2);
+    }
+
+    const PIPELINE: BatchRules = BatchRules { max_in_flight: 3, ..RULES };
+
+    #[test]
+    fn up_to_max_in_flight_batches_go_by_one_route() {
+        let t0 = Instant::now();
+        let mut st = queued(1, 12, t0, ProducerIds { id: 7, epoch: 0 });
+        let out: Vec<Batch> = (0..3).map(|_| batch(st.take(0, t0, false, &PIPELINE, R))).collect();
+        let seen: Vec<(u64, i32)> = out.iter().map(|b| (b.order, b.base_sequence)).collect();
+        assert_eq!(seen, vec![(0, 0), (1, 3), (2, 6)]);
+        assert!(matches!(st.take(0, t0, false, &PIPELINE, R), Ready::Nothing), "three out: the limit");
+        let mut out = out.into_iter();
+        st.finish(out.next().unwrap(), |_| Ok(Delivery { partition: 0, offset: None }));
+        let other = Route { sender: 2, leader: Some(2) };
+        assert!(matches!(st.take(0, t0, false, &PIPELINE, other), Ready::Nothing), "another connection waits");
+        assert_eq!(batch(st.take(0, t0, false, &PIPELINE, R)).base_sequence, 9);
+        assert_eq!(st.parts[0].in_flight, 3);
+    }
+
+    #[test]
+    fn after_a_failure_the_batches_out_behind_it_go_again_in_order_one_at_a_time() {
+        let t0 = Instant::now();
+        let mut st = queued(1, 12, t0, ProducerIds { id: 7, epoch: 0 });
+        let [b0, b1, b2] = [0, 1, 2].map(|_| batch(st.take(0, t0, false, &PIPELINE, R)));
+        let Settled::Retrying(wait) = st.on_failure(b0, &err(ErrorCode::NOT_LEADER_OR_FOLLOWER), &retries(5), t0)
+        else {
+            panic!("retriable");
+        };
+        assert!(wait > Duration::ZERO);
+        assert!(matches!(st.take(0, t0 + wait, false, &PIPELINE, R), Ready::Nothing), "two still out");
+        // The broker refuses the two behind the missing batch; that is not their fault.
+        let gap = err(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+        assert_eq!(st.on_failure(b2, &gap, &retries(0), t0), Settled::Retrying(Duration::ZERO), "out of turn");
+        assert_eq!(st.on_failure(b1, &gap, &retries(0), t0), Settled::Retrying(Duration::ZERO));
+        assert!(matches!(st.take(0, t0, false, &PIPELINE, R), Ready::WaitUntil(_)), "the first one's backoff");
+        let again = batch(st.take(0, t0 + wait, false, &PIPELINE, R));
+        assert_eq!((again.order, again.base_sequence, again.attempts), (0, 0, 1));
+        assert!(matches!(st.take(0, t0 + wait, false, &PIPELINE, R), Ready::Nothing), "retries go one at a time");
+        st.finish(again, |_| Ok(Delivery { partition: 0, offset: None }));
+        let again = batch(st.take(0, t0 + wait, false, &PIPELINE, R));
+        assert_eq!((again.order, again.base_sequence, again.attempts), (1, 3, 0));
+        st.finish(again, |_| Ok(Delivery { partition: 0, offset: None }));
+        let last = batch(st.take(0, t0 + wait, false, &PIPELINE, R));
+        assert_eq!((last.order, last.base_sequence), (2, 6));
+        // The retries are through: fresh batches follow it at once.
+        assert_eq!(batch(st.take(0, t0 + wait, false, &PIPELINE, R)).base_sequence, 9);
+        assert_eq!(st.totals.batch_retries, 3);
+        assert!(!st.bump_needed);
+        // Refused as out of order with nothing failed before it: the broker lost track; that
+        // batch fails for good and the epoch is bumped.
+        assert_eq!(st.on_failure(last, &gap, &retries(5), t0), Settled::Failed);
+        assert!(st.bump_needed);
     }
 
     #[test]
     fn a_settled_batch_hands_its_buffer_to_the_next_one() {
         let t0 = Instant::now();
         let mut st = queued(1, 3, t0, ProducerIds::NONE);
-        let first = batch(st.take(0, t0, true, &RULES));
+        let first = batch(st.take(0, t0, true, &RULES, R));
         let bytes = first.records.len();
         assert_eq!(st.outstanding_bytes, bytes, "the queue counts encoded bytes");
         st.finish(first, |_| Ok(Delivery { partition: 0, offset: Some(0) }));
@@ -689,7 +806,7 @@ mod tests {
         let capacity = st.spare[0].capacity();
         st.accept(0, &rec(1), None, || t0, &RULES);
         assert!(st.spare.is_empty(), "the next batch took the spare buffer");
-        let next = batch(st.take(0, t0, true, &RULES));
+        let next = batch(st.take(0, t0, true, &RULES, R));
         assert!(next.records.into_buffer().capacity() >= capacity);
     }
 
@@ -702,7 +819,7 @@ mod tests {
         let one = Incoming::new(Some(b"k"), None, Headers::Borrowed(&headers), Some(77));
         st.accept(1, &one, None, || t0, &RULES);
         st.accept(1, &rec(2), None, || t0, &RULES);
-        let b = batch(st.take(1, t0, true, &RULES));
+        let b = batch(st.take(1, t0, true, &RULES, R));
         st.finish(b, |i| Ok(Delivery { partition: 1, offset: Some(10 + i as i64) }));
         let reports: Vec<DeliveryReport> = rx.try_iter().collect();
         assert_eq!(reports.len(), 2);
@@ -731,14 +848,14 @@ mod tests {
         let (tx, rx) = sync_channel(1);
         st.accept(1, &rec(1), Some(tx), || t0, &RULES);
         // Partition 0's batch is in flight on the thread that dies.
-        let _lost = batch(st.parts[0].take(t0, true, &RULES));
+        let _lost = batch(st.parts[0].take(t0, true, &RULES, R));
         let died = Error::BackgroundThread { thread: "s".into(), message: "boom".into() };
         st.fail_all(died);
         assert_eq!(st.outstanding, 0, "flush has nothing left to wait for");
         assert_eq!(st.failed, 5);
         assert!(matches!(rx.try_recv(), Ok(Err(Error::BackgroundThread { .. }))), "a waiting send hears why");
         assert!(matches!(st.dead, Some(Error::BackgroundThread { .. })));
-        assert!(st.parts.iter().all(|q| q.queue.is_empty() && !q.in_flight));
+        assert!(st.parts.iter().all(|q| q.queue.is_empty() && q.in_flight == 0));
         assert!(st.first_error.is_some());
     }
 
@@ -748,13 +865,13 @@ mod tests {
         let mut st = State::new(1, None);
         let (tx, rx) = sync_channel(1);
         st.accept(0, &rec(1), Some(tx), || t0, &RULES);
-        let b = batch(st.take(0, t0, false, &RULES));
+        let b = batch(st.take(0, t0, false, &RULES, R));
         let fatal = err(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
         assert_eq!(st.on_failure(b, &fatal, &retries(10), t0), Settled::Failed);
         let got = rx.try_recv().expect("the waiting send() hears the outcome");
         assert_eq!(got.err().as_ref().and_then(Error::code), Some(ErrorCode::TOPIC_AUTHORIZATION_FAILED));
         assert!(st.first_error.is_none(), "an error handed to send() is not reported again by flush");
-        assert!(!st.parts[0].in_flight);
+        assert_eq!(st.parts[0].in_flight, 0);
     }
 
     #[test]
@@ -767,7 +884,7 @@ mod tests {
         let mut now = t0;
         let mut tries = 0;
         loop {
-            let b = batch(st.take(0, now, true, &RULES));
+            let b = batch(st.take(0, now, true, &RULES, R));
             match st.on_failure(b, &down, &rules, now) {
                 Settled::Retrying(wait) => {
                     assert!(wait <= Duration::from_secs(1), "{wait:?}");
@@ -789,8 +906,8 @@ mod tests {
         let t0 = Instant::now();
         let ids = ProducerIds { id: 7, epoch: 3 };
         let mut st = queued(2, 2, t0, ids);
-        let p0 = batch(st.take(0, t0, true, &RULES));
-        let p1 = batch(st.take(1, t0, true, &RULES));
+        let p0 = batch(st.take(0, t0, true, &RULES, R));
+        let p1 = batch(st.take(1, t0, true, &RULES, R));
         assert_eq!((p0.producer, p0.base_sequence, p1.base_sequence), (ids, 0, 0));
         // Partition 1's batch fails and waits to retry (sequence 0..1); more is queued there.
         let retriable = err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
@@ -800,14 +917,14 @@ mod tests {
         let fatal = err(ErrorCode::MESSAGE_TOO_LARGE);
         assert_eq!(st.on_failure(p0, &fatal, &retries(5), t0), Settled::Failed);
         assert!(st.bump_needed);
-        assert!(matches!(st.take(0, t0 + Duration::from_secs(9), true, &RULES), Ready::Nothing), "held");
+        assert!(matches!(st.take(0, t0 + Duration::from_secs(9), true, &RULES, R), Ready::Nothing), "held");
         assert!(st.bump_epoch());
         assert!(!st.bump_needed);
         // The retry goes first, renumbered from 0 with the new epoch; then partition 0 from 0.
         let later = t0 + Duration::from_secs(9);
-        let again = batch(st.take(1, later, true, &RULES));
+        let again = batch(st.take(1, later, true, &RULES, R));
         assert_eq!((again.producer, again.base_sequence, again.len()), (ProducerIds { id: 7, epoch: 4 }, 0, 2));
-        let next = batch(st.take(0, later, true, &RULES));
+        let next = batch(st.take(0, later, true, &RULES, R));
         assert_eq!((next.producer.epoch, next.base_sequence), (4, 0));
     }
 
@@ -815,8 +932,8 @@ mod tests {
     fn a_bump_waits_for_batches_in_flight_and_an_exhausted_epoch_asks_for_a_new_id() {
         let t0 = Instant::now();
         let mut st = queued(2, 1, t0, ProducerIds { id: 1, epoch: i16::MAX });
-        let p0 = batch(st.take(0, t0, true, &RULES));
-        let p1 = batch(st.take(1, t0, true, &RULES));
+        let p0 = batch(st.take(0, t0, true, &RULES, R));
+        let p1 = batch(st.take(1, t0, true, &RULES, R));
         st.on_failure(p0, &err(ErrorCode::MESSAGE_TOO_LARGE), &retries(0), t0);
         assert!(st.bump_epoch() && st.bump_needed, "partition 1 is still in flight");
         st.finish(p1, |_| Ok(Delivery { partition: 1, offset: Some(0) }));
@@ -829,14 +946,14 @@ mod tests {
     fn closing_fails_what_is_queued_or_retrying_and_retries_nothing_more() {
         let t0 = Instant::now();
         let mut st = queued(3, 2, t0, ProducerIds::NONE);
-        let in_flight = batch(st.take(0, t0, true, &RULES));
-        let retrying = batch(st.take(1, t0, true, &RULES));
+        let in_flight = batch(st.take(0, t0, true, &RULES, R));
+        let retrying = batch(st.take(1, t0, true, &RULES, R));
         let slow = err(ErrorCode::REQUEST_TIMED_OUT);
         assert!(matches!(st.on_failure(retrying, &slow, &retries(5), t0), Settled::Retrying(_)));
         // Partition 0's 2 are in flight; partition 1's 2 wait to retry; partition 2's 2 queued.
         assert_eq!(st.close(&Error::Stopped), 2, "what is left in flight");
         assert_eq!((st.outstanding, st.failed), (2, 4));
-        assert!(matches!(st.take(1, t0 + Duration::from_secs(9), true, &RULES), Ready::Nothing));
+        assert!(matches!(st.take(1, t0 + Duration::from_secs(9), true, &RULES, R), Ready::Nothing));
         // The batch in flight fails: closing, it is not retried.
         assert_eq!(st.on_failure(in_flight, &slow, &retries(5), t0), Settled::Failed);
         assert_eq!((st.outstanding, st.outstanding_bytes, st.failed), (0, 0, 6));
@@ -853,7 +970,9 @@ mod props {
     use std::sync::mpsc::channel;
 
     const PARTS: usize = 3;
-    const RULES: BatchRules = BatchRules { linger: Duration::from_millis(5), min_queued_messages: 4, budget: 120 };
+    const RULES: BatchRules =
+        BatchRules { linger: Duration::from_millis(5), min_queued_messages: 4, budget: 120, max_in_flight: 3 };
+    const R: Route = Route { sender: 1, leader: Some(1) };
 
     #[derive(Debug, Clone)]
     enum Op {
@@ -880,11 +999,15 @@ mod props {
     }
 
     /// Runs `ops` against an idempotent producer's state, then closes it and settles what is in
-    /// flight, checking at each step: one batch in flight per partition; a partition's batches
-    /// go in the order its messages came, a retry before anything newer with the same messages
-    /// and sequence numbers; fresh batches continue the partition's sequence; the counts match
-    /// what is held; and in the end every message has exactly one outcome, with a partition's
-    /// successes in the order they were produced. Returns how many epoch bumps happened.
+    /// flight, checking at each step: at most `max_in_flight` batches of a partition out; a
+    /// partition's batches go in the order its messages came, retries one at a time before
+    /// anything newer with the same messages and sequence numbers; fresh batches continue the
+    /// partition's sequence; the counts match what is held; and in the end every message has
+    /// exactly one outcome, with a partition's successes in the order they were produced.
+    ///
+    /// The harness answers as a broker does: a partition's batches in the order they went (one
+    /// connection), and once one of them failed, the later ones out with it are refused as out
+    /// of order. Returns how many epoch bumps happened.
     fn run(ops: &[Op]) -> Result<usize, String> {
         let (tx, rx) = channel();
         let mut st = State::new(PARTS, Some(tx));
@@ -901,9 +1024,11 @@ mod props {
         // Per partition: ids accepted and not yet in a batch, and the next sequence expected.
         let mut unsent: Vec<VecDeque<u64>> = vec![VecDeque::new(); PARTS];
         let mut next_seq = [0i32; PARTS];
-        // Batches out with a sender; a failed one's (ids, base sequence) until it goes again.
-        let mut in_flight: Vec<Batch> = Vec::new();
-        let mut retrying: BTreeMap<i32, (Vec<u64>, i32, i16)> = BTreeMap::new();
+        // Per partition: batches out, oldest first; whether one of them failed (the broker
+        // refuses those after it); failed batches (ids, base sequence) until they go again.
+        let mut out: Vec<VecDeque<Batch>> = (0..PARTS).map(|_| VecDeque::new()).collect();
+        let mut gap = [false; PARTS];
+        let mut retrying: Vec<VecDeque<(Vec<u64>, i32)>> = vec![VecDeque::new(); PARTS];
         let ids = |b: &Batch| b.records.records().map(|r| id_of(r.value)).collect::<Vec<u64>>();
         let mut bumps = 0;
         for (step, op) in ops.iter().enumerate() {
@@ -920,15 +1045,17 @@ mod props {
                 }
                 Op::Take { partition, urgent, advance_ms } => {
                     now += Duration::from_millis(advance_ms);
-                    let busy = in_flight.iter().any(|b| b.partition == partition as i32);
-                    match st.take(partition, now, urgent, &RULES) {
+                    let before = out[partition].len();
+                    match st.take(partition, now, urgent, &RULES, R) {
                         Ready::Batch(b) => {
-                            if busy {
-                                return Err(at("a second batch of a partition went while one was in flight".into()));
+                            if before >= RULES.max_in_flight {
+                                return Err(at(format!("a batch went with {before} out")));
                             }
                             let got = ids(&b);
-                            if let Some((same, seq, epoch)) = retrying.remove(&b.partition) {
-                                let seq = if b.producer.epoch == epoch { seq } else { 0 };
+                            if let Some((same, seq)) = retrying[partition].pop_front() {
+                                if before > 0 {
+                                    return Err(at("a retry went with batches out".into()));
+                                }
                                 if got != same || b.base_sequence != seq {
                                     return Err(at(format!("retry {got:?}@{} is not {same:?}@{seq}", b.base_sequence)));
                                 }
@@ -944,50 +1071,80 @@ mod props {
                                     )));
                                 }
                                 unsent[partition].drain(..got.len());
+                                next_seq[partition] = next_sequence(b.base_sequence, got.len());
                             }
-                            next_seq[partition] = next_sequence(b.base_sequence, got.len());
-                            in_flight.push(b);
+                            out[partition].push_back(b);
                         }
                         Ready::WaitUntil(t) if t <= now => return Err(at("told to wait until a time passed".into())),
                         _ => {}
                     }
                 }
-                Op::Succeed { pick } if !in_flight.is_empty() => {
-                    let b = in_flight.remove(pick % in_flight.len());
-                    let partition = b.partition;
-                    st.finish(b, |i| Ok(Delivery { partition, offset: Some(i as i64) }));
-                }
-                Op::Fail { pick, retriable } if !in_flight.is_empty() => {
-                    let b = in_flight.remove(pick % in_flight.len());
-                    let (p, got, seq, epoch) = (b.partition, ids(&b), b.base_sequence, b.producer.epoch);
-                    let code = if retriable { ErrorCode::NOT_LEADER_OR_FOLLOWER } else { ErrorCode::INVALID_RECORD };
-                    let e = Error::broker(ApiKey::Produce, code, crate::error::Context::partition("t", p), None);
-                    if st.on_failure(b, &e, &rules, now) != Settled::Failed {
-                        retrying.insert(p, (got, seq, epoch));
+                Op::Succeed { pick } | Op::Fail { pick, .. } if out.iter().any(|o| !o.is_empty()) => {
+                    let busy: Vec<usize> = (0..PARTS).filter(|p| !out[*p].is_empty()).collect();
+                    let p = busy[pick % busy.len()];
+                    let Some(b) = out[p].pop_front() else { continue };
+                    let code = match op {
+                        _ if gap[p] => Some(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER),
+                        Op::Fail { retriable: true, .. } => Some(ErrorCode::NOT_LEADER_OR_FOLLOWER),
+                        Op::Fail { .. } => Some(ErrorCode::INVALID_RECORD),
+                        _ => None,
+                    };
+                    match code {
+                        None => st.finish(b, |i| Ok(Delivery { partition: p as i32, offset: Some(i as i64) })),
+                        Some(code) => {
+                            gap[p] = true;
+                            let (got, seq) = (ids(&b), b.base_sequence);
+                            let e = Error::broker(
+                                ApiKey::Produce,
+                                code,
+                                crate::error::Context::partition("t", p as i32),
+                                None,
+                            );
+                            let settled = st.on_failure(b, &e, &rules, now);
+                            if code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER && settled == Settled::Failed {
+                                return Err(at("a batch refused for the gap before it failed for good".into()));
+                            }
+                            if settled != Settled::Failed {
+                                let r = &mut retrying[p];
+                                let at = r.iter().position(|(ids, _)| ids[0] > got[0]).unwrap_or(r.len());
+                                r.insert(at, (got, seq));
+                            }
+                        }
+                    }
+                    if out[p].is_empty() {
+                        gap[p] = false;
                     }
                 }
                 Op::Bump => {
                     let epoch = st.producer.epoch;
                     if st.bump_epoch() && st.producer.epoch != epoch {
                         bumps += 1;
-                        // Sequences restart at 0; a waiting retry takes the first numbers.
+                        // Sequences restart at 0, the retries waiting taking the first numbers.
                         for (p, n) in next_seq.iter_mut().enumerate() {
-                            *n = retrying.get(&(p as i32)).map_or(0, |r| r.0.len() as i32);
+                            *n = 0;
+                            for (ids, seq) in &mut retrying[p] {
+                                *seq = *n;
+                                *n = next_sequence(*n, ids.len());
+                            }
                         }
                     }
                 }
                 Op::Succeed { .. } | Op::Fail { .. } => {}
             }
             for (p, q) in st.parts.iter().enumerate() {
-                let out = in_flight.iter().any(|b| b.partition == p as i32);
-                if q.in_flight != out {
-                    return Err(at(format!("partition {p}: in_flight is {} but {out} in the harness", q.in_flight)));
+                if q.in_flight != out[p].len() {
+                    return Err(at(format!(
+                        "partition {p}: {} in flight but {} in the harness",
+                        q.in_flight,
+                        out[p].len()
+                    )));
                 }
             }
-            let held: Vec<u64> = in_flight
+            let held: Vec<u64> = out
                 .iter()
+                .flatten()
                 .flat_map(&ids)
-                .chain(retrying.values().flat_map(|r| r.0.clone()))
+                .chain(retrying.iter().flatten().flat_map(|r| r.0.clone()))
                 .chain(unsent.iter().flatten().copied())
                 .collect();
             if st.outstanding != held.len() {
@@ -999,10 +1156,10 @@ mod props {
             }
         }
         let still_out = st.close(&Error::Stopped);
-        if still_out != in_flight.iter().map(Batch::len).sum::<usize>() {
-            return Err(format!("close: {still_out} still out, {} in flight", in_flight.len()));
+        if still_out != out.iter().flatten().map(Batch::len).sum::<usize>() {
+            return Err(format!("close: {still_out} still out"));
         }
-        for b in in_flight.drain(..) {
+        for b in out.iter_mut().flat_map(|o| o.drain(..)) {
             let partition = b.partition;
             st.finish(b, |i| Ok(Delivery { partition, offset: Some(i as i64) }));
         }
@@ -1034,6 +1191,19 @@ mod props {
                 return Err(TestCaseError::fail(e));
             }
         }
+    }
+
+    /// Batches out together behind a failed one: the harness refuses them as out of order, and
+    /// they go again after it, in order.
+    #[test]
+    fn the_sequences_reach_refusals_behind_a_failure() {
+        let mut ops: Vec<Op> = (0..12).map(|_| Op::Accept { partition: 0, len: 1 }).collect();
+        ops.extend((0..3).map(|_| Op::Take { partition: 0, urgent: false, advance_ms: 0 }));
+        ops.extend([Op::Fail { pick: 0, retriable: true }, Op::Succeed { pick: 0 }, Op::Succeed { pick: 0 }]);
+        for _ in 0..3 {
+            ops.extend([Op::Take { partition: 0, urgent: false, advance_ms: 50 }, Op::Succeed { pick: 0 }]);
+        }
+        assert_eq!(run(&ops), Ok(0));
     }
 
     /// The generated sequences reach the epoch bump (so the property covers it): a batch

@@ -50,6 +50,7 @@ pub(crate) struct ProducerConfig {
     pub max_request_size: usize,
     /// Connections each sender keeps to its broker, over which a round's requests are spread.
     pub connections_per_broker: usize,
+    pub max_in_flight: usize,
     /// The most record bytes a batch carries; `None`: as many as a request takes.
     pub batch_size: Option<usize>,
     pub sync: bool,
@@ -92,6 +93,7 @@ impl ProducerBuilder {
                 block_on_queue_full: true,
                 max_request_size: 1_000_012,
                 connections_per_broker: 2,
+                max_in_flight: 5,
                 batch_size: None,
                 sync: false,
                 delivery_reports: false,
@@ -209,10 +211,24 @@ impl ProducerBuilder {
     /// librdkafka; property `connections.per.broker`). Default 2. A broker handles one
     /// connection's requests one at a time, so with one connection a broker appends the
     /// partitions it leads one after another; with more, the requests of a round (each up to
-    /// `max_request_size`) are appended in parallel. A partition never has more than one batch
-    /// in flight, so its order holds whichever connection carries it. 1 to 16.
+    /// `max_request_size`) are appended in parallel. A partition's batches always take the same
+    /// connection, so its order holds. 1 to 16.
     pub fn connections_per_broker(mut self, n: usize) -> Self {
         self.cfg.connections_per_broker = n;
+        self
+    }
+
+    /// The most batches of one partition sent and not yet answered
+    /// (`max.in.flight.requests.per.connection`). Default 5, as the Java client's. With more than
+    /// one, the broker has a partition's next batch at hand while it appends (and, with
+    /// acks=all, replicates) the one before. They travel on one connection, so the broker
+    /// appends them in order; after a failure the partition's batches go again in order, one at
+    /// a time. An idempotent producer keeps the order through retries too (the broker refuses
+    /// a batch whose predecessor is missing), and so allows at most 5, the batches a broker
+    /// remembers per producer; without idempotence, a batch retried after a later one was
+    /// written lands after it: set 1 to keep the order then.
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.cfg.max_in_flight = n;
         self
     }
 
@@ -227,7 +243,8 @@ impl ProducerBuilder {
     /// Sets a property by its librdkafka name ([`crate::properties`]): `acks`
     /// (`request.required.acks`), `request.timeout.ms`, `linger.ms` (`queue.buffering.max.ms`),
     /// `batch.size`, `batch.num.messages`, `compression.type` (`compression.codec`),
-    /// `enable.idempotence`, `message.max.bytes`, `connections.per.broker`, `delivery.timeout.ms`
+    /// `enable.idempotence`, `message.max.bytes`, `connections.per.broker`,
+    /// `max.in.flight.requests.per.connection` (`max.in.flight`), `delivery.timeout.ms`
     /// (`message.timeout.ms`), `queue.buffering.max.messages`, `queue.buffering.max.kbytes`,
     /// `retries` (`message.send.max.retries`), `retry.backoff.ms`, `retry.backoff.max.ms`,
     /// `partitioner`, `statistics.interval.ms`, `transactional.id`, `transaction.timeout.ms`.
@@ -266,6 +283,7 @@ impl ProducerBuilder {
             "enable.idempotence" => c.enable_idempotence = Some(boolean(name, v)?),
             "message.max.bytes" => c.max_request_size = number(name, v)?,
             "connections.per.broker" => c.connections_per_broker = number(name, v)?,
+            "max.in.flight.requests.per.connection" | "max.in.flight" => c.max_in_flight = number(name, v)?,
             "delivery.timeout.ms" | "message.timeout.ms" => c.delivery_timeout = millis(name, v)?,
             "queue.buffering.max.messages" => c.max_queued_messages = number(name, v)?,
             "queue.buffering.max.kbytes" => {
@@ -421,6 +439,14 @@ impl ProducerBuilder {
             }
             None if c.required_acks != Acks::All => c.enable_idempotence = Some(false),
             _ => {}
+        }
+        let most = if c.enable_idempotence == Some(false) { 1_000_000 } else { 5 };
+        if !(1..=most).contains(&c.max_in_flight) {
+            return Err(Error::Config(format!(
+                "max_in_flight {} is out of range: 1 to {most}{}",
+                c.max_in_flight,
+                if most == 5 { " with idempotence (the batches a broker remembers per producer)" } else { "" }
+            )));
         }
         crate::Producer::start(self.topic, self.cfg)
     }

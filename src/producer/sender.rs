@@ -4,11 +4,11 @@
 //! slow broker so holds up only its own partitions. Partitions without a leader, or led by a
 //! broker that has no thread (it joined later), go to the thread of the lowest broker id.
 
-use super::accumulator::{Batch, BatchRules, ProducerIds, Ready, RetryRules, Settled, State};
+use super::accumulator::{Batch, BatchRules, ProducerIds, Ready, RetryRules, Route, Settled, State};
 use super::config::ProducerConfig;
 use super::record::Delivery;
 use crate::client::pool::Dedicated;
-use crate::client::produce::{self, ProduceOutcome, ProduceParams};
+use crate::client::produce::{self, PendingProduce, ProduceOutcome, ProduceParams};
 use crate::client::Client;
 use crate::error::{Context, Error, Retry};
 use crate::protocol::codec::Encoder;
@@ -16,7 +16,7 @@ use crate::protocol::error_code::ErrorCode;
 use crate::protocol::records::BatchSpec;
 use crate::protocol::ApiKey;
 use crate::retry::Backoff;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -65,6 +65,7 @@ impl Shared {
             linger: self.cfg.linger,
             min_queued_messages: self.cfg.min_queued_messages,
             budget: self.batch_budget(),
+            max_in_flight: self.cfg.max_in_flight,
         }
     }
 
@@ -97,11 +98,35 @@ impl Role {
     }
 }
 
-/// Runs the sender of `role` until the producer closes and nothing is left to send.
+/// A Produce request written and not yet answered.
+#[derive(Debug)]
+struct Sent {
+    lane: usize,
+    leader: i32,
+    pending: PendingProduce,
+    batches: Vec<Batch>,
+    deadline: Instant,
+}
+
+/// Runs the sender of `role` until the producer closes and every request it wrote has its
+/// answer. It writes whatever is ready (up to `max_in_flight` batches of a partition out at
+/// once), and reads the oldest answer only when nothing more can go: the broker so has the
+/// next request of a partition at hand while it appends the one before.
 pub(crate) fn run(shared: Arc<Shared>, role: Role) {
     let mut lanes: Vec<Dedicated> = (0..shared.cfg.connections_per_broker).map(|_| Dedicated::default()).collect();
-    while let Some(batches) = take_ready(&shared, &role) {
-        send_round(&shared, &mut lanes, batches);
+    let mut sent: VecDeque<Sent> = VecDeque::new();
+    loop {
+        match take_ready(&shared, &role, sent.is_empty()) {
+            Some(batches) if !batches.is_empty() => {
+                send(&shared, &mut lanes, &mut sent, batches);
+                continue;
+            }
+            None if sent.is_empty() => return,
+            _ => {}
+        }
+        if let Some(oldest) = sent.pop_front() {
+            read_answer(&shared, &mut lanes, &mut sent, oldest);
+        }
     }
 }
 
@@ -131,8 +156,9 @@ fn bump_epoch<'a>(shared: &'a Shared, mut st: MutexGuard<'a, State>) -> MutexGua
     st
 }
 
-/// Waits until one of `role`'s partitions has a batch to send; `None` once closing.
-fn take_ready(shared: &Shared, role: &Role) -> Option<Vec<Batch>> {
+/// The batches of `role`'s partitions ready to go, each with the leader it goes to; `None`
+/// once closing. With `block`, waits until there is one; else may return none.
+fn take_ready(shared: &Shared, role: &Role, block: bool) -> Option<Vec<(Option<i32>, Batch)>> {
     let rules = shared.rules();
     let ids: Vec<i32> = (0..shared.lock().parts.len() as i32).collect();
     let mut st = shared.lock();
@@ -156,13 +182,19 @@ fn take_ready(shared: &Shared, role: &Role) -> Option<Vec<Batch>> {
             if !role.owns(leader) {
                 continue;
             }
-            match st.take(p, now, urgent, &rules) {
-                Ready::Batch(b) => out.push(b),
-                Ready::WaitUntil(at) => wake = Some(wake.map_or(at, |w| w.min(at))),
-                Ready::Nothing => {}
+            let route = Route { sender: role.broker, leader };
+            loop {
+                match st.take(p, now, urgent, &rules, route) {
+                    Ready::Batch(b) => out.push((leader, b)),
+                    Ready::WaitUntil(at) => {
+                        wake = Some(wake.map_or(at, |w| w.min(at)));
+                        break;
+                    }
+                    Ready::Nothing => break,
+                }
             }
         }
-        if !out.is_empty() {
+        if !out.is_empty() || !block {
             return Some(out);
         }
         let wait = wake.map_or(IDLE_WAIT, |w| w.saturating_duration_since(now));
@@ -188,20 +220,23 @@ fn encode(shared: &Shared, batch: &Batch) -> Result<Vec<u8>, Error> {
     Ok(e.into_inner())
 }
 
-/// Sends a round of batches (at most one per partition, so their order within a partition is
-/// safe however they travel): to each leader in requests of at most `max_request_size`, the
-/// requests spread over the sender's connections to it (`lanes`). A broker works through one
-/// connection's requests one at a time, but through different connections at once, so the
-/// partitions of a round are appended in parallel. All requests are written before any answer is
-/// read.
-fn send_round(shared: &Shared, lanes: &mut [Dedicated], batches: Vec<Batch>) {
+/// Writes `batches` to their leaders, in requests of at most `max_request_size` with at most
+/// one batch of a partition each (Produce v3+). A partition's batches always travel on the same
+/// connection to its leader (lane `partition % connections_per_broker`), in the order they were
+/// taken, so the broker appends them in that order; different partitions spread over the lanes,
+/// and a broker works through different connections at once. Answers are read later, by
+/// [`read_answer`]; what fails here is settled at once.
+fn send(shared: &Shared, lanes: &mut [Dedicated], sent: &mut VecDeque<Sent>, batches: Vec<(Option<i32>, Batch)>) {
     let cfg = &shared.cfg;
     let topic = &*shared.topic;
     let mut refresh = false;
-    let mut by_leader: BTreeMap<i32, Vec<Batch>> = BTreeMap::new();
-    for b in batches {
-        match shared.client.leader(topic, b.partition) {
-            Some(l) => by_leader.entry(l).or_default().push(b),
+    let mut routes: BTreeMap<(i32, usize), Vec<Batch>> = BTreeMap::new();
+    for (leader, b) in batches {
+        match leader {
+            Some(l) => {
+                let lane = usize::try_from(b.partition).unwrap_or(0) % lanes.len();
+                routes.entry((l, lane)).or_default().push(b);
+            }
             None => {
                 let e = Error::broker(
                     ApiKey::Produce,
@@ -222,83 +257,127 @@ fn send_round(shared: &Shared, lanes: &mut [Dedicated], batches: Vec<Batch>) {
         transactional_id: cfg.transactional_id.as_deref(),
         transaction_v2: shared.transaction_v2,
     };
-    let mut inflight = Vec::new();
-    // A lane whose write failed takes no more requests this round: writing again would open a
-    // new connection under the requests already written on the old one, and reading their
-    // answers from it would take another request's answer and leave that one waiting until the
-    // deadline.
-    let mut lane_failed: Vec<Option<Error>> = vec![None; lanes.len()];
-    for (leader, batches) in by_leader {
+    for ((leader, lane), batches) in routes {
         let mut encoded = Vec::with_capacity(batches.len());
         for b in batches {
             match encode(shared, &b) {
-                Ok(bytes) => encoded.push((bytes.len() + BATCH_OVERHEAD, (bytes, b))),
+                Ok(bytes) => encoded.push((b.partition, bytes.len() + BATCH_OVERHEAD, (bytes, b))),
                 Err(e) => refresh |= settle_error(shared, b, &e),
             }
         }
-        let requests = split_requests(encoded, cfg.max_request_size);
-        log::trace!("{topic}: {} requests to broker {leader}", requests.len());
-        for (i, request) in requests.into_iter().enumerate() {
-            let lane = i % lanes.len();
-            let (parts, ok): (Vec<(i32, Vec<u8>)>, Vec<Batch>) =
+        let requests = requests_in_order(encoded, cfg.max_request_size);
+        log::trace!("{topic}: {} requests to broker {leader} on lane {lane}", requests.len());
+        // A write that failed broke the connection, and the requests written on it before are
+        // lost with it: they fail now, and so do the rest of these (a new connection would
+        // carry them ahead of those requests' retries).
+        let mut failed: Option<Error> = None;
+        for request in requests {
+            let (parts, batches): (Vec<(i32, Vec<u8>)>, Vec<Batch>) =
                 request.into_iter().map(|(bytes, b)| ((b.partition, bytes), b)).unzip();
-            let sent = match &lane_failed[lane] {
+            let written = match &failed {
                 Some(e) => Err(e.clone()),
                 None => produce::send(&mut lanes[lane], &shared.client, leader, &params, parts, deadline),
             };
-            match sent {
+            match written {
                 // With acks=0 the broker never answers: written is as good as it gets.
                 Ok(None) => {
                     let mut st = shared.lock();
-                    for b in ok {
+                    for b in batches {
                         let p = b.partition;
                         st.finish(b, |_| Ok(Delivery { partition: p, offset: None }));
                     }
                 }
-                Ok(Some(pending)) => inflight.push((lane, pending, ok)),
+                Ok(Some(pending)) => sent.push_back(Sent { lane, leader, pending, batches, deadline }),
                 Err(e) => {
-                    for b in ok {
+                    if failed.is_none() {
+                        refresh |= fail_connection(shared, sent, lane, leader, &e);
+                    }
+                    for b in batches {
                         refresh |= settle_error(shared, b, &e);
                     }
-                    lane_failed[lane] = Some(e);
+                    failed = Some(e);
                 }
             }
         }
     }
-    // Each connection answers in the order its requests were written.
-    for (lane, pending, batches) in inflight {
-        let mut results = match produce::read(&mut lanes[lane], pending, deadline) {
-            Ok(r) => r,
-            Err(e) => {
-                for b in batches {
-                    refresh |= settle_error(shared, b, &e);
+    settled(shared, refresh);
+}
+
+/// Reads the answer to `oldest`, the first request still out, and settles its batches. A
+/// failed read breaks the connection: the requests written on it after this one fail too.
+fn read_answer(shared: &Shared, lanes: &mut [Dedicated], sent: &mut VecDeque<Sent>, oldest: Sent) {
+    let Sent { lane, leader, pending, batches, deadline } = oldest;
+    let mut refresh = false;
+    match produce::read(&mut lanes[lane], pending, deadline) {
+        Ok(mut results) => {
+            for b in batches {
+                let p = b.partition;
+                match results.remove(&p) {
+                    Some(ProduceOutcome::Written { base_offset: Some(base) }) => {
+                        shared.lock().finish(b, |i| Ok(Delivery { partition: p, offset: Some(base + i as i64) }));
+                    }
+                    Some(ProduceOutcome::Written { base_offset: None }) => {
+                        shared.lock().finish(b, |_| Ok(Delivery { partition: p, offset: None }));
+                    }
+                    Some(ProduceOutcome::Failed(e)) => refresh |= settle_error(shared, b, &e),
+                    // produce::read answers for every partition sent.
+                    None => {}
                 }
-                continue;
-            }
-        };
-        for b in batches {
-            let p = b.partition;
-            match results.remove(&p) {
-                Some(ProduceOutcome::Written { base_offset: Some(base) }) => {
-                    shared.lock().finish(b, |i| Ok(Delivery { partition: p, offset: Some(base + i as i64) }));
-                }
-                Some(ProduceOutcome::Written { base_offset: None }) => {
-                    shared.lock().finish(b, |_| Ok(Delivery { partition: p, offset: None }));
-                }
-                Some(ProduceOutcome::Failed(e)) => refresh |= settle_error(shared, b, &e),
-                // produce::read answers for every partition sent.
-                None => {}
             }
         }
+        Err(e) => {
+            for b in batches {
+                refresh |= settle_error(shared, b, &e);
+            }
+            refresh |= fail_connection(shared, sent, lane, leader, &e);
+        }
     }
+    settled(shared, refresh);
+}
+
+/// The connection of `lane` to `leader` broke with `e`: every request still out on it fails,
+/// in the order written (so that their batches retry in that order).
+fn fail_connection(shared: &Shared, sent: &mut VecDeque<Sent>, lane: usize, leader: i32, e: &Error) -> bool {
+    let mut refresh = false;
+    let (lost, kept): (VecDeque<Sent>, VecDeque<Sent>) =
+        sent.drain(..).partition(|s| s.lane == lane && s.leader == leader);
+    *sent = kept;
+    for s in lost {
+        for b in s.batches {
+            refresh |= settle_error(shared, b, e);
+        }
+    }
+    refresh
+}
+
+/// After batches settled: wakes `flush`, `send` and the senders (a settled batch may let its
+/// partition send the next, whichever thread owns it now), and refreshes the metadata when an
+/// error asked for it.
+fn settled(shared: &Shared, refresh: bool) {
     shared.progress.notify_all();
-    // Batches settled here may unblock partitions another sender owns now.
     shared.work.notify_all();
     if refresh {
-        if let Err(e) = shared.client.refresh_metadata(&[topic]) {
-            log::warn!("{topic}: metadata refresh failed: {e}");
+        if let Err(e) = shared.client.refresh_metadata(&[&*shared.topic]) {
+            log::warn!("{}: metadata refresh failed: {e}", shared.topic);
         }
     }
+}
+
+/// Cuts one connection's batches (partition, size, item), in the order taken, into requests:
+/// a partition's k-th batch goes in a request after its (k-1)-th, no request holds two batches
+/// of a partition, and each is within `max` bytes (a larger batch goes alone).
+fn requests_in_order<T>(items: Vec<(i32, usize, T)>, max: usize) -> Vec<Vec<T>> {
+    let mut layers: Vec<Vec<(usize, T)>> = Vec::new();
+    let mut seen: BTreeMap<i32, usize> = BTreeMap::new();
+    for (partition, size, item) in items {
+        let k = seen.entry(partition).or_default();
+        if layers.len() <= *k {
+            layers.push(Vec::new());
+        }
+        layers[*k].push((size, item));
+        *k += 1;
+    }
+    layers.into_iter().flat_map(|layer| split_requests(layer, max)).collect()
 }
 
 /// Splits `items` (each with its size) into requests of at most `max` bytes, in order; an item
@@ -343,7 +422,7 @@ fn settle_error(shared: &Shared, batch: Batch, e: &Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{split_requests, Role};
+    use super::{requests_in_order, split_requests, Role};
     use std::sync::Arc;
 
     #[test]
@@ -355,6 +434,17 @@ mod tests {
             let who: Vec<i32> = roles.iter().filter(|r| r.owns(leader)).map(|r| r.broker).collect();
             assert_eq!(who, vec![owner], "leader {leader:?}");
         }
+    }
+
+    #[test]
+    fn a_partitions_batches_go_in_later_requests_in_the_order_taken() {
+        // (partition, size, name): partition 0's three batches, 1's two, 2's one.
+        let items = vec![(0, 40, "a0"), (1, 40, "b0"), (0, 40, "a1"), (2, 40, "c0"), (0, 40, "a2"), (1, 40, "b1")];
+        assert_eq!(
+            requests_in_order(items.clone(), 100),
+            vec![vec!["a0", "b0"], vec!["c0"], vec!["a1", "b1"], vec!["a2"]]
+        );
+        assert_eq!(requests_in_order(items, 1000), vec![vec!["a0", "b0", "c0"], vec!["a1", "b1"], vec!["a2"]]);
     }
 
     #[test]
