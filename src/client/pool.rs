@@ -68,6 +68,12 @@ impl Dedicated {
         })
     }
 
+    /// Whether there is a connection to `node` that has not broken: the requests written on it
+    /// may still be answered.
+    pub fn is_open(&self, node: i32) -> bool {
+        self.conns.get(&node).is_some_and(|c| !c.is_broken())
+    }
+
     /// The connection a request of `api` to `node` was written on, to read its answer; an
     /// error if it is gone.
     pub fn written_on(&mut self, node: i32, api: ApiKey) -> Result<&mut Connection> {

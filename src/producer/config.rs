@@ -9,6 +9,10 @@ use crate::protocol::records::Compression;
 use crate::stats::{Callback, ProducerStats};
 use std::time::Duration;
 
+/// The most batches of a partition an idempotent producer may have out: the broker remembers
+/// the last five per producer to spot a retried duplicate.
+const IDEMPOTENT_MAX_IN_FLIGHT: usize = 5;
+
 /// Acknowledgements the producer waits for (PyKafka's `required_acks`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -48,8 +52,9 @@ pub(crate) struct ProducerConfig {
     pub linger: Duration,
     pub block_on_queue_full: bool,
     pub max_request_size: usize,
-    /// Connections each sender keeps to its broker, over which a round's requests are spread.
+    /// Connections each sender keeps to its broker; a partition's batches take one of them.
     pub connections_per_broker: usize,
+    /// The most batches of a partition out at once.
     pub max_in_flight: usize,
     /// The most record bytes a batch carries; `None`: as many as a request takes.
     pub batch_size: Option<usize>,
@@ -93,7 +98,7 @@ impl ProducerBuilder {
                 block_on_queue_full: true,
                 max_request_size: 1_000_012,
                 connections_per_broker: 2,
-                max_in_flight: 5,
+                max_in_flight: IDEMPOTENT_MAX_IN_FLIGHT,
                 batch_size: None,
                 sync: false,
                 delivery_reports: false,
@@ -210,9 +215,10 @@ impl ProducerBuilder {
     /// Connections to each broker that batches are written over at once (not in PyKafka nor
     /// librdkafka; property `connections.per.broker`). Default 2. A broker handles one
     /// connection's requests one at a time, so with one connection a broker appends the
-    /// partitions it leads one after another; with more, the requests of a round (each up to
-    /// `max_request_size`) are appended in parallel. A partition's batches always take the same
-    /// connection, so its order holds. 1 to 16.
+    /// partitions it leads one after another; with more, requests (each up to
+    /// `max_request_size`) for the partitions on different connections are appended in
+    /// parallel. A partition's batches always take the same connection, so its order holds.
+    /// 1 to 16.
     pub fn connections_per_broker(mut self, n: usize) -> Self {
         self.cfg.connections_per_broker = n;
         self
@@ -440,13 +446,12 @@ impl ProducerBuilder {
             None if c.required_acks != Acks::All => c.enable_idempotence = Some(false),
             _ => {}
         }
-        let most = if c.enable_idempotence == Some(false) { 1_000_000 } else { 5 };
+        let (most, why) = match c.enable_idempotence {
+            Some(false) => (1_000_000, ""),
+            _ => (IDEMPOTENT_MAX_IN_FLIGHT, " with idempotence (the batches a broker remembers per producer)"),
+        };
         if !(1..=most).contains(&c.max_in_flight) {
-            return Err(Error::Config(format!(
-                "max_in_flight {} is out of range: 1 to {most}{}",
-                c.max_in_flight,
-                if most == 5 { " with idempotence (the batches a broker remembers per producer)" } else { "" }
-            )));
+            return Err(Error::Config(format!("max_in_flight {} is out of range: 1 to {most}{why}", c.max_in_flight)));
         }
         crate::Producer::start(self.topic, self.cfg)
     }

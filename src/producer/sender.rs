@@ -1,7 +1,8 @@
-//! The sender threads, one per broker: each forms batches from the queues of the partitions its
-//! broker leads, writes them in one Produce request, and settles each batch: acknowledged,
-//! retried with backoff (at the front of its partition, same sequence numbers), or failed. A
-//! slow broker so holds up only its own partitions. Partitions without a leader, or led by a
+//! The sender threads, one per broker: each takes batches from the queues of the partitions its
+//! broker leads, writes them in Produce requests (several of a partition may be out at once, on
+//! one connection), and settles each batch as its answer comes: acknowledged, retried with
+//! backoff (at the front of its partition, same sequence numbers), or failed. A slow broker so
+//! holds up only its own partitions. Partitions without a leader, or led by a
 //! broker that has no thread (it joined later), go to the thread of the lowest broker id.
 
 use super::accumulator::{Batch, BatchRules, ProducerIds, Ready, RetryRules, Route, Settled, State};
@@ -289,13 +290,13 @@ fn send(shared: &Shared, lanes: &mut [Dedicated], sent: &mut VecDeque<Sent>, bat
                 }
                 Ok(Some(pending)) => sent.push_back(Sent { lane, leader, pending, batches, deadline }),
                 Err(e) => {
-                    if failed.is_none() {
+                    // Refused before anything was written (a version the broker lacks): the
+                    // requests out on the connection are unharmed.
+                    if failed.is_none() && !lanes[lane].is_open(leader) {
                         refresh |= fail_connection(shared, sent, lane, leader, &e);
+                        failed = Some(e.clone());
                     }
-                    for b in batches {
-                        refresh |= settle_error(shared, b, &e);
-                    }
-                    failed = Some(e);
+                    refresh |= settle_errors(shared, batches, &e);
                 }
             }
         }
@@ -326,9 +327,7 @@ fn read_answer(shared: &Shared, lanes: &mut [Dedicated], sent: &mut VecDeque<Sen
             }
         }
         Err(e) => {
-            for b in batches {
-                refresh |= settle_error(shared, b, &e);
-            }
+            refresh |= settle_errors(shared, batches, &e);
             refresh |= fail_connection(shared, sent, lane, leader, &e);
         }
     }
@@ -338,16 +337,10 @@ fn read_answer(shared: &Shared, lanes: &mut [Dedicated], sent: &mut VecDeque<Sen
 /// The connection of `lane` to `leader` broke with `e`: every request still out on it fails,
 /// in the order written (so that their batches retry in that order).
 fn fail_connection(shared: &Shared, sent: &mut VecDeque<Sent>, lane: usize, leader: i32, e: &Error) -> bool {
-    let mut refresh = false;
     let (lost, kept): (VecDeque<Sent>, VecDeque<Sent>) =
         sent.drain(..).partition(|s| s.lane == lane && s.leader == leader);
     *sent = kept;
-    for s in lost {
-        for b in s.batches {
-            refresh |= settle_error(shared, b, e);
-        }
-    }
-    refresh
+    lost.into_iter().fold(false, |refresh, s| settle_errors(shared, s.batches, e) | refresh)
 }
 
 /// After batches settled: wakes `flush`, `send` and the senders (a settled batch may let its
@@ -398,6 +391,12 @@ fn split_requests<T>(items: Vec<(usize, T)>, max: usize) -> Vec<Vec<T>> {
         }
     }
     out
+}
+
+/// Settles every batch of a request that failed with `e`, in order; whether metadata should be
+/// refreshed.
+fn settle_errors(shared: &Shared, batches: Vec<Batch>, e: &Error) -> bool {
+    batches.into_iter().fold(false, |refresh, b| settle_error(shared, b, e) | refresh)
 }
 
 /// Retries `batch` after a backoff if `e` may pass and attempts remain, else fails its messages.
