@@ -14,7 +14,13 @@ runs_path, count, runs, medians_path, svg_path = sys.argv[1], int(sys.argv[2]), 
 CLIENTS = ["plainkafka", "kcat", "java"]
 LABEL = {"plainkafka": "plainkafka", "kcat": "kcat (librdkafka)", "java": "Kafka perf tools (Java)"}
 COLOR = {"plainkafka": "#2a7ab0", "kcat": "#e08a1e", "java": "#8a8a8a"}
-OPS = {"produce-acksall": "produce, acks=all", "produce-acks1": "produce, acks=1", "consume": "consume"}
+OPS = {
+    "produce-acksall": "produce, acks=all, defaults",
+    "produce-acks1": "produce, acks=1, defaults",
+    "produce-none": "produce, acks=all, all uncompressed",
+    "produce-lz4": "produce, acks=all, all lz4",
+    "consume": "consume",
+}
 
 samples = {}
 for line in open(runs_path):

@@ -6,10 +6,13 @@
 #  - on topics of 1, 64 and 600 partitions;
 #  - on one broker, and on a 3-node cluster (KRaft, RF 3, min.insync.replicas 2);
 #  - produce: 1,000,000 lines `key:value` (100 B values, 100,000 keys) from a file, each CLI
-#    with its defaults (acks=all for both) and, on one partition, acks=1; the Java tool writes
-#    1,000,000 unkeyed 100 B records;
-#  - consume: the same 1,000,000 records from the beginning to the end of every partition,
-#    values printed to /dev/null (the Java tool only counts them).
+#    with its defaults (acks=all for both; plainkafka compresses with lz4, kcat and the Java
+#    tool don't) and, on one partition, acks=1; then, on one partition, like with like: every
+#    client uncompressed, and every client lz4. The Java tool writes 1,000,000 unkeyed records,
+#    each one of the first 10,000 values of the input, picked at random. The values are a counter padded with 'x': they compress well, as logs and JSON
+#    do, and better;
+#  - consume: the same 1,000,000 records, written uncompressed, from the beginning to the end
+#    of every partition, values printed to /dev/null (the Java tool only counts them).
 # Prints the tables as Markdown, writes them to target/bench/cli.md and the medians to
 # target/bench/cli.tsv, and draws scripts/bench-chart.py's SVG into bench.svg (next to the
 # README; target/bench/cli-cluster.svg for a cluster-only run).
@@ -52,6 +55,10 @@ with open(path, "w") as f:
         f.write(f"k{i % 100000:06d}:{v}{'x' * (size - len(v))}\n")
 PY
 fi
+
+# The Java perf tool's values: the first 10,000 of the input's.
+payload=$out/payload-10000.txt
+[ -s "$payload" ] || head -n 10000 "$input" | cut -d: -f2- > "$payload"
 
 # Brokers: one node, or three (every node broker and controller, replicated internal topics).
 # The brokers stop when this keeper is gone (start.sh watches it): at exit.
@@ -117,7 +124,7 @@ bench() { # cluster-name brokers
     # (a broker becoming leader of hundreds of new partitions answers NOT_LEADER for seconds)
     # would weigh on whichever client ran first.
     for t in "$cons" "$prod"; do
-      "$pk" -b "$brokers" produce "$t" -K : < "$input" 2>/dev/null
+      "$pk" -b "$brokers" produce "$t" -K : -z none < "$input" 2>/dev/null
     done
     echo "$cluster, $parts partitions: topics ready" >&2
     local acks_runs=("all")
@@ -132,8 +139,22 @@ bench() { # cluster-name brokers
         fi
         measure "$cluster" "$parts" "produce-acks$acks" java java -Xmx1g -cp "$cp" \
           org.apache.kafka.tools.ProducerPerformance --topic "$prod" --num-records "$count" \
-          --record-size "$size" --throughput -1 --producer-props bootstrap.servers="$brokers" acks="$acks"
+          --payload-file "$payload" --throughput -1 --producer-props bootstrap.servers="$brokers" acks="$acks"
       done
+      if [ "$parts" = 1 ]; then
+        for codec in none lz4; do
+          stdin=$input measure "$cluster" "$parts" "produce-$codec" plainkafka \
+            "$pk" -b "$brokers" produce "$prod" -K : -z "$codec"
+          if [ -n "$kcat" ]; then
+            stdin=$input measure "$cluster" "$parts" "produce-$codec" kcat \
+              "$kcat" -P -b "$brokers" -t "$prod" -K : -X acks=all -z "$codec"
+          fi
+          measure "$cluster" "$parts" "produce-$codec" java java -Xmx1g -cp "$cp" \
+            org.apache.kafka.tools.ProducerPerformance --topic "$prod" --num-records "$count" \
+            --payload-file "$payload" --throughput -1 --producer-props bootstrap.servers="$brokers" acks=all \
+            compression.type="$codec"
+        done
+      fi
       measure "$cluster" "$parts" consume plainkafka "$pk" -b "$brokers" consume "$cons" -o beginning -e
       if [ -n "$kcat" ]; then
         measure "$cluster" "$parts" consume kcat "$kcat" -C -b "$brokers" -t "$cons" -o beginning -e -q

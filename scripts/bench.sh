@@ -2,8 +2,8 @@
 # Benchmarks against a local Apache Kafka 4.x, RUNS times each client, interleaved, in one run:
 #  - consume: 1,000,000 x 100 B in one partition, read from offset 0 by plainkafka, rdkafka's
 #    BaseConsumer (librdkafka) and Kafka's ConsumerPerformance (the Java client);
-#  - produce: 1,000,000 x 100 B into one partition, acks=1, linger 5 ms, 1 MB batches, by
-#    plainkafka, rdkafka's producer and Kafka's ProducerPerformance.
+#  - produce: 1,000,000 x 100 B into one partition, acks=1, linger 5 ms, 1 MB batches, no
+#    compression, by plainkafka, rdkafka's producer and Kafka's ProducerPerformance.
 #  - the same consume from plainkafka's MockCluster (`plainkafka mock`, its own process), by
 #    plainkafka and rdkafka, next to the consume from Kafka;
 #  - the same consume over TLS (Kafka's SSL listener, a certificate made with openssl for the

@@ -150,7 +150,8 @@ pub use message::{Message, Timestamp};
 pub use net::{CaRoots, SecurityProtocol, TlsConfig};
 pub use offsets::{IsolationLevel, OffsetReset, OffsetSpec, StartDecision, StartRule};
 pub use producer::{
-    Acks, BorrowedRecord, Delivery, DeliveryReport, Partitioner, Producer, ProducerBuilder, ProducerRecord, Transaction,
+    Acks, BorrowedRecord, Delivery, DeliveryReport, Partitioner, Producer, ProducerBuilder, ProducerRecord,
+    Transaction, DEFAULT_COMPRESSION,
 };
 pub use protocol::codec::DecodeError;
 pub use protocol::compression::CodecError;

@@ -106,7 +106,7 @@ pub const PROPERTIES: &[Property] = &[
     p("queue.buffering.max.ms", PRODUCER, "the same as linger.ms"),
     p("batch.size", PRODUCER, "batch_size: the most record bytes per batch"),
     p("batch.num.messages", PRODUCER, "min_queued_messages: the most messages per batch"),
-    p("compression.type", PRODUCER, "compression: none, gzip, snappy, lz4, zstd"),
+    p("compression.type", PRODUCER, "compression: none, gzip, snappy, lz4 (default), zstd"),
     p("compression.codec", PRODUCER, "the same as compression.type"),
     p("enable.idempotence", PRODUCER, "enable_idempotence"),
     p("message.max.bytes", PRODUCER, "max_request_size: the largest request, so the largest batch and message"),

@@ -31,6 +31,11 @@ macro_rules! kafka_suite {
             }
 
             #[test]
+            fn the_default_codec_compresses_only_what_it_shrinks() {
+                super::the_default_codec_compresses_only_what_it_shrinks(&broker());
+            }
+
+            #[test]
             fn java_console_consumer_reads_what_plainkafka_writes() {
                 super::java_console_consumer_reads_what_plainkafka_writes(&broker());
             }
@@ -205,6 +210,64 @@ fn console_producer_compressed_data_read_exactly(b: &Broker) {
         }
         assert!(drain(&mut c).is_empty());
     }
+}
+
+/// A producer with default settings writes lz4: the broker stores a batch that lz4 shrinks as
+/// lz4 (Kafka's DumpLogSegments reads the log), and one it cannot shrink (random bytes)
+/// uncompressed; both read back exactly.
+fn the_default_codec_compresses_only_what_it_shrinks(b: &Broker) {
+    use plainkafka::ProducerRecord;
+    let name = new_topic(b, "default-codec", 1);
+    let t = topic(b, &name);
+    let mut values: Vec<Vec<u8>> = (0..200).map(|i| format!("{i:04} {}", "x".repeat(200)).into_bytes()).collect();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let random: Vec<Vec<u8>> = (0..50)
+        .map(|_| {
+            (0..1000)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect()
+        })
+        .collect();
+    // Batches close at flush and close only, so each group is one batch whatever the timing.
+    let mut p = t.producer().linger(Duration::from_secs(60)).build().expect("producer");
+    for v in &values {
+        p.produce(ProducerRecord::new(v.clone())).expect("produce");
+    }
+    p.flush(Duration::from_secs(30)).expect("flush");
+    for v in &random {
+        p.produce(ProducerRecord::new(v.clone())).expect("produce");
+    }
+    p.close(Duration::from_secs(30)).expect("close");
+    values.extend(random);
+
+    let port = b.bootstrap.rsplit(':').next().expect("port");
+    let log = format!(
+        "{}/target/kafka/run-{}-{port}/data/{name}-0/00000000000000000000.log",
+        common::root().display(),
+        b.version
+    );
+    let class = if b.version.starts_with("3.") {
+        "kafka.tools.DumpLogSegments"
+    } else {
+        "org.apache.kafka.tools.DumpLogSegments"
+    };
+    let dump = kafka_tool(&b.version, class, &["--files", &log], None);
+    let codecs: Vec<&str> = dump
+        .lines()
+        .filter_map(|l| l.split("compresscodec: ").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .collect();
+    assert_eq!(codecs, ["lz4", "none"], "{dump}");
+
+    let mut c = t.simple_consumer().consumer_timeout(Some(Duration::from_millis(500))).build().expect("build");
+    let got = read_n(&mut c, values.len(), Duration::from_secs(30));
+    let got: Vec<&[u8]> = got.iter().map(|m| m.value().expect("value")).collect();
+    assert_eq!(got, values.iter().map(Vec::as_slice).collect::<Vec<_>>());
 }
 
 /// What plainkafka's producer writes with each codec, Kafka's console consumer (the Java client)
@@ -582,9 +645,14 @@ fn plainkafka_transactions_read_by_java_and_plainkafka_and_a_zombie_is_fenced(b:
 
     // A message the broker refuses (over its 1 MB limit) fails the transaction: commit says
     // so at once, abort works, and the next transaction goes through (a new epoch from the
-    // coordinator resets the sequence numbers).
-    let big =
-        t_.producer().transactional_id(&format!("{name}-big")).max_request_size(3_000_000).build().expect("producer");
+    // coordinator resets the sequence numbers). Uncompressed, so the batch is as big as the message.
+    let big = t_
+        .producer()
+        .transactional_id(&format!("{name}-big"))
+        .max_request_size(3_000_000)
+        .compression(plainkafka::Compression::None)
+        .build()
+        .expect("producer");
     big.begin_transaction().expect("begin");
     let mut huge = ProducerRecord::new(vec![b'x'; 2_000_000]);
     huge.partition = Some(0);

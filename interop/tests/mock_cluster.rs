@@ -201,7 +201,13 @@ fn the_mock_closes_a_connection_whose_request_is_too_large() {
     let b = Broker { kind: Kind::Mock, version: "plainkafka mock".into(), bootstrap: addr };
     let t = client(&b).topic("big").expect("topic");
     // The closed connection is retried like any other, until the delivery timeout.
-    let p = t.producer().delivery_timeout(Duration::from_secs(3)).build().expect("producer");
+    // Uncompressed, so the big record's request is as big as the record.
+    let p = t
+        .producer()
+        .compression(plainkafka::Compression::None)
+        .delivery_timeout(Duration::from_secs(3))
+        .build()
+        .expect("producer");
     p.send(ProducerRecord::new("x".repeat(1000)).partition(0)).expect("a small request is served");
     let big = p.send(ProducerRecord::new("x".repeat(100 * 1024)).partition(0));
     assert!(big.is_err(), "{big:?}");
@@ -221,6 +227,8 @@ fn a_round_goes_in_requests_within_the_size_limit_over_several_connections() {
     let p = t
         .producer()
         .max_request_size(60_000)
+        // Uncompressed: the sizes on the wire are the records' own.
+        .compression(plainkafka::Compression::None)
         .connections_per_broker(3)
         // Long enough for every partition's batch to be ready in the same round.
         .linger(Duration::from_millis(200))
@@ -719,7 +727,8 @@ fn the_consumer_wide_byte_bound_stops_fetching_until_messages_are_taken() {
     let (m, b) = mock();
     m.create_topic("bounded", 6);
     let t = client(&b).topic("bounded").expect("topic");
-    let p = t.producer().build().expect("producer");
+    // Uncompressed: the fetched bytes are the records' own.
+    let p = t.producer().compression(plainkafka::Compression::None).build().expect("producer");
     let value = "x".repeat(1000);
     for i in 0..1200 {
         p.send(ProducerRecord::new(format!("{i:04}{value}")).partition(i % 6)).expect("send");
@@ -846,7 +855,8 @@ fn the_fetch_size_grows_past_a_cut_batch_up_to_its_limit() {
     let m = MockCluster::builder().cut_batches(true).build().expect("mock");
     let b = Broker { kind: Kind::Mock, version: "plainkafka mock".into(), bootstrap: m.bootstrap() };
     let t = client(&b).topic("cut").expect("topic");
-    let p = t.producer().build().expect("producer");
+    // Uncompressed, so the big record's batch is as big as the record.
+    let p = t.producer().compression(plainkafka::Compression::None).build().expect("producer");
     p.send(ProducerRecord::new("small").partition(0)).expect("send");
     p.send(ProducerRecord::new("x".repeat(60_000)).partition(0)).expect("send");
     p.send(ProducerRecord::new("after").partition(0)).expect("send");

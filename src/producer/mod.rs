@@ -10,7 +10,7 @@ mod record;
 mod sender;
 mod transaction;
 
-pub use config::{Acks, ProducerBuilder};
+pub use config::{Acks, ProducerBuilder, DEFAULT_COMPRESSION};
 pub use handle::Producer;
 pub use partitioner::Partitioner;
 pub use record::{BorrowedRecord, Delivery, DeliveryReport, ProducerRecord};

@@ -204,7 +204,7 @@ fn take_ready(shared: &Shared, role: &Role, block: bool) -> Option<Vec<(Option<i
 }
 
 /// Writes a batch's records (encoded when they were queued) as one RecordBatch v2, compressed
-/// here, on the sender's thread.
+/// here, on the sender's thread (or left plain when the codec wouldn't make them smaller).
 fn encode(shared: &Shared, batch: &Batch) -> Result<Vec<u8>, Error> {
     let ProducerIds { id, epoch } = batch.producer;
     let spec = BatchSpec {
@@ -217,7 +217,7 @@ fn encode(shared: &Shared, batch: &Batch) -> Result<Vec<u8>, Error> {
         control: false,
     };
     let mut e = Encoder::from_vec(Vec::with_capacity(batch.records.len() + BATCH_OVERHEAD));
-    batch.records.write(&mut e, spec).map_err(|c| Error::Config(format!("{}: {c}", shared.topic)))?;
+    batch.records.write_compact(&mut e, spec).map_err(|c| Error::Config(format!("{}: {c}", shared.topic)))?;
     Ok(e.into_inner())
 }
 

@@ -817,6 +817,33 @@ impl BatchBuilder {
 
     /// Appends the whole RecordBatch v2 (at least one record added) to `e`.
     pub fn write(&self, e: &mut Encoder, spec: BatchSpec) -> Result<(), CodecError> {
+        if spec.compression == Compression::None {
+            self.write_payload(e, spec, &self.records);
+        } else {
+            self.write_payload(e, spec, &compression::compress(spec.compression, &self.records)?);
+        }
+        Ok(())
+    }
+
+    /// As [`BatchBuilder::write`], but writes the records uncompressed (and says so in the
+    /// attributes) when the codec doesn't make them smaller, as with data that is already
+    /// compressed or random: readers and the broker then skip a decompression that gains
+    /// nothing, and the batch never outgrows the size its records were counted against.
+    /// Returns the codec written.
+    pub fn write_compact(&self, e: &mut Encoder, spec: BatchSpec) -> Result<Compression, CodecError> {
+        if spec.compression != Compression::None {
+            let packed = compression::compress(spec.compression, &self.records)?;
+            if packed.len() < self.records.len() {
+                self.write_payload(e, spec, &packed);
+                return Ok(spec.compression);
+            }
+        }
+        self.write_payload(e, BatchSpec { compression: Compression::None, ..spec }, &self.records);
+        Ok(Compression::None)
+    }
+
+    /// The batch's header, then `payload`: the records, encoded by `spec.compression`.
+    fn write_payload(&self, e: &mut Encoder, spec: BatchSpec, payload: &[u8]) {
         let start = e.len();
         e.i64(spec.base_offset);
         let len_at = e.reserve_i32();
@@ -834,16 +861,11 @@ impl BatchBuilder {
         e.i16(spec.producer_epoch);
         e.i32(spec.base_sequence);
         e.i32(self.count as i32);
-        if spec.compression == Compression::None {
-            e.raw(&self.records);
-        } else {
-            e.raw(&compression::compress(spec.compression, &self.records)?);
-        }
+        e.raw(payload);
         let end = e.len();
         e.patch_i32(len_at, (end - start - LOG_OVERHEAD) as i32);
         let crc = crc32c::crc32c(&e.as_mut_slice()[crc_at + 4..end]);
         e.patch_u32(crc_at, crc);
-        Ok(())
     }
 
     /// The records added, read back (for delivery reports, which hand the application its
@@ -1129,6 +1151,33 @@ mod tests {
         decode(&Arc::new(e.into_inner()), 0, &mut out).unwrap();
         assert_eq!(out.iter().map(|r| r.offset).collect::<Vec<_>>(), (10..310).collect::<Vec<_>>());
         assert_eq!(out[0].timestamp, -1_000);
+    }
+
+    #[cfg(feature = "lz4")]
+    #[test]
+    fn a_batch_the_codec_would_not_shrink_is_written_uncompressed() {
+        // The attributes' codec bits sit after base offset, length, epoch, magic and crc.
+        let codec_of = |bytes: &[u8]| bytes[22] & 0x07;
+        let compact = |value: &[u8]| {
+            let mut b = BatchBuilder::default();
+            b.push(5, None, Some(value), std::iter::empty()).unwrap();
+            let mut e = Encoder::new();
+            let spec = BatchSpec { compression: Compression::Lz4, ..BatchSpec::default() };
+            let written = b.write_compact(&mut e, spec).unwrap();
+            let mut plain = Encoder::new();
+            b.write(&mut plain, BatchSpec::default()).unwrap();
+            let bytes = e.into_inner();
+            let mut out = Vec::new();
+            decode(&Arc::new(bytes.clone()), 0, &mut out).unwrap();
+            assert_eq!(out[0].value(), Some(value));
+            (written, codec_of(&bytes), bytes.len(), plain.len())
+        };
+        let (written, bits, len, plain) = compact(&[b'x'; 4000]);
+        assert_eq!((written, bits), (Compression::Lz4, 3));
+        assert!(len < plain / 10, "{len} bytes against {plain}");
+        // A short value with nothing repeated: lz4's frame alone outweighs any gain.
+        let (written, bits, len, plain) = compact(b"q7#Zk");
+        assert_eq!((written, bits, len), (Compression::None, 0, plain));
     }
 
     #[test]

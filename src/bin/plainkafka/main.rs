@@ -246,9 +246,10 @@ enum Command {
         /// Split each line at the first DELIM: key before it, value after.
         #[arg(short = 'K', long = "key-delimiter")]
         key_delimiter: Option<String>,
-        /// Compression codec.
-        #[arg(short = 'z', long, value_enum, default_value = "none")]
-        compression: Codec,
+        /// Compression codec (default: the library's, lz4; a batch it doesn't shrink goes
+        /// uncompressed).
+        #[arg(short = 'z', long, value_enum)]
+        compression: Option<Codec>,
         /// Acknowledgements to wait for.
         #[arg(long, value_enum, default_value = "all")]
         acks: AcksArg,

@@ -12,7 +12,7 @@ pub(crate) struct ProduceOpts {
     pub partition: Option<i32>,
     pub key: Option<String>,
     pub key_delimiter: Option<String>,
-    pub compression: Codec,
+    pub compression: Option<Codec>,
     pub acks: AcksArg,
     pub headers: Vec<String>,
     /// Producer properties (-X), applied over the flags.
@@ -26,20 +26,20 @@ pub(crate) fn produce(conn: &Conn, topic: &str, o: ProduceOpts) -> AnyResult<()>
         headers.push((name.to_string(), Some(value.as_bytes().to_vec())));
     }
     let topic = conn.producing_client()?.topic(topic)?;
-    let mut b = topic
-        .producer()
-        .compression(match o.compression {
+    let mut b = topic.producer().required_acks(match o.acks {
+        AcksArg::Zero => Acks::None,
+        AcksArg::One => Acks::Leader,
+        AcksArg::All => Acks::All,
+    });
+    if let Some(codec) = o.compression {
+        b = b.compression(match codec {
             Codec::None => Compression::None,
             Codec::Gzip => Compression::Gzip,
             Codec::Snappy => Compression::Snappy,
             Codec::Lz4 => Compression::Lz4,
             Codec::Zstd => Compression::Zstd,
-        })
-        .required_acks(match o.acks {
-            AcksArg::Zero => Acks::None,
-            AcksArg::One => Acks::Leader,
-            AcksArg::All => Acks::All,
         });
+    }
     for (k, v) in &o.props {
         b = b.set(k, v)?;
     }
