@@ -17,8 +17,8 @@ COLOR = {"plainkafka": "#2a7ab0", "kcat": "#e08a1e", "java": "#8a8a8a"}
 OPS = {
     "produce-acksall": "produce, acks=all, defaults",
     "produce-acks1": "produce, acks=1, defaults",
-    "produce-none": "produce, acks=all, all uncompressed",
-    "produce-lz4": "produce, acks=all, all lz4",
+    "produce-none": "produce, acks=all, none for all",
+    "produce-lz4": "produce, acks=all, lz4 for all",
     "consume": "consume",
 }
 
@@ -63,7 +63,7 @@ for case in cases:
           f"| {cell(case, 'java')} | {ratios(case)} |")
 
 # The chart: one row of bars per case and client; throughput on the left, CPU on the right.
-bar, gap, label_w, panel_w, top = 9, 12, 250, 330, 64
+bar, gap, label_w, panel_w, top = 9, 12, 330, 330, 64
 clients = [c for c in CLIENTS if any(k[3] == c for k in median)]
 height = top + len(cases) * (bar * len(clients) + gap) + 20
 width = label_w + 2 * panel_w + 60

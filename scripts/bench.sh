@@ -2,8 +2,9 @@
 # Benchmarks against a local Apache Kafka 4.x, RUNS times each client, interleaved, in one run:
 #  - consume: 1,000,000 x 100 B in one partition, read from offset 0 by plainkafka, rdkafka's
 #    BaseConsumer (librdkafka) and Kafka's ConsumerPerformance (the Java client);
-#  - produce: 1,000,000 x 100 B into one partition, acks=1, linger 5 ms, 1 MB batches, no
-#    compression, by plainkafka, rdkafka's producer and Kafka's ProducerPerformance.
+#  - produce: 1,000,000 x 100 B into one partition, acks=1, linger 5 ms, 1 MB batches, by
+#    plainkafka, rdkafka's producer and Kafka's ProducerPerformance: uncompressed, then every
+#    client with lz4 (plainkafka's default codec; librdkafka's and Java's is none).
 #  - the same consume from plainkafka's MockCluster (`plainkafka mock`, its own process), by
 #    plainkafka and rdkafka, next to the consume from Kafka;
 #  - the same consume over TLS (Kafka's SSL listener, a certificate made with openssl for the
@@ -75,7 +76,7 @@ measure() { # name, command...: one line "name seconds cpu rss_kb"
   rm -f "$t"
   local secs
   case "$name" in
-    javaprod) # ProducerPerformance's last line: N records sent, R records/sec (M MB/sec), ...
+    javaprod|lz4-java) # ProducerPerformance's last line: N records sent, R records/sec (M MB/sec), ...
       secs=$(echo "$out" | awk -v n="$count" '/records sent/ {r=$4} END {printf "%.3f", n/r}') ;;
     java|tls-java) # ConsumerPerformance CSV: start, end, MB, MB/s, nMsg, nMsg/s, rebalance ms, fetch ms (col 8), ...
       secs=$(echo "$out" | awk -F', *' 'NF>=10 && $5 ~ /^[0-9]+$/ {printf "%.3f", $8/1000}') ;;
@@ -84,6 +85,10 @@ measure() { # name, command...: one line "name seconds cpu rss_kb"
   echo "$name $secs $(awk "BEGIN{print $user + $sys}") $rss" >> "$results"
 }
 cp="target/kafka/$version/libs/*"
+# The Java tool's value: the other producers' ($size bytes of 'x'), not its random letters.
+payload=target/bench/payload-x$size.txt
+mkdir -p target/bench
+printf '%*s\n' "$size" '' | tr ' ' x > "$payload"
 for i in $(seq 1 "$runs"); do
   measure plainkafka "$bin" plainkafka "$KAFKA_BROKERS" "$topic" "$count"
   measure rdkafka "$bin" rdkafka "$KAFKA_BROKERS" "$topic" "$count"
@@ -101,8 +106,13 @@ for i in $(seq 1 "$runs"); do
   measure produce-plainkafka "$bin" produce-plainkafka "$KAFKA_BROKERS" "$topic-pp-$i" "$count" "$size"
   measure produce-rdkafka "$bin" produce-rdkafka "$KAFKA_BROKERS" "$topic-pr-$i" "$count" "$size"
   measure javaprod java -Xmx1g -cp "$cp" org.apache.kafka.tools.ProducerPerformance \
-    --topic "$topic-pj-$i" --num-records "$count" --record-size "$size" --throughput -1 \
+    --topic "$topic-pj-$i" --num-records "$count" --payload-file "$payload" --throughput -1 \
     --producer-props bootstrap.servers="$KAFKA_BROKERS" acks=1 linger.ms=5 batch.size=1000000
+  measure lz4-plainkafka env BENCH_CODEC=lz4 "$bin" produce-plainkafka "$KAFKA_BROKERS" "$topic-zp-$i" "$count" "$size"
+  measure lz4-rdkafka env BENCH_CODEC=lz4 "$bin" produce-rdkafka "$KAFKA_BROKERS" "$topic-zr-$i" "$count" "$size"
+  measure lz4-java java -Xmx1g -cp "$cp" org.apache.kafka.tools.ProducerPerformance \
+    --topic "$topic-zj-$i" --num-records "$count" --payload-file "$payload" --throughput -1 \
+    --producer-props bootstrap.servers="$KAFKA_BROKERS" acks=1 linger.ms=5 batch.size=1000000 compression.type=lz4
   echo "run $i done" >&2
 done
 python3 - "$results" "$count" "$size" "$runs" <<'PY'
@@ -116,6 +126,7 @@ med = {n: tuple(statistics.median(x[i] for x in v) for i in range(3)) for n, v i
 label = {"plainkafka": "plainkafka", "rdkafka": "rdkafka BaseConsumer", "java": "Kafka ConsumerPerformance",
          "produce-plainkafka": "plainkafka", "produce-rdkafka": "rdkafka producer", "javaprod": "Kafka ProducerPerformance",
          "mock-plainkafka": "plainkafka from the mock", "mock-rdkafka": "rdkafka from the mock",
+         "lz4-plainkafka": "plainkafka, lz4", "lz4-rdkafka": "rdkafka producer, lz4", "lz4-java": "Kafka ProducerPerf., lz4",
          "tls-plainkafka": "plainkafka over TLS", "tls-rdkafka": "rdkafka over TLS", "tls-java": "Kafka ConsumerPerf. TLS"}
 def table(title, names):
     print(title)
@@ -131,8 +142,9 @@ def table(title, names):
         print(f"{label[ours]} vs {label[peer]}: {k[0]/p[0]:.2f}x the rate, {p[1]/k[1]:.2f}x the CPU, {p[2]/k[2]:.2f}x the RSS")
     print()
 table(f"consume: {count:,} x {size} B from offset 0, one partition, median of {runs} runs", ["plainkafka", "rdkafka", "java"])
-table(f"produce: {count:,} x {size} B to one partition, acks=1, linger 5 ms, 1 MB batches, median of {runs} runs",
+table(f"produce: {count:,} x {size} B to one partition, acks=1, linger 5 ms, 1 MB batches, uncompressed, median of {runs} runs",
       ["produce-plainkafka", "produce-rdkafka", "javaprod"])
+table(f"the same produce, every client with lz4, median of {runs} runs", ["lz4-plainkafka", "lz4-rdkafka", "lz4-java"])
 table(f"consume over TLS (Kafka's SSL listener): {count:,} x {size} B, median of {runs} runs",
       ["tls-plainkafka", "tls-rdkafka", "tls-java", "plainkafka"])
 table(f"consume from plainkafka's MockCluster vs from Kafka {count:,} x {size} B, median of {runs} runs",

@@ -5,13 +5,14 @@
 //! bench produce            BROKERS TOPIC COUNT SIZE   # fill one partition (librdkafka)
 //! bench plainkafka         BROKERS TOPIC COUNT        # read COUNT messages from offset 0
 //! bench rdkafka            BROKERS TOPIC COUNT        # the same with rdkafka's BaseConsumer
-//! bench produce-plainkafka BROKERS TOPIC COUNT SIZE   # write COUNT x SIZE B, acks=1, linger 5 ms, plain
+//! bench produce-plainkafka BROKERS TOPIC COUNT SIZE   # write COUNT x SIZE B, acks=1, linger 5 ms
 //! bench produce-rdkafka    BROKERS TOPIC COUNT SIZE   # the same with rdkafka's producer
 //! bench decode             COUNT SIZE                 # decode-only, from memory, vs memcpy
 //! ```
 //!
 //! `$BENCH_PROPS` (`name=value;name=value`, librdkafka's property names) is given to every
 //! client alike: the TLS runs set `security.protocol` and `ssl.ca.location` through it.
+//! `$BENCH_CODEC` (`none` or `lz4`) is both producers' codec.
 //!
 //! Each mode but `produce` prints `messages=N bytes=B seconds=S`: from the first request to the
 //! last message read or acknowledged, without process start-up. CPU and memory are measured by
@@ -120,16 +121,25 @@ fn rdkafka(brokers: &str, topic: &str, count: usize) {
     report(n, bytes, start);
 }
 
-/// Batch size shared by the producers: 1 MB, acks=1, linger 5 ms, uncompressed (plainkafka's
-/// default codec is lz4, librdkafka's none: like is measured with like).
+/// Batch size shared by the producers: 1 MB, acks=1, linger 5 ms, and one codec.
 const BATCH_BYTES: usize = 1_000_000;
+
+/// The producers' codec: `$BENCH_CODEC`, `none` (the default) or `lz4`, set for both clients
+/// (plainkafka's default codec is lz4, librdkafka's none: like is measured with like).
+fn codec() -> (plainkafka::Compression, &'static str) {
+    match std::env::var("BENCH_CODEC").as_deref() {
+        Ok("lz4") => (plainkafka::Compression::Lz4, "lz4"),
+        Ok("none") | Err(_) => (plainkafka::Compression::None, "none"),
+        Ok(other) => panic!("BENCH_CODEC {other:?}: none or lz4"),
+    }
+}
 
 fn produce_plainkafka(brokers: &str, topic: &str, count: usize, size: usize) {
     let t = client(brokers).topic(topic).expect("topic");
     let mut p = t
         .producer()
         .required_acks(plainkafka::Acks::Leader)
-        .compression(plainkafka::Compression::None)
+        .compression(codec().0)
         .linger(Duration::from_millis(5))
         .max_request_size(BATCH_BYTES + 1024)
         .min_queued_messages(count)
@@ -149,6 +159,7 @@ fn produce_plainkafka(brokers: &str, topic: &str, count: usize, size: usize) {
 fn produce_rdkafka(brokers: &str, topic: &str, count: usize, size: usize) {
     let p: BaseProducer = rd_config(brokers)
         .set("acks", "1")
+        .set("compression.codec", codec().1)
         .set("linger.ms", "5")
         .set("batch.size", BATCH_BYTES.to_string())
         .set("queue.buffering.max.messages", "200000")
