@@ -108,6 +108,22 @@ measure() { # cluster partitions op client, then the command (stdin from $stdin)
     "$(awk "BEGIN{print $user + $sys}")" "$rss" >> "$results"
 }
 
+# Every client writes the input into $prod once (bench's locals: cluster, parts, brokers,
+# prod): the case's name, acks, then a codec for all of them (without one, each its default).
+produce_all() {
+  local op=$1 acks=$2 codec=${3:-}
+  stdin=$input measure "$cluster" "$parts" "$op" plainkafka \
+    "$pk" -b "$brokers" produce "$prod" -K : --acks "$acks" ${codec:+-z "$codec"}
+  if [ -n "$kcat" ]; then
+    stdin=$input measure "$cluster" "$parts" "$op" kcat \
+      "$kcat" -P -b "$brokers" -t "$prod" -K : -X acks="$acks" ${codec:+-z "$codec"}
+  fi
+  measure "$cluster" "$parts" "$op" java java -Xmx1g -cp "$cp" \
+    org.apache.kafka.tools.ProducerPerformance --topic "$prod" --num-records "$count" \
+    --payload-file "$payload" --throughput -1 --producer-props bootstrap.servers="$brokers" acks="$acks" \
+    ${codec:+compression.type="$codec"}
+}
+
 bench() { # cluster-name brokers
   local cluster=$1 brokers=$2
   for parts in "${partitions[@]}"; do
@@ -131,28 +147,11 @@ bench() { # cluster-name brokers
     [ "$parts" = 1 ] && acks_runs+=("1")
     for i in $(seq 1 "$runs"); do
       for acks in "${acks_runs[@]}"; do
-        stdin=$input measure "$cluster" "$parts" "produce-acks$acks" plainkafka \
-          "$pk" -b "$brokers" produce "$prod" -K : --acks "$acks"
-        if [ -n "$kcat" ]; then
-          stdin=$input measure "$cluster" "$parts" "produce-acks$acks" kcat \
-            "$kcat" -P -b "$brokers" -t "$prod" -K : -X acks="$acks"
-        fi
-        measure "$cluster" "$parts" "produce-acks$acks" java java -Xmx1g -cp "$cp" \
-          org.apache.kafka.tools.ProducerPerformance --topic "$prod" --num-records "$count" \
-          --payload-file "$payload" --throughput -1 --producer-props bootstrap.servers="$brokers" acks="$acks"
+        produce_all "produce-acks$acks" "$acks"
       done
       if [ "$parts" = 1 ]; then
         for codec in none lz4; do
-          stdin=$input measure "$cluster" "$parts" "produce-$codec" plainkafka \
-            "$pk" -b "$brokers" produce "$prod" -K : -z "$codec"
-          if [ -n "$kcat" ]; then
-            stdin=$input measure "$cluster" "$parts" "produce-$codec" kcat \
-              "$kcat" -P -b "$brokers" -t "$prod" -K : -X acks=all -z "$codec"
-          fi
-          measure "$cluster" "$parts" "produce-$codec" java java -Xmx1g -cp "$cp" \
-            org.apache.kafka.tools.ProducerPerformance --topic "$prod" --num-records "$count" \
-            --payload-file "$payload" --throughput -1 --producer-props bootstrap.servers="$brokers" acks=all \
-            compression.type="$codec"
+          produce_all "produce-$codec" all "$codec"
         done
       fi
       measure "$cluster" "$parts" consume plainkafka "$pk" -b "$brokers" consume "$cons" -o beginning -e

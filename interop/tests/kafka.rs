@@ -245,18 +245,15 @@ fn the_default_codec_compresses_only_what_it_shrinks(b: &Broker) {
     p.close(Duration::from_secs(30)).expect("close");
     values.extend(random);
 
-    let port = b.bootstrap.rsplit(':').next().expect("port");
-    let log = format!(
-        "{}/target/kafka/run-{}-{port}/data/{name}-0/00000000000000000000.log",
-        common::root().display(),
-        b.version
-    );
+    let port: u16 = b.bootstrap.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+    let log = common::run_dir(&b.version, port).join(format!("data/{name}-0/00000000000000000000.log"));
+    let log = log.to_str().expect("a UTF-8 path");
     let class = if b.version.starts_with("3.") {
         "kafka.tools.DumpLogSegments"
     } else {
         "org.apache.kafka.tools.DumpLogSegments"
     };
-    let dump = kafka_tool(&b.version, class, &["--files", &log], None);
+    let dump = kafka_tool(&b.version, class, &["--files", log], None);
     let codecs: Vec<&str> = dump
         .lines()
         .filter_map(|l| l.split("compresscodec: ").nth(1))

@@ -4,7 +4,7 @@
 mod common;
 
 use common::scenarios::{drain, read_n};
-use common::{init_logging, root};
+use common::{init_logging, root, run_dir};
 use plainkafka::{KafkaClient, ProducerRecord};
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -25,7 +25,7 @@ fn start(port: u16, mode: &str) {
 }
 
 fn kill(port: u16) {
-    let pid = std::fs::read_to_string(root().join(format!("target/kafka/run-{VERSION}-{port}/pid"))).expect("pid file");
+    let pid = std::fs::read_to_string(run_dir(VERSION, port).join("pid")).expect("pid file");
     let st = Command::new("kill").args(["-9", pid.trim()]).status().expect("kill");
     assert!(st.success());
 }

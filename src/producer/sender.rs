@@ -161,8 +161,8 @@ fn bump_epoch<'a>(shared: &'a Shared, mut st: MutexGuard<'a, State>) -> MutexGua
 /// once closing. With `block`, waits until there is one; else may return none.
 fn take_ready(shared: &Shared, role: &Role, block: bool) -> Option<Vec<(Option<i32>, Batch)>> {
     let rules = shared.rules();
-    let ids: Vec<i32> = (0..shared.lock().parts.len() as i32).collect();
     let mut st = shared.lock();
+    let ids: Vec<i32> = (0..st.parts.len() as i32).collect();
     loop {
         // Closing: what was queued has failed already, and nothing new goes out.
         if st.closing {

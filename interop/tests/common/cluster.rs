@@ -37,7 +37,7 @@ auto.leader.rebalance.enable=false
 ";
 
 fn pid_file(port: u16) -> PathBuf {
-    root().join(format!("target/kafka/run-{VERSION}-{port}/pid"))
+    run_dir(VERSION, port).join("pid")
 }
 
 fn start_node(node: Node, mode: &str, env: &[(&str, String)]) -> Result<(), String> {

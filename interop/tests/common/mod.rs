@@ -189,6 +189,12 @@ pub fn root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
+/// Where scripts/kafka/start.sh runs Kafka `version` listening on `port`: its `pid` file and
+/// its log dir (`data/TOPIC-PARTITION/`).
+pub fn run_dir(version: &str, port: u16) -> PathBuf {
+    root().join(format!("target/kafka/run-{version}-{port}"))
+}
+
 /// The `plainkafka` CLI built by the main package. `cargo test --workspace` builds it before any
 /// test runs (the main package's own CLI tests need it); a binary of another package's isn't
 /// handed to this one by cargo, so it is looked up beside this test binary's directory.
